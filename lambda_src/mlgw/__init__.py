@@ -1,0 +1,1 @@
+"""Lambda payloads of terraform-aws-ml-gateway: one package, several entry points."""
