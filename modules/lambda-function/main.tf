@@ -1,0 +1,153 @@
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+
+locals {
+  partition  = data.aws_partition.current.partition
+  region     = data.aws_region.current.region
+  account_id = data.aws_caller_identity.current.account_id
+
+  log_group_name = "/aws/lambda/${var.name}"
+  log_group_arn  = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${local.log_group_name}"
+
+  source_dir = coalesce(var.source_dir, "${path.module}/../../lambda_src")
+  package = var.package != null ? var.package : {
+    filename         = data.archive_file.package[0].output_path
+    source_code_hash = data.archive_file.package[0].output_base64sha256
+  }
+
+  powertools_layer_arn = var.powertools_layer.arn != null ? var.powertools_layer.arn : join(":", [
+    "arn", local.partition, "lambda", local.region, "017000801446", "layer",
+    "AWSLambdaPowertoolsPythonV3-${replace(var.runtime, ".", "")}-${var.architecture}",
+    tostring(var.powertools_layer.version),
+  ])
+  layers = concat(var.powertools_layer.enabled ? [local.powertools_layer_arn] : [], var.layers)
+
+  # Decided from inputs alone, so plans never depend on values known only after apply.
+  has_failure_destination = var.async_invocation.create_failure_queue || var.async_invocation.failure_destination_arn != null
+  # Built from the queue's name, so the role policy and the destination are known at plan.
+  failure_queue_arn       = var.async_invocation.create_failure_queue ? "arn:${local.partition}:sqs:${local.region}:${local.account_id}:${var.name}-failures" : null
+  failure_destination_arn = var.async_invocation.create_failure_queue ? local.failure_queue_arn : var.async_invocation.failure_destination_arn
+
+  environment = merge(
+    {
+      POWERTOOLS_SERVICE_NAME = var.name
+      POWERTOOLS_LOG_LEVEL    = var.logging.level
+      # The Tracer is imported only when tracing is on, which keeps cold starts short.
+      POWERTOOLS_TRACE_DISABLED = var.tracing_mode == "Active" ? "false" : "true"
+    },
+    var.environment,
+  )
+}
+
+# One deterministic zip of the handler package: fixed file mode, no tests or caches, so the
+# hash changes only when the code does.
+data "archive_file" "package" {
+  count = var.package == null ? 1 : 0
+
+  type             = "zip"
+  source_dir       = local.source_dir
+  output_path      = "${path.root}/.build/${var.name}.zip"
+  output_file_mode = "0644"
+  excludes = [
+    "**/__pycache__/**",
+    "**/*.pyc",
+    "**/.pytest_cache/**",
+    "**/tests/**",
+    "**/*.md",
+  ]
+}
+
+resource "aws_cloudwatch_log_group" "this" {
+  #checkov:skip=CKV_AWS_158:KMS encryption is opt-in through logging.kms_key_arn; CloudWatch Logs encrypts at rest by default.
+  #checkov:skip=CKV_AWS_338:Retention is the caller's choice (logging.retention_in_days, default 30 days); a year of handler logs is rarely wanted.
+  name              = local.log_group_name
+  retention_in_days = var.logging.retention_in_days
+  kms_key_id        = var.logging.kms_key_arn
+  tags              = var.tags
+}
+
+resource "aws_sqs_queue" "failures" {
+  count = var.async_invocation.create_failure_queue ? 1 : 0
+
+  name                      = "${var.name}-failures"
+  message_retention_seconds = var.async_invocation.failure_queue_retention_days * 86400
+  sqs_managed_sse_enabled   = var.async_invocation.failure_queue_kms_key_arn == null ? true : null
+  kms_master_key_id         = var.async_invocation.failure_queue_kms_key_arn
+  tags                      = var.tags
+}
+
+resource "aws_lambda_function" "this" {
+  #checkov:skip=CKV_AWS_116:Failed asynchronous events go to the on-failure destination of aws_lambda_function_event_invoke_config, which also records the error; a DLQ would duplicate it.
+  #checkov:skip=CKV_AWS_117:A VPC is opt-in through vpc_config; the handlers call public AWS endpoints.
+  #checkov:skip=CKV_AWS_272:The package is zipped from source by Terraform; code signing needs a signing profile the caller owns.
+  #checkov:skip=CKV_AWS_173:Environment variables hold no secrets (tokens are read from Secrets Manager); a customer managed key is opt-in through kms_key_arn.
+  #checkov:skip=CKV_AWS_115:Reserved concurrency is the caller's choice (reserved_concurrent_executions); reserving it by default would take capacity from the account.
+  #checkov:skip=CKV_AWS_50:X-Ray is opt-in (tracing_mode = "Active"); tracing off keeps cold starts short.
+  function_name                  = var.name
+  description                    = var.description
+  role                           = aws_iam_role.this.arn
+  handler                        = var.handler
+  runtime                        = var.runtime
+  architectures                  = [var.architecture]
+  memory_size                    = var.memory_size
+  timeout                        = var.timeout
+  reserved_concurrent_executions = var.reserved_concurrent_executions
+  layers                         = local.layers
+  filename                       = local.package.filename
+  source_code_hash               = local.package.source_code_hash
+  kms_key_arn                    = var.kms_key_arn
+
+  environment {
+    variables = local.environment
+  }
+
+  logging_config {
+    log_format            = "JSON"
+    log_group             = aws_cloudwatch_log_group.this.name
+    application_log_level = var.logging.level
+    system_log_level      = "WARN"
+  }
+
+  tracing_config {
+    mode = var.tracing_mode
+  }
+
+  dynamic "vpc_config" {
+    for_each = var.vpc_config == null ? [] : [var.vpc_config]
+    content {
+      subnet_ids         = vpc_config.value.subnet_ids
+      security_group_ids = vpc_config.value.security_group_ids
+    }
+  }
+
+  tags = var.tags
+
+  # The log group exists first, so the first invocation's logs keep the module's retention,
+  # and the role can write logs before the function ever runs.
+  depends_on = [aws_cloudwatch_log_group.this, aws_iam_role_policy.this]
+}
+
+resource "aws_lambda_function_event_invoke_config" "this" {
+  function_name                = aws_lambda_function.this.function_name
+  maximum_retry_attempts       = var.async_invocation.maximum_retry_attempts
+  maximum_event_age_in_seconds = var.async_invocation.maximum_event_age_in_seconds
+
+  dynamic "destination_config" {
+    for_each = local.has_failure_destination ? [local.failure_destination_arn] : []
+    content {
+      on_failure {
+        destination = destination_config.value
+      }
+    }
+  }
+
+  depends_on = [aws_sqs_queue.failures]
+}
+
+# Lambda stops a function that it detects calling itself in a loop (for example through the
+# bucket it writes to). That is the default; stating it makes the guard visible and fixed.
+resource "aws_lambda_function_recursion_config" "this" {
+  function_name  = aws_lambda_function.this.function_name
+  recursive_loop = "Terminate"
+}

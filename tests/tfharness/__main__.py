@@ -1,0 +1,110 @@
+"""Command line for the make targets: ``python -m tfharness <command>`` (PYTHONPATH=tests).
+
+    validate [DIR ...]         init + validate the root, every module and example (or DIRs)
+    plan DIR [--var-file F]    offline plan of one directory, printed as Terraform prints it
+    fmt-check                  terraform fmt -check over every Terraform directory
+    terraform ARGS ...         any terraform command with the toolchain's environment
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from tfharness.toolchain import toolchain
+from tfharness.workspace import (
+    REPO_ROOT,
+    MissingSchemaError,
+    PlanFailed,
+    Workspace,
+    check_schemas_cover,
+    terraform_dirs,
+)
+
+HOME = REPO_ROOT / ".tf-offline"
+
+
+def _validate(dirs: list[str]) -> int:
+    chain = toolchain(HOME)
+    failures = 0
+    with tempfile.TemporaryDirectory() as scratch:
+        workspace = Workspace(chain, Path(scratch))
+        for rel in dirs or list(terraform_dirs()):
+            try:
+                workspace.validate(rel)
+            except (PlanFailed, MissingSchemaError) as exc:
+                failures += 1
+                print(f"FAIL {rel}\n{exc}\n", file=sys.stderr)
+            else:
+                print(f"ok   {rel}")
+    return 1 if failures else 0
+
+
+def _plan(rel: str, var_file: str | None) -> int:
+    chain = toolchain(HOME)
+    source = (Path.cwd() / rel).resolve()
+    try:
+        rel = source.relative_to(REPO_ROOT).as_posix()
+    except ValueError:
+        print(f"{rel} is not inside the repository", file=sys.stderr)
+        return 2
+    check_schemas_cover(source, chain)
+    with tempfile.TemporaryDirectory() as scratch:
+        workspace = Workspace(chain, Path(scratch))
+        target = workspace.path(rel)
+        init = chain.run(["init", "-input=false", "-backend=false", "-no-color"], cwd=target)
+        if init.returncode != 0:
+            print(init.stdout + init.stderr, file=sys.stderr)
+            return init.returncode
+        args = ["plan", "-input=false", "-refresh=false", "-lock=false"]
+        if not sys.stdout.isatty():
+            args.append("-no-color")
+        if var_file:
+            args.append(f"-var-file={(Path.cwd() / var_file).resolve()}")
+        plan = chain.run(args, cwd=target)
+        sys.stdout.write(plan.stdout)
+        sys.stderr.write(plan.stderr)
+        return plan.returncode
+
+
+def _fmt_check() -> int:
+    chain = toolchain(HOME)
+    failed = False
+    for rel in terraform_dirs():
+        result = chain.run(["fmt", "-check", "-diff", "-no-color"], cwd=REPO_ROOT / rel)
+        if result.returncode != 0:
+            failed = True
+            print(f"terraform fmt: {rel} needs formatting\n{result.stdout}{result.stderr}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "terraform":
+        chain = toolchain(HOME)
+        result = chain.run(argv[1:], cwd=Path.cwd())
+        sys.stdout.write(result.stdout)
+        sys.stderr.write(result.stderr)
+        return result.returncode
+
+    parser = argparse.ArgumentParser(prog="python -m tfharness", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    validate = sub.add_parser("validate")
+    validate.add_argument("dirs", nargs="*")
+    plan = sub.add_parser("plan")
+    plan.add_argument("dir")
+    plan.add_argument("--var-file")
+    sub.add_parser("fmt-check")
+    args = parser.parse_args(argv)
+    if args.command == "validate":
+        return _validate(args.dirs)
+    if args.command == "plan":
+        return _plan(args.dir, args.var_file)
+    return _fmt_check()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

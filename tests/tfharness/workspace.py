@@ -1,0 +1,178 @@
+"""Plan checks on a staged copy of the repository's Terraform, through tftest.
+
+Tests never run Terraform inside the working tree: the root module, ``modules/``,
+``examples/`` and ``lambda_src/`` are copied into a scratch directory once per test
+session, so ``.terraform`` folders, lock files and plan files never touch the repository
+and parallel pytest workers never share an init.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tftest
+
+from tfharness.toolchain import Toolchain, served_types
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+STAGED = ("modules", "examples", "lambda_src")
+_IGNORED = shutil.ignore_patterns(".terraform", ".terraform.lock.hcl", "*.tfstate*", "__pycache__", "*.pyc", ".build")
+_BLOCK = re.compile(r'^\s*(resource|data)\s+"(aws_[a-z0-9_]+)"', re.MULTILINE)
+_LOCAL_SOURCE = re.compile(r'^\s*source\s*=\s*"(\.{1,2}/[^"]*)"', re.MULTILINE)
+_BOX = re.compile(r"[│╷╵─]")
+REFRESH_HINT = (
+    "add it to tests/tfharness/schemas/types.txt and run `make schemas` "
+    "(python -m tfharness.refresh_schemas --from-terraform on a machine with the real provider)"
+)
+
+
+class MissingSchemaError(AssertionError):
+    """A module uses an aws type whose schema is not committed: never pass silently."""
+
+
+def aws_types(tf_dir: Path, seen: set[Path] | None = None) -> dict[str, Path]:
+    """Every aws type declared by ``tf_dir`` and the local modules it calls, with a file."""
+    seen = seen if seen is not None else set()
+    tf_dir = tf_dir.resolve()
+    if tf_dir in seen:
+        return {}
+    seen.add(tf_dir)
+    found: dict[str, Path] = {}
+    for path in sorted(tf_dir.glob("*.tf")):
+        text = path.read_text(encoding="utf-8")
+        for kind, type_name in _BLOCK.findall(text):
+            found.setdefault(f"data.{type_name}" if kind == "data" else type_name, path)
+        for source in _LOCAL_SOURCE.findall(text):
+            found.update({k: v for k, v in aws_types(tf_dir / source, seen).items() if k not in found})
+    return found
+
+
+def check_schemas_cover(tf_dir: Path, toolchain: Toolchain) -> None:
+    if not toolchain.offline:
+        return
+    served = served_types()
+    missing = {name: path for name, path in aws_types(tf_dir).items() if name not in served}
+    if missing:
+        lines = [f"  {name} (used in {path.relative_to(REPO_ROOT)})" for name, path in sorted(missing.items())]
+        raise MissingSchemaError(
+            "the offline aws provider has no schema for:\n" + "\n".join(lines) + f"\n{REFRESH_HINT}"
+        )
+
+
+def normalise_diagnostics(text: str) -> str:
+    """Terraform wraps and boxes its diagnostics; collapse them so messages can be matched."""
+    return " ".join(_BOX.sub(" ", text).split())
+
+
+def planned_resources(plan: tftest.TerraformPlanOutput) -> dict[str, dict[str, Any]]:
+    """Planned values of every resource, child modules included, keyed by full address."""
+    out: dict[str, dict[str, Any]] = {}
+
+    def walk(module: Mapping[str, Any]) -> None:
+        for resource in module.get("resources", []):
+            out[resource["address"]] = resource.get("values", {})
+        for child in module.get("child_modules", []):
+            walk(child)
+
+    walk(plan._raw.get("planned_values", {}).get("root_module", {}))
+    return out
+
+
+@dataclass
+class PlanResult:
+    raw: tftest.TerraformPlanOutput
+    resources: dict[str, dict[str, Any]]
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        return {name: out.get("value") for name, out in self.raw._raw["planned_values"].get("outputs", {}).items()}
+
+    def resource(self, address: str) -> dict[str, Any]:
+        if address not in self.resources:
+            known = "\n  ".join(sorted(self.resources))
+            raise AssertionError(f"{address} is not in the plan; planned:\n  {known}")
+        return self.resources[address]
+
+    def addresses(self, prefix: str = "") -> list[str]:
+        return sorted(a for a in self.resources if a.startswith(prefix))
+
+
+class PlanFailed(AssertionError):
+    pass
+
+
+class Workspace:
+    """A scratch copy of the repository's Terraform, with one cached init per directory."""
+
+    def __init__(self, toolchain: Toolchain, scratch: Path) -> None:
+        self.toolchain = toolchain
+        self.root = scratch / "repo"
+        self.root.mkdir(parents=True, exist_ok=True)
+        for name in STAGED:
+            if (REPO_ROOT / name).exists():
+                shutil.copytree(REPO_ROOT / name, self.root / name, ignore=_IGNORED, dirs_exist_ok=True)
+        for tf_file in REPO_ROOT.glob("*.tf"):
+            shutil.copy2(tf_file, self.root / tf_file.name)
+        self._tests: dict[str, tftest.TerraformTest] = {}
+        self._lock = threading.Lock()
+
+    def path(self, rel: str) -> Path:
+        return self.root / rel
+
+    def _test(self, rel: str) -> tftest.TerraformTest:
+        with self._lock:
+            if rel not in self._tests:
+                check_schemas_cover(REPO_ROOT / rel, self.toolchain)
+                test = tftest.TerraformTest(
+                    str(self.path(rel)), binary=self.toolchain.binary, env=self.toolchain.env
+                )
+                try:
+                    test.setup(cleanup_on_exit=False)
+                except tftest.TerraformTestError as exc:
+                    raise PlanFailed(f"terraform init failed in {rel}: {normalise_diagnostics(str(exc))}") from exc
+                self._tests[rel] = test
+            return self._tests[rel]
+
+    def plan(
+        self, rel: str, tf_vars: Mapping[str, Any] | None = None, var_file: str | None = None
+    ) -> PlanResult:
+        test = self._test(rel)
+        try:
+            raw = test.plan(output=True, tf_vars=dict(tf_vars or {}), tf_var_file=var_file, refresh=False)
+        except tftest.TerraformTestError as exc:
+            raise PlanFailed(f"plan of {rel} failed: {normalise_diagnostics(str(exc))}") from exc
+        return PlanResult(raw=raw, resources=planned_resources(raw))
+
+    def plan_error(
+        self, rel: str, tf_vars: Mapping[str, Any] | None = None, var_file: str | None = None
+    ) -> str:
+        """Plan that must fail; returns Terraform's diagnostics, whitespace-normalised."""
+        try:
+            self.plan(rel, tf_vars, var_file)
+        except PlanFailed as exc:
+            return str(exc)
+        raise AssertionError(f"plan of {rel} succeeded, but a failure was expected")
+
+    def validate(self, rel: str) -> str:
+        self._test(rel)
+        result = self.toolchain.run(["validate", "-no-color"], cwd=self.path(rel))
+        if result.returncode != 0:
+            raise PlanFailed(normalise_diagnostics(result.stdout + result.stderr))
+        return result.stdout
+
+
+def terraform_dirs(root: Path = REPO_ROOT) -> Iterator[str]:
+    """The root module, every module and every example, as paths relative to ``root``."""
+    if list(root.glob("*.tf")):
+        yield "."
+    for parent in ("modules", "examples"):
+        base = root / parent
+        if base.is_dir():
+            for child in sorted(p for p in base.iterdir() if p.is_dir() and list(p.glob("*.tf"))):
+                yield f"{parent}/{child.name}"
