@@ -1,0 +1,119 @@
+"""Entry point of the actuals reporter: S3 object-created events in, actuals delivered.
+
+Settings, clients and the token cache live for the life of the container, so warm
+invocations reuse pooled connections and the fetched token. Each object of an event is
+handled independently; if any of them failed or must be retried the invocation raises
+at the end, so Lambda's async retries and the on-failure destination see it, and the
+objects already finished are skipped on the retry because they are gone.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from functools import cache
+from typing import Any
+
+import boto3
+import urllib3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from botocore.config import Config
+
+from mlgw.actuals.client import ActualsApi, RetryPolicy, TokenProvider
+from mlgw.actuals.pipeline import Invocation, Outcome, Reporter
+from mlgw.actuals.settings import SINK_DATAROBOT, SINK_MODEL_MONITOR, ActualsSettings, load_settings
+from mlgw.actuals.sinks import DataRobotSink, ModelMonitorSink, Sink
+from mlgw.s3events import created_objects
+
+logger = Logger(service="report_actuals")
+
+
+class ActualsReportingError(RuntimeError):
+    """At least one object of the event failed or was left for a retry."""
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    settings: ActualsSettings
+    reporter: Reporter
+    metrics: Metrics
+
+
+def build_runtime(settings: ActualsSettings) -> Runtime:
+    """Clients with explicit timeouts; S3 gets enough pooled connections for the sending threads."""
+    aws_config = Config(
+        connect_timeout=settings.connect_timeout,
+        read_timeout=60,
+        retries={"mode": "standard", "max_attempts": 5},
+        max_pool_connections=settings.max_in_flight + 4,
+    )
+    s3 = boto3.client("s3", config=aws_config)
+    sinks: list[Sink] = []
+    if SINK_MODEL_MONITOR in settings.sinks:
+        sinks.append(
+            ModelMonitorSink(
+                s3, settings.ground_truth_bucket, settings.ground_truth_prefix, settings.ground_truth_endpoint
+            )
+        )
+    if SINK_DATAROBOT in settings.sinks:
+        assert settings.api_url is not None
+        assert settings.token_secret_arn is not None
+        http = urllib3.PoolManager(
+            num_pools=4,
+            maxsize=settings.max_in_flight,
+            block=True,
+            timeout=urllib3.Timeout(connect=settings.connect_timeout, read=settings.read_timeout),
+            retries=False,
+        )
+        tokens = TokenProvider(boto3.client("secretsmanager", config=aws_config), settings.token_secret_arn)
+        api = ActualsApi(
+            http,
+            settings.api_url,
+            tokens,
+            RetryPolicy(settings.max_retries, settings.backoff_base, settings.backoff_max),
+            connect_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
+            poll_interval=settings.poll_interval,
+            poll_max_interval=settings.poll_max_interval,
+        )
+        sinks.append(DataRobotSink(api))
+    metrics = Metrics(namespace=settings.metrics_namespace, service="report_actuals")
+    return Runtime(settings, Reporter(settings, s3, sinks, logger), metrics)
+
+
+@cache
+def runtime() -> Runtime:
+    return build_runtime(load_settings(os.environ))
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    current = runtime()
+    invocation = Invocation(
+        request_id=context.aws_request_id,
+        remaining_seconds=lambda: context.get_remaining_time_in_millis() / 1000,
+    )
+    outcomes: list[Outcome] = []
+    problems: list[str] = []
+    try:
+        for obj in created_objects(event):
+            logger.append_keys(s3_key=obj.key)
+            try:
+                outcome = current.reporter.process(obj, invocation)
+            except Exception as exc:
+                logger.exception("object not reported", extra={"error_type": type(exc).__name__})
+                problems.append(f"{obj.key}: {type(exc).__name__}: {exc}")
+                current.metrics.add_metric(name="FilesFailed", unit=MetricUnit.Count, value=1)
+                continue
+            finally:
+                logger.remove_keys(["s3_key"])
+            outcomes.append(outcome)
+            current.metrics.add_metric(name="RowsReported", unit=MetricUnit.Count, value=outcome.rows_sent)
+            current.metrics.add_metric(name="ChunksSent", unit=MetricUnit.Count, value=outcome.chunks_sent)
+            current.metrics.add_metric(name="BadRowsSkipped", unit=MetricUnit.Count, value=outcome.bad_rows)
+    finally:
+        current.metrics.flush_metrics()
+    if problems:
+        raise ActualsReportingError(f"{len(problems)} object(s) not reported: " + " | ".join(problems))
+    return {"results": [asdict(outcome) for outcome in outcomes]}

@@ -1,0 +1,1 @@
+"""The real-time prediction API: settings, request handling and error mapping."""
