@@ -1,0 +1,251 @@
+"""Client for the DataRobot actuals protocol over pooled urllib3 connections.
+
+The service accepts a submission with 202 and a status URL, then ingests it in the
+background, so a chunk only counts as delivered once its status says so. Throttling and
+server errors are expected at volume and are retried with jittered exponential backoff,
+never past the caller's deadline; any other client error is final because sending the
+same body again cannot change the answer.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urljoin
+
+import urllib3
+from urllib3.exceptions import HTTPError as Urllib3Error
+
+RESPONSE_TEXT_LIMIT = 2000
+_DONE = {"COMPLETED", "SUCCESS"}
+_FAILED = {"ERROR", "FAILED", "ABORTED"}
+
+
+class DeliveryError(Exception):
+    """A chunk was not delivered. ``detail`` is safe to log and to put in a report."""
+
+    def __init__(self, message: str, *, status: int | None = None, response_text: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.response_text = response_text
+
+    @property
+    def detail(self) -> dict[str, Any]:
+        return {"error": str(self), "status": self.status, "responseText": self.response_text}
+
+
+class PermanentDeliveryError(DeliveryError):
+    """Sending the same chunk again would fail the same way."""
+
+
+class StatusGone(PermanentDeliveryError):
+    """The status URL of an earlier submission no longer exists, so its outcome is unknown."""
+
+
+class TransientDeliveryError(DeliveryError):
+    """Retries or time ran out; a later invocation may succeed."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    max_retries: int
+    base: float
+    cap: float
+
+    def delay(self, attempt: int, retry_after: float | None, rng: Callable[[], float]) -> float:
+        """Full jitter spreads concurrent retries; Retry-After is a floor, never shortened."""
+        jittered = rng() * min(self.cap, self.base * (2**attempt))
+        return max(jittered, retry_after) if retry_after is not None else jittered
+
+
+def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -> float | None:
+    """Seconds to wait from a Retry-After header, in either of its two forms."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - now())
+    except (TypeError, ValueError):
+        return None
+
+
+class TokenProvider:
+    """The API token, fetched from Secrets Manager once per container and on demand after a 401.
+
+    The token is held only in memory and never included in a log record or exception.
+    A secret may hold the bare token or a JSON object with a ``token`` field.
+    """
+
+    def __init__(self, secrets_client: Any, secret_arn: str) -> None:
+        self._client = secrets_client
+        self._secret_arn = secret_arn
+        self._token: str | None = None
+        self._lock = threading.Lock()
+
+    def current(self) -> str:
+        with self._lock:
+            if self._token is None:
+                self._token = self._fetch()
+            return self._token
+
+    def refresh(self, stale: str) -> str:
+        """Refetch unless another thread already replaced ``stale``, so one 401 costs one call."""
+        with self._lock:
+            if self._token is None or self._token == stale:
+                self._token = self._fetch()
+            return self._token
+
+    def _fetch(self) -> str:
+        secret = self._client.get_secret_value(SecretId=self._secret_arn)["SecretString"].strip()
+        if secret.startswith("{"):
+            try:
+                secret = str(json.loads(secret)["token"]).strip()
+            except (ValueError, KeyError, TypeError):
+                raise PermanentDeliveryError("token secret is JSON without a string 'token' field") from None
+        if not secret:
+            raise PermanentDeliveryError("token secret is empty")
+        return secret
+
+
+class ActualsApi:
+    def __init__(
+        self,
+        http: urllib3.PoolManager,
+        api_url: str,
+        tokens: TokenProvider,
+        policy: RetryPolicy,
+        *,
+        connect_timeout: float,
+        read_timeout: float,
+        poll_interval: float,
+        poll_max_interval: float,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self._http = http
+        self._api_url = api_url.rstrip("/") + "/"
+        self._tokens = tokens
+        self._policy = policy
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
+        self._poll_interval = poll_interval
+        self._poll_max_interval = poll_max_interval
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng
+
+    def actuals_url(self, deployment_id: str) -> str:
+        return urljoin(self._api_url, f"api/v2/deployments/{deployment_id}/actuals/fromJSON/")
+
+    def submit(self, deployment_id: str, body: bytes, deadline: float) -> str | None:
+        """POST one chunk; the status URL to poll, or None when the service finished at once."""
+        response = self._request("POST", self.actuals_url(deployment_id), body, deadline)
+        if response.status == 202:
+            location = response.headers.get("Location")
+            return urljoin(self._api_url, location) if location else None
+        if 200 <= response.status < 300:
+            return None
+        raise _final_error("actuals submission", response)
+
+    def wait(self, status_url: str, deadline: float) -> None:
+        """Poll until the submission completes; raise if it fails or time runs out."""
+        interval = self._poll_interval
+        while True:
+            response = self._request("GET", status_url, None, deadline)
+            if response.status == 303 or (response.status == 200 and _status_of(response) in _DONE):
+                return
+            if response.status == 404:
+                raise StatusGone("status of an earlier submission is gone", status=404)
+            if response.status != 200:
+                raise _final_error("status poll", response)
+            state = _status_of(response)
+            if state in _FAILED:
+                raise PermanentDeliveryError(
+                    f"actuals ingestion ended with status {state}",
+                    status=response.status,
+                    response_text=_text(response),
+                )
+            if self._clock() + interval > deadline:
+                raise TransientDeliveryError("ran out of time while waiting for the actuals status")
+            self._sleep(interval)
+            interval = min(self._poll_max_interval, interval * 1.5)
+
+    def _request(self, method: str, url: str, body: bytes | None, deadline: float) -> Any:
+        """Send with retries; returns any response that is neither retryable nor a 401."""
+        token = self._tokens.current()
+        refreshed = False
+        attempt = 0
+        while True:
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                raise TransientDeliveryError(f"ran out of time before {method} could be sent")
+            timeout = urllib3.Timeout(
+                connect=min(self._connect_timeout, remaining), read=min(self._read_timeout, remaining)
+            )
+            headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+            if body is not None:
+                headers["Content-Type"] = "application/json"
+            retry_after: float | None = None
+            try:
+                response = self._http.request(
+                    method,
+                    url,
+                    body=body,
+                    headers=headers,
+                    timeout=timeout,
+                    retries=False,
+                    redirect=False,
+                )
+            except Urllib3Error as exc:
+                failure: DeliveryError = TransientDeliveryError(
+                    f"{method} failed without a response: {type(exc).__name__}"
+                )
+            else:
+                if response.status == 401 and not refreshed:
+                    token = self._tokens.refresh(token)
+                    refreshed = True
+                    continue
+                if response.status == 401:
+                    raise _final_error(f"{method} rejected the token twice", response)
+                if response.status != 429 and response.status < 500:
+                    return response
+                failure = TransientDeliveryError(
+                    f"{method} answered {response.status}",
+                    status=response.status,
+                    response_text=_text(response),
+                )
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            if attempt >= self._policy.max_retries:
+                raise failure
+            delay = self._policy.delay(attempt, retry_after, self._rng)
+            if self._clock() + delay >= deadline:
+                raise failure
+            self._sleep(delay)
+            attempt += 1
+
+
+def _status_of(response: Any) -> str:
+    try:
+        payload = json.loads(response.data or b"{}")
+    except ValueError:
+        return ""
+    return str(payload.get("status", "")).upper() if isinstance(payload, dict) else ""
+
+
+def _text(response: Any) -> str:
+    return bytes(response.data or b"")[:RESPONSE_TEXT_LIMIT].decode("utf-8", errors="replace")
+
+
+def _final_error(what: str, response: Any) -> PermanentDeliveryError:
+    return PermanentDeliveryError(
+        f"{what} answered {response.status}", status=response.status, response_text=_text(response)
+    )

@@ -1,0 +1,416 @@
+"""Report one actuals file: validate, deliver in numbered chunks, record progress, finish.
+
+Chunk ``n`` is always rows ``n * chunk_rows`` to ``(n + 1) * chunk_rows - 1`` of the
+valid rows of the same file version (its ETag), so an invocation that resumes after a
+crash or timeout can skip exactly the chunks the state object lists as accepted.
+
+Delivery guarantee: a chunk is recorded as accepted only after the service confirmed
+it, and an accepted chunk is never sent again. A chunk is at least once, not exactly
+once, in one window: between the moment its request left and the moment its acceptance
+was recorded. If the invocation dies inside that window the retry sends the chunk
+again, except when the 202 status URL was already recorded, in which case the retry
+polls that status instead of resending. With ``max_in_flight`` chunks in flight the
+window covers at most that many chunks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import PurePosixPath
+from typing import Any, NoReturn
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from mlgw.actuals import completion
+from mlgw.actuals.client import DeliveryError, PermanentDeliveryError, TransientDeliveryError
+from mlgw.actuals.completion import InputFile
+from mlgw.actuals.csvfile import BadRowLog, CsvFileError, iter_actuals, text_stream
+from mlgw.actuals.settings import ActualsSettings
+from mlgw.actuals.sinks import Chunk, Sink, Target
+from mlgw.actuals.state import LeaseLost, ProgressState, StateStore
+from mlgw.s3events import S3Object
+
+S3_READ_CHUNK_BYTES = 256 * 1024
+LEASE_GRACE_SECONDS = 5.0
+
+
+class RefusedObject(Exception):
+    """The object must not be touched by this function (wrong bucket or one of its own outputs)."""
+
+
+class FileFailed(Exception):
+    """The file was moved to the failed prefix with a report; raised so retries and alarms see it."""
+
+
+class RetryLater(Exception):
+    """A transient problem; the file stays in place and the progress is saved for the retry."""
+
+
+class _Rejected(Exception):
+    """The file itself is unusable; no retry can help."""
+
+    def __init__(self, reason: str, **detail: Any) -> None:
+        super().__init__(reason)
+        self.detail = detail
+
+
+class _ObjectChanged(Exception):
+    """The input was replaced while being read; its new version gets its own event."""
+
+
+@dataclass(frozen=True, slots=True)
+class Invocation:
+    request_id: str
+    remaining_seconds: Callable[[], float]
+
+
+@dataclass(slots=True)
+class Outcome:
+    key: str
+    status: str
+    rows_sent: int = 0
+    chunks_sent: int = 0
+    bad_rows: int = 0
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Run:
+    """Everything one invocation knows about the file it is processing."""
+
+    source: InputFile
+    deployment_id: str
+    state: StateStore
+    target: Target | None = None
+    bad_rows: BadRowLog | None = None
+    rows_sent: int = 0
+    chunks_sent: int = 0
+
+
+class Reporter:
+    def __init__(
+        self,
+        settings: ActualsSettings,
+        s3: Any,
+        sinks: list[Sink],
+        logger: Any,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._settings = settings
+        self._s3 = s3
+        self._sinks = sinks
+        self._log = logger
+        self._clock = clock
+        self._wall_clock = wall_clock
+
+    def process(self, obj: S3Object, invocation: Invocation) -> Outcome:
+        """Handle one object; raises FileFailed, RetryLater or RefusedObject, else returns."""
+        settings = self._settings
+        self._refuse_foreign(obj)
+        if obj.key.endswith("/"):
+            return Outcome(obj.key, "ignored", detail={"reason": "folder placeholder"})
+        relative_key = obj.key[len(settings.prefix) :]
+        deployment_id = relative_key.split("/", 1)[0] if "/" in relative_key else ""
+        state = StateStore(self._s3, settings.bucket, f"{settings.state_prefix}{relative_key}.json")
+        head = self._head(obj)
+        if head is None:
+            return self._gone(obj, state)
+        run = _Run(InputFile(obj.bucket, obj.key, relative_key, head["ETag"]), deployment_id, state)
+        try:
+            self._check_name(run)
+            if not self._claim(run, invocation, head["ETag"]):
+                return Outcome(obj.key, "busy", detail={"reason": "another invocation owns this file"})
+            run.target = Target(
+                deployment_id=deployment_id,
+                stem=PurePosixPath(relative_key).stem,
+                etag=head["ETag"].strip('"'),
+                uploaded_at=head["LastModified"].astimezone(UTC),
+            )
+            deadline = self._clock() + invocation.remaining_seconds() - settings.time_margin
+            progress = state.state
+            assert progress is not None
+            if not progress.completed:
+                self._deliver_file(run, progress, deadline)
+        except LeaseLost:
+            self._log.warning("another invocation took over this file", extra={"key": obj.key})
+            return Outcome(obj.key, "busy", detail={"reason": "lost the state object to another invocation"})
+        except _Rejected as exc:
+            self._fail(run, str(exc), exc.detail, invocation)
+        except PermanentDeliveryError as exc:
+            self._fail(run, "the actuals service refused a chunk", exc.detail, invocation)
+        except (TransientDeliveryError, _ObjectChanged, ClientError, BotoCoreError) as exc:
+            self._retry_or_fail(run, exc, invocation)
+        try:
+            return self._succeed(run)
+        except (ClientError, BotoCoreError) as exc:
+            raise RetryLater(f"{obj.key}: every chunk was accepted but finishing failed: {exc}") from exc
+
+    def _refuse_foreign(self, obj: S3Object) -> None:
+        settings = self._settings
+        if obj.bucket != settings.bucket:
+            raise RefusedObject(f"bucket {obj.bucket!r} is not ACTUALS_BUCKET")
+        for name, prefix in settings.output_prefixes.items():
+            if obj.key.startswith(prefix):
+                raise RefusedObject(f"key is under {name}, an output of this function: refusing to loop")
+        if not obj.key.startswith(settings.prefix):
+            raise RefusedObject("key is outside ACTUALS_PREFIX")
+
+    def _head(self, obj: S3Object) -> dict[str, Any] | None:
+        try:
+            return dict(self._s3.head_object(Bucket=obj.bucket, Key=obj.key))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+                return None
+            raise
+
+    def _gone(self, obj: S3Object, state: StateStore) -> Outcome:
+        """A duplicate event for a file already finished, or one finished but for its state object."""
+        progress = state.load()
+        if progress is not None and progress.completed:
+            state.delete()
+        self._log.info("input no longer exists; nothing to do", extra={"key": obj.key})
+        return Outcome(obj.key, "gone")
+
+    def _check_name(self, run: _Run) -> None:
+        if not run.deployment_id:
+            raise _Rejected("no deployment id: expected <prefix><deployment_id>/<file>.csv")
+        if not self._settings.is_deployment_id(run.deployment_id):
+            raise _Rejected(
+                f"{run.deployment_id[:200]!r} is not a valid deployment id",
+                pattern=self._settings.deployment_id_pattern.pattern,
+            )
+        if not run.source.key.lower().endswith(".csv"):
+            raise _Rejected("only .csv files are reported")
+
+    def _claim(self, run: _Run, invocation: Invocation, etag: str) -> bool:
+        progress = run.state.load()
+        now = self._wall_clock()
+        if progress is not None and progress.etag == etag:
+            if progress.owner not in (None, invocation.request_id) and progress.lease_expires > now:
+                return False
+        else:
+            if progress is not None:
+                self._log.info("input was replaced since its last attempt; starting over")
+            progress = ProgressState(etag=etag, chunk_rows=self._settings.report_rows)
+        try:
+            run.state.claim(
+                progress, invocation.request_id, invocation.remaining_seconds() + LEASE_GRACE_SECONDS
+            )
+        except LeaseLost:
+            return False
+        return True
+
+    def _open(self, run: _Run) -> Iterator[bytes]:
+        try:
+            response = self._s3.get_object(
+                Bucket=run.source.bucket, Key=run.source.key, IfMatch=run.source.etag
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in {"PreconditionFailed", "412", "NoSuchKey"}:
+                raise _ObjectChanged("input changed while it was being processed") from None
+            raise
+        return response["Body"].iter_chunks(S3_READ_CHUNK_BYTES)
+
+    def _rows(self, run: _Run, bad_rows: BadRowLog) -> Iterator[dict[str, Any]]:
+        try:
+            yield from iter_actuals(text_stream(self._open(run)), bad_rows)
+        except CsvFileError as exc:
+            raise _Rejected(str(exc)) from None
+
+    def _validate(self, run: _Run) -> int:
+        """Read the whole file once before sending anything, so a bad row rejects it untouched."""
+        bad_rows = BadRowLog(self._settings.bad_rows_in_report)
+        valid = sum(1 for _ in self._rows(run, bad_rows))
+        run.bad_rows = bad_rows
+        if bad_rows.count:
+            raise _Rejected(f"{bad_rows.count} bad rows; nothing was sent", valid_rows=valid)
+        return valid
+
+    def _deliver_file(self, run: _Run, progress: ProgressState, deadline: float) -> None:
+        settings = self._settings
+        expected: int | None = None
+        if not settings.skip_bad_rows and not progress.accepted:
+            expected = self._validate(run)
+        bad_rows = BadRowLog(settings.bad_rows_in_report)
+        run.bad_rows = bad_rows
+        total = self._send_chunks(run, progress, self._rows(run, bad_rows), deadline)
+        if total == 0:
+            raise _Rejected("file has no valid data rows")
+        if expected is not None and total != expected:
+            raise _ObjectChanged(f"read {total} valid rows, validated {expected}")
+        progress.completed = True
+        run.state.save()
+
+    def _send_chunks(
+        self, run: _Run, progress: ProgressState, rows: Iterator[dict[str, Any]], deadline: float
+    ) -> int:
+        """Deliver chunks with at most ``max_in_flight`` outstanding; returns the valid row count.
+
+        Parsing continues in this thread while workers wait on the network, which is
+        what makes the added latency of each request mostly disappear.
+        """
+        limit = self._settings.max_in_flight
+        chunk_rows = progress.chunk_rows
+        failure: BaseException | None = None
+        total = 0
+        with ThreadPoolExecutor(max_workers=limit, thread_name_prefix="actuals") as pool:
+            in_flight: dict[Future[None], Chunk] = {}
+            try:
+                for chunk in _chunks(rows, chunk_rows):
+                    total += len(chunk.rows)
+                    if chunk.index in progress.accepted:
+                        continue
+                    while len(in_flight) >= limit and failure is None:
+                        failure = self._collect(run, in_flight)
+                    if failure is None and self._clock() >= deadline:
+                        failure = TransientDeliveryError("ran out of time; the retry continues from here")
+                    if failure is not None:
+                        break
+                    pending = progress.pending.get(chunk.index)
+                    in_flight[pool.submit(self._send_one, run, chunk, pending, deadline)] = chunk
+            except Exception as exc:  # a read or parse error still lets chunks in flight be recorded
+                failure = exc
+            while in_flight:
+                failure = _worse(failure, self._collect(run, in_flight))
+        if failure is not None:
+            raise failure
+        return total
+
+    def _send_one(self, run: _Run, chunk: Chunk, pending: str | None, deadline: float) -> None:
+        assert run.target is not None
+
+        def on_submitted(status_url: str) -> None:
+            run.state.record_pending(chunk.index, status_url)
+
+        for sink in self._sinks:
+            sink.deliver(run.target, chunk, deadline, pending, on_submitted)
+
+    def _collect(self, run: _Run, in_flight: dict[Future[None], Chunk]) -> BaseException | None:
+        """Record every finished chunk; returns the most serious failure among them."""
+        done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+        failure: BaseException | None = None
+        for future in done:
+            chunk = in_flight.pop(future)
+            error = future.exception()
+            if error is None:
+                run.state.record_accepted(chunk.index, len(chunk.rows))
+                run.rows_sent += len(chunk.rows)
+                run.chunks_sent += 1
+            else:
+                failure = _worse(failure, error)
+        return failure
+
+    def _succeed(self, run: _Run) -> Outcome:
+        settings = self._settings
+        archived = completion.finish_success(self._s3, settings, run.source)
+        bad = run.bad_rows
+        if bad is not None and bad.count:
+            key = completion.report_key(completion.processed_key(settings, run.source.relative_key))
+            completion.put_report(
+                self._s3, run.source.bucket, key, self._report(run, "completed with skipped rows", {})
+            )
+        run.state.delete()
+        self._log.info(
+            "actuals reported",
+            extra={
+                "key": run.source.key,
+                "deployment_id": run.deployment_id,
+                "rows_sent": run.rows_sent,
+                "chunks_sent": run.chunks_sent,
+                "bad_rows": bad.count if bad else 0,
+                "archived_as": archived,
+            },
+        )
+        return Outcome(run.source.key, "reported", run.rows_sent, run.chunks_sent, bad.count if bad else 0)
+
+    def _retry_or_fail(self, run: _Run, error: Exception, invocation: Invocation) -> NoReturn:
+        progress = run.state.state
+        detail = (
+            error.detail
+            if isinstance(error, DeliveryError)
+            else {"error": f"{type(error).__name__}: {error}"}
+        )
+        if progress is None or progress.attempts < self._settings.max_attempts:
+            with contextlib.suppress(LeaseLost):
+                run.state.release()
+            self._log.warning(
+                "transient failure; the file stays in place for the retry",
+                extra={"key": run.source.key, "attempt": progress.attempts if progress else None, **detail},
+            )
+            raise RetryLater(f"{run.source.key}: {detail['error']}") from error
+        self._fail(run, f"gave up after {self._settings.max_attempts} attempts", detail, invocation)
+
+    def _fail(self, run: _Run, reason: str, detail: dict[str, Any], invocation: Invocation) -> NoReturn:
+        report = self._report(run, reason, detail)
+        report["requestId"] = invocation.request_id
+        destination = completion.quarantine(self._s3, self._settings, run.source, report)
+        self._settle_state_after_failure(run)
+        self._log.error(
+            "actuals file failed",
+            extra={"key": run.source.key, "failed_key": destination, "reason": reason, **detail},
+        )
+        raise FileFailed(f"{run.source.key}: {reason}")
+
+    def _settle_state_after_failure(self, run: _Run) -> None:
+        """Keep the record of accepted chunks, so a re-drive of the same bytes skips them."""
+        progress = run.state.state
+        try:
+            if progress is None or not progress.accepted:
+                if progress is not None:
+                    run.state.delete()
+                return
+            progress.attempts = 0
+            progress.owner = None
+            progress.lease_expires = 0.0
+            progress.pending.clear()
+            run.state.save()
+        except LeaseLost:
+            return
+
+    def _report(self, run: _Run, reason: str, detail: dict[str, Any]) -> dict[str, Any]:
+        progress = run.state.state
+        bad = run.bad_rows
+        return {
+            "status": "failed" if reason != "completed with skipped rows" else "completed",
+            "reason": reason,
+            "bucket": run.source.bucket,
+            "key": run.source.key,
+            "etag": run.source.etag,
+            "deploymentId": run.deployment_id or None,
+            "reportRows": progress.chunk_rows if progress else self._settings.report_rows,
+            "chunksAccepted": progress.accepted_ranges() if progress else [],
+            "rowsAccepted": progress.rows_accepted if progress else 0,
+            "badRowCount": bad.count if bad else 0,
+            "badRows": [row.as_dict() for row in bad.first] if bad else [],
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+            **detail,
+        }
+
+
+def _worse(current: BaseException | None, new: BaseException | None) -> BaseException | None:
+    """A transient failure gives way to any other: retrying cannot fix a refused chunk."""
+    if current is None or isinstance(current, TransientDeliveryError):
+        return new or current
+    return current
+
+
+def _chunks(rows: Iterator[dict[str, Any]], size: int) -> Iterator[Chunk]:
+    index = 0
+    batch: list[dict[str, Any]] = []
+    append = batch.append
+    for row in rows:
+        append(row)
+        if len(batch) == size:
+            yield Chunk(index, batch)
+            index += 1
+            batch = []
+            append = batch.append
+    if batch:
+        yield Chunk(index, batch)

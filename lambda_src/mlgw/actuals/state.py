@@ -1,0 +1,175 @@
+"""Progress of one input file, kept in a small S3 object so a retried invocation resumes.
+
+Every write is conditional on the version read or written last (S3 conditional
+writes), so two invocations racing on the same file (S3 delivers events at least once)
+cannot both believe they own it: the loser's write fails and it stops before sending.
+Accepted chunks are stored as index ranges, so the object stays small for any file size.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+STATE_VERSION = 1
+
+
+class LeaseLost(Exception):
+    """Another invocation changed the state object first; this one must stop."""
+
+
+@dataclass(slots=True)
+class ProgressState:
+    etag: str
+    chunk_rows: int
+    accepted: set[int] = field(default_factory=set)
+    pending: dict[int, str] = field(default_factory=dict)
+    rows_accepted: int = 0
+    attempts: int = 0
+    owner: str | None = None
+    lease_expires: float = 0.0
+    completed: bool = False
+
+    def to_json(self) -> bytes:
+        return json.dumps(
+            {
+                "version": STATE_VERSION,
+                "etag": self.etag,
+                "chunkRows": self.chunk_rows,
+                "accepted": _to_ranges(self.accepted),
+                "pending": {str(index): url for index, url in sorted(self.pending.items())},
+                "rowsAccepted": self.rows_accepted,
+                "attempts": self.attempts,
+                "owner": self.owner,
+                "leaseExpires": self.lease_expires,
+                "completed": self.completed,
+            },
+            separators=(",", ":"),
+        ).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> ProgressState:
+        data = json.loads(raw)
+        if data.get("version") != STATE_VERSION:
+            raise ValueError(f"unsupported state version {data.get('version')!r}")
+        return cls(
+            etag=data["etag"],
+            chunk_rows=int(data["chunkRows"]),
+            accepted=_from_ranges(data.get("accepted", [])),
+            pending={int(index): url for index, url in data.get("pending", {}).items()},
+            rows_accepted=int(data.get("rowsAccepted", 0)),
+            attempts=int(data.get("attempts", 0)),
+            owner=data.get("owner"),
+            lease_expires=float(data.get("leaseExpires", 0.0)),
+            completed=bool(data.get("completed", False)),
+        )
+
+    def accepted_ranges(self) -> list[list[int]]:
+        return _to_ranges(self.accepted)
+
+
+class StateStore:
+    """Reads and conditionally writes one state object; safe to call from worker threads."""
+
+    def __init__(self, s3: Any, bucket: str, key: str, clock: Callable[[], float] = time.time) -> None:
+        self._s3 = s3
+        self.bucket = bucket
+        self.key = key
+        self._clock = clock
+        self._etag: str | None = None
+        self._lock = threading.Lock()
+        self.state: ProgressState | None = None
+
+    def load(self) -> ProgressState | None:
+        try:
+            response = self._s3.get_object(Bucket=self.bucket, Key=self.key)
+        except ClientError as exc:
+            if _code(exc) in {"NoSuchKey", "404"}:
+                self._etag = None
+                self.state = None
+                return None
+            raise
+        self._etag = response["ETag"]
+        self.state = ProgressState.from_json(response["Body"].read())
+        return self.state
+
+    def claim(self, state: ProgressState, owner: str, lease_seconds: float) -> None:
+        """Take the file for this invocation; raises LeaseLost if someone else got there first."""
+        state.owner = owner
+        state.lease_expires = self._clock() + lease_seconds
+        state.attempts += 1
+        self.state = state
+        self.save()
+
+    def release(self) -> None:
+        """Let a retry take over at once instead of waiting for the lease to expire."""
+        if self.state is not None:
+            self.state.lease_expires = 0.0
+            self.save()
+
+    def record_pending(self, index: int, status_url: str) -> None:
+        with self._lock:
+            assert self.state is not None
+            self.state.pending[index] = status_url
+            self._write()
+
+    def record_accepted(self, index: int, rows: int) -> None:
+        with self._lock:
+            assert self.state is not None
+            self.state.pending.pop(index, None)
+            if index not in self.state.accepted:
+                self.state.accepted.add(index)
+                self.state.rows_accepted += rows
+            self._write()
+
+    def save(self) -> None:
+        with self._lock:
+            self._write()
+
+    def delete(self) -> None:
+        self._s3.delete_object(Bucket=self.bucket, Key=self.key)
+        self._etag = None
+
+    def _write(self) -> None:
+        assert self.state is not None
+        condition = {"IfMatch": self._etag} if self._etag else {"IfNoneMatch": "*"}
+        try:
+            response = self._s3.put_object(
+                Bucket=self.bucket,
+                Key=self.key,
+                Body=self.state.to_json(),
+                ContentType="application/json",
+                **condition,
+            )
+        except ClientError as exc:
+            if _code(exc) in {"PreconditionFailed", "ConditionalRequestConflict", "412", "409"}:
+                raise LeaseLost(f"state object {self.key} was changed by another invocation") from None
+            raise
+        self._etag = response["ETag"]
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _to_ranges(indexes: Iterable[int]) -> list[list[int]]:
+    ranges: list[list[int]] = []
+    for index in sorted(indexes):
+        if ranges and ranges[-1][1] == index:
+            ranges[-1][1] = index + 1
+        else:
+            ranges.append([index, index + 1])
+    return ranges
+
+
+def _from_ranges(ranges: Iterable[Iterable[int]]) -> set[int]:
+    indexes: set[int] = set()
+    for start, stop in ranges:
+        indexes.update(range(int(start), int(stop)))
+    return indexes

@@ -1,0 +1,92 @@
+"""S3 "object created" notifications in the two shapes a function can receive them.
+
+A bucket notification configuration delivers ``{"Records": [...]}`` with one or more
+records; EventBridge delivers one ``"Object Created"`` event per object. Both carry the
+key URL-encoded (a space arrives as ``+``, a literal ``+`` as ``%2B``), so a key used as
+it arrives would miss the object for any name outside plain ASCII letters and digits.
+Parsing lives here, away from any handler, so every S3-driven function decodes keys the
+same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote_plus
+
+
+class UnsupportedEvent(ValueError):
+    """The event is neither an S3 notification nor an EventBridge S3 event."""
+
+
+@dataclass(frozen=True, slots=True)
+class S3Object:
+    """One created object, with its key already decoded."""
+
+    bucket: str
+    key: str
+    size: int | None = None
+    etag: str | None = None
+    version_id: str | None = None
+    sequencer: str | None = None
+
+
+def created_objects(event: Mapping[str, Any]) -> list[S3Object]:
+    """Every created object named by ``event``, in delivery order.
+
+    Records of other kinds (removals, restores) and S3's ``s3:TestEvent`` yield nothing,
+    because a trigger may be shared and S3 sends a test event when a configuration is
+    saved; an event of an unknown shape raises, because silently ignoring it would hide
+    a wiring mistake.
+    """
+    if "Records" in event:
+        return [_from_record(record) for record in event["Records"] if _is_created_record(record)]
+    if event.get("source") == "aws.s3" and "detail" in event:
+        if event.get("detail-type") != "Object Created":
+            return []
+        return [_from_eventbridge(event["detail"])]
+    if event.get("Event") == "s3:TestEvent":
+        return []
+    raise UnsupportedEvent("expected an S3 notification (Records) or an EventBridge S3 event")
+
+
+def _is_created_record(record: Mapping[str, Any]) -> bool:
+    return record.get("eventSource") == "aws:s3" and str(record.get("eventName", "")).startswith(
+        "ObjectCreated:"
+    )
+
+
+def _from_record(record: Mapping[str, Any]) -> S3Object:
+    try:
+        s3 = record["s3"]
+        obj = s3["object"]
+        return S3Object(
+            bucket=s3["bucket"]["name"],
+            key=unquote_plus(obj["key"], encoding="utf-8"),
+            size=_opt_int(obj.get("size")),
+            etag=obj.get("eTag"),
+            version_id=obj.get("versionId"),
+            sequencer=obj.get("sequencer"),
+        )
+    except (KeyError, TypeError) as exc:
+        raise UnsupportedEvent(f"S3 notification record without {exc}") from None
+
+
+def _from_eventbridge(detail: Mapping[str, Any]) -> S3Object:
+    try:
+        obj = detail["object"]
+        return S3Object(
+            bucket=detail["bucket"]["name"],
+            key=unquote_plus(obj["key"], encoding="utf-8"),
+            size=_opt_int(obj.get("size")),
+            etag=obj.get("etag"),
+            version_id=obj.get("version-id"),
+            sequencer=obj.get("sequencer"),
+        )
+    except (KeyError, TypeError) as exc:
+        raise UnsupportedEvent(f"EventBridge S3 event without {exc}") from None
+
+
+def _opt_int(value: Any) -> int | None:
+    return int(value) if value is not None else None
