@@ -1,9 +1,9 @@
 """Command line for the make targets: ``python -m tfharness <command>`` (PYTHONPATH=tests).
 
-    validate [DIR ...]         init + validate the root, every module and example (or DIRs)
-    plan DIR [--var-file F]    offline plan of one directory, printed as Terraform prints it
-    fmt-check                  terraform fmt -check over every Terraform directory
-    terraform ARGS ...         any terraform command with the toolchain's environment
+validate [DIR ...]         init + validate the root, every module and example (or DIRs)
+plan DIR [--var-file F]    offline plan of one directory, printed as Terraform prints it
+fmt-check                  terraform fmt -check over every Terraform directory
+terraform ARGS ...         any terraform command with the toolchain's environment
 """
 
 from __future__ import annotations
@@ -89,8 +89,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(result.stderr)
         return result.returncode
 
-    parser = argparse.ArgumentParser(prog="python -m tfharness", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m tfharness", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     validate = sub.add_parser("validate")
     validate.add_argument("dirs", nargs="*")

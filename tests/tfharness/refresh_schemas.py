@@ -101,7 +101,9 @@ def cut(full: dict[str, Any], wanted: set[str]) -> tuple[dict[str, Any], list[st
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--from-json", type=Path, help="a full schema file (.json or .json.gz)")
     group.add_argument("--from-terraform", action="store_true", help="ask a real terraform + provider")
@@ -117,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps(subset, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     print(
         f"wrote {len(subset['resource_schemas'])} resources and "
-        f"{len(subset['data_source_schemas'])} data sources (aws {subset['provider_version']}) to {args.out.name}"
+        f"{len(subset['data_source_schemas'])} data sources "
+        f"(aws {subset['provider_version']}) to {args.out.name}"
     )
     return 0
 

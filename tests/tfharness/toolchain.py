@@ -10,6 +10,7 @@ Set ``MLGW_TF_REAL=1`` to run the very same checks with the ``terraform`` binary
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import shutil
@@ -142,7 +143,5 @@ def toolchain(home: Path) -> Toolchain:
 
 def served_types() -> set[str]:
     """Types whose schemas the offline aws stand-in serves (``data.`` prefix for data sources)."""
-    import json  # noqa: PLC0415
-
     data = json.loads((SCHEMA_DIR / "aws.json").read_text(encoding="utf-8"))
     return set(data["resource_schemas"]) | {f"data.{name}" for name in data["data_source_schemas"]}

@@ -22,7 +22,9 @@ from tfharness.toolchain import Toolchain, served_types
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STAGED = ("modules", "examples", "lambda_src")
-_IGNORED = shutil.ignore_patterns(".terraform", ".terraform.lock.hcl", "*.tfstate*", "__pycache__", "*.pyc", ".build")
+_IGNORED = shutil.ignore_patterns(
+    ".terraform", ".terraform.lock.hcl", "*.tfstate*", "__pycache__", "*.pyc", ".build"
+)
 _BLOCK = re.compile(r'^\s*(resource|data)\s+"(aws_[a-z0-9_]+)"', re.MULTILINE)
 _LOCAL_SOURCE = re.compile(r'^\s*source\s*=\s*"(\.{1,2}/[^"]*)"', re.MULTILINE)
 _BOX = re.compile(r"[│╷╵─]")
@@ -59,10 +61,28 @@ def check_schemas_cover(tf_dir: Path, toolchain: Toolchain) -> None:
     served = served_types()
     missing = {name: path for name, path in aws_types(tf_dir).items() if name not in served}
     if missing:
-        lines = [f"  {name} (used in {path.relative_to(REPO_ROOT)})" for name, path in sorted(missing.items())]
+        lines = [f"  {name} (used in {_display(path)})" for name, path in sorted(missing.items())]
         raise MissingSchemaError(
             "the offline aws provider has no schema for:\n" + "\n".join(lines) + f"\n{REFRESH_HINT}"
         )
+
+
+def _display(path: Path) -> str:
+    try:
+        return path.relative_to(REPO_ROOT).as_posix()
+    except ValueError:
+        return path.name
+
+
+def _flatten(value: object) -> str:
+    if isinstance(value, (tuple, list)):
+        return "\n".join(_flatten(item) for item in value)
+    return str(value)
+
+
+def error_text(exc: BaseException) -> str:
+    """The whole text of a tftest error, whose arguments nest Terraform's stdout and stderr."""
+    return normalise_diagnostics(_flatten(exc.args))
 
 
 def normalise_diagnostics(text: str) -> str:
@@ -91,7 +111,9 @@ class PlanResult:
 
     @property
     def outputs(self) -> dict[str, Any]:
-        return {name: out.get("value") for name, out in self.raw._raw["planned_values"].get("outputs", {}).items()}
+        return {
+            name: out.get("value") for name, out in self.raw._raw["planned_values"].get("outputs", {}).items()
+        }
 
     def resource(self, address: str) -> dict[str, Any]:
         if address not in self.resources:
@@ -135,7 +157,9 @@ class Workspace:
                 try:
                     test.setup(cleanup_on_exit=False)
                 except tftest.TerraformTestError as exc:
-                    raise PlanFailed(f"terraform init failed in {rel}: {normalise_diagnostics(str(exc))}") from exc
+                    raise PlanFailed(
+                        f"terraform init failed in {rel}: {normalise_diagnostics(str(exc))}"
+                    ) from exc
                 self._tests[rel] = test
             return self._tests[rel]
 
@@ -146,7 +170,7 @@ class Workspace:
         try:
             raw = test.plan(output=True, tf_vars=dict(tf_vars or {}), tf_var_file=var_file, refresh=False)
         except tftest.TerraformTestError as exc:
-            raise PlanFailed(f"plan of {rel} failed: {normalise_diagnostics(str(exc))}") from exc
+            raise PlanFailed(f"plan of {rel} failed: {error_text(exc)}") from exc
         return PlanResult(raw=raw, resources=planned_resources(raw))
 
     def plan_error(

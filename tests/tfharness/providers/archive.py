@@ -63,12 +63,12 @@ def build_archive(config: Json) -> Json:
             info.external_attr = ((fixed_mode or mode) | 0o100000) << 16
             archive.writestr(info, data)
     data = output.read_bytes()
-    sha1 = hashlib.sha1(data).hexdigest()  # noqa: S324 - the provider's own output_sha
+    sha1 = hashlib.sha1(data).hexdigest()
     return {
         "id": sha1,
         "output_size": len(data),
         "output_sha": sha1,
-        "output_md5": hashlib.md5(data).hexdigest(),  # noqa: S324 - the provider's own output_md5
+        "output_md5": hashlib.md5(data).hexdigest(),
         "output_sha256": hashlib.sha256(data).hexdigest(),
         "output_base64sha256": base64.b64encode(hashlib.sha256(data).digest()).decode(),
         "output_sha512": hashlib.sha512(data).hexdigest(),

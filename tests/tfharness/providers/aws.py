@@ -201,7 +201,9 @@ class AwsStandin(StandinProvider):
                 "minified_json": json.dumps(document, separators=(",", ":")),
                 "id": str(int(hashlib.sha256(pretty.encode()).hexdigest()[:8], 16)),
             }
-        return fill_unknowns(self.data_sources[type_name]["block"], config, overrides, fill_null_computed=True)
+        return fill_unknowns(
+            self.data_sources[type_name]["block"], config, overrides, fill_null_computed=True
+        )
 
 
 def main() -> None:

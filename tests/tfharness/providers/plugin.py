@@ -190,7 +190,9 @@ def zero_value(type_: Any, name: str) -> Any:
     return None
 
 
-def fill_unknowns(block: Json, value: Any, overrides: Json | None = None, fill_null_computed: bool = False) -> Any:
+def fill_unknowns(
+    block: Json, value: Any, overrides: Json | None = None, fill_null_computed: bool = False
+) -> Any:
     """Replace unknown (and optionally null computed) values with deterministic fakes."""
     if not isinstance(value, dict):
         return value
@@ -236,14 +238,14 @@ class StandinProvider(rpc.ProviderServicer):
         self._schema_response: pb.GetProviderSchema.Response | None = None
 
     # -- schema and configuration
-    def GetMetadata(self, request: Any, context: Any) -> pb.GetMetadata.Response:  # noqa: N802
+    def GetMetadata(self, request: Any, context: Any) -> pb.GetMetadata.Response:
         return pb.GetMetadata.Response(
             server_capabilities=pb.ServerCapabilities(plan_destroy=True, get_provider_schema_optional=False),
             resources=[pb.GetMetadata.ResourceMetadata(type_name=n) for n in self.resources],
             data_sources=[pb.GetMetadata.DataSourceMetadata(type_name=n) for n in self.data_sources],
         )
 
-    def GetProviderSchema(self, request: Any, context: Any) -> pb.GetProviderSchema.Response:  # noqa: N802
+    def GetProviderSchema(self, request: Any, context: Any) -> pb.GetProviderSchema.Response:
         if self._schema_response is None:
             self._schema_response = pb.GetProviderSchema.Response(
                 provider=schema_pb(self.provider_schema),
@@ -254,47 +256,52 @@ class StandinProvider(rpc.ProviderServicer):
             )
         return self._schema_response
 
-    def ValidateProviderConfig(self, request: Any, context: Any) -> Any:  # noqa: N802
+    def ValidateProviderConfig(self, request: Any, context: Any) -> Any:
         return pb.ValidateProviderConfig.Response()
 
-    def ValidateResourceConfig(self, request: Any, context: Any) -> Any:  # noqa: N802
+    def ValidateResourceConfig(self, request: Any, context: Any) -> Any:
         return pb.ValidateResourceConfig.Response()
 
-    def ValidateDataResourceConfig(self, request: Any, context: Any) -> Any:  # noqa: N802
+    def ValidateDataResourceConfig(self, request: Any, context: Any) -> Any:
         return pb.ValidateDataResourceConfig.Response()
 
-    def ConfigureProvider(self, request: Any, context: Any) -> Any:  # noqa: N802
+    def ConfigureProvider(self, request: Any, context: Any) -> Any:
         config = decode(request.config) or {}
         if isinstance(config.get("region"), str):
             self.region = config["region"]
         return pb.ConfigureProvider.Response()
 
     # -- state
-    def UpgradeResourceState(self, request: Any, context: Any) -> Any:  # noqa: N802
+    def UpgradeResourceState(self, request: Any, context: Any) -> Any:
         return pb.UpgradeResourceState.Response(upgraded_state=pb.DynamicValue(json=request.raw_state.json))
 
-    def ReadResource(self, request: Any, context: Any) -> Any:  # noqa: N802
+    def ReadResource(self, request: Any, context: Any) -> Any:
         return pb.ReadResource.Response(new_state=request.current_state, private=request.private)
 
-    def PlanResourceChange(self, request: Any, context: Any) -> Any:  # noqa: N802
+    def PlanResourceChange(self, request: Any, context: Any) -> Any:
         proposed = decode(request.proposed_new_state)
         if proposed is None:  # destroy
             return pb.PlanResourceChange.Response(planned_state=request.proposed_new_state)
         prior = decode(request.prior_state)
         block = self.resources[request.type_name]["block"]
         planned = mark_computed_unknown(block, proposed) if prior is None else proposed
-        return pb.PlanResourceChange.Response(planned_state=encode(planned), planned_private=request.prior_private)
+        return pb.PlanResourceChange.Response(
+            planned_state=encode(planned), planned_private=request.prior_private
+        )
 
-    def ApplyResourceChange(self, request: Any, context: Any) -> Any:  # noqa: N802
+    def ApplyResourceChange(self, request: Any, context: Any) -> Any:
         planned = decode(request.planned_state)
         if planned is None:
             return pb.ApplyResourceChange.Response(new_state=request.planned_state)
         block = self.resources[request.type_name]["block"]
         name = planned.get("name") if isinstance(planned.get("name"), str) else request.type_name
-        overrides = {"id": name, "arn": f"arn:aws:standin:{self.region}:000000000000:{request.type_name}/{name}"}
+        overrides = {
+            "id": name,
+            "arn": f"arn:aws:standin:{self.region}:000000000000:{request.type_name}/{name}",
+        }
         return pb.ApplyResourceChange.Response(new_state=encode(fill_unknowns(block, planned, overrides)))
 
-    def ReadDataSource(self, request: Any, context: Any) -> Any:  # noqa: N802
+    def ReadDataSource(self, request: Any, context: Any) -> Any:
         config = decode(request.config) or {}
         try:
             state = self.read_data_source(request.type_name, config)
@@ -305,23 +312,23 @@ class StandinProvider(rpc.ProviderServicer):
     def read_data_source(self, type_name: str, config: Json) -> Json:
         return fill_unknowns(self.data_sources[type_name]["block"], config, fill_null_computed=True)
 
-    def ImportResourceState(self, request: Any, context: Any) -> Any:  # noqa: N802
+    def ImportResourceState(self, request: Any, context: Any) -> Any:
         return pb.ImportResourceState.Response(diagnostics=[diagnostic("import is not supported offline")])
 
-    def MoveResourceState(self, request: Any, context: Any) -> Any:  # noqa: N802
+    def MoveResourceState(self, request: Any, context: Any) -> Any:
         return pb.MoveResourceState.Response(diagnostics=[diagnostic("moves are not supported offline")])
 
-    def GetFunctions(self, request: Any, context: Any) -> Any:  # noqa: N802
+    def GetFunctions(self, request: Any, context: Any) -> Any:
         return pb.GetFunctions.Response()
 
-    def StopProvider(self, request: Any, context: Any) -> Any:  # noqa: N802
+    def StopProvider(self, request: Any, context: Any) -> Any:
         return pb.StopProvider.Response()
 
 
 def serve(servicer: type[StandinProvider], full_name: str, argv: Iterable[str] | None = None) -> None:
     """Run the go-plugin handshake and serve ``servicer`` until Terraform stops it."""
-    import tf.provider  # noqa: PLC0415 - heavy imports only in the plugin process
-    import tf.runner  # noqa: PLC0415
+    import tf.provider
+    import tf.runner
 
     tf.provider.ProviderServicer = servicer  # tf.runner instantiates ProviderServicer(provider)
 
