@@ -1,0 +1,92 @@
+"""Fixtures for the prediction function: fake AWS credentials, a fake Lambda context, canonical
+events, a fresh import of the handler per test, and a real HTTP model server on localhost."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from predict_support import FakeContext, ModelServer
+
+CLIENT_DIR = Path(__file__).resolve().parents[3] / "client"
+# The client package lives outside lambda_src (it needs requests), and is not on the
+# configured pythonpath, so its tests import it from its source folder.
+if str(CLIENT_DIR) not in sys.path:
+    sys.path.insert(0, str(CLIENT_DIR))
+
+HANDLER_VARS = (
+    "MODELS_JSON",
+    "MODELS_PARAMETER_NAME",
+    "MODELS_CACHE_TTL_SECONDS",
+    "DEFAULT_ENDPOINT_NAME",
+    "MODEL_CONNECT_TIMEOUT_SECONDS",
+    "MODEL_READ_TIMEOUT_SECONDS",
+    "MODEL_MAX_ATTEMPTS",
+    "RETRY_AFTER_SECONDS",
+    "SAGEMAKER_RUNTIME_ENDPOINT_URL",
+    "SSM_ENDPOINT_URL",
+    "TRACING_ENABLED",
+    "LOG_REQUEST_BODIES",
+    "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_METRICS_NAMESPACE",
+)
+
+
+@pytest.fixture(autouse=True)
+def fake_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Credentials and region that cannot reach a real account, and no local AWS config."""
+    for name in list(os.environ):
+        if name.startswith("AWS_ENDPOINT_URL") or name in {"AWS_PROFILE", "AWS_DEFAULT_PROFILE"}:
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture
+def context() -> FakeContext:
+    return FakeContext()
+
+
+@pytest.fixture
+def load_handler(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[dict[str, str]], ModuleType]]:
+    """Import the handler afresh under the given environment, as a new Lambda container would."""
+
+    def load(env: dict[str, str]) -> ModuleType:
+        for name in HANDLER_VARS:
+            monkeypatch.delenv(name, raising=False)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        sys.modules.pop("mlgw.handlers.predict", None)
+        return importlib.import_module("mlgw.handlers.predict")
+
+    yield load
+    sys.modules.pop("mlgw.handlers.predict", None)
+
+
+@pytest.fixture
+def model_server() -> Iterator[ModelServer]:
+    server = ModelServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def closed_port_url() -> str:
+    """A localhost URL nobody listens on: connections are refused at once."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
