@@ -247,8 +247,11 @@ class ParameterRoutes:
         return self._cached
 
     def _load(self) -> RouteTable:
-        value = self._ssm.get_parameter(Name=self._name, WithDecryption=True)["Parameter"]["Value"]
         source = f"SSM parameter {self._name}"
+        try:
+            value = self._ssm.get_parameter(Name=self._name, WithDecryption=True)["Parameter"]["Value"]
+        except self._ssm.exceptions.ParameterNotFound:
+            raise SettingsError(f"{source} does not exist") from None
         try:
             document = json.loads(value)
         except json.JSONDecodeError as exc:

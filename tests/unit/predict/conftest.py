@@ -4,11 +4,14 @@ events, a fresh import of the handler per test, and a real HTTP model server on 
 from __future__ import annotations
 
 import importlib
+import io
+import json
 import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 from predict_support import FakeContext, ModelServer
@@ -90,3 +93,20 @@ def closed_port_url() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def capture_logs() -> Iterator[Callable[[ModuleType], Callable[[], list[dict[str, Any]]]]]:
+    """Point a loaded handler's Powertools log handler at a buffer. The handler is bound to
+    the stream it saw when the "predict" logger was first configured, which capsys misses."""
+    restore: list[tuple[Any, Any]] = []
+
+    def capture(module: ModuleType) -> Callable[[], list[dict[str, Any]]]:
+        stream = io.StringIO()
+        handler = module.logger.registered_handler
+        restore.append((handler, handler.setStream(stream)))
+        return lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
+
+    yield capture
+    for handler, previous in reversed(restore):
+        handler.setStream(previous)
