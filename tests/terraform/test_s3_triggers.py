@@ -1,0 +1,105 @@
+"""Plan checks of modules/s3-triggers: one configuration per bucket, no loops, no overlaps."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tfharness import Workspace
+
+pytestmark = pytest.mark.terraform
+
+MODULE = "modules/s3-triggers"
+FN = "arn:aws:lambda:us-east-1:123456789012:function:"
+TRIGGERS = {
+    "batch": {
+        "function_arn": f"{FN}churn-batch",
+        "function_name": "churn-batch",
+        "prefix": "batch/in/",
+        "suffixes": [".csv", ".jsonl"],
+        "write_prefixes": ["batch/out/", "batch/errors/"],
+    },
+    "actuals": {
+        "function_arn": f"{FN}churn-actuals",
+        "function_name": "churn-actuals",
+        "prefix": "upload_actuals/",
+        "write_prefixes": ["actuals-failed/", "actuals-state/"],
+    },
+}
+BASE: dict[str, Any] = {"name": "churn", "bucket": "churn-data", "triggers": TRIGGERS}
+
+
+def test_notification_mode_writes_one_configuration_for_every_trigger(tf: Workspace) -> None:
+    plan = tf.plan(MODULE, BASE)
+    notification = plan.resource("aws_s3_bucket_notification.this")
+    assert notification["bucket"] == "churn-data"
+    rules = {r["id"]: r for r in notification["lambda_function"]}
+    assert set(rules) == {"batch-csv", "batch-jsonl", "actuals"}
+    assert rules["batch-csv"]["filter_prefix"] == "batch/in/"
+    assert rules["batch-csv"]["filter_suffix"] == ".csv"
+    assert rules["batch-jsonl"]["lambda_function_arn"] == f"{FN}churn-batch"
+    assert rules["actuals"]["filter_prefix"] == "upload_actuals/"
+    assert rules["actuals"]["filter_suffix"] is None
+    assert all(r["events"] == ["s3:ObjectCreated:*"] for r in rules.values())
+
+    permission = plan.resource('aws_lambda_permission.s3["actuals"]')
+    assert permission["principal"] == "s3.amazonaws.com"
+    assert permission["source_arn"] == "arn:aws:s3:::churn-data"
+    assert permission["source_account"] == "123456789012"
+    assert permission["function_name"] == "churn-actuals"
+    assert not plan.addresses("aws_cloudwatch_event_rule")
+
+
+def test_eventbridge_mode_matches_prefix_and_suffixes_per_rule(tf: Workspace) -> None:
+    plan = tf.plan(MODULE, {**BASE, "mode": "eventbridge"})
+    assert plan.resource("aws_s3_bucket_notification.this")["eventbridge"] is True
+    assert plan.resource("aws_s3_bucket_notification.this")["lambda_function"] == []
+    batch = json.loads(plan.resource('aws_cloudwatch_event_rule.this["batch"]')["event_pattern"])
+    assert batch == {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {
+            "bucket": {"name": ["churn-data"]},
+            "object": {"key": [{"wildcard": "batch/in/*.csv"}, {"wildcard": "batch/in/*.jsonl"}]},
+        },
+    }
+    actuals = json.loads(plan.resource('aws_cloudwatch_event_rule.this["actuals"]')["event_pattern"])
+    assert actuals["detail"]["object"]["key"] == [{"prefix": "upload_actuals/"}]
+    assert plan.resource('aws_cloudwatch_event_target.this["actuals"]')["arn"] == f"{FN}churn-actuals"
+    assert plan.resource('aws_lambda_permission.eventbridge["batch"]')["principal"] == "events.amazonaws.com"
+    assert not plan.addresses("aws_lambda_permission.s3")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"batch": {**TRIGGERS["batch"], "write_prefixes": ["batch/in/results/"]}},
+            "a function would be triggered",
+        ),
+        ({"batch": {**TRIGGERS["batch"], "write_prefixes": ["batch/"]}}, "a function would be triggered"),
+        (
+            {"actuals": {**TRIGGERS["actuals"], "prefix": "batch/in/actuals/"}},
+            "two triggers watch overlapping prefixes",
+        ),
+        (
+            {"batch": {**TRIGGERS["batch"], "prefix": "batch/in"}},
+            "must be a non-empty key prefix ending with",
+        ),
+        (
+            {"batch": {**TRIGGERS["batch"], "write_prefixes": ["out"]}},
+            "write_prefixes must be key prefixes ending",
+        ),
+    ],
+)
+def test_loops_and_ambiguous_prefixes_are_refused(
+    tf: Workspace, change: dict[str, Any], message: str
+) -> None:
+    assert message in tf.plan_error(MODULE, {**BASE, "triggers": {**TRIGGERS, **change}})
+
+
+def test_bad_mode_and_bucket_fail_with_their_message(tf: Workspace) -> None:
+    assert "mode must be notification or eventbridge" in tf.plan_error(MODULE, {**BASE, "mode": "sqs"})
+    assert "bucket must be an S3 bucket name" in tf.plan_error(MODULE, {**BASE, "bucket": "Bad_Bucket"})
