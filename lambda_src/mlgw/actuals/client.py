@@ -127,6 +127,7 @@ class ActualsApi:
         read_timeout: float,
         poll_interval: float,
         poll_max_interval: float,
+        grace: float = 0.0,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         rng: Callable[[], float] = random.random,
@@ -139,6 +140,7 @@ class ActualsApi:
         self._read_timeout = read_timeout
         self._poll_interval = poll_interval
         self._poll_max_interval = poll_max_interval
+        self._grace = grace
         self._sleep = sleep
         self._clock = clock
         self._rng = rng
@@ -180,7 +182,12 @@ class ActualsApi:
             interval = min(self._poll_max_interval, interval * 1.5)
 
     def _request(self, method: str, url: str, body: bytes | None, deadline: float) -> Any:
-        """Send with retries; returns any response that is neither retryable nor a 401."""
+        """Send with retries; returns any response that is neither retryable nor a 401.
+
+        No request starts after ``deadline``, but one already sent may wait ``grace``
+        seconds longer for its answer: giving up on a request the service may have
+        accepted is what turns a delivery into a duplicate on the retry.
+        """
         token = self._tokens.current()
         refreshed = False
         attempt = 0
@@ -189,7 +196,8 @@ class ActualsApi:
             if remaining <= 0:
                 raise TransientDeliveryError(f"ran out of time before {method} could be sent")
             timeout = urllib3.Timeout(
-                connect=min(self._connect_timeout, remaining), read=min(self._read_timeout, remaining)
+                connect=min(self._connect_timeout, remaining),
+                read=min(self._read_timeout, remaining + self._grace),
             )
             headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
             if body is not None:

@@ -76,6 +76,7 @@ def build_runtime(settings: ActualsSettings) -> Runtime:
             read_timeout=settings.read_timeout,
             poll_interval=settings.poll_interval,
             poll_max_interval=settings.poll_max_interval,
+            grace=settings.time_margin / 2,
         )
         sinks.append(DataRobotSink(api))
     metrics = Metrics(namespace=settings.metrics_namespace, service="report_actuals")

@@ -1,0 +1,226 @@
+import time
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from typing import Any
+
+import pytest
+import urllib3
+from actuals_fake_api import FakeActualsApi, Fault
+from actuals_helpers import DEPLOYMENT, TOKEN
+
+from mlgw.actuals.client import (
+    ActualsApi,
+    PermanentDeliveryError,
+    RetryPolicy,
+    StatusGone,
+    TokenProvider,
+    TransientDeliveryError,
+    parse_retry_after,
+)
+from mlgw.actuals.sinks import datarobot_body
+
+ROWS = [{"associationId": "a-1", "actualValue": 1}, {"associationId": "a-2", "actualValue": "cat"}]
+
+
+class Secrets:
+    """Stands in for the Secrets Manager client; the handler tests use moto instead."""
+
+    def __init__(self, *values: str) -> None:
+        self.values = list(values)
+        self.calls = 0
+
+    def get_secret_value(self, SecretId: str) -> dict[str, Any]:
+        self.calls += 1
+        return {"SecretString": self.values[min(self.calls, len(self.values)) - 1]}
+
+
+class Sleeps(list[float]):
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+def make_api(
+    fake_api: FakeActualsApi, *, secrets: Secrets | None = None, retries: int = 3, read_timeout: float = 2.0
+) -> tuple[ActualsApi, Sleeps, Secrets]:
+    sleeps = Sleeps()
+    secrets = secrets or Secrets(TOKEN)
+    api = ActualsApi(
+        urllib3.PoolManager(maxsize=2, retries=False),
+        fake_api.url,
+        TokenProvider(secrets, "arn:secret"),
+        RetryPolicy(max_retries=retries, base=0.01, cap=0.05),
+        connect_timeout=1.0,
+        read_timeout=read_timeout,
+        poll_interval=0.0,
+        poll_max_interval=0.0,
+        sleep=sleeps,
+        rng=lambda: 1.0,
+    )
+    return api, sleeps, secrets
+
+
+def deliver(api: ActualsApi, deadline: float = 30.0) -> None:
+    status = api.submit(DEPLOYMENT, datarobot_body(ROWS), time.monotonic() + deadline)
+    assert status is not None
+    api.wait(status, time.monotonic() + deadline)
+
+
+def test_submission_posts_the_rows_and_polls_until_completed(fake_api: FakeActualsApi) -> None:
+    fake_api.running_polls = 3
+    api, sleeps, _ = make_api(fake_api)
+
+    deliver(api)
+
+    (submission,) = fake_api.submissions
+    assert submission.deployment_id == DEPLOYMENT
+    assert submission.rows == ROWS
+    assert submission.authorization == f"Bearer {TOKEN}"
+    assert fake_api.polls == {"1": 4}
+    assert len(sleeps) == 3
+
+
+def test_final_json_status_completed_is_success(fake_api: FakeActualsApi) -> None:
+    fake_api.final_status = "COMPLETED"
+    api, _, _ = make_api(fake_api)
+
+    deliver(api)
+
+    assert len(fake_api.submissions) == 1
+
+
+def test_failed_ingestion_status_is_permanent(fake_api: FakeActualsApi) -> None:
+    fake_api.final_status = "ERROR"
+    api, _, _ = make_api(fake_api)
+
+    with pytest.raises(PermanentDeliveryError, match="status ERROR"):
+        deliver(api)
+
+
+def test_unknown_status_url_is_reported_as_gone(fake_api: FakeActualsApi) -> None:
+    api, _, _ = make_api(fake_api)
+
+    with pytest.raises(StatusGone):
+        api.wait(f"{fake_api.url}/api/v2/status/999/", time.monotonic() + 5)
+
+
+def test_429_waits_at_least_retry_after(fake_api: FakeActualsApi) -> None:
+    fake_api.faults.extend([Fault(429, {"Retry-After": "2"}, "slow down"), Fault(429)])
+    api, sleeps, _ = make_api(fake_api)
+
+    deliver(api)
+
+    assert sleeps[0] == 2.0
+    assert sleeps[1] == pytest.approx(0.02)
+    assert len(fake_api.submissions) == 1
+
+
+def test_5xx_and_dropped_connections_are_retried_with_growing_backoff(fake_api: FakeActualsApi) -> None:
+    fake_api.faults.extend([Fault(500, text="boom"), Fault(drop=True), Fault(503)])
+    api, sleeps, _ = make_api(fake_api)
+
+    deliver(api)
+
+    assert sleeps[:3] == pytest.approx([0.01, 0.02, 0.04])
+    assert len(fake_api.submissions) == 1
+
+
+def test_a_stalled_reply_times_out_and_is_retried(fake_api: FakeActualsApi) -> None:
+    fake_api.faults.append(Fault(stall_seconds=0.6))
+    api, sleeps, _ = make_api(fake_api, read_timeout=0.2)
+
+    deliver(api)
+
+    assert len(sleeps) >= 1
+    assert len(fake_api.submissions) == 1
+
+
+def test_a_slow_reply_within_the_timeout_is_simply_waited_for(fake_api: FakeActualsApi) -> None:
+    fake_api.latency = 0.2
+    fake_api.running_polls = 0
+    api, sleeps, _ = make_api(fake_api, read_timeout=1.0)
+
+    deliver(api)
+
+    assert sleeps == []
+    assert len(fake_api.submissions) == 1
+
+
+def test_retries_exhausted_is_transient(fake_api: FakeActualsApi) -> None:
+    fake_api.faults.extend([Fault(502)] * 4)
+    api, sleeps, _ = make_api(fake_api, retries=3)
+
+    with pytest.raises(TransientDeliveryError, match="answered 502"):
+        deliver(api)
+
+    assert len(sleeps) == 3
+    assert fake_api.submissions == []
+
+
+def test_retry_after_beyond_the_deadline_gives_up_at_once(fake_api: FakeActualsApi) -> None:
+    fake_api.faults.append(Fault(429, {"Retry-After": "120"}))
+    api, sleeps, _ = make_api(fake_api)
+
+    with pytest.raises(TransientDeliveryError):
+        deliver(api, deadline=10)
+
+    assert sleeps == []
+
+
+@pytest.mark.parametrize("status", [400, 403, 404, 413, 422])
+def test_other_client_errors_fail_fast_with_the_response_text(fake_api: FakeActualsApi, status: int) -> None:
+    fake_api.faults.append(Fault(status, text=f"deployment says no ({status})"))
+    api, sleeps, _ = make_api(fake_api)
+
+    with pytest.raises(PermanentDeliveryError) as caught:
+        deliver(api)
+
+    assert caught.value.status == status
+    assert caught.value.response_text == f"deployment says no ({status})"
+    assert sleeps == []
+    assert fake_api.requests == 1
+
+
+def test_401_refreshes_the_token_once_and_continues(fake_api: FakeActualsApi) -> None:
+    fake_api.tokens = {"rotated"}
+    api, _, secrets = make_api(fake_api, secrets=Secrets("stale", "rotated"))
+
+    deliver(api)
+    deliver(api)
+
+    assert secrets.calls == 2
+    assert [s.authorization for s in fake_api.submissions] == ["Bearer rotated", "Bearer rotated"]
+
+
+def test_a_second_401_is_final(fake_api: FakeActualsApi) -> None:
+    fake_api.tokens = {"something-else"}
+    api, _, secrets = make_api(fake_api, secrets=Secrets("stale", "still-stale"))
+
+    with pytest.raises(PermanentDeliveryError, match="rejected the token twice") as caught:
+        deliver(api)
+
+    assert caught.value.status == 401
+    assert secrets.calls == 2
+
+
+def test_token_secret_may_be_json() -> None:
+    assert TokenProvider(Secrets('{"token": " abc "}'), "arn").current() == "abc"
+    with pytest.raises(PermanentDeliveryError, match="'token' field"):
+        TokenProvider(Secrets('{"key": "abc"}'), "arn").current()
+
+
+def test_backoff_is_full_jitter_capped() -> None:
+    policy = RetryPolicy(max_retries=10, base=0.5, cap=4.0)
+
+    assert [policy.delay(n, None, lambda: 1.0) for n in range(5)] == [0.5, 1.0, 2.0, 4.0, 4.0]
+    assert policy.delay(3, None, lambda: 0.25) == 1.0
+    assert policy.delay(0, 3.0, lambda: 1.0) == 3.0
+
+
+def test_retry_after_accepts_seconds_and_http_dates() -> None:
+    now = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
+    later = format_datetime(now + timedelta(seconds=30), usegmt=True)
+
+    assert parse_retry_after("7") == 7.0
+    assert parse_retry_after(later, now=now.timestamp) == pytest.approx(30.0)
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after(None) is None

@@ -1,0 +1,176 @@
+import io
+import tracemalloc
+from collections.abc import Iterator
+
+import pytest
+
+from mlgw.actuals.csvfile import (
+    BadRowLog,
+    CsvFileError,
+    iter_actuals,
+    parse_actual_value,
+    text_stream,
+)
+
+
+def parse(data: bytes | str, *, piece: int = 0, keep: int = 50) -> tuple[list[dict], BadRowLog]:
+    raw = data.encode() if isinstance(data, str) else data
+    chunks = [raw[i : i + piece] for i in range(0, len(raw), piece)] if piece else [raw]
+    log = BadRowLog(keep)
+    return list(iter_actuals(text_stream(chunks), log)), log
+
+
+def test_columns_in_any_order_with_bom_crlf_blank_lines_and_quoted_commas() -> None:
+    data = (
+        "\ufeffwasActedOn,actualValue,extra,associationId,timestamp\r\n"
+        "\r\n"
+        'true,"12.5","x, y","order-1, line 2",2024-06-01T10:00:00Z\r\n'
+        ",,,,\r\n"
+        'no,"yes","","multi\r\nline",\r\n'
+    )
+
+    rows, log = parse(data)
+
+    assert rows == [
+        {
+            "associationId": "order-1, line 2",
+            "actualValue": 12.5,
+            "timestamp": "2024-06-01T10:00:00Z",
+            "wasActedOn": True,
+        },
+        {"associationId": "multi\r\nline", "actualValue": "yes", "wasActedOn": False},
+    ]
+    assert log.count == 0
+
+
+def test_multibyte_characters_split_across_read_chunks_survive() -> None:
+    data = "associationId,actualValue\nclé-1,chat noir\nclé-2,3\n".encode()
+
+    rows, _ = parse(data, piece=1)
+
+    assert rows == [
+        {"associationId": "clé-1", "actualValue": "chat noir"},
+        {"associationId": "clé-2", "actualValue": 3},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("3", 3),
+        ("-3", -3),
+        ("+4", 4),
+        ("0.25", 0.25),
+        ("1e3", 1000.0),
+        (".5", 0.5),
+        (" 7 ", 7),
+        ("12345678901234567890", 12345678901234567890),
+        ("yes", "yes"),
+        ("1_000", "1_000"),
+        ("nan", "nan"),
+        ("Infinity", "Infinity"),
+        ("0x10", "0x10"),
+        ("", None),
+        ("   ", None),
+        ("1e999", None),
+    ],
+)
+def test_actual_value_is_a_number_when_it_parses_else_a_label(raw: str, expected: object) -> None:
+    value = parse_actual_value(raw)
+
+    assert value == expected
+    assert type(value) is type(expected)
+
+
+def test_bad_rows_are_reported_with_row_and_line_numbers() -> None:
+    long_id = "x" * 129
+    data = (
+        "associationId,actualValue,timestamp,wasActedOn\n"
+        "ok-1,1,,\n"
+        "\n"
+        ",2,,\n"
+        f"{long_id},3,,\n"
+        f"{'y' * 128},4,,\n"
+        "ok-5,,,\n"
+        "ok-6,6,yesterday,\n"
+        "ok-7,7,,maybe\n"
+        "ok-8,8\n"
+    )
+
+    rows, log = parse(data)
+
+    assert [row["associationId"] for row in rows] == ["ok-1", "y" * 128]
+    assert [(bad.row, bad.line) for bad in log.first] == [(2, 4), (3, 5), (5, 7), (6, 8), (7, 9), (8, 10)]
+    reasons = [bad.reason for bad in log.first]
+    assert reasons[0] == "associationId is empty"
+    assert "longer than 128" in reasons[1]
+    assert "actualValue is empty" in reasons[2]
+    assert "ISO 8601" in reasons[3]
+    assert "true or false" in reasons[4]
+    assert reasons[5] == "expected 4 fields, found 2"
+
+
+def test_bad_row_log_counts_all_but_keeps_the_first_few() -> None:
+    data = "associationId,actualValue\n" + ",1\n" * 30
+
+    _, log = parse(data, keep=5)
+
+    assert log.count == 30
+    assert [bad.row for bad in log.first] == [1, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "no header"),
+        (b"\r\n\r\n", "no header"),
+        (b"associationid,actualvalue\n1,2\n", "header lacks associationId, actualValue"),
+        (b"associationId,value\n1,2\n", "header lacks actualValue"),
+        (b"associationId,actualValue,actualValue\n1,2,3\n", "appears more than once"),
+        (b"associationId,actualValue\n\xff\xfe,1\n", "not UTF-8"),
+        (b'associationId,actualValue\n"unterminated,1\n', "malformed CSV"),
+    ],
+)
+def test_file_level_problems_raise(data: bytes, message: str) -> None:
+    with pytest.raises(CsvFileError, match=message):
+        parse(data)
+
+
+def _generated(rows: int) -> Iterator[bytes]:
+    yield b"associationId,actualValue\n"
+    block = 1000
+    for start in range(0, rows, block):
+        yield "".join(f"assoc-{i:09d},{i % 5}.5\n" for i in range(start, start + block)).encode()
+
+
+def _peak_while_parsing(rows: int) -> int:
+    tracemalloc.start()
+    try:
+        consumed = sum(1 for _ in iter_actuals(text_stream(_generated(rows)), BadRowLog(10)))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert consumed == rows
+    return peak
+
+
+def test_parsing_memory_stays_flat_as_the_file_grows() -> None:
+    small, large = _peak_while_parsing(5_000), _peak_while_parsing(50_000)
+
+    assert large < small * 1.5, (small, large)
+
+
+def test_text_stream_reads_lazily() -> None:
+    pulled: list[int] = []
+
+    def chunks() -> Iterator[bytes]:
+        for index in range(1000):
+            pulled.append(index)
+            yield b"associationId,actualValue\n" if index == 0 else b"a,1\n" * 1000
+
+    stream = text_stream(chunks())
+    rows = iter_actuals(stream, BadRowLog(1))
+    next(rows)
+
+    assert len(pulled) < 10
+    assert isinstance(stream, io.TextIOWrapper)
