@@ -35,6 +35,14 @@ _ALLOWED = {
     "http": _COMMON | {"url", "protocol"},
 }
 _ALL_KEYS = set().union(*_ALLOWED.values())
+# Terraform fills these defaults into every route whatever its backend, so a key that does not
+# apply to a route is only an error when it holds something other than its default.
+_DEFAULTS: dict[str, Any] = {
+    "content_type": JSON,
+    "accept": JSON,
+    "serverless": False,
+    "protocol": "sagemaker",
+}
 
 
 @dataclass(frozen=True)
@@ -90,6 +98,11 @@ def _parse_route(name: str, raw: dict[str, Any], default_endpoint: str | None, w
     backend = values.get("backend", "sagemaker")
     if backend not in BACKENDS:
         raise SettingsError(f"{where}: backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    values = {
+        key: value
+        for key, value in values.items()
+        if key in _ALLOWED[backend] or key not in _DEFAULTS or value != _DEFAULTS[key]
+    }
     misplaced = sorted(set(values) - _ALLOWED[backend])
     if misplaced:
         raise SettingsError(f"{where}: {', '.join(misplaced)} do(es) not apply to backend {backend}")

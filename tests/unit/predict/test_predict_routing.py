@@ -50,6 +50,49 @@ def test_terraform_rendering_with_nulls_parses() -> None:
     assert routes["kserve"].protocol == "kserve-v1"
 
 
+def test_rendering_of_the_root_models_variable_parses() -> None:
+    # Given the root module's rendering: nulls dropped, but every object default filled in on
+    # every route, whatever its backend
+    defaults = {
+        "content_type": "application/json",
+        "accept": "application/json",
+        "serverless": False,
+        "protocol": "sagemaker",
+    }
+    routes = parse(
+        {
+            "default": {"backend": "sagemaker", "endpoint_name": "churn-prod", **defaults},
+            "legacy": {
+                **defaults,
+                "backend": "amazon-ml",
+                "model_id": "ml-abc",
+                "predict_endpoint": "https://realtime.machinelearning.us-east-1.amazonaws.com",
+            },
+            "kserve": {
+                **defaults,
+                "backend": "http",
+                "url": "http://m/v1/models/x:predict",
+                "protocol": "kserve-v1",
+            },
+        }
+    )
+    assert set(routes) == {"default", "legacy", "kserve"}
+    assert routes["kserve"].protocol == "kserve-v1"
+
+
+def test_non_default_value_on_the_wrong_backend_is_refused() -> None:
+    document = {
+        "legacy": {
+            "backend": "amazon-ml",
+            "model_id": "m",
+            "content_type": "text/csv",
+            "predict_endpoint": "https://realtime.machinelearning.us-east-1.amazonaws.com",
+        }
+    }
+    with pytest.raises(SettingsError, match=r"content_type do.* not apply to backend amazon-ml"):
+        parse(document)
+
+
 def test_serverless_route_gets_the_4_mb_limit() -> None:
     route = parse({"default": {"serverless": True}})["default"]
     assert route.max_payload_bytes == SAGEMAKER_SERVERLESS_MAX_BYTES
