@@ -29,6 +29,7 @@ from mlgw.routing import DEFAULT_ROUTE, Route, RouteSource
 # SageMaker's InferenceId: up to 64 printable characters, not starting with a space.
 _INFERENCE_ID = re.compile(r"[!-~][ -~]{0,63}")
 _LOGGED_BODY_CHARS = 4096
+# Metrics and logs name unknown routes this way, so clients cannot mint metric dimensions.
 _UNKNOWN_ROUTE = "unknown"
 
 
@@ -73,7 +74,6 @@ class PredictService:
         rows = 0
         try:
             route = self._route(request)
-            # Unknown names stay "unknown" so clients cannot mint metric dimensions.
             route_label = route.name
             headers["X-Model-Route"] = route.name
             payload = _payload(request)
