@@ -3,7 +3,8 @@
 Outputs read (see lambda_src/README.md, "## predict"):
 - `invoke_url`: the stage URL (required);
 - `model_routes`: route names, as a list or as a map whose values may carry a `sample` request
-  body (a JSON string or object) and its `content_type`; without it only `default` is called;
+  body (a JSON string or object) and its `content_type`; without it, the route names of the
+  `models_json` output, and without that only `default`;
 - `api_key`: an API key value (sensitive output), unless one is given on the command line.
 """
 
@@ -44,7 +45,9 @@ def read_outputs(stream: TextIO) -> dict[str, Any]:
 
 
 def plan(outputs: Mapping[str, Any], fallback_body: str | None, fallback_type: str) -> list[RouteCheck]:
-    routes = outputs.get("model_routes") or ["default"]
+    routes = (
+        outputs.get("model_routes") or sorted(json.loads(outputs.get("models_json") or "{}")) or ["default"]
+    )
     if isinstance(routes, list):
         routes = {name: {} for name in routes}
     checks = []

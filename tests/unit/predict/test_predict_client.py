@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from mlgw_client import PredictClient, PredictError
 from mlgw_client.__main__ import main
+from mlgw_client.smoke import plan
 from predict_support import ModelServer, Reply
 
 CLIENT_DIR = Path(__file__).resolve().parents[3] / "client"
@@ -172,6 +173,18 @@ def test_smoke_fails_a_route_without_any_sample(model_server: ModelServer, tmp_p
     assert main(["smoke", "--outputs", str(outputs_file(tmp_path, model_server.url, ["default"]))], out) == 1
     assert "FAIL default: no sample body" in out.getvalue()
     assert model_server.received == []
+
+
+def test_smoke_takes_route_names_from_models_json() -> None:
+    outputs = {
+        "invoke_url": "http://unused",
+        "models_json": '{"legacy": {"backend": "amazon-ml"}, "default": {}}',
+    }
+    checks = plan(outputs, '{"a": 1}', "application/json")
+    assert [(check.route, check.body) for check in checks] == [
+        ("default", '{"a": 1}'),
+        ("legacy", '{"a": 1}'),
+    ]
 
 
 def test_smoke_as_a_command_reading_stdin(model_server: ModelServer, tmp_path: Path) -> None:
