@@ -1,0 +1,71 @@
+# The role API Gateway assumes to call the SageMaker runtime for direct routes: InvokeEndpoint
+# on the exact endpoints the routes name, nothing else.
+data "aws_iam_policy_document" "apigateway_assume" {
+  statement {
+    sid     = "ApiGatewayAssumeRole"
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["apigateway.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "sagemaker" {
+  count = length(local.sagemaker_routes) > 0 ? 1 : 0
+
+  name               = "${var.name}-apigateway-sagemaker"
+  description        = "API Gateway ${var.name}: direct SageMaker routes"
+  assume_role_policy = data.aws_iam_policy_document.apigateway_assume.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "sagemaker" {
+  count = length(local.sagemaker_routes) > 0 ? 1 : 0
+
+  statement {
+    sid       = "InvokeEndpoints"
+    actions   = ["sagemaker:InvokeEndpoint"]
+    resources = sort(values(local.sagemaker_endpoint_arns))
+  }
+}
+
+resource "aws_iam_role_policy" "sagemaker" {
+  count = length(local.sagemaker_routes) > 0 ? 1 : 0
+
+  name   = "${var.name}-invoke-endpoints"
+  role   = aws_iam_role.sagemaker[0].id
+  policy = data.aws_iam_policy_document.sagemaker[0].json
+}
+
+# Account-level: the role API Gateway uses to write execution and access logs in this region.
+resource "aws_iam_role" "cloudwatch" {
+  count = var.create_account_cloudwatch_role ? 1 : 0
+
+  name               = "${var.name}-apigateway-cloudwatch"
+  description        = "API Gateway account setting of ${local.region}: writes execution and access logs of every REST API in the region"
+  assume_role_policy = data.aws_iam_policy_document.apigateway_assume.json
+  tags               = var.tags
+}
+
+# The AWS managed policy made for this role: API Gateway creates one execution log group per
+# API and stage, so the policy cannot be scoped to names known here.
+resource "aws_iam_role_policy_attachment" "cloudwatch" {
+  count = var.create_account_cloudwatch_role ? 1 : 0
+
+  role       = aws_iam_role.cloudwatch[0].name
+  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+}
+
+resource "aws_api_gateway_account" "this" {
+  count = var.create_account_cloudwatch_role ? 1 : 0
+
+  cloudwatch_role_arn = aws_iam_role.cloudwatch[0].arn
+
+  depends_on = [aws_iam_role_policy_attachment.cloudwatch]
+}

@@ -1,0 +1,82 @@
+output "access_log_group_names" {
+  description = "Access log group of each stage, keyed by stage name (stages without access logs are absent)."
+  value       = { for k, g in aws_cloudwatch_log_group.access : k => g.name }
+}
+
+output "api_key_ids" {
+  description = "ID of each API key, keyed by key name."
+  value       = { for k, key in aws_api_gateway_api_key.this : k => key.id }
+}
+
+output "api_key_values" {
+  description = "Value of each API key, keyed by key name: the supplied one or the one API Gateway generated."
+  value       = { for k, key in aws_api_gateway_api_key.this : k => key.value }
+  sensitive   = true
+}
+
+output "cloudwatch_role_arn" {
+  description = "ARN of the account-level API Gateway CloudWatch role (null unless create_account_cloudwatch_role)."
+  value       = try(aws_iam_role.cloudwatch[0].arn, null)
+}
+
+output "deployment_id" {
+  description = "ID of the deployment the stages serve."
+  value       = aws_api_gateway_deployment.this.id
+}
+
+output "deployment_hash" {
+  description = "SHA-1 of everything the deployment snapshots; a new value means a new deployment."
+  value       = local.deployment_hash
+}
+
+output "execution_arn" {
+  description = "Execution ARN of the API, the prefix of execute-api permissions and policies."
+  value       = aws_api_gateway_rest_api.this.execution_arn
+}
+
+output "execution_log_group_names" {
+  description = "Execution log group of each stage with execution logging, keyed by stage name."
+  value       = { for k, g in aws_cloudwatch_log_group.execution : k => g.name }
+}
+
+output "invoke_urls" {
+  description = "Invoke URL of each stage, keyed by stage name."
+  value       = { for k, s in aws_api_gateway_stage.this : k => s.invoke_url }
+}
+
+output "lambda_permission_scopes" {
+  description = "What each invoke permission of the Lambda-proxy function admits below the API's execution ARN, as stage/method/path ('*' for ANY and for path parameters), keyed by route/stage."
+  value       = { for k, p in local.lambda_permissions : k => "${p.stage}/${p.method}/${p.path}" }
+}
+
+output "rest_api_arn" {
+  description = "ARN of the REST API."
+  value       = aws_api_gateway_rest_api.this.arn
+}
+
+output "rest_api_id" {
+  description = "ID of the REST API."
+  value       = aws_api_gateway_rest_api.this.id
+}
+
+output "route_urls" {
+  description = "URL of each route in each stage, keyed by route name then stage name; {parameters} are left in place."
+  value = {
+    for k, r in local.routes : k => { for s, stage in aws_api_gateway_stage.this : s => "${stage.invoke_url}/${r.path}" }
+  }
+}
+
+output "sagemaker_role_arn" {
+  description = "ARN of the role API Gateway assumes for direct SageMaker routes (null without such routes)."
+  value       = try(aws_iam_role.sagemaker[0].arn, null)
+}
+
+output "stage_arns" {
+  description = "ARN of each stage, keyed by stage name (for WAF associations made elsewhere)."
+  value       = { for k, s in aws_api_gateway_stage.this : k => s.arn }
+}
+
+output "usage_plan_ids" {
+  description = "ID of each usage plan, keyed by plan name."
+  value       = { for k, p in aws_api_gateway_usage_plan.this : k => p.id }
+}

@@ -1,0 +1,68 @@
+locals {
+  # Without AWS_IAM routes, MISSING_AUTHENTICATION_TOKEN only ever means "no such method and
+  # path", so it answers 404; with them it also means "request not signed" and stays 403.
+  uses_iam = anytrue([for r in values(local.routes) : r.authorization == "AWS_IAM"])
+
+  # API Gateway's own errors in the shared error shape {"message", "code", "requestId"}.
+  gateway_responses = {
+    INVALID_API_KEY = {
+      status_code = "403", code = "InvalidApiKey", message = "Forbidden: send a valid API key in the x-api-key header."
+    }
+    MISSING_AUTHENTICATION_TOKEN = local.uses_iam ? {
+      status_code = "403", code = "MissingAuthenticationToken", message = "No route matches this method and path, or the request is not signed."
+      } : {
+      status_code = "404", code = "NotFound", message = "No route matches this method and path."
+    }
+    THROTTLED = {
+      status_code = "429", code = "Throttled", message = "Too many requests: slow down and retry."
+    }
+    QUOTA_EXCEEDED = {
+      status_code = "429", code = "QuotaExceeded", message = "The usage quota of this API key is used up for the current period."
+    }
+    BAD_REQUEST_BODY = {
+      status_code = "400", code = "BadRequest", message = "The request body does not match the route's schema."
+    }
+    BAD_REQUEST_PARAMETERS = {
+      status_code = "400", code = "BadRequest", message = "A required request parameter is missing."
+    }
+    REQUEST_TOO_LARGE = {
+      status_code = "413", code = "PayloadTooLarge", message = "The request body is larger than API Gateway accepts (10 MB)."
+    }
+    INTEGRATION_TIMEOUT = {
+      status_code = "504", code = "ModelTimeout", message = "The model did not answer in time."
+    }
+  }
+
+  gateway_response_headers = merge(
+    var.cors == null ? {} : { "gatewayresponse.header.Access-Control-Allow-Origin" = local.cors_origin },
+  )
+
+  gateway_response_templates = merge(
+    {
+      for type, r in local.gateway_responses : type => jsonencode({
+        message   = r.message
+        code      = r.code
+        requestId = "$context.requestId"
+      })
+    },
+    {
+      # $context.error.messageString is API Gateway's message already in JSON quotes.
+      DEFAULT_4XX = "{\"message\": $context.error.messageString, \"code\": \"ClientError\", \"requestId\": \"$context.requestId\"}"
+      DEFAULT_5XX = "{\"message\": $context.error.messageString, \"code\": \"GatewayError\", \"requestId\": \"$context.requestId\"}"
+    },
+  )
+}
+
+resource "aws_api_gateway_gateway_response" "this" {
+  for_each = local.gateway_response_templates
+
+  rest_api_id   = aws_api_gateway_rest_api.this.id
+  response_type = each.key
+  # DEFAULT_4XX and DEFAULT_5XX keep each error's own status.
+  status_code        = try(local.gateway_responses[each.key].status_code, null)
+  response_templates = { "application/json" = each.value }
+  response_parameters = merge(
+    local.gateway_response_headers,
+    each.key == "THROTTLED" ? { "gatewayresponse.header.Retry-After" = "'1'" } : {},
+  )
+}

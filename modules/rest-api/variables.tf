@@ -1,0 +1,506 @@
+variable "api_keys" {
+  description = <<-EOT
+    API keys, keyed by key name, each attached to one usage plan (a key of usage_plans).
+    enabled = false keeps the key but refuses its requests. value supplies the key itself (at
+    least 20 characters); null lets API Gateway generate one. The whole map is sensitive
+    because of the values.
+  EOT
+  type = map(object({
+    description = optional(string)
+    enabled     = optional(bool, true)
+    usage_plan  = string
+    value       = optional(string)
+  }))
+  default   = {}
+  nullable  = false
+  sensitive = true
+
+  validation {
+    condition     = alltrue([for k in keys(var.api_keys) : can(regex("^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$", k))])
+    error_message = "api_keys keys become key names: 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit."
+  }
+
+  validation {
+    condition     = alltrue([for k in values(var.api_keys) : contains(keys(var.usage_plans), k.usage_plan)])
+    error_message = "api_keys: usage_plan must name a key of usage_plans; unknown plan(s): ${join(", ", nonsensitive(sort(distinct([for k in values(var.api_keys) : k.usage_plan if !contains(keys(var.usage_plans), k.usage_plan)]))))}."
+  }
+
+  validation {
+    condition     = alltrue([for k in values(var.api_keys) : k.value == null || length(coalesce(k.value, "x")) >= 20])
+    error_message = "api_keys: a supplied value must be at least 20 characters long (API Gateway's minimum); leave value null to have one generated."
+  }
+}
+
+variable "authorizers" {
+  description = <<-EOT
+    Authorizers that routes name in their authorizer field. COGNITO_USER_POOLS takes the user
+    pool ARNs; TOKEN and REQUEST are Lambda authorizers and take the function's name and invoke
+    ARN (the module grants API Gateway permission to invoke it). identity_source is where the
+    token is read from; result_ttl_in_seconds caches the decision (0 to 3600).
+  EOT
+  type = map(object({
+    function_invoke_arn            = optional(string)
+    function_name                  = optional(string)
+    identity_source                = optional(string, "method.request.header.Authorization")
+    identity_validation_expression = optional(string)
+    provider_arns                  = optional(list(string), [])
+    result_ttl_in_seconds          = optional(number, 300)
+    type                           = string
+  }))
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = alltrue([for k in keys(var.authorizers) : can(regex("^[a-z][a-z0-9_-]{0,47}$", k))])
+    error_message = "authorizers keys must be 1 to 48 lower-case letters, digits, '_' or '-', starting with a letter."
+  }
+
+  validation {
+    condition     = alltrue([for a in values(var.authorizers) : contains(["COGNITO_USER_POOLS", "TOKEN", "REQUEST"], a.type)])
+    error_message = "authorizers: type must be COGNITO_USER_POOLS, TOKEN or REQUEST (the last two are Lambda authorizers)."
+  }
+
+  validation {
+    condition     = alltrue([for a in values(var.authorizers) : a.type != "COGNITO_USER_POOLS" || length(a.provider_arns) > 0])
+    error_message = "authorizers: a COGNITO_USER_POOLS authorizer needs provider_arns, the ARNs of its user pools."
+  }
+
+  validation {
+    condition     = alltrue([for a in values(var.authorizers) : a.type == "COGNITO_USER_POOLS" || (a.function_name != null && a.function_invoke_arn != null)])
+    error_message = "authorizers: a TOKEN or REQUEST (Lambda) authorizer needs function_name and function_invoke_arn."
+  }
+
+  validation {
+    condition     = alltrue([for a in values(var.authorizers) : a.result_ttl_in_seconds >= 0 && a.result_ttl_in_seconds <= 3600])
+    error_message = "authorizers: result_ttl_in_seconds must be between 0 and 3600."
+  }
+}
+
+variable "cors" {
+  description = <<-EOT
+    Cross-origin requests from browsers. Null: no CORS. Otherwise every route path answers
+    OPTIONS preflight requests itself (no API key, no authorization), and gateway responses and
+    direct SageMaker responses carry Access-Control-Allow-Origin. Lambda-proxy responses are the
+    function's own: it must add the header.
+  EOT
+  type = object({
+    allow_headers = optional(list(string), ["Authorization", "Content-Type", "X-Amz-Date", "X-Amz-Security-Token", "X-Api-Key"])
+    allow_origin  = string
+    max_age       = optional(number, 600)
+  })
+  default = null
+
+  validation {
+    condition     = var.cors == null || try(length(var.cors.allow_origin) > 0 && !strcontains(var.cors.allow_origin, "'"), false)
+    error_message = "cors.allow_origin must be one origin (for example https://app.example.com) or \"*\", without quotes."
+  }
+}
+
+variable "create_account_cloudwatch_role" {
+  description = <<-EOT
+    Create the account-level API Gateway CloudWatch role (aws_api_gateway_account) that
+    execution and access logging need. The setting is one per account and region and is shared
+    by every REST API there, so it is off by default: turn it on in exactly one stack per region,
+    or leave it off where the account already has the role.
+  EOT
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "default_endpoint_name" {
+  description = "SageMaker endpoint invoked by every sagemaker route whose endpoint_name is null."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.default_endpoint_name == null || can(regex("^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$", var.default_endpoint_name))
+    error_message = "default_endpoint_name must be a SageMaker endpoint name: up to 63 letters, digits and hyphens."
+  }
+}
+
+variable "description" {
+  description = "Description of the REST API shown in the API Gateway console."
+  type        = string
+  default     = null
+}
+
+variable "endpoint_configuration" {
+  description = <<-EOT
+    Endpoint type of the API: REGIONAL (default), EDGE (through CloudFront) or PRIVATE
+    (reachable only through the interface VPC endpoints listed in vpc_endpoint_ids; the module
+    then attaches a resource policy that admits only those endpoints unless resource_policy is set).
+  EOT
+  type = object({
+    type             = optional(string, "REGIONAL")
+    vpc_endpoint_ids = optional(list(string), [])
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = contains(["REGIONAL", "EDGE", "PRIVATE"], var.endpoint_configuration.type)
+    error_message = "endpoint_configuration.type must be REGIONAL, EDGE or PRIVATE."
+  }
+
+  validation {
+    condition     = (var.endpoint_configuration.type == "PRIVATE") == (length(var.endpoint_configuration.vpc_endpoint_ids) > 0)
+    error_message = "endpoint_configuration: a PRIVATE API needs vpc_endpoint_ids, and only a PRIVATE API takes them."
+  }
+}
+
+variable "lambda_function" {
+  description = "The function that lambda_proxy routes invoke: its name (for the invoke permissions) and invoke ARN (modules/lambda-function outputs function_name and invoke_arn). Required when any route is lambda_proxy."
+  type = object({
+    function_name = string
+    invoke_arn    = string
+  })
+  default = null
+}
+
+variable "name" {
+  description = "Name of the REST API and prefix of its roles, validators and log groups: lower-case letters, digits and hyphens, at most 40 characters."
+  type        = string
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,38}[a-z0-9]$", var.name))
+    error_message = "name must be 2 to 40 lower-case letters, digits or hyphens, starting with a letter and not ending with a hyphen (it prefixes role names, which AWS limits to 64 characters)."
+  }
+}
+
+variable "resource_policy" {
+  description = "Resource policy of the API as a JSON document (use \"execute-api:/*\" as the resource). Null: none, except for a PRIVATE API, which gets a policy admitting only its VPC endpoints."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.resource_policy == null || can(jsondecode(var.resource_policy).Statement)
+    error_message = "resource_policy must be a JSON policy document with a Statement."
+  }
+}
+
+variable "routes" {
+  description = <<-EOT
+    The API's routes, keyed by a stable route name. type lambda_proxy sends the request to
+    lambda_function (method ANY allowed); type sagemaker is a direct AWS integration with the
+    SageMaker runtime (InvokeEndpoint on endpoint_name, or default_endpoint_name when null).
+    path is relative to the API root, with {name} path parameters ({name+} greedy, last segment
+    only). api_key_required is true unless switched off. authorization: NONE, AWS_IAM,
+    COGNITO_USER_POOLS or CUSTOM (the last two name an authorizer). query_parameters and
+    header_parameters map a name to whether it is required; path parameters are always required;
+    a request validator checks them, and the body against request_schema (a JSON schema, draft 4)
+    when set. cache_key_parameters lists method.request.* parameters that key the stage cache.
+    Direct SageMaker routes: mapping "passthrough" sends the body as it is (in each of
+    content_types), "ratings" is the bundled GET /predicted-ratings/{user_id}?items=... mapping
+    (items becomes a required query parameter); request_template and response_template replace
+    the bundled templates with your own VTL; accept, target_variant, target_model and
+    inference_component become InvokeEndpoint headers, and forward_custom_attributes passes the
+    client's X-Amzn-SageMaker-Custom-Attributes header through.
+  EOT
+  type = map(object({
+    accept                    = optional(string, "application/json")
+    api_key_required          = optional(bool, true)
+    authorization             = optional(string, "NONE")
+    authorization_scopes      = optional(list(string), [])
+    authorizer                = optional(string)
+    cache_key_parameters      = optional(list(string), [])
+    content_types             = optional(list(string), ["application/json"])
+    endpoint_name             = optional(string)
+    forward_custom_attributes = optional(bool, false)
+    header_parameters         = optional(map(bool), {})
+    inference_component       = optional(string)
+    mapping                   = optional(string, "passthrough")
+    method                    = optional(string, "POST")
+    path                      = string
+    query_parameters          = optional(map(bool), {})
+    request_schema            = optional(string)
+    request_template          = optional(string)
+    response_template         = optional(string)
+    target_model              = optional(string)
+    target_variant            = optional(string)
+    timeout_milliseconds      = optional(number, 29000)
+    type                      = string
+  }))
+  nullable = false
+
+  validation {
+    condition     = length(var.routes) > 0
+    error_message = "routes must hold at least one route."
+  }
+
+  validation {
+    condition     = alltrue([for k in keys(var.routes) : can(regex("^[a-z][a-z0-9_-]{0,47}$", k))])
+    error_message = "routes keys must be 1 to 48 lower-case letters, digits, '_' or '-', starting with a letter (they name permissions and models)."
+  }
+
+  validation {
+    condition     = alltrue([for r in values(var.routes) : contains(["lambda_proxy", "sagemaker"], r.type)])
+    error_message = "routes: type must be lambda_proxy or sagemaker; unknown type(s): ${join(", ", sort(distinct([for r in values(var.routes) : r.type if !contains(["lambda_proxy", "sagemaker"], r.type)])))}."
+  }
+
+  validation {
+    condition     = alltrue([for r in values(var.routes) : contains(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"], upper(r.method))])
+    error_message = "routes: method must be GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS or ANY."
+  }
+
+  validation {
+    condition     = alltrue([for r in values(var.routes) : upper(r.method) != "ANY" || r.type == "lambda_proxy"])
+    error_message = "routes: method ANY is allowed only on lambda_proxy routes; a sagemaker route serves one method."
+  }
+
+  validation {
+    condition = alltrue([for r in values(var.routes) : alltrue([
+      for i, s in split("/", trim(r.path, "/")) : can(regex("^([A-Za-z0-9._-]+|\\{[A-Za-z0-9_]+\\}|\\{[A-Za-z0-9_]+\\+\\})$", s)) && (!endswith(s, "+}") || i == length(split("/", trim(r.path, "/"))) - 1)
+    ]) && trim(r.path, "/") != ""])
+    error_message = "routes: path must be one or more segments separated by '/', each letters, digits, '.', '_' or '-', or a {parameter}; a greedy {parameter+} only as the last segment. The API root itself cannot be a route."
+  }
+
+  validation {
+    condition     = alltrue([for r in values(var.routes) : length(split("/", trim(r.path, "/"))) <= 5])
+    error_message = "routes: path can have at most 5 segments."
+  }
+
+  validation {
+    condition     = length(distinct([for r in values(var.routes) : "${upper(r.method)} ${trim(r.path, "/")}"])) == length(var.routes)
+    error_message = "routes: two routes serve the same method and path; give each method and path one route."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for r in values(var.routes) : [
+        for i, s in split("/", trim(r.path, "/")) : length(distinct([
+          for o in values(var.routes) : split("/", trim(o.path, "/"))[i]
+          if length(split("/", trim(o.path, "/"))) > i && startswith(split("/", trim(o.path, "/"))[i], "{") && join("/", slice(split("/", trim(o.path, "/")), 0, i)) == join("/", slice(split("/", trim(r.path, "/")), 0, i))
+        ])) <= 1
+      ]
+    ]))
+    error_message = "routes: paths that share a prefix must use the same parameter name at the same position (API Gateway allows one {parameter} child per resource)."
+  }
+
+  validation {
+    condition     = alltrue([for r in values(var.routes) : contains(["NONE", "AWS_IAM", "COGNITO_USER_POOLS", "CUSTOM"], r.authorization)])
+    error_message = "routes: authorization must be NONE, AWS_IAM, COGNITO_USER_POOLS or CUSTOM (a Lambda authorizer)."
+  }
+
+  validation {
+    condition = alltrue([for r in values(var.routes) : contains(["NONE", "AWS_IAM"], r.authorization) ? r.authorizer == null : (
+      r.authorizer != null && contains(r.authorization == "COGNITO_USER_POOLS" ? ["COGNITO_USER_POOLS"] : ["TOKEN", "REQUEST"], try(var.authorizers[r.authorizer].type, ""))
+    )])
+    error_message = "routes: authorization COGNITO_USER_POOLS needs authorizer = the key of a COGNITO_USER_POOLS authorizer, CUSTOM the key of a TOKEN or REQUEST authorizer; NONE and AWS_IAM take no authorizer."
+  }
+
+  validation {
+    condition     = alltrue([for r in values(var.routes) : r.type != "sagemaker" || r.endpoint_name != null || var.default_endpoint_name != null])
+    error_message = "routes: a sagemaker route needs endpoint_name, or set default_endpoint_name."
+  }
+
+  validation {
+    condition     = alltrue([for r in values(var.routes) : r.endpoint_name == null || can(regex("^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$", r.endpoint_name))])
+    error_message = "routes: endpoint_name must be a SageMaker endpoint name: up to 63 letters, digits and hyphens."
+  }
+
+  validation {
+    condition     = var.lambda_function != null || alltrue([for r in values(var.routes) : r.type != "lambda_proxy"])
+    error_message = "routes: lambda_proxy routes need lambda_function (the function's name and invoke ARN)."
+  }
+
+  validation {
+    condition     = alltrue([for r in values(var.routes) : contains(["passthrough", "ratings"], r.mapping)])
+    error_message = "routes: mapping must be passthrough or ratings."
+  }
+
+  validation {
+    condition     = alltrue([for r in values(var.routes) : r.mapping != "ratings" || (r.type == "sagemaker" && upper(r.method) == "GET" && strcontains(r.path, "{user_id}"))])
+    error_message = "routes: mapping ratings is a GET sagemaker route whose path holds {user_id}, e.g. predicted-ratings/{user_id}."
+  }
+
+  validation {
+    condition     = alltrue([for r in values(var.routes) : r.type == "sagemaker" || (r.mapping == "passthrough" && r.request_template == null && r.response_template == null)])
+    error_message = "routes: mapping, request_template and response_template apply to sagemaker routes only; a lambda_proxy route receives the request as it is."
+  }
+
+  validation {
+    condition     = alltrue([for r in values(var.routes) : length(r.content_types) > 0 && alltrue([for c in r.content_types : can(regex("^[a-z]+/[a-z0-9.+-]+$", c))])])
+    error_message = "routes: content_types must list at least one media type such as application/json or text/csv."
+  }
+
+  validation {
+    condition     = alltrue([for r in values(var.routes) : length(compact([r.target_variant, r.target_model, r.inference_component])) <= 1])
+    error_message = "routes: set at most one of target_variant, target_model and inference_component."
+  }
+
+  validation {
+    condition     = alltrue([for r in values(var.routes) : r.request_schema == null || can(jsondecode(r.request_schema))])
+    error_message = "routes: request_schema must be a JSON schema document (draft 4), e.g. jsonencode({ type = \"object\", required = [\"instances\"] })."
+  }
+
+  validation {
+    condition     = alltrue([for r in values(var.routes) : r.timeout_milliseconds >= 50 && r.timeout_milliseconds <= 29000])
+    error_message = "routes: timeout_milliseconds must be between 50 and 29000, API Gateway's integration timeout."
+  }
+
+  validation {
+    condition = alltrue([for r in values(var.routes) : alltrue([for p in r.cache_key_parameters : contains(concat(
+      [for s in split("/", trim(r.path, "/")) : "method.request.path.${trimsuffix(trim(s, "{}"), "+")}" if startswith(s, "{")],
+      [for q in keys(r.query_parameters) : "method.request.querystring.${q}"],
+      [for h in keys(r.header_parameters) : "method.request.header.${h}"],
+      r.mapping == "ratings" ? ["method.request.querystring.items"] : [],
+    ), p)])])
+    error_message = "routes: cache_key_parameters must name the route's own parameters as method.request.path.<name>, method.request.querystring.<name> or method.request.header.<name>."
+  }
+
+  validation {
+    condition     = var.cors == null || alltrue([for r in values(var.routes) : upper(r.method) != "OPTIONS"])
+    error_message = "routes: with cors set the module answers OPTIONS itself; remove the OPTIONS routes or set cors = null."
+  }
+}
+
+variable "stages" {
+  description = <<-EOT
+    Stages, keyed by stage name (it appears in the invoke URL). Each has stage variables,
+    default throttling (throttle) and per-route throttling (method_throttles, keyed by route
+    name), execution logging (logging_level OFF, ERROR or INFO; data_trace logs full requests),
+    CloudWatch metrics, JSON access logs (access_log_format overrides the module's format) in a
+    log group with retention, X-Ray, an optional cache cluster (GET routes are cached, keyed by
+    their cache_key_parameters) and an optional WAF web ACL association. Logging needs the
+    account's API Gateway CloudWatch role: see create_account_cloudwatch_role.
+  EOT
+  type = map(object({
+    access_log_format = optional(string)
+    access_logs       = optional(bool, true)
+    cache = optional(object({
+      size           = optional(string, "0.5")
+      ttl_in_seconds = optional(number, 300)
+    }))
+    data_trace            = optional(bool, false)
+    description           = optional(string)
+    log_kms_key_arn       = optional(string)
+    log_retention_in_days = optional(number, 30)
+    logging_level         = optional(string, "ERROR")
+    method_throttles = optional(map(object({
+      burst = number
+      rate  = number
+    })), {})
+    metrics_enabled = optional(bool, true)
+    throttle = optional(object({
+      burst = number
+      rate  = number
+    }))
+    variables    = optional(map(string), {})
+    web_acl_arn  = optional(string)
+    xray_tracing = optional(bool, false)
+  }))
+  default  = { prod = {} }
+  nullable = false
+
+  validation {
+    condition     = length(var.stages) > 0
+    error_message = "stages must hold at least one stage: a REST API is only reachable through a stage."
+  }
+
+  validation {
+    condition     = alltrue([for k in keys(var.stages) : can(regex("^[A-Za-z0-9_-]{1,128}$", k))])
+    error_message = "stages: invalid stage name(s) ${join(", ", [for k in keys(var.stages) : "\"${k}\"" if !can(regex("^[A-Za-z0-9_-]{1,128}$", k))])}: a stage name is 1 to 128 letters, digits, hyphens or underscores."
+  }
+
+  validation {
+    condition     = alltrue([for s in values(var.stages) : contains(["OFF", "ERROR", "INFO"], s.logging_level)])
+    error_message = "stages: logging_level must be OFF, ERROR or INFO."
+  }
+
+  validation {
+    condition     = alltrue([for s in values(var.stages) : contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], s.log_retention_in_days)])
+    error_message = "stages: log_retention_in_days must be one of the values CloudWatch Logs accepts: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653."
+  }
+
+  validation {
+    condition     = alltrue([for s in values(var.stages) : s.cache == null || contains(["0.5", "1.6", "6.1", "13.5", "28.4", "58.2", "118", "237"], try(s.cache.size, ""))])
+    error_message = "stages: cache.size must be one of 0.5, 1.6, 6.1, 13.5, 28.4, 58.2, 118 or 237 (GB)."
+  }
+
+  validation {
+    condition     = alltrue([for s in values(var.stages) : s.cache == null || (try(s.cache.ttl_in_seconds, -1) >= 0 && try(s.cache.ttl_in_seconds, -1) <= 3600)])
+    error_message = "stages: cache.ttl_in_seconds must be between 0 and 3600."
+  }
+
+  validation {
+    condition     = alltrue([for s in values(var.stages) : alltrue([for t in concat(s.throttle == null ? [] : [s.throttle], values(s.method_throttles)) : t.rate >= 0 && t.burst >= 0 && floor(t.burst) == t.burst])])
+    error_message = "stages: throttle and method_throttles need a non-negative rate (requests per second) and a whole, non-negative burst."
+  }
+
+  validation {
+    condition     = alltrue([for s in values(var.stages) : alltrue([for r in keys(s.method_throttles) : contains(keys(var.routes), r) && upper(try(var.routes[r].method, "ANY")) != "ANY"])])
+    error_message = "stages: method_throttles keys must be route names (keys of routes) of routes with a single method, not ANY."
+  }
+
+  validation {
+    condition     = alltrue([for s in values(var.stages) : s.access_log_format == null || can(jsondecode(coalesce(s.access_log_format, "{}")))])
+    error_message = "stages: access_log_format must be a JSON object of $context variables, so that each access log line is JSON."
+  }
+
+  validation {
+    condition     = alltrue([for s in values(var.stages) : alltrue([for k in keys(s.variables) : can(regex("^[A-Za-z0-9_]+$", k))])])
+    error_message = "stages: variables names may hold only letters, digits and underscores."
+  }
+}
+
+variable "tags" {
+  description = "Tags for every resource of the module that takes tags."
+  type        = map(string)
+  default     = {}
+  nullable    = false
+}
+
+variable "usage_plans" {
+  description = <<-EOT
+    Usage plans, keyed by plan name: the stages each applies to (keys of stages), default
+    throttling of each key (rate in requests per second, burst), a quota (limit per DAY, WEEK or
+    MONTH) and per-route throttles (method_throttles, keyed by route name). A client over its
+    throttle gets 429 Throttled, over its quota 429 QuotaExceeded.
+  EOT
+  type = map(object({
+    description = optional(string)
+    method_throttles = optional(map(object({
+      burst = number
+      rate  = number
+    })), {})
+    quota = optional(object({
+      limit  = number
+      offset = optional(number, 0)
+      period = string
+    }))
+    stages = list(string)
+    throttle = optional(object({
+      burst = number
+      rate  = number
+    }))
+  }))
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = alltrue([for p in values(var.usage_plans) : length(p.stages) > 0])
+    error_message = "usage_plans: each plan needs at least one stage in stages."
+  }
+
+  validation {
+    condition     = alltrue([for p in values(var.usage_plans) : alltrue([for s in p.stages : contains(keys(var.stages), s)])])
+    error_message = "usage_plans: stages must name keys of stages; unknown stage(s): ${join(", ", sort(distinct(flatten([for p in values(var.usage_plans) : [for s in p.stages : s if !contains(keys(var.stages), s)]]))))}."
+  }
+
+  validation {
+    condition     = alltrue([for p in values(var.usage_plans) : p.quota == null || (contains(["DAY", "WEEK", "MONTH"], try(p.quota.period, "")) && try(p.quota.limit, 0) > 0)])
+    error_message = "usage_plans: quota needs a positive limit and a period of DAY, WEEK or MONTH."
+  }
+
+  validation {
+    condition     = alltrue([for p in values(var.usage_plans) : alltrue([for t in concat(p.throttle == null ? [] : [p.throttle], values(p.method_throttles)) : t.rate >= 0 && t.burst >= 0 && floor(t.burst) == t.burst])])
+    error_message = "usage_plans: throttle and method_throttles need a non-negative rate (requests per second) and a whole, non-negative burst."
+  }
+
+  validation {
+    condition     = alltrue([for p in values(var.usage_plans) : alltrue([for r in keys(p.method_throttles) : contains(keys(var.routes), r) && upper(try(var.routes[r].method, "ANY")) != "ANY"])])
+    error_message = "usage_plans: method_throttles keys must be route names (keys of routes) of routes with a single method, not ANY."
+  }
+}
