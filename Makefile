@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 export CHECKPOINT_DISABLE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv test lint validate plan security pytest bench docs docs-check schemas lock clean
+.PHONY: help venv test lint validate plan security pytest smoke bench docs docs-check schemas lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ security: $(STAMP) ## checkov over every module and example (skips carry their r
 
 pytest: $(STAMP) ## the Python and Terraform test suites
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+smoke: $(STAMP) ## call every prediction route of a deployed root once: make smoke EXAMPLE=examples/<name> [SMOKE_ARGS=...]
+	terraform -chdir=$(EXAMPLE) output -json | PYTHONPATH=client $(PY) -m mlgw_client smoke $(SMOKE_ARGS)
 
 bench: $(STAMP) ## every benchmark under bench/: prints a table, writes bench/results.json
 	$(PY) bench/run.py

@@ -18,7 +18,7 @@ module "predict" {
   timeout     = 25
 
   environment = {
-    MODELS = jsonencode({
+    MODELS_JSON = jsonencode({
       default = { backend = "sagemaker", endpoint_name = var.endpoint_name }
     })
   }

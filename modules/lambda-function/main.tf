@@ -33,7 +33,8 @@ locals {
     {
       POWERTOOLS_SERVICE_NAME = var.name
       POWERTOOLS_LOG_LEVEL    = var.logging.level
-      # The Tracer is imported only when tracing is on, which keeps cold starts short.
+      # The handlers import the Tracer only when tracing is on, which keeps cold starts short.
+      TRACING_ENABLED           = var.tracing_mode == "Active" ? "true" : "false"
       POWERTOOLS_TRACE_DISABLED = var.tracing_mode == "Active" ? "false" : "true"
     },
     var.environment,

@@ -22,7 +22,7 @@ def test_single_function_example_wires_the_model_endpoint(tf: Workspace) -> None
     plan = tf.plan("examples/single-function")
     fn = plan.resource("module.predict.aws_lambda_function.this")
     assert fn["handler"] == "mlgw.handlers.predict.lambda_handler"
-    assert json.loads(fn["environment"][0]["variables"]["MODELS"]) == {
+    assert json.loads(fn["environment"][0]["variables"]["MODELS_JSON"]) == {
         "default": {"backend": "sagemaker", "endpoint_name": "iris-classifier"}
     }
     policy = json.loads(plan.resource("module.predict.aws_iam_role_policy.this")["policy"])

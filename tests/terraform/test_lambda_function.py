@@ -44,6 +44,7 @@ def test_defaults(tf: Workspace) -> None:
         "POWERTOOLS_SERVICE_NAME": "churn-predict",
         "POWERTOOLS_LOG_LEVEL": "INFO",
         "POWERTOOLS_TRACE_DISABLED": "true",
+        "TRACING_ENABLED": "false",
     }
     assert fn["logging_config"][0]["log_group"] == "/aws/lambda/churn-predict"
     assert fn["logging_config"][0]["log_format"] == "JSON"
@@ -142,6 +143,7 @@ def test_extra_statements_tracing_and_kms(tf: Workspace) -> None:
     fn = plan.resource("aws_lambda_function.this")
     assert fn["tracing_config"] == [{"mode": "Active"}]
     assert fn["environment"][0]["variables"]["POWERTOOLS_TRACE_DISABLED"] == "false"
+    assert fn["environment"][0]["variables"]["TRACING_ENABLED"] == "true"
     assert fn["kms_key_arn"] == key
 
 

@@ -9,18 +9,11 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 from predict_support import FakeContext, ModelServer
-
-CLIENT_DIR = Path(__file__).resolve().parents[3] / "client"
-# The client package lives outside lambda_src (it needs requests), and is not on the
-# configured pythonpath, so its tests import it from its source folder.
-if str(CLIENT_DIR) not in sys.path:
-    sys.path.insert(0, str(CLIENT_DIR))
 
 HANDLER_VARS = (
     "MODELS_JSON",

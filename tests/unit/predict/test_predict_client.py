@@ -7,10 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from predict_support import ModelServer, Reply
+
 from mlgw_client import PredictClient, PredictError
 from mlgw_client.__main__ import main
 from mlgw_client.smoke import plan
-from predict_support import ModelServer, Reply
 
 CLIENT_DIR = Path(__file__).resolve().parents[3] / "client"
 
