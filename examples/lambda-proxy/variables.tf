@@ -1,0 +1,35 @@
+variable "create_account_cloudwatch_role" {
+  description = "Set the region's API Gateway CloudWatch role from this stack (one per account and region; leave false where the account already has it)."
+  type        = bool
+  default     = false
+}
+
+variable "daily_quota" {
+  description = "Requests the example key may make per day."
+  type        = number
+  default     = 1000
+}
+
+variable "endpoint_name" {
+  description = "Name of an existing SageMaker endpoint serving a classification model with JSON in and out."
+  type        = string
+  default     = "iris-classifier"
+}
+
+variable "log_retention_in_days" {
+  description = "Retention of the API's access and execution logs."
+  type        = number
+  default     = 30
+}
+
+variable "name" {
+  description = "Name of the API; the function is <name>-predict."
+  type        = string
+  default     = "mlgw-example"
+}
+
+variable "region" {
+  description = "AWS region to deploy to."
+  type        = string
+  default     = "us-east-1"
+}

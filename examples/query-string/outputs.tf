@@ -1,0 +1,10 @@
+output "api_key_value" {
+  description = "The example client's API key, for the x-api-key header: terraform output -raw api_key_value."
+  value       = module.api.api_key_values["example-client"]
+  sensitive   = true
+}
+
+output "invoke_url" {
+  description = "Base URL of the prod stage."
+  value       = module.api.invoke_urls["prod"]
+}
