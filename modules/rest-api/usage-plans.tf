@@ -4,7 +4,6 @@ resource "aws_api_gateway_usage_plan" "this" {
   name        = "${var.name}-${each.key}"
   description = each.value.description
 
-  # Referencing the stage resources makes every plan wait for its stages.
   dynamic "api_stages" {
     for_each = toset(each.value.stages)
     content {
@@ -40,6 +39,8 @@ resource "aws_api_gateway_usage_plan" "this" {
   }
 
   tags = var.tags
+
+  depends_on = [aws_api_gateway_stage.this]
 }
 
 locals {
