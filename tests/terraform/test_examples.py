@@ -28,3 +28,56 @@ def test_single_function_example_wires_the_model_endpoint(tf: Workspace) -> None
     policy = json.loads(plan.resource("module.predict.aws_iam_role_policy.this")["policy"])
     invoke = next(s for s in policy["Statement"] if s["Sid"] == "InvokeModel")
     assert invoke["Resource"] == "arn:aws:sagemaker:us-east-1:123456789012:endpoint/iris-classifier"
+
+
+def test_lambda_proxy_example_wires_the_function_into_the_api(tf: Workspace) -> None:
+    plan = tf.plan("examples/lambda-proxy")
+    fn = plan.resource("module.predict.aws_lambda_function.this")
+    assert fn["function_name"] == "mlgw-example-predict"
+    assert fn["handler"] == "mlgw.handlers.predict.lambda_handler"
+    assert json.loads(fn["environment"][0]["variables"]["MODELS_JSON"]) == {
+        "default": {"backend": "sagemaker", "endpoint_name": "iris-classifier"}
+    }
+    methods = {a: plan.resource(a) for a in plan.addresses("module.api.aws_api_gateway_method.this")}
+    assert {m["http_method"] for m in methods.values()} == {"POST"}
+    assert {m["api_key_required"] for m in methods.values()} == {True}
+    assert {
+        plan.resource(a)["type"] for a in plan.addresses("module.api.aws_api_gateway_integration.this")
+    } == {"AWS_PROXY"}
+    permissions = plan.addresses("module.api.aws_lambda_permission.route")
+    assert {plan.resource(a)["function_name"] for a in permissions} == {"mlgw-example-predict"}
+    assert 'module.api.aws_api_gateway_usage_plan_key.this["example-client"]' in plan.resources
+
+
+def test_direct_sagemaker_example_has_no_function_and_invokes_only_its_endpoint(tf: Workspace) -> None:
+    plan = tf.plan("examples/direct-sagemaker")
+    assert not [a for a in plan.resources if a.split(".")[-2] == "aws_lambda_function"]
+    policy = json.loads(plan.resource("module.api.aws_iam_role_policy.sagemaker[0]")["policy"])
+    assert (
+        policy["Statement"][0]["Resource"]
+        == "arn:aws:sagemaker:us-east-1:123456789012:endpoint/movie-ratings"
+    )
+    ratings = plan.resource('module.api.aws_api_gateway_method.this["ratings"]')
+    assert ratings["request_parameters"] == {
+        "method.request.path.user_id": True,
+        "method.request.querystring.items": True,
+    }
+    plans = {
+        plan.resource(a)["name"]: plan.resource(a)
+        for a in plan.addresses("module.api.aws_api_gateway_usage_plan.")
+    }
+    assert [s["stage"] for s in plans["mlgw-ratings-partners"]["api_stages"]] == ["prod"]
+    assert [s["stage"] for s in plans["mlgw-ratings-testers"]["api_stages"]] == ["test"]
+
+
+def test_query_string_example_requires_data_on_get(tf: Workspace) -> None:
+    plan = tf.plan("examples/query-string")
+    method = plan.resource('module.api.aws_api_gateway_method.this["predict"]')
+    assert method["http_method"] == "GET"
+    assert method["request_parameters"] == {"method.request.querystring.data": True}
+    validators = plan.addresses("module.api.aws_api_gateway_request_validator.")
+    assert [plan.resource(a)["validate_request_parameters"] for a in validators] == [True]
+    fn = plan.resource("module.predict.aws_lambda_function.this")
+    assert (
+        json.loads(fn["environment"][0]["variables"]["MODELS_JSON"])["default"]["content_type"] == "text/csv"
+    )

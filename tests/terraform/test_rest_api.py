@@ -1,0 +1,554 @@
+"""Plan checks of modules/rest-api: the values the module sets, not provider defaults."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tfharness import Workspace
+from tfharness.workspace import PlanResult
+
+pytestmark = pytest.mark.terraform
+
+MODULE = "modules/rest-api"
+ACCOUNT = "123456789012"
+TEMPLATES = Path(__file__).resolve().parents[2] / MODULE / "templates"
+INVOKE_ARN = (
+    "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/"
+    f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:churn-predict/invocations"
+)
+BASE: dict[str, Any] = {
+    "name": "churn-api",
+    "default_endpoint_name": "Churn-Prod",
+    "lambda_function": {"function_name": "churn-predict", "invoke_arn": INVOKE_ARN},
+    "routes": {
+        "predict": {"type": "lambda_proxy", "path": "predict"},
+        "predict-model": {"type": "lambda_proxy", "path": "/predict/{model}/"},
+        "query": {
+            "type": "lambda_proxy",
+            "path": "predict",
+            "method": "GET",
+            "query_parameters": {"data": True},
+        },
+        "health": {"type": "lambda_proxy", "path": "health", "method": "ANY", "api_key_required": False},
+        "ratings": {
+            "type": "sagemaker",
+            "path": "predicted-ratings/{user_id}",
+            "method": "GET",
+            "mapping": "ratings",
+        },
+        "csv": {
+            "type": "sagemaker",
+            "path": "models/legacy/csv",
+            "endpoint_name": "Legacy-CSV",
+            "content_types": ["text/csv"],
+            "accept": "text/csv",
+        },
+    },
+    "stages": {
+        "test": {"logging_level": "INFO", "log_retention_in_days": 7, "access_logs": False},
+        "prod": {
+            "throttle": {"rate": 100, "burst": 200},
+            "method_throttles": {"ratings": {"rate": 10, "burst": 20}},
+            "variables": {"modelVersion": "3"},
+            "xray_tracing": True,
+        },
+    },
+    "usage_plans": {
+        "free": {
+            "stages": ["prod"],
+            "quota": {"limit": 1000, "period": "DAY"},
+            "throttle": {"rate": 5, "burst": 10},
+            "method_throttles": {"predict": {"rate": 2, "burst": 4}},
+        },
+        "partners": {"stages": ["test", "prod"], "quota": {"limit": 100000, "period": "MONTH", "offset": 1}},
+    },
+    "api_keys": {
+        "mobile-app": {"usage_plan": "free"},
+        "partner-a": {"usage_plan": "partners", "value": "partner-a-supplied-key-0123456789"},
+        "retired": {"usage_plan": "free", "enabled": False},
+    },
+}
+ERROR_STATUSES = {"400": "400", "424": "502", "429": "503", "503": "503", "504": "504"}
+
+
+@pytest.fixture(scope="module")
+def plan(tf: Workspace) -> PlanResult:
+    return tf.plan(MODULE, BASE)
+
+
+def _subset(values: dict[str, Any], expected: dict[str, Any]) -> bool:
+    return expected.items() <= values.items()
+
+
+def _config_resource(plan: PlanResult, address: str) -> dict[str, Any]:
+    resources = plan.raw._raw["configuration"]["root_module"]["resources"]
+    return next(r for r in resources if r["address"] == address)
+
+
+def test_stages_and_their_settings(plan: PlanResult) -> None:
+    assert plan.addresses("aws_api_gateway_stage.") == [
+        'aws_api_gateway_stage.this["prod"]',
+        'aws_api_gateway_stage.this["test"]',
+    ]
+    prod = plan.resource('aws_api_gateway_stage.this["prod"]')
+    assert prod["stage_name"] == "prod"
+    assert prod["variables"] == {"modelVersion": "3"}
+    assert prod["xray_tracing_enabled"] is True
+    assert prod["cache_cluster_enabled"] is False
+    assert plan.resource('aws_api_gateway_stage.this["test"]')["access_log_settings"] == []
+
+    prod_all = plan.resource('aws_api_gateway_method_settings.all["prod"]')
+    assert prod_all["method_path"] == "*/*"
+    assert _subset(
+        prod_all["settings"][0],
+        {
+            "logging_level": "ERROR",
+            "metrics_enabled": True,
+            "data_trace_enabled": False,
+            "throttling_rate_limit": 100,
+            "throttling_burst_limit": 200,
+            "caching_enabled": False,
+        },
+    )
+    test_all = plan.resource('aws_api_gateway_method_settings.all["test"]')["settings"][0]
+    assert (test_all["logging_level"], test_all["throttling_rate_limit"]) == ("INFO", None)
+
+    ratings = plan.resource('aws_api_gateway_method_settings.route["prod/ratings"]')
+    assert ratings["method_path"] == "predicted-ratings/{user_id}/GET"
+    assert ratings["settings"][0]["throttling_rate_limit"] == 10
+    assert ratings["settings"][0]["throttling_burst_limit"] == 20
+    assert ratings["settings"][0]["logging_level"] == "ERROR"
+    assert plan.addresses("aws_api_gateway_method_settings.route") == [
+        'aws_api_gateway_method_settings.route["prod/ratings"]'
+    ]
+
+    assert _subset(
+        plan.resource('aws_cloudwatch_log_group.access["prod"]'),
+        {
+            "name": "/aws/apigateway/churn-api/prod",
+            "retention_in_days": 30,
+        },
+    )
+    assert 'aws_cloudwatch_log_group.access["test"]' not in plan.resources
+    assert plan.resource('aws_cloudwatch_log_group.execution["test"]')["retention_in_days"] == 7
+    assert plan.addresses("aws_api_gateway_account") == []
+
+
+def test_access_log_format_is_json_with_the_request_id(plan: PlanResult) -> None:
+    settings = plan.resource('aws_api_gateway_stage.this["prod"]')["access_log_settings"]
+    assert len(settings) == 1
+    fields = json.loads(settings[0]["format"])
+    assert fields["requestId"] == "$context.requestId"
+    assert fields["apiKeyId"] == "$context.identity.apiKeyId"
+    assert fields["status"] == "$context.status"
+    assert fields["integrationStatus"] == "$context.integration.status"
+    assert fields["errorResponseType"] == "$context.error.responseType"
+
+
+def test_usage_plan_limits_and_stage_associations(plan: PlanResult) -> None:
+    free = plan.resource('aws_api_gateway_usage_plan.this["free"]')
+    assert free["name"] == "churn-api-free"
+    assert free["quota_settings"] == [{"limit": 1000, "offset": 0, "period": "DAY"}]
+    assert free["throttle_settings"] == [{"rate_limit": 5, "burst_limit": 10}]
+    assert [s["stage"] for s in free["api_stages"]] == ["prod"]
+    assert free["api_stages"][0]["throttle"] == [{"path": "/predict/POST", "rate_limit": 2, "burst_limit": 4}]
+
+    partners = plan.resource('aws_api_gateway_usage_plan.this["partners"]')
+    assert sorted(s["stage"] for s in partners["api_stages"]) == ["prod", "test"]
+    assert partners["quota_settings"] == [{"limit": 100000, "offset": 1, "period": "MONTH"}]
+    assert partners["throttle_settings"] == []
+
+    # The plan names its stages through the stage resources, so it waits for them.
+    assert "aws_api_gateway_stage.this" in json.dumps(
+        _config_resource(plan, "aws_api_gateway_usage_plan.this")
+    )
+
+
+def test_every_key_is_attached_to_its_plan(plan: PlanResult) -> None:
+    keys = {a: plan.resource(a) for a in plan.addresses("aws_api_gateway_api_key.")}
+    assert {k["name"]: k["enabled"] for k in keys.values()} == {
+        "churn-api-mobile-app": True,
+        "churn-api-partner-a": True,
+        "churn-api-retired": False,
+    }
+    assert keys['aws_api_gateway_api_key.this["partner-a"]']["value"] == "partner-a-supplied-key-0123456789"
+    assert plan.addresses("aws_api_gateway_usage_plan_key.") == [
+        'aws_api_gateway_usage_plan_key.this["mobile-app"]',
+        'aws_api_gateway_usage_plan_key.this["partner-a"]',
+        'aws_api_gateway_usage_plan_key.this["retired"]',
+    ]
+    assert {plan.resource(a)["key_type"] for a in plan.addresses("aws_api_gateway_usage_plan_key.")} == {
+        "API_KEY"
+    }
+    # Ids are known only after apply; the wiring is: this key, and the plan the key names.
+    config = _config_resource(plan, "aws_api_gateway_usage_plan_key.this")["expressions"]
+    assert config["key_id"]["references"] == ["aws_api_gateway_api_key.this", "each.key"]
+    assert {"aws_api_gateway_usage_plan.this", "each.value.usage_plan"} <= set(
+        config["usage_plan_id"]["references"]
+    )
+
+
+def test_api_key_required_on_every_method_unless_switched_off(plan: PlanResult) -> None:
+    methods = {a: plan.resource(a) for a in plan.addresses("aws_api_gateway_method.this")}
+    assert len(methods) == len(BASE["routes"])
+    required = {a: m["api_key_required"] for a, m in methods.items()}
+    assert required.pop('aws_api_gateway_method.this["health"]') is False
+    assert set(required.values()) == {True}
+
+
+def test_paths_share_their_prefix_resources(plan: PlanResult) -> None:
+    depth1 = {a: plan.resource(a)["path_part"] for a in plan.addresses("aws_api_gateway_resource.depth1")}
+    assert sorted(depth1.values()) == ["health", "models", "predict", "predicted-ratings"]
+    assert plan.resource('aws_api_gateway_resource.depth2["predict/{model}"]')["path_part"] == "{model}"
+    assert plan.resource('aws_api_gateway_resource.depth3["models/legacy/csv"]')["path_part"] == "csv"
+    # predict, predict/{model}, predicted-ratings, predicted-ratings/{user_id}, health, models,
+    # models/legacy, models/legacy/csv: each once, though predict serves three routes.
+    assert len(plan.addresses("aws_api_gateway_resource.")) == 8
+
+
+def test_request_parameters_are_required_and_validated(plan: PlanResult) -> None:
+    ratings = plan.resource('aws_api_gateway_method.this["ratings"]')
+    assert ratings["request_parameters"] == {
+        "method.request.path.user_id": True,
+        "method.request.querystring.items": True,
+    }
+    assert plan.resource('aws_api_gateway_method.this["query"]')["request_parameters"] == {
+        "method.request.querystring.data": True
+    }
+    validators = [plan.resource(a) for a in plan.addresses("aws_api_gateway_request_validator.")]
+    assert validators == [
+        validators[0]
+        | {
+            "name": "churn-api-parameters",
+            "validate_request_parameters": True,
+            "validate_request_body": False,
+        }
+    ]
+
+
+def test_lambda_permissions_are_scoped_to_stage_method_and_path(plan: PlanResult) -> None:
+    scopes = plan.outputs["lambda_permission_scopes"]
+    assert scopes == {
+        "health/prod": "prod/*/health",
+        "health/test": "test/*/health",
+        "predict-model/prod": "prod/POST/predict/*",
+        "predict-model/test": "test/POST/predict/*",
+        "predict/prod": "prod/POST/predict",
+        "predict/test": "test/POST/predict",
+        "query/prod": "prod/GET/predict",
+        "query/test": "test/GET/predict",
+    }
+    permission = plan.resource('aws_lambda_permission.route["predict-model/prod"]')
+    assert permission["principal"] == "apigateway.amazonaws.com"
+    assert permission["function_name"] == "churn-predict"
+    assert permission["action"] == "lambda:InvokeFunction"
+    source_arn = _config_resource(plan, "aws_lambda_permission.route")["expressions"]["source_arn"]
+    assert source_arn["references"][:2] == [
+        "aws_api_gateway_rest_api.this.execution_arn",
+        "aws_api_gateway_rest_api.this",
+    ]
+    assert {"each.value.stage", "each.value.method", "each.value.path"} <= set(source_arn["references"])
+
+
+def test_sagemaker_role_may_invoke_exactly_the_routes_endpoints(plan: PlanResult) -> None:
+    policy = json.loads(plan.resource("aws_iam_role_policy.sagemaker[0]")["policy"])
+    assert policy["Statement"] == [
+        {
+            "Sid": "InvokeEndpoints",
+            "Effect": "Allow",
+            "Action": "sagemaker:InvokeEndpoint",
+            "Resource": [
+                f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:endpoint/churn-prod",
+                f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:endpoint/legacy-csv",
+            ],
+        }
+    ]
+    assume = json.loads(plan.resource("aws_iam_role.sagemaker[0]")["assume_role_policy"])
+    assert assume["Statement"][0]["Principal"] == {"Service": "apigateway.amazonaws.com"}
+    assert assume["Statement"][0]["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+
+
+def test_sagemaker_integrations_never_pass_through(plan: PlanResult) -> None:
+    ratings = plan.resource('aws_api_gateway_integration.this["ratings"]')
+    assert ratings["type"] == "AWS"
+    assert ratings["integration_http_method"] == "POST"
+    assert ratings["uri"] == (
+        "arn:aws:apigateway:us-east-1:runtime.sagemaker:path/endpoints/Churn-Prod/invocations"
+    )
+    assert ratings["passthrough_behavior"] == "NEVER"
+    assert ratings["request_templates"] == {
+        "application/json": (TEMPLATES / "ratings_request.vtl").read_text(encoding="utf-8")
+    }
+    assert ratings["request_parameters"] == {
+        "integration.request.header.Content-Type": "'application/json'",
+        "integration.request.header.Accept": "'application/json'",
+    }
+    csv = plan.resource('aws_api_gateway_integration.this["csv"]')
+    assert csv["uri"].endswith("path/endpoints/Legacy-CSV/invocations")
+    assert csv["request_templates"] == {
+        "text/csv": (TEMPLATES / "passthrough_request.vtl").read_text(encoding="utf-8")
+    }
+    assert csv["request_parameters"]["integration.request.header.Content-Type"] == "'text/csv'"
+    assert csv["request_parameters"]["integration.request.header.Accept"] == "'text/csv'"
+    proxy = plan.resource('aws_api_gateway_integration.this["predict"]')
+    assert (proxy["type"], proxy["uri"], proxy["integration_http_method"]) == (
+        "AWS_PROXY",
+        INVOKE_ARN,
+        "POST",
+    )
+
+
+def test_integration_responses_map_every_sagemaker_error(plan: PlanResult) -> None:
+    table = json.loads((TEMPLATES / "integration_responses.json").read_text(encoding="utf-8"))
+    for route in ("ratings", "csv"):
+        responses = {
+            a.split("/")[-1].rstrip('"]'): plan.resource(a)
+            for a in plan.addresses(f'aws_api_gateway_integration_response.sagemaker["{route}/')
+        }
+        assert set(responses) == set(table)
+        by_pattern = {r["selection_pattern"]: r["status_code"] for r in responses.values()}
+        for sagemaker_status, client_status in ERROR_STATUSES.items():
+            assert by_pattern[sagemaker_status] == client_status
+        assert by_pattern[None] == "200"
+        for name, entry in table.items():
+            if entry["template"]:
+                body = (TEMPLATES / entry["template"]).read_text(encoding="utf-8")
+                assert responses[name]["response_templates"] == {"application/json": body}
+        unavailable = responses["model-not-ready"]["response_parameters"]
+        assert unavailable == {"method.response.header.Retry-After": "'5'"}
+        statuses = {
+            plan.resource(a)["status_code"]: plan.resource(a)["response_parameters"]
+            for a in plan.addresses(f'aws_api_gateway_method_response.sagemaker["{route}/')
+        }
+        assert set(statuses) == {"200", "400", "502", "503", "504"}
+        assert statuses["503"] == {"method.response.header.Retry-After": True}
+    ratings_success = plan.resource('aws_api_gateway_integration_response.sagemaker["ratings/success"]')
+    assert ratings_success["response_templates"] == {
+        "application/json": (TEMPLATES / "ratings_response.vtl").read_text(encoding="utf-8")
+    }
+    assert (
+        plan.resource('aws_api_gateway_integration_response.sagemaker["csv/success"]')["response_templates"]
+        is None
+    )
+
+
+def test_gateway_responses_are_json_with_the_request_id(plan: PlanResult) -> None:
+    expected = {
+        "INVALID_API_KEY": ("403", "InvalidApiKey"),
+        "MISSING_AUTHENTICATION_TOKEN": ("404", "NotFound"),
+        "THROTTLED": ("429", "Throttled"),
+        "QUOTA_EXCEEDED": ("429", "QuotaExceeded"),
+        "BAD_REQUEST_BODY": ("400", "BadRequest"),
+        "BAD_REQUEST_PARAMETERS": ("400", "BadRequest"),
+        "REQUEST_TOO_LARGE": ("413", "PayloadTooLarge"),
+        "INTEGRATION_TIMEOUT": ("504", "ModelTimeout"),
+    }
+    for response_type, (status, code) in expected.items():
+        response = plan.resource(f'aws_api_gateway_gateway_response.this["{response_type}"]')
+        body = json.loads(response["response_templates"]["application/json"])
+        assert (response["status_code"], body["code"], body["requestId"]) == (
+            status,
+            code,
+            "$context.requestId",
+        )
+        assert body["message"]
+    for response_type in ("DEFAULT_4XX", "DEFAULT_5XX"):
+        response = plan.resource(f'aws_api_gateway_gateway_response.this["{response_type}"]')
+        assert response["status_code"] is None
+        rendered = response["response_templates"]["application/json"].replace(
+            "$context.error.messageString", '"Forbidden"'
+        )
+        assert json.loads(rendered)["requestId"] == "$context.requestId"
+
+
+def test_deployment_is_replaced_before_destroy_and_hashes_the_configuration(plan: PlanResult) -> None:
+    deployment = plan.resource("aws_api_gateway_deployment.this")
+    assert deployment["triggers"] == {"redeployment": plan.outputs["deployment_hash"]}
+    assert len(plan.outputs["deployment_hash"]) == 40
+    config = _config_resource(plan, "aws_api_gateway_deployment.this")
+    assert {"aws_api_gateway_integration.this", "aws_api_gateway_integration_response.sagemaker"} <= set(
+        config["depends_on"]
+    )
+    changes = {c["address"]: c for c in plan.raw._raw["resource_changes"]}
+    assert changes['aws_api_gateway_stage.this["prod"]']["change"]["after_unknown"]["deployment_id"] is True
+
+
+def test_deployment_hash_follows_template_content(tf: Workspace, plan: PlanResult) -> None:
+    template = tf.path(MODULE) / "templates" / "error_model.vtl"
+    original = template.read_text(encoding="utf-8")
+    try:
+        template.write_text(original + "## reworded\n", encoding="utf-8")
+        edited = tf.plan(MODULE, BASE)
+    finally:
+        template.write_text(original, encoding="utf-8")
+    assert edited.outputs["deployment_hash"] != plan.outputs["deployment_hash"]
+    assert (
+        edited.resource("aws_api_gateway_deployment.this")["triggers"]["redeployment"]
+        == (edited.outputs["deployment_hash"])
+    )
+    restored = tf.plan(MODULE, BASE)
+    assert restored.outputs["deployment_hash"] == plan.outputs["deployment_hash"]
+
+
+def test_private_api_with_cors_authorizers_cache_and_account_role(tf: Workspace) -> None:
+    pool = f"arn:aws:cognito-idp:us-east-1:{ACCOUNT}:userpool/us-east-1_example"
+    waf = f"arn:aws:wafv2:us-east-1:{ACCOUNT}:regional/webacl/ml/abc"
+    plan = tf.plan(
+        MODULE,
+        {
+            "name": "ml-private",
+            "create_account_cloudwatch_role": "true",
+            "endpoint_configuration": {"type": "PRIVATE", "vpc_endpoint_ids": ["vpce-0abc"]},
+            "cors": {"allow_origin": "https://app.example.com"},
+            "lambda_function": BASE["lambda_function"],
+            "authorizers": {"users": {"type": "COGNITO_USER_POOLS", "provider_arns": [pool]}},
+            "routes": {
+                "predict": {
+                    "type": "lambda_proxy",
+                    "path": "predict",
+                    "authorization": "COGNITO_USER_POOLS",
+                    "authorizer": "users",
+                    "request_schema": json.dumps({"type": "object", "required": ["instances"]}),
+                },
+                "lookup": {
+                    "type": "lambda_proxy",
+                    "path": "predict",
+                    "method": "GET",
+                    "authorization": "AWS_IAM",
+                    "query_parameters": {"data": True},
+                    "cache_key_parameters": ["method.request.querystring.data"],
+                },
+            },
+            "stages": {"prod": {"cache": {"size": "0.5", "ttl_in_seconds": 60}, "web_acl_arn": waf}},
+        },
+    )
+    api = plan.resource("aws_api_gateway_rest_api.this")
+    assert api["endpoint_configuration"] == [
+        api["endpoint_configuration"][0] | {"types": ["PRIVATE"], "vpc_endpoint_ids": ["vpce-0abc"]}
+    ]
+    policy = json.loads(plan.resource("aws_api_gateway_rest_api_policy.this[0]")["policy"])
+    deny = next(s for s in policy["Statement"] if s["Effect"] == "Deny")
+    assert deny["Condition"] == {"StringNotEquals": {"aws:SourceVpce": "vpce-0abc"}}
+
+    predict = plan.resource('aws_api_gateway_method.this["predict"]')
+    assert predict["authorization"] == "COGNITO_USER_POOLS"
+    assert predict["request_models"] == {"application/json": "PredictRequest"}
+    assert plan.resource('aws_api_gateway_authorizer.this["users"]')["provider_arns"] == [pool]
+    assert plan.resource('aws_api_gateway_model.this["predict"]')["schema"] == json.dumps(
+        {"type": "object", "required": ["instances"]}
+    )
+    assert sorted(plan.resource(a)["name"] for a in plan.addresses("aws_api_gateway_request_validator.")) == [
+        "ml-private-body",
+        "ml-private-parameters",
+    ]
+
+    options = plan.resource('aws_api_gateway_method.cors["predict"]')
+    assert (options["http_method"], options["api_key_required"], options["authorization"]) == (
+        "OPTIONS",
+        False,
+        "NONE",
+    )
+    preflight = plan.resource('aws_api_gateway_integration_response.cors["predict"]')["response_parameters"]
+    assert preflight["method.response.header.Access-Control-Allow-Methods"] == "'GET,OPTIONS,POST'"
+    assert preflight["method.response.header.Access-Control-Allow-Origin"] == "'https://app.example.com'"
+    missing = plan.resource('aws_api_gateway_gateway_response.this["MISSING_AUTHENTICATION_TOKEN"]')
+    assert missing["status_code"] == "403"
+    assert missing["response_parameters"] == {
+        "gatewayresponse.header.Access-Control-Allow-Origin": "'https://app.example.com'"
+    }
+
+    stage = plan.resource('aws_api_gateway_stage.this["prod"]')
+    assert (stage["cache_cluster_enabled"], stage["cache_cluster_size"]) == (True, "0.5")
+    assert plan.addresses("aws_api_gateway_method_settings.route") == [
+        'aws_api_gateway_method_settings.route["prod/lookup"]'
+    ]
+    cached = plan.resource('aws_api_gateway_method_settings.route["prod/lookup"]')
+    assert cached["method_path"] == "predict/GET"
+    assert _subset(
+        cached["settings"][0],
+        {"caching_enabled": True, "cache_ttl_in_seconds": 60, "cache_data_encrypted": True},
+    )
+    assert plan.resource('aws_api_gateway_integration.this["lookup"]')["cache_key_parameters"] == [
+        "method.request.querystring.data"
+    ]
+    assert plan.resource('aws_wafv2_web_acl_association.this["prod"]')["web_acl_arn"] == waf
+
+    assert plan.resource("aws_iam_role_policy_attachment.cloudwatch[0]")["policy_arn"] == (
+        "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+    )
+    assert "aws_api_gateway_account.this[0]" in plan.resources
+    assert "aws_iam_role.sagemaker[0]" not in plan.resources
+
+
+def _with(**overrides: Any) -> dict[str, Any]:
+    return {**BASE, **overrides}
+
+
+@pytest.mark.parametrize(
+    ("tf_vars", "message"),
+    [
+        (
+            _with(usage_plans={"free": {"stages": ["staging"]}}, api_keys={}),
+            "usage_plans: stages must name keys of stages; unknown stage(s): staging.",
+        ),
+        (
+            _with(routes={"x": {"type": "http_proxy", "path": "x"}}),
+            "routes: type must be lambda_proxy or sagemaker; unknown type(s): http_proxy.",
+        ),
+        (
+            _with(stages={"prod v2": {}}, usage_plans={}, api_keys={}),
+            'stages: invalid stage name(s) "prod v2": a stage name is 1 to 128 letters, digits,',
+        ),
+        (
+            _with(api_keys={"app": {"usage_plan": "gold"}}),
+            "api_keys: usage_plan must name a key of usage_plans; unknown plan(s): gold.",
+        ),
+        (
+            _with(routes={"r": {"type": "sagemaker", "path": "r", "method": "ANY"}}),
+            "method ANY is allowed only on lambda_proxy routes",
+        ),
+        (
+            {"name": "ml", "routes": {"p": {"type": "lambda_proxy", "path": "p"}}},
+            "lambda_proxy routes need lambda_function",
+        ),
+        (
+            {"name": "ml", "routes": {"r": {"type": "sagemaker", "path": "r"}}},
+            "a sagemaker route needs endpoint_name, or set default_endpoint_name.",
+        ),
+        (
+            _with(endpoint_configuration={"type": "PRIVATE"}),
+            "a PRIVATE API needs vpc_endpoint_ids",
+        ),
+        (
+            _with(
+                routes={
+                    "a": {"type": "lambda_proxy", "path": "p"},
+                    "b": {"type": "lambda_proxy", "path": "/p/"},
+                }
+            ),
+            "two routes serve the same method and path",
+        ),
+        (
+            _with(stages={"prod": {"method_throttles": {"nope": {"rate": 1, "burst": 1}}}}),
+            "stages: method_throttles keys must be route names",
+        ),
+    ],
+    ids=[
+        "plan-unknown-stage",
+        "unknown-route-type",
+        "invalid-stage-name",
+        "key-unknown-plan",
+        "any-on-sagemaker",
+        "proxy-without-function",
+        "sagemaker-without-endpoint",
+        "private-without-vpce",
+        "duplicate-route",
+        "throttle-unknown-route",
+    ],
+)
+def test_bad_inputs_fail_with_their_message(tf: Workspace, tf_vars: dict[str, Any], message: str) -> None:
+    assert message in tf.plan_error(MODULE, tf_vars)
