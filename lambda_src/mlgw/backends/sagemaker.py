@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -21,6 +22,9 @@ from mlgw.backends.payload import Payload, encode
 from mlgw.routing import Route
 
 _THROTTLING_CODES = {"ThrottlingException", "Throttling", "TooManyRequestsException"}
+
+INFERENCE_ID = re.compile(r"[!-~][ -~]{0,63}")
+"""SageMaker's InferenceId: up to 64 printable ASCII characters, not starting with a space."""
 
 
 class SageMakerBackend:

@@ -6,7 +6,6 @@ Every failure becomes the shared error shape with a fixed, client-safe message; 
 
 from __future__ import annotations
 
-import re
 import time
 from logging import Logger
 from typing import Any, Protocol
@@ -23,11 +22,10 @@ from mlgw.backends.errors import (
     Throttled,
 )
 from mlgw.backends.payload import CSV, JSON, InvalidInput, Payload, csv_line_payload, is_json, media_type
+from mlgw.backends.sagemaker import INFERENCE_ID
 from mlgw.env import SettingsError
 from mlgw.routing import DEFAULT_ROUTE, Route, RouteSource
 
-# SageMaker's InferenceId: up to 64 printable characters, not starting with a space.
-_INFERENCE_ID = re.compile(r"[!-~][ -~]{0,63}")
 _LOGGED_BODY_CHARS = 4096
 # Metrics and logs name unknown routes this way, so clients cannot mint metric dimensions.
 _UNKNOWN_ROUTE = "unknown"
@@ -192,7 +190,7 @@ def _inference_id(request: ProxyRequest) -> str:
     supplied = request.header("x-inference-id")
     if supplied is None:
         return request.request_id
-    if not _INFERENCE_ID.fullmatch(supplied):
+    if not INFERENCE_ID.fullmatch(supplied):
         raise InvalidInput(
             "InvalidInferenceId",
             "X-Inference-Id must be 1-64 printable ASCII characters, not starting with a space",
