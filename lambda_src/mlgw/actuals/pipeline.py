@@ -7,10 +7,10 @@ crash or timeout can skip exactly the chunks the state object lists as accepted.
 Delivery guarantee: a chunk is recorded as accepted only after the service confirmed
 it, and an accepted chunk is never sent again. A chunk is at least once, not exactly
 once, in one window: between the moment its request left and the moment its acceptance
-was recorded. If the invocation dies inside that window the retry sends the chunk
-again, except when the 202 status URL was already recorded, in which case the retry
-polls that status instead of resending. With ``max_in_flight`` chunks in flight the
-window covers at most that many chunks.
+was written to the state object. If the invocation dies inside that window the retry
+sends the chunk again, unless a state write after its 202 already saved the status URL,
+in which case the retry polls that status instead of resending. At most
+``max_in_flight`` chunks are ever inside the window at once.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from mlgw.actuals import completion
 from mlgw.actuals.client import DeliveryError, PermanentDeliveryError, TransientDeliveryError
 from mlgw.actuals.completion import InputFile
-from mlgw.actuals.csvfile import BadRowLog, CsvFileError, iter_actuals, text_stream
+from mlgw.actuals.csvfile import BadRowLog, Batch, CsvFileError, iter_batches, text_stream
 from mlgw.actuals.settings import ActualsSettings
 from mlgw.actuals.sinks import Chunk, Sink, Target
 from mlgw.actuals.state import LeaseLost, ProgressState, StateStore
@@ -218,16 +218,16 @@ class Reporter:
             raise
         return response["Body"].iter_chunks(S3_READ_CHUNK_BYTES)
 
-    def _rows(self, run: _Run, bad_rows: BadRowLog) -> Iterator[dict[str, Any]]:
+    def _batches(self, run: _Run, batch_rows: int, bad_rows: BadRowLog) -> Iterator[Batch]:
         try:
-            yield from iter_actuals(text_stream(self._open(run)), bad_rows)
+            yield from iter_batches(text_stream(self._open(run)), batch_rows, bad_rows)
         except CsvFileError as exc:
             raise _Rejected(str(exc)) from None
 
     def _validate(self, run: _Run) -> int:
         """Read the whole file once before sending anything, so a bad row rejects it untouched."""
         bad_rows = BadRowLog(self._settings.bad_rows_in_report)
-        valid = sum(1 for _ in self._rows(run, bad_rows))
+        valid = sum(map(len, self._batches(run, self._settings.report_rows, bad_rows)))
         run.bad_rows = bad_rows
         if bad_rows.count:
             raise _Rejected(f"{bad_rows.count} bad rows; nothing was sent", valid_rows=valid)
@@ -240,7 +240,8 @@ class Reporter:
             expected = self._validate(run)
         bad_rows = BadRowLog(settings.bad_rows_in_report)
         run.bad_rows = bad_rows
-        total = self._send_chunks(run, progress, self._rows(run, bad_rows), deadline)
+        batches = self._batches(run, progress.chunk_rows, bad_rows)
+        total = self._send_chunks(run, progress, batches, deadline)
         if total == 0:
             raise _Rejected("file has no valid data rows")
         if expected is not None and total != expected:
@@ -249,7 +250,7 @@ class Reporter:
         run.state.save()
 
     def _send_chunks(
-        self, run: _Run, progress: ProgressState, rows: Iterator[dict[str, Any]], deadline: float
+        self, run: _Run, progress: ProgressState, batches: Iterator[Batch], deadline: float
     ) -> int:
         """Deliver chunks with at most ``max_in_flight`` outstanding; returns the valid row count.
 
@@ -263,8 +264,8 @@ class Reporter:
         with ThreadPoolExecutor(max_workers=limit, thread_name_prefix="actuals") as pool:
             in_flight: dict[Future[None], Chunk] = {}
             try:
-                for chunk in _chunks(rows, chunk_rows):
-                    total += len(chunk.rows)
+                for chunk in _chunks(batches, chunk_rows):
+                    total += len(chunk.batch)
                     if chunk.index in progress.accepted:
                         continue
                     while len(in_flight) >= limit and failure is None:
@@ -296,15 +297,18 @@ class Reporter:
         """Record every finished chunk; returns the most serious failure among them."""
         done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
         failure: BaseException | None = None
+        accepted: list[tuple[int, int]] = []
         for future in done:
             chunk = in_flight.pop(future)
             error = future.exception()
             if error is None:
-                run.state.record_accepted(chunk.index, len(chunk.rows))
-                run.rows_sent += len(chunk.rows)
+                accepted.append((chunk.index, len(chunk.batch)))
+                run.rows_sent += len(chunk.batch)
                 run.chunks_sent += 1
             else:
                 failure = _worse(failure, error)
+        if accepted:
+            run.state.record_accepted(accepted)
         return failure
 
     def _succeed(self, run: _Run) -> Outcome:
@@ -401,16 +405,20 @@ def _worse(current: BaseException | None, new: BaseException | None) -> BaseExce
     return current
 
 
-def _chunks(rows: Iterator[dict[str, Any]], size: int) -> Iterator[Chunk]:
+def _chunks(batches: Iterator[Batch], size: int) -> Iterator[Chunk]:
+    """Exactly ``size`` valid rows per chunk (the last may be shorter), whatever the batch sizes."""
     index = 0
-    batch: list[dict[str, Any]] = []
-    append = batch.append
-    for row in rows:
-        append(row)
-        if len(batch) == size:
-            yield Chunk(index, batch)
+    parts: list[Batch] = []
+    held = 0
+    for batch in batches:
+        rest = batch
+        while held + len(rest) >= size:
+            head, rest = rest.split(size - held)
+            yield Chunk(index, Batch.concat([*parts, head]))
             index += 1
-            batch = []
-            append = batch.append
-    if batch:
-        yield Chunk(index, batch)
+            parts, held = [], 0
+        if len(rest):
+            parts.append(rest)
+            held += len(rest)
+    if held:
+        yield Chunk(index, Batch.concat(parts))

@@ -109,7 +109,7 @@ def load_settings(env: Mapping[str, str]) -> ActualsSettings:
         deployment_id_pattern=_pattern(env),
         skip_bad_rows=env_choice(env, "ACTUALS_BAD_ROWS", ("reject", "skip"), "reject") == "skip",
         bad_rows_in_report=env_int(env, "ACTUALS_BAD_ROWS_IN_REPORT", 100, minimum=1, maximum=10_000),
-        max_in_flight=env_int(env, "ACTUALS_MAX_IN_FLIGHT", 4, minimum=1, maximum=16),
+        max_in_flight=env_int(env, "ACTUALS_MAX_IN_FLIGHT", 8, minimum=1, maximum=16),
         connect_timeout=env_float(env, "ACTUALS_HTTP_CONNECT_TIMEOUT", 5.0, minimum=0.1, maximum=60),
         read_timeout=env_float(env, "ACTUALS_HTTP_READ_TIMEOUT", 60.0, minimum=0.1, maximum=900),
         max_retries=env_int(env, "ACTUALS_HTTP_MAX_RETRIES", 6, minimum=0, maximum=20),

@@ -8,20 +8,26 @@ second write replaces the first with identical content.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from json.encoder import encode_basestring_ascii
 from typing import Any, Protocol
 
 from mlgw.actuals.client import ActualsApi, StatusGone
-from mlgw.actuals.csvfile import ACTUAL_VALUE, ASSOCIATION_ID
+from mlgw.actuals.csvfile import Batch
+
+_ROW = '{"associationId":%s,"actualValue":%s}'
+_ROW_WITH_EXTRAS = '{"associationId":%s,"actualValue":%s%s}'
+_GROUND_TRUTH = (
+    '{"groundTruthData":{"data":%s,"encoding":"CSV"},"eventMetadata":{"eventId":%s},"eventVersion":"0"}'
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Chunk:
     index: int
-    rows: list[dict[str, Any]]
+    batch: Batch
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +53,15 @@ class Sink(Protocol):
     ) -> None: ...
 
 
-def datarobot_body(rows: list[dict[str, Any]]) -> bytes:
-    return json.dumps({"data": rows}, separators=(",", ":")).encode()
+def datarobot_body(batch: Batch) -> bytes:
+    """``{"data": [...]}`` assembled from the pre-encoded columns, without a dict per row."""
+    if batch.extras_json is None:
+        rows = map(_ROW.__mod__, zip(batch.ids_json, batch.values_json, strict=True))
+    else:
+        rows = map(
+            _ROW_WITH_EXTRAS.__mod__, zip(batch.ids_json, batch.values_json, batch.extras_json, strict=True)
+        )
+    return ('{"data":[' + ",".join(rows) + "]}").encode()
 
 
 class DataRobotSink:
@@ -73,23 +86,17 @@ class DataRobotSink:
                 pass
             else:
                 return
-        status_url = self._api.submit(target.deployment_id, datarobot_body(chunk.rows), deadline)
+        status_url = self._api.submit(target.deployment_id, datarobot_body(chunk.batch), deadline)
         if status_url is None:
             return
         on_submitted(status_url)
         self._api.wait(status_url, deadline)
 
 
-def ground_truth_line(row: dict[str, Any]) -> str:
-    """One record in Model Monitor's ground-truth merge format; the label travels as CSV text."""
-    return json.dumps(
-        {
-            "groundTruthData": {"data": str(row[ACTUAL_VALUE]), "encoding": "CSV"},
-            "eventMetadata": {"eventId": row[ASSOCIATION_ID]},
-            "eventVersion": "0",
-        },
-        separators=(",", ":"),
-    )
+def ground_truth_lines(batch: Batch) -> bytes:
+    """Records in Model Monitor's ground-truth merge format; the label travels as CSV text."""
+    data = map(encode_basestring_ascii, batch.texts)
+    return ("\n".join(map(_GROUND_TRUTH.__mod__, zip(data, batch.ids_json, strict=True))) + "\n").encode()
 
 
 class ModelMonitorSink:
@@ -121,10 +128,9 @@ class ModelMonitorSink:
         pending_status: str | None,
         on_submitted: Callable[[str], None],
     ) -> None:
-        body = "\n".join(ground_truth_line(row) for row in chunk.rows) + "\n"
         self._s3.put_object(
             Bucket=self._bucket,
             Key=self.key_for(target, chunk.index),
-            Body=body.encode(),
+            Body=ground_truth_lines(chunk.batch),
             ContentType="application/jsonlines",
         )

@@ -114,18 +114,20 @@ class StateStore:
             self.save()
 
     def record_pending(self, index: int, status_url: str) -> None:
+        """Remembered in memory and saved with the next write, which costs no request of its own."""
         with self._lock:
             assert self.state is not None
             self.state.pending[index] = status_url
-            self._write()
 
-    def record_accepted(self, index: int, rows: int) -> None:
+    def record_accepted(self, chunks: list[tuple[int, int]]) -> None:
+        """Save (index, rows) of chunks the service confirmed, in one conditional write."""
         with self._lock:
             assert self.state is not None
-            self.state.pending.pop(index, None)
-            if index not in self.state.accepted:
-                self.state.accepted.add(index)
-                self.state.rows_accepted += rows
+            for index, rows in chunks:
+                self.state.pending.pop(index, None)
+                if index not in self.state.accepted:
+                    self.state.accepted.add(index)
+                    self.state.rows_accepted += rows
             self._write()
 
     def save(self) -> None:

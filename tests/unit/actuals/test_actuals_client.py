@@ -17,9 +17,11 @@ from mlgw.actuals.client import (
     TransientDeliveryError,
     parse_retry_after,
 )
+from mlgw.actuals.csvfile import Batch
 from mlgw.actuals.sinks import datarobot_body
 
 ROWS = [{"associationId": "a-1", "actualValue": 1}, {"associationId": "a-2", "actualValue": "cat"}]
+BATCH = Batch(['"a-1"', '"a-2"'], ["1", '"cat"'], ["1", "cat"])
 
 
 class Secrets:
@@ -60,7 +62,7 @@ def make_api(
 
 
 def deliver(api: ActualsApi, deadline: float = 30.0) -> None:
-    status = api.submit(DEPLOYMENT, datarobot_body(ROWS), time.monotonic() + deadline)
+    status = api.submit(DEPLOYMENT, datarobot_body(BATCH), time.monotonic() + deadline)
     assert status is not None
     api.wait(status, time.monotonic() + deadline)
 

@@ -1,4 +1,5 @@
 import io
+import json
 import tracemalloc
 from collections.abc import Iterator
 
@@ -6,18 +7,27 @@ import pytest
 
 from mlgw.actuals.csvfile import (
     BadRowLog,
+    Batch,
     CsvFileError,
-    iter_actuals,
+    iter_batches,
     parse_actual_value,
     text_stream,
 )
+from mlgw.actuals.sinks import datarobot_body
 
 
-def parse(data: bytes | str, *, piece: int = 0, keep: int = 50) -> tuple[list[dict], BadRowLog]:
+def wire_rows(batches: Iterator[Batch]) -> list[dict]:
+    """Rows as the actuals API receives them: decoded from the request bodies."""
+    return [row for batch in batches for row in json.loads(datarobot_body(batch))["data"]]
+
+
+def parse(
+    data: bytes | str, *, piece: int = 0, keep: int = 50, batch_rows: int = 3
+) -> tuple[list[dict], BadRowLog]:
     raw = data.encode() if isinstance(data, str) else data
     chunks = [raw[i : i + piece] for i in range(0, len(raw), piece)] if piece else [raw]
     log = BadRowLog(keep)
-    return list(iter_actuals(text_stream(chunks), log)), log
+    return wire_rows(iter_batches(text_stream(chunks), batch_rows, log)), log
 
 
 def test_columns_in_any_order_with_bom_crlf_blank_lines_and_quoted_commas() -> None:
@@ -146,7 +156,7 @@ def _generated(rows: int) -> Iterator[bytes]:
 def _peak_while_parsing(rows: int) -> int:
     tracemalloc.start()
     try:
-        consumed = sum(1 for _ in iter_actuals(text_stream(_generated(rows)), BadRowLog(10)))
+        consumed = sum(map(len, iter_batches(text_stream(_generated(rows)), 1000, BadRowLog(10))))
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -169,8 +179,26 @@ def test_text_stream_reads_lazily() -> None:
             yield b"associationId,actualValue\n" if index == 0 else b"a,1\n" * 1000
 
     stream = text_stream(chunks())
-    rows = iter_actuals(stream, BadRowLog(1))
-    next(rows)
+    batches = iter_batches(stream, 10, BadRowLog(1))
+    next(batches)
 
     assert len(pulled) < 10
     assert isinstance(stream, io.TextIOWrapper)
+
+
+def test_chunks_hold_exactly_report_rows_valid_rows_across_uneven_batches() -> None:
+    from mlgw.actuals.pipeline import _chunks
+
+    sizes = [3, 0, 7, 1, 10, 4]
+    batches = []
+    start = 0
+    for size in sizes:
+        ids = [f'"r{index}"' for index in range(start, start + size)]
+        batches.append(Batch(ids, ["1"] * size, ["1"] * size))
+        start += size
+
+    chunks = list(_chunks(iter(batches), 4))
+
+    assert [chunk.index for chunk in chunks] == [0, 1, 2, 3, 4, 5, 6]
+    assert [len(chunk.batch) for chunk in chunks] == [4, 4, 4, 4, 4, 4, 1]
+    assert [i for chunk in chunks for i in chunk.batch.ids_json] == [f'"r{index}"' for index in range(25)]
