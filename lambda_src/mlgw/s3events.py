@@ -10,9 +10,9 @@ same way.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 from urllib.parse import unquote_plus
 
 
@@ -49,6 +49,37 @@ def created_objects(event: Mapping[str, Any]) -> list[S3Object]:
     if event.get("Event") == "s3:TestEvent":
         return []
     raise UnsupportedEvent("expected an S3 notification (Records) or an EventBridge S3 event")
+
+
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class EventResults(Generic[T]):
+    """What became of each object of one event: outcomes of those handled, and one line per
+    object that raised, for the exception that fails the invocation."""
+
+    outcomes: list[T] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def handle_each(
+    event: Mapping[str, Any], handle: Callable[[S3Object], T], logger: Any, *, failure_message: str
+) -> EventResults[T]:
+    """Run `handle` on every created object, each in isolation: one object failing must not stop
+    the others of the same event, which would otherwise wait for a retry of the whole event.
+    Log lines inside carry the object's key (`s3_key`) as a correlation field."""
+    results: EventResults[T] = EventResults()
+    for obj in created_objects(event):
+        logger.append_keys(s3_key=obj.key)
+        try:
+            results.outcomes.append(handle(obj))
+        except Exception as exc:
+            logger.exception(failure_message, extra={"error_type": type(exc).__name__})
+            results.problems.append(f"{obj.key}: {type(exc).__name__}: {exc}")
+        finally:
+            logger.remove_keys(["s3_key"])
+    return results
 
 
 def _is_created_record(record: Mapping[str, Any]) -> bool:

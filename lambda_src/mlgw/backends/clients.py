@@ -39,11 +39,12 @@ class CallBudget:
         backoff = sum(min(2.0**retry, _MAX_BACKOFF) for retry in range(self.max_attempts - 1))
         return self.max_attempts * (self.connect_timeout + self.read_timeout) + backoff
 
-    def botocore_config(self) -> Config:
+    def botocore_config(self, max_pool_connections: int = 10) -> Config:
         return Config(
             connect_timeout=self.connect_timeout,
             read_timeout=self.read_timeout,
             retries={"mode": "standard", "total_max_attempts": self.max_attempts},
+            max_pool_connections=max_pool_connections,
         )
 
 
@@ -85,17 +86,23 @@ class ModelClients:
 
 
 def build_model_clients(
-    budget: CallBudget, *, retry_after: int, sagemaker_runtime_endpoint_url: str | None = None
+    budget: CallBudget,
+    *,
+    retry_after: int,
+    sagemaker_runtime_endpoint_url: str | None = None,
+    max_connections: int = 10,
 ) -> ModelClients:
     """`sagemaker_runtime_endpoint_url` points the runtime client at any server that speaks the
-    SageMaker runtime API, which is how local mode runs the same code without AWS."""
-    config = budget.botocore_config()
+    SageMaker runtime API, which is how local mode runs the same code without AWS.
+    `max_connections` sizes the connection pools for callers that call from many threads at once
+    (the batch pipeline), so no connection is opened and thrown away per call."""
+    config = budget.botocore_config(max_connections)
     return ModelClients(
         sagemaker_runtime=boto3.client(
             "sagemaker-runtime", config=config, endpoint_url=sagemaker_runtime_endpoint_url
         ),
         machine_learning_factory=lambda: boto3.client("machinelearning", config=config),
-        http_pool=urllib3.PoolManager(),
+        http_pool=urllib3.PoolManager(maxsize=max_connections),
         budget=budget,
         retry_after=retry_after,
     )

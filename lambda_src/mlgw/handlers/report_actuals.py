@@ -21,10 +21,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.config import Config
 
 from mlgw.actuals.client import ActualsApi, RetryPolicy, TokenProvider
-from mlgw.actuals.pipeline import Invocation, Outcome, Reporter
+from mlgw.actuals.pipeline import Invocation, Reporter
 from mlgw.actuals.settings import SINK_DATAROBOT, SINK_MODEL_MONITOR, ActualsSettings, load_settings
 from mlgw.actuals.sinks import DataRobotSink, ModelMonitorSink, Sink
-from mlgw.s3events import created_objects
+from mlgw.s3events import handle_each
 
 logger = Logger(service="report_actuals")
 
@@ -95,26 +95,23 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         request_id=context.aws_request_id,
         remaining_seconds=lambda: context.get_remaining_time_in_millis() / 1000,
     )
-    outcomes: list[Outcome] = []
-    problems: list[str] = []
     try:
-        for obj in created_objects(event):
-            logger.append_keys(s3_key=obj.key)
-            try:
-                outcome = current.reporter.process(obj, invocation)
-            except Exception as exc:
-                logger.exception("object not reported", extra={"error_type": type(exc).__name__})
-                problems.append(f"{obj.key}: {type(exc).__name__}: {exc}")
-                current.metrics.add_metric(name="FilesFailed", unit=MetricUnit.Count, value=1)
-                continue
-            finally:
-                logger.remove_keys(["s3_key"])
-            outcomes.append(outcome)
+        results = handle_each(
+            event,
+            lambda obj: current.reporter.process(obj, invocation),
+            logger,
+            failure_message="object not reported",
+        )
+        if results.problems:
+            current.metrics.add_metric(name="FilesFailed", unit=MetricUnit.Count, value=len(results.problems))
+        for outcome in results.outcomes:
             current.metrics.add_metric(name="RowsReported", unit=MetricUnit.Count, value=outcome.rows_sent)
             current.metrics.add_metric(name="ChunksSent", unit=MetricUnit.Count, value=outcome.chunks_sent)
             current.metrics.add_metric(name="BadRowsSkipped", unit=MetricUnit.Count, value=outcome.bad_rows)
     finally:
         current.metrics.flush_metrics()
-    if problems:
-        raise ActualsReportingError(f"{len(problems)} object(s) not reported: " + " | ".join(problems))
-    return {"results": [asdict(outcome) for outcome in outcomes]}
+    if results.problems:
+        raise ActualsReportingError(
+            f"{len(results.problems)} object(s) not reported: " + " | ".join(results.problems)
+        )
+    return {"results": [asdict(outcome) for outcome in results.outcomes]}
