@@ -17,3 +17,23 @@ output "models_json" {
   description = "The routing table rendered as the prediction function reads it."
   value       = local.models_json
 }
+
+output "actuals_function_name" {
+  description = "Name of the actuals reporting function (null when actuals_reporting is off)."
+  value       = try(module.report_actuals[0].function_name, null)
+}
+
+output "actuals_failure_queue_arn" {
+  description = "Queue receiving actuals events the function failed on after its retries."
+  value       = try(module.report_actuals[0].failure_queue_arn, null)
+}
+
+output "actuals_token_secret_arn" {
+  description = "Secret holding the actuals API token: the one passed in, or the one created (set its value outside Terraform)."
+  value       = local.actuals_secret_arn
+}
+
+output "package_size" {
+  description = "Size in bytes of the shared Lambda deployment package."
+  value       = module.package.size
+}

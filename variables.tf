@@ -1,3 +1,86 @@
+variable "actuals_reporting" {
+  description = <<-EOT
+    S3-triggered actuals reporting (null = off). CSVs of associationId,actualValue dropped
+    under <prefix><deployment_id>/ are streamed to the MLOps actuals API (DataRobot
+    protocol, at most report_rows rows a request) and/or written as SageMaker Model Monitor
+    ground truth. Processed, failed and state prefixes default to siblings of prefix
+    (upload_actuals-processed/, …), never inside it. token_secret_arn null: the module
+    creates an empty secret whose value you set outside Terraform (see the README).
+  EOT
+  type = object({
+    bucket                = string
+    prefix                = optional(string, "upload_actuals/")
+    processed_prefix      = optional(string)
+    failed_prefix         = optional(string)
+    state_prefix          = optional(string)
+    on_success            = optional(string, "delete")
+    bad_rows              = optional(string, "reject")
+    deployment_id_pattern = optional(string)
+    report_rows           = optional(number, 10000)
+    sinks                 = optional(list(string), ["datarobot"])
+    api_url               = optional(string, "https://app.datarobot.com")
+    token_secret_arn      = optional(string)
+    secret_kms_key_arn    = optional(string)
+    bucket_kms_key_arn    = optional(string)
+    ground_truth = optional(object({
+      bucket        = optional(string)
+      prefix        = optional(string)
+      endpoint_name = optional(string)
+    }), {})
+    memory_size = optional(number, 512)
+    timeout     = optional(number, 900)
+  })
+  default = null
+
+  validation {
+    condition     = var.actuals_reporting == null || try(var.actuals_reporting.report_rows >= 1 && var.actuals_reporting.report_rows <= 10000 && floor(var.actuals_reporting.report_rows) == var.actuals_reporting.report_rows, false)
+    error_message = "actuals_reporting.report_rows must be a whole number between 1 and 10000: the actuals API rejects larger requests."
+  }
+
+  validation {
+    condition = var.actuals_reporting == null || alltrue([
+      for p in compact([
+        try(var.actuals_reporting.prefix, null), try(var.actuals_reporting.processed_prefix, null),
+        try(var.actuals_reporting.failed_prefix, null), try(var.actuals_reporting.state_prefix, null),
+      ]) : endswith(p, "/") && !startswith(p, "/")
+    ])
+    error_message = "actuals_reporting prefixes must be key prefixes ending with \"/\" and not starting with one, e.g. \"upload_actuals/\"."
+  }
+
+  validation {
+    condition = var.actuals_reporting == null || alltrue([
+      for p in compact([try(var.actuals_reporting.processed_prefix, null), try(var.actuals_reporting.failed_prefix, null), try(var.actuals_reporting.state_prefix, null)]) :
+      !startswith(p, var.actuals_reporting.prefix) && !startswith(var.actuals_reporting.prefix, p)
+    ])
+    error_message = "actuals_reporting processed_prefix, failed_prefix and state_prefix must be siblings of prefix, not inside it: a file moved under the trigger prefix would be read as a deployment id and trigger the function again."
+  }
+
+  validation {
+    condition     = var.actuals_reporting == null || contains(["delete", "archive"], try(var.actuals_reporting.on_success, ""))
+    error_message = "actuals_reporting.on_success must be delete or archive."
+  }
+
+  validation {
+    condition     = var.actuals_reporting == null || contains(["reject", "skip"], try(var.actuals_reporting.bad_rows, ""))
+    error_message = "actuals_reporting.bad_rows must be reject (the whole file goes to the failed prefix) or skip (bad rows are reported and left out)."
+  }
+
+  validation {
+    condition     = var.actuals_reporting == null || (length(try(var.actuals_reporting.sinks, [])) > 0 && length(setsubtract(try(var.actuals_reporting.sinks, []), ["datarobot", "model-monitor"])) == 0)
+    error_message = "actuals_reporting.sinks must name datarobot, model-monitor or both."
+  }
+
+  validation {
+    condition     = var.actuals_reporting == null || can(regex("^https://[^/\\s]+(/[^\\s?#]*)?$", try(var.actuals_reporting.api_url, "")))
+    error_message = "actuals_reporting.api_url must be an https:// base URL such as https://app.datarobot.com: the bearer token must not travel in clear text."
+  }
+
+  validation {
+    condition     = var.actuals_reporting == null || try(var.actuals_reporting.timeout >= 60 && var.actuals_reporting.timeout <= 900, false)
+    error_message = "actuals_reporting.timeout must be between 60 and 900 seconds."
+  }
+}
+
 variable "endpoint" {
   description = <<-EOT
     The primary SageMaker endpoint. Direct routes, batch prediction, Batch Transform and the
@@ -92,6 +175,18 @@ variable "name" {
   validation {
     condition     = can(regex("^[a-z][a-z0-9-]{0,30}[a-z0-9]$", var.name))
     error_message = "name must be 2 to 32 lower-case letters, digits or hyphens, start with a letter and not end with a hyphen: it prefixes every resource name."
+  }
+}
+
+variable "s3_trigger_mode" {
+  description = "How S3 events reach the pipeline functions: \"notification\" (the module owns each bucket's one notification configuration) or \"eventbridge\" (for buckets that other consumers also watch)."
+  type        = string
+  default     = "notification"
+  nullable    = false
+
+  validation {
+    condition     = contains(["notification", "eventbridge"], var.s3_trigger_mode)
+    error_message = "s3_trigger_mode must be notification or eventbridge."
   }
 }
 

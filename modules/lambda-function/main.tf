@@ -10,10 +10,9 @@ locals {
   log_group_name = "/aws/lambda/${var.name}"
   log_group_arn  = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${local.log_group_name}"
 
-  source_dir = coalesce(var.source_dir, "${path.module}/../../lambda_src")
   package = var.package != null ? var.package : {
-    filename         = data.archive_file.package[0].output_path
-    source_code_hash = data.archive_file.package[0].output_base64sha256
+    filename         = module.package[0].filename
+    source_code_hash = module.package[0].source_code_hash
   }
 
   powertools_layer_arn = var.powertools_layer.arn != null ? var.powertools_layer.arn : join(":", [
@@ -41,22 +40,12 @@ locals {
   )
 }
 
-# One deterministic zip of the handler package: fixed file mode, no tests or caches, so the
-# hash changes only when the code does.
-data "archive_file" "package" {
-  count = var.package == null ? 1 : 0
+module "package" {
+  source = "../lambda-package"
+  count  = var.package == null ? 1 : 0
 
-  type             = "zip"
-  source_dir       = local.source_dir
-  output_path      = "${path.root}/.build/${var.name}.zip"
-  output_file_mode = "0644"
-  excludes = [
-    "**/__pycache__/**",
-    "**/*.pyc",
-    "**/.pytest_cache/**",
-    "**/tests/**",
-    "**/*.md",
-  ]
+  source_dir  = var.source_dir
+  output_path = "${path.root}/.build/${var.name}.zip"
 }
 
 resource "aws_cloudwatch_log_group" "this" {

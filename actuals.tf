@@ -1,0 +1,151 @@
+locals {
+  actuals_enabled = var.actuals_reporting != null
+  # Defaults mirror the handler's: siblings of the trigger prefix, never inside it.
+  actuals = local.actuals_enabled ? {
+    bucket              = var.actuals_reporting.bucket
+    prefix              = var.actuals_reporting.prefix
+    processed_prefix    = coalesce(var.actuals_reporting.processed_prefix, "${trimsuffix(var.actuals_reporting.prefix, "/")}-processed/")
+    failed_prefix       = coalesce(var.actuals_reporting.failed_prefix, "${trimsuffix(var.actuals_reporting.prefix, "/")}-failed/")
+    state_prefix        = coalesce(var.actuals_reporting.state_prefix, "${trimsuffix(var.actuals_reporting.prefix, "/")}-state/")
+    ground_truth_bucket = coalesce(var.actuals_reporting.ground_truth.bucket, var.actuals_reporting.bucket)
+    ground_truth_prefix = coalesce(var.actuals_reporting.ground_truth.prefix, "${trimsuffix(var.actuals_reporting.prefix, "/")}-ground-truth/")
+    datarobot           = contains(var.actuals_reporting.sinks, "datarobot")
+    model_monitor       = contains(var.actuals_reporting.sinks, "model-monitor")
+  } : null
+  actuals_ground_truth_endpoint = try(coalesce(var.actuals_reporting.ground_truth.endpoint_name, local.endpoint_name), null)
+  actuals_creates_secret        = local.actuals_enabled && try(local.actuals.datarobot && var.actuals_reporting.token_secret_arn == null, false)
+  actuals_secret_arn = !local.actuals_enabled ? null : (
+    local.actuals.datarobot ? coalesce(var.actuals_reporting.token_secret_arn, try(aws_secretsmanager_secret.actuals_token[0].arn, null)) : null
+  )
+  actuals_function_name = "${var.name}-report-actuals"
+  # Async retries of the function; the handler moves a file to the failed prefix after the last one.
+  actuals_retries = 2
+
+  actuals_write_prefixes = local.actuals_enabled ? concat(
+    [local.actuals.processed_prefix, local.actuals.failed_prefix, local.actuals.state_prefix],
+    local.actuals.model_monitor && local.actuals.ground_truth_bucket == local.actuals.bucket ? [local.actuals.ground_truth_prefix] : [],
+  ) : []
+
+  actuals_bucket_arn = local.actuals_enabled ? "arn:${local.partition}:s3:::${local.actuals.bucket}" : null
+}
+
+# The token is set outside Terraform so it never lands in state:
+#   aws secretsmanager put-secret-value --secret-id <actuals_token_secret_arn> --secret-string "$TOKEN"
+resource "aws_secretsmanager_secret" "actuals_token" {
+  #checkov:skip=CKV2_AWS_57:The token is issued by the MLOps platform, which Secrets Manager cannot rotate; rotate it there and put the new value.
+  #checkov:skip=CKV_AWS_149:A customer managed key is opt-in through actuals_reporting.secret_kms_key_arn; the AWS managed key encrypts it otherwise.
+  count = local.actuals_creates_secret ? 1 : 0
+
+  name        = "${var.name}/actuals-api-token"
+  description = "Bearer token of the MLOps actuals API used by ${local.actuals_function_name}"
+  kms_key_id  = var.actuals_reporting.secret_kms_key_arn
+  tags        = var.tags
+}
+
+module "report_actuals" {
+  source = "./modules/lambda-function"
+  count  = local.actuals_enabled ? 1 : 0
+
+  name        = local.actuals_function_name
+  description = "Streams actuals CSVs from s3://${local.actuals.bucket}/${local.actuals.prefix} to the monitoring sinks"
+  handler     = "mlgw.handlers.report_actuals.lambda_handler"
+  package     = local.package
+  memory_size = var.actuals_reporting.memory_size
+  timeout     = var.actuals_reporting.timeout
+  tags        = var.tags
+
+  async_invocation = {
+    maximum_retry_attempts = local.actuals_retries
+  }
+
+  environment = merge(
+    {
+      ACTUALS_BUCKET           = local.actuals.bucket
+      ACTUALS_PREFIX           = local.actuals.prefix
+      ACTUALS_PROCESSED_PREFIX = local.actuals.processed_prefix
+      ACTUALS_FAILED_PREFIX    = local.actuals.failed_prefix
+      ACTUALS_STATE_PREFIX     = local.actuals.state_prefix
+      ACTUALS_ON_SUCCESS       = var.actuals_reporting.on_success
+      ACTUALS_BAD_ROWS         = var.actuals_reporting.bad_rows
+      ACTUALS_SINKS            = join(",", sort(var.actuals_reporting.sinks))
+      ACTUALS_REPORT_ROWS      = tostring(var.actuals_reporting.report_rows)
+      ACTUALS_MAX_ATTEMPTS     = tostring(local.actuals_retries + 1)
+    },
+    var.actuals_reporting.deployment_id_pattern == null ? {} : {
+      ACTUALS_DEPLOYMENT_ID_PATTERN = var.actuals_reporting.deployment_id_pattern
+    },
+    local.actuals.datarobot ? {
+      ACTUALS_API_URL          = trimsuffix(var.actuals_reporting.api_url, "/")
+      ACTUALS_TOKEN_SECRET_ARN = local.actuals_secret_arn
+    } : {},
+    local.actuals.model_monitor ? merge(
+      {
+        ACTUALS_GROUND_TRUTH_BUCKET = local.actuals.ground_truth_bucket
+        ACTUALS_GROUND_TRUTH_PREFIX = local.actuals.ground_truth_prefix
+      },
+      local.actuals_ground_truth_endpoint == null ? {} : { ACTUALS_GROUND_TRUTH_ENDPOINT = local.actuals_ground_truth_endpoint },
+    ) : {},
+  )
+
+  policy_statements = merge(
+    {
+      ReadInputsAndState = {
+        actions = ["s3:GetObject"]
+        resources = [
+          "${local.actuals_bucket_arn}/${local.actuals.prefix}*",
+          "${local.actuals_bucket_arn}/${local.actuals.state_prefix}*",
+        ]
+      }
+      # Without ListBucket, S3 answers 403 instead of 404 for a missing key, and the handler
+      # could not tell a first run from a failure.
+      ListInputsAndState = {
+        actions   = ["s3:ListBucket"]
+        resources = [local.actuals_bucket_arn]
+        conditions = [{
+          test     = "StringLike"
+          variable = "s3:prefix"
+          values   = ["${local.actuals.prefix}*", "${local.actuals.state_prefix}*"]
+        }]
+      }
+      WriteOutcomes = {
+        actions = ["s3:PutObject"]
+        resources = [
+          "${local.actuals_bucket_arn}/${local.actuals.processed_prefix}*",
+          "${local.actuals_bucket_arn}/${local.actuals.failed_prefix}*",
+          "${local.actuals_bucket_arn}/${local.actuals.state_prefix}*",
+        ]
+      }
+      RemoveInputsAndState = {
+        actions = ["s3:DeleteObject"]
+        resources = [
+          "${local.actuals_bucket_arn}/${local.actuals.prefix}*",
+          "${local.actuals_bucket_arn}/${local.actuals.state_prefix}*",
+        ]
+      }
+    },
+    local.actuals.datarobot ? {
+      ReadApiToken = {
+        actions   = ["secretsmanager:GetSecretValue"]
+        resources = [local.actuals_secret_arn]
+      }
+    } : {},
+    local.actuals.model_monitor ? {
+      WriteGroundTruth = {
+        actions   = ["s3:PutObject"]
+        resources = ["arn:${local.partition}:s3:::${local.actuals.ground_truth_bucket}/${local.actuals.ground_truth_prefix}*"]
+      }
+    } : {},
+    var.actuals_reporting.bucket_kms_key_arn == null ? {} : {
+      UseBucketKey = {
+        actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+        resources = [var.actuals_reporting.bucket_kms_key_arn]
+      }
+    },
+    var.actuals_reporting.secret_kms_key_arn == null || !local.actuals.datarobot ? {} : {
+      DecryptApiToken = {
+        actions   = ["kms:Decrypt"]
+        resources = [var.actuals_reporting.secret_kms_key_arn]
+      }
+    },
+  )
+}

@@ -1,0 +1,9 @@
+output "function_name" {
+  description = "Name of the actuals reporting function."
+  value       = module.ml_gateway.actuals_function_name
+}
+
+output "token_secret_arn" {
+  description = "Secret to put the actuals API token into."
+  value       = module.ml_gateway.actuals_token_secret_arn
+}

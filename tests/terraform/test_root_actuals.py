@@ -1,0 +1,151 @@
+"""Plan checks of the root's actuals_reporting: function, IAM scope, trigger, validation."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tfharness import Workspace
+
+pytestmark = pytest.mark.terraform
+
+ROOT = "."
+SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:churn-token-AbCdEf"
+KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+FN = "module.report_actuals[0]"
+
+
+def _actuals(**overrides: Any) -> dict[str, Any]:
+    return {
+        "name": "churn",
+        "actuals_reporting": {"bucket": "churn-data", "token_secret_arn": SECRET, **overrides},
+    }
+
+
+def _statements(plan_resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    policy = json.loads(plan_resources[f"{FN}.aws_iam_role_policy.this"]["policy"])
+    return {s["Sid"]: s for s in policy["Statement"]}
+
+
+def test_function_settings_and_sibling_prefixes(tf: Workspace) -> None:
+    plan = tf.plan(ROOT, _actuals())
+    fn = plan.resource(f"{FN}.aws_lambda_function.this")
+    assert fn["function_name"] == "churn-report-actuals"
+    assert fn["handler"] == "mlgw.handlers.report_actuals.lambda_handler"
+    assert (fn["timeout"], fn["memory_size"]) == (900, 512)
+    env = fn["environment"][0]["variables"]
+    assert {k: v for k, v in env.items() if k.startswith("ACTUALS_")} == {
+        "ACTUALS_BUCKET": "churn-data",
+        "ACTUALS_PREFIX": "upload_actuals/",
+        "ACTUALS_PROCESSED_PREFIX": "upload_actuals-processed/",
+        "ACTUALS_FAILED_PREFIX": "upload_actuals-failed/",
+        "ACTUALS_STATE_PREFIX": "upload_actuals-state/",
+        "ACTUALS_ON_SUCCESS": "delete",
+        "ACTUALS_BAD_ROWS": "reject",
+        "ACTUALS_SINKS": "datarobot",
+        "ACTUALS_REPORT_ROWS": "10000",
+        "ACTUALS_MAX_ATTEMPTS": "3",
+        "ACTUALS_API_URL": "https://app.datarobot.com",
+        "ACTUALS_TOKEN_SECRET_ARN": SECRET,
+    }
+    assert plan.resource(f"{FN}.aws_lambda_function_event_invoke_config.this")["maximum_retry_attempts"] == 2
+    # The whole package is shared: one zip, built once by the root.
+    assert fn["filename"].endswith(".build/churn-lambda.zip")
+    assert not plan.addresses("aws_secretsmanager_secret")
+
+
+def test_iam_is_scoped_to_the_prefixes_and_the_secret(tf: Workspace) -> None:
+    statements = _statements(tf.plan(ROOT, _actuals()).resources)
+    bucket = "arn:aws:s3:::churn-data"
+    assert statements["ReadInputsAndState"]["Resource"] == [
+        f"{bucket}/upload_actuals-state/*",
+        f"{bucket}/upload_actuals/*",
+    ]
+    assert statements["WriteOutcomes"]["Action"] == "s3:PutObject"
+    assert statements["WriteOutcomes"]["Resource"] == [
+        f"{bucket}/upload_actuals-failed/*",
+        f"{bucket}/upload_actuals-processed/*",
+        f"{bucket}/upload_actuals-state/*",
+    ]
+    assert statements["RemoveInputsAndState"]["Resource"] == [
+        f"{bucket}/upload_actuals-state/*",
+        f"{bucket}/upload_actuals/*",
+    ]
+    assert statements["ListInputsAndState"]["Resource"] == bucket
+    assert statements["ListInputsAndState"]["Condition"] == {
+        "StringLike": {"s3:prefix": ["upload_actuals-state/*", "upload_actuals/*"]}
+    }
+    assert statements["ReadApiToken"] == {
+        "Sid": "ReadApiToken",
+        "Effect": "Allow",
+        "Action": "secretsmanager:GetSecretValue",
+        "Resource": SECRET,
+    }
+    assert "WriteGroundTruth" not in statements
+    assert "UseBucketKey" not in statements
+
+
+def test_model_monitor_sink_and_kms_keys(tf: Workspace) -> None:
+    plan = tf.plan(
+        ROOT,
+        {
+            **_actuals(sinks=["datarobot", "model-monitor"], bucket_kms_key_arn=KEY, secret_kms_key_arn=KEY),
+            "endpoint": {"name": "churn-prod"},
+        },
+    )
+    env = plan.resource(f"{FN}.aws_lambda_function.this")["environment"][0]["variables"]
+    assert env["ACTUALS_SINKS"] == "datarobot,model-monitor"
+    assert env["ACTUALS_GROUND_TRUTH_BUCKET"] == "churn-data"
+    assert env["ACTUALS_GROUND_TRUTH_PREFIX"] == "upload_actuals-ground-truth/"
+    assert env["ACTUALS_GROUND_TRUTH_ENDPOINT"] == "churn-prod"
+    statements = _statements(plan.resources)
+    assert (
+        statements["WriteGroundTruth"]["Resource"] == "arn:aws:s3:::churn-data/upload_actuals-ground-truth/*"
+    )
+    assert statements["UseBucketKey"]["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert statements["DecryptApiToken"]["Resource"] == KEY
+    notification = plan.resource('module.s3_triggers["churn-data"].aws_s3_bucket_notification.this')
+    assert notification["lambda_function"][0]["filter_prefix"] == "upload_actuals/"
+
+
+def test_the_bucket_gets_exactly_one_notification_with_a_scoped_permission(tf: Workspace) -> None:
+    plan = tf.plan(ROOT, _actuals())
+    assert plan.addresses("module.s3_triggers") == [
+        'module.s3_triggers["churn-data"].aws_lambda_permission.s3["actuals"]',
+        'module.s3_triggers["churn-data"].aws_s3_bucket_notification.this',
+    ]
+    rule = plan.resource('module.s3_triggers["churn-data"].aws_s3_bucket_notification.this')[
+        "lambda_function"
+    ]
+    assert [(r["filter_prefix"], r["filter_suffix"]) for r in rule] == [("upload_actuals/", ".csv")]
+    permission = plan.resource('module.s3_triggers["churn-data"].aws_lambda_permission.s3["actuals"]')
+    assert permission["source_arn"] == "arn:aws:s3:::churn-data"
+    assert permission["function_name"] == "churn-report-actuals"
+
+
+def test_a_secret_is_created_when_none_is_given(tf: Workspace) -> None:
+    plan = tf.plan(ROOT, {"name": "churn", "actuals_reporting": {"bucket": "churn-data"}})
+    secret = plan.resource("aws_secretsmanager_secret.actuals_token[0]")
+    assert secret["name"] == "churn/actuals-api-token"
+    assert not plan.addresses("aws_secretsmanager_secret_version")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"report_rows": 0}, "report_rows must be a whole number between 1 and 10000"),
+        ({"report_rows": 10001}, "report_rows must be a whole number between 1 and 10000"),
+        ({"failed_prefix": "upload_actuals/failed/"}, "must be siblings of prefix, not inside it"),
+        ({"prefix": "upload_actuals"}, "prefixes must be key prefixes ending with"),
+        ({"on_success": "keep"}, "on_success must be delete or archive"),
+        ({"sinks": ["splunk"]}, "sinks must name datarobot, model-monitor or both"),
+        ({"api_url": "http://app.datarobot.com"}, "api_url must be an https:// base URL"),
+        ({"bad_rows": "ignore"}, "bad_rows must be reject"),
+    ],
+)
+def test_bad_actuals_settings_fail_with_their_message(
+    tf: Workspace, overrides: dict[str, Any], message: str
+) -> None:
+    assert message in tf.plan_error(ROOT, _actuals(**overrides))

@@ -1,0 +1,36 @@
+locals {
+  # Every S3-triggered function, whatever feature it belongs to. S3 keeps one notification
+  # configuration per bucket, so triggers are grouped by bucket into one module call each.
+  s3_triggers = merge(
+    local.actuals_enabled ? {
+      actuals = {
+        bucket         = local.actuals.bucket
+        function_arn   = module.report_actuals[0].function_arn
+        function_name  = module.report_actuals[0].function_name
+        prefix         = local.actuals.prefix
+        suffixes       = [".csv"]
+        write_prefixes = local.actuals_write_prefixes
+      }
+    } : {},
+  )
+  s3_trigger_buckets = toset([for trigger in values(local.s3_triggers) : trigger.bucket])
+}
+
+module "s3_triggers" {
+  source   = "./modules/s3-triggers"
+  for_each = local.s3_trigger_buckets
+
+  name   = var.name
+  bucket = each.key
+  mode   = var.s3_trigger_mode
+  tags   = var.tags
+  triggers = {
+    for key, trigger in local.s3_triggers : key => {
+      function_arn   = trigger.function_arn
+      function_name  = trigger.function_name
+      prefix         = trigger.prefix
+      suffixes       = trigger.suffixes
+      write_prefixes = trigger.write_prefixes
+    } if trigger.bucket == each.key
+  }
+}
