@@ -37,3 +37,34 @@ output "package_size" {
   description = "Size in bytes of the shared Lambda deployment package."
   value       = module.package.size
 }
+
+output "api_id" {
+  description = "ID of the REST API (null without one)."
+  value       = try(module.api[0].rest_api_id, null)
+}
+
+output "api_invoke_urls" {
+  description = "Invoke URL of each stage."
+  value       = try(module.api[0].invoke_urls, {})
+}
+
+output "api_key_ids" {
+  description = "ID of each API key."
+  value       = try(module.api[0].api_key_ids, {})
+}
+
+output "api_key_values" {
+  description = "Value of each API key, for handing to clients."
+  value       = try(module.api[0].api_key_values, {})
+  sensitive   = true
+}
+
+output "invoke_url" {
+  description = "Invoke URL of the prod stage (or the first stage): what `make smoke` calls."
+  value       = try(lookup(module.api[0].invoke_urls, "prod", values(module.api[0].invoke_urls)[0]), null)
+}
+
+output "predict_function_name" {
+  description = "Name of the prediction function (null without models or API)."
+  value       = try(module.predict[0].function_name, null)
+}

@@ -81,6 +81,140 @@ variable "actuals_reporting" {
   }
 }
 
+variable "api" {
+  description = <<-EOT
+    The REST API (null = no API). When models is not empty it creates the prediction
+    function and its Lambda-proxy routes: POST and GET /predict for the "default" model and
+    POST and GET /predict/{model} for the others (GET takes ?data=1.2,3.4). routes adds
+    more, such as direct SageMaker routes (type = "sagemaker"), which use the primary
+    endpoint unless they name one. stages, usage_plans, api_keys, authorizers, cors,
+    endpoint_configuration and resource_policy are passed to modules/rest-api: its README
+    documents each. predict sets the function's memory and timeout (under API Gateway's
+    29 s) and whether its routes need an API key.
+  EOT
+  type = object({
+    api_keys = optional(map(object({
+      description = optional(string)
+      enabled     = optional(bool, true)
+      usage_plan  = string
+      value       = optional(string)
+    })), {})
+    authorizers = optional(map(object({
+      function_invoke_arn            = optional(string)
+      function_name                  = optional(string)
+      identity_source                = optional(string, "method.request.header.Authorization")
+      identity_validation_expression = optional(string)
+      provider_arns                  = optional(list(string), [])
+      result_ttl_in_seconds          = optional(number, 300)
+      type                           = string
+    })), {})
+    cors = optional(object({
+      allow_headers = optional(list(string), ["Authorization", "Content-Type", "X-Amz-Date", "X-Amz-Security-Token", "X-Api-Key"])
+      allow_origin  = string
+      max_age       = optional(number, 600)
+    }))
+    create_account_cloudwatch_role = optional(bool, false)
+    description = optional(string)
+    endpoint_configuration = optional(object({
+      type             = optional(string, "REGIONAL")
+      vpc_endpoint_ids = optional(list(string), [])
+    }), {})
+    predict = optional(object({
+      api_key_required = optional(bool, true)
+      memory_size      = optional(number, 512)
+      timeout          = optional(number, 25)
+    }), {})
+    resource_policy = optional(string)
+    routes = optional(map(object({
+      accept                    = optional(string, "application/json")
+      api_key_required          = optional(bool, true)
+      authorization             = optional(string, "NONE")
+      authorization_scopes      = optional(list(string), [])
+      authorizer                = optional(string)
+      cache_key_parameters      = optional(list(string), [])
+      content_types             = optional(list(string), ["application/json"])
+      endpoint_name             = optional(string)
+      forward_custom_attributes = optional(bool, false)
+      header_parameters         = optional(map(bool), {})
+      inference_component       = optional(string)
+      mapping                   = optional(string, "passthrough")
+      method                    = optional(string, "POST")
+      path                      = string
+      query_parameters          = optional(map(bool), {})
+      request_schema            = optional(string)
+      request_template          = optional(string)
+      response_template         = optional(string)
+      target_model              = optional(string)
+      target_variant            = optional(string)
+      timeout_milliseconds      = optional(number, 29000)
+      type                      = string
+    })), {})
+    stages = optional(map(object({
+      access_log_format = optional(string)
+      access_logs       = optional(bool, true)
+      cache = optional(object({
+        size           = optional(string, "0.5")
+        ttl_in_seconds = optional(number, 300)
+      }))
+      data_trace            = optional(bool, false)
+      description           = optional(string)
+      log_kms_key_arn       = optional(string)
+      log_retention_in_days = optional(number, 30)
+      logging_level         = optional(string, "ERROR")
+      method_throttles = optional(map(object({
+        burst = number
+        rate  = number
+      })), {})
+      metrics_enabled = optional(bool, true)
+      throttle = optional(object({
+        burst = number
+        rate  = number
+      }))
+      variables    = optional(map(string), {})
+      web_acl_arn  = optional(string)
+      xray_tracing = optional(bool, false)
+    })), { prod = {} })
+    usage_plans = optional(map(object({
+      description = optional(string)
+      method_throttles = optional(map(object({
+        burst = number
+        rate  = number
+      })), {})
+      quota = optional(object({
+        limit  = number
+        offset = optional(number, 0)
+        period = string
+      }))
+      stages = list(string)
+      throttle = optional(object({
+        burst = number
+        rate  = number
+      }))
+    })), {})
+  })
+  default = null
+
+  validation {
+    condition     = var.api == null || try(var.api.predict.timeout >= 3 && var.api.predict.timeout <= 28, false)
+    error_message = "api.predict.timeout must be between 3 and 28 seconds: API Gateway gives up on an integration after 29 s."
+  }
+
+  validation {
+    condition     = var.api == null || try(var.api.predict.memory_size >= 128 && var.api.predict.memory_size <= 10240, false)
+    error_message = "api.predict.memory_size must be between 128 and 10240 MB."
+  }
+
+  validation {
+    condition     = var.api == null || length(var.models) > 0 || length(try(var.api.routes, {})) > 0
+    error_message = "api needs something to serve: models (Lambda-proxy prediction routes) or routes (e.g. a direct SageMaker route)."
+  }
+
+  validation {
+    condition     = var.api == null || length(setintersection(keys(try(var.api.routes, {})), ["predict", "predict-get", "predict-model", "predict-model-get"])) == 0
+    error_message = "api.routes keys predict, predict-get, predict-model and predict-model-get are reserved for the prediction routes the module creates from models."
+  }
+}
+
 variable "endpoint" {
   description = <<-EOT
     The primary SageMaker endpoint. Direct routes, batch prediction, Batch Transform and the

@@ -1,0 +1,87 @@
+locals {
+  api_enabled     = var.api != null
+  predict_enabled = local.api_enabled && length(var.models) > 0
+
+  # Lambda-proxy routes of the prediction function, created from the models table.
+  predict_routes = {
+    for key, route in {
+      predict           = { path = "predict", method = "POST", query_parameters = tomap({}) }
+      predict-get       = { path = "predict", method = "GET", query_parameters = tomap({ data = true }) }
+      predict-model     = { path = "predict/{model}", method = "POST", query_parameters = tomap({}) }
+      predict-model-get = { path = "predict/{model}", method = "GET", query_parameters = tomap({ data = true }) }
+    } : key => merge(route, { type = "lambda_proxy" }) if local.predict_enabled
+  }
+
+  amazon_ml_model_arns = distinct([
+    for model in values(local.models) :
+    "arn:${local.partition}:machinelearning:${local.region}:${local.account_id}:mlmodel/${model.model_id}"
+    if model.backend == "amazon-ml"
+  ])
+}
+
+module "predict" {
+  source = "./modules/lambda-function"
+  count  = local.predict_enabled ? 1 : 0
+
+  name        = "${var.name}-predict"
+  description = "Real-time predictions routed by model name"
+  handler     = "mlgw.handlers.predict.lambda_handler"
+  package     = local.package
+  memory_size = var.api.predict.memory_size
+  timeout     = var.api.predict.timeout
+  tags        = var.tags
+
+  # Invoked synchronously by API Gateway: there is no asynchronous event to retry or keep.
+  async_invocation = {
+    create_failure_queue   = false
+    maximum_retry_attempts = 0
+  }
+
+  environment = merge(
+    { MODELS_JSON = local.models_json },
+    local.endpoint_name == null ? {} : { DEFAULT_ENDPOINT_NAME = local.endpoint_name },
+  )
+
+  policy_statements = merge(
+    length(local.model_endpoint_arns) == 0 ? {} : {
+      InvokeModelEndpoints = {
+        actions   = ["sagemaker:InvokeEndpoint"]
+        resources = local.model_endpoint_arns
+      }
+    },
+    length(local.amazon_ml_model_arns) == 0 ? {} : {
+      PredictAmazonMl = {
+        actions   = ["machinelearning:Predict"]
+        resources = local.amazon_ml_model_arns
+      }
+    },
+  )
+}
+
+module "api" {
+  source = "./modules/rest-api"
+  count  = local.api_enabled ? 1 : 0
+
+  name                           = var.name
+  description                    = coalesce(var.api.description, "Predictions of ${var.name}")
+  tags                           = var.tags
+  default_endpoint_name          = local.endpoint_name
+  endpoint_configuration         = var.api.endpoint_configuration
+  resource_policy                = var.api.resource_policy
+  create_account_cloudwatch_role = var.api.create_account_cloudwatch_role
+  authorizers                    = var.api.authorizers
+  cors                           = var.api.cors
+  stages                         = var.api.stages
+  usage_plans                    = var.api.usage_plans
+  api_keys                       = var.api.api_keys
+
+  lambda_function = local.predict_enabled ? {
+    function_name = module.predict[0].function_name
+    invoke_arn    = module.predict[0].invoke_arn
+  } : null
+
+  routes = merge(
+    { for key, route in local.predict_routes : key => merge(route, { api_key_required = var.api.predict.api_key_required }) },
+    var.api.routes,
+  )
+}

@@ -1,0 +1,130 @@
+"""Plan checks of the root's api input: prediction function, its routes, IAM, direct routes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tfharness import Workspace
+
+pytestmark = pytest.mark.terraform
+
+ROOT = "."
+ACCOUNT = "123456789012"
+MODELS = {
+    "default": {},
+    "legacy": {
+        "backend": "amazon-ml",
+        "model_id": "ml-abc123",
+        "predict_endpoint": "https://realtime.machinelearning.us-east-1.amazonaws.com",
+    },
+    "shadow": {"endpoint_name": "Churn-Shadow"},
+}
+API: dict[str, Any] = {
+    "stages": {"prod": {"throttle": {"rate": 100, "burst": 200}}},
+    "usage_plans": {"free": {"stages": ["prod"], "quota": {"limit": 1000, "period": "DAY"}}},
+    "api_keys": {"mobile-app": {"usage_plan": "free"}},
+    "routes": {
+        "ratings": {
+            "type": "sagemaker",
+            "path": "predicted-ratings/{user_id}",
+            "method": "GET",
+            "mapping": "ratings",
+        }
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def plan(tf: Workspace) -> Any:
+    return tf.plan(ROOT, {"name": "churn", "endpoint": {"name": "churn-prod"}, "models": MODELS, "api": API})
+
+
+def test_prediction_function_gets_the_routing_table_and_a_short_timeout(plan: Any) -> None:
+    fn = plan.resource("module.predict[0].aws_lambda_function.this")
+    assert fn["function_name"] == "churn-predict"
+    assert fn["handler"] == "mlgw.handlers.predict.lambda_handler"
+    assert fn["timeout"] == 25
+    env = fn["environment"][0]["variables"]
+    assert env["DEFAULT_ENDPOINT_NAME"] == "churn-prod"
+    models = json.loads(env["MODELS_JSON"])
+    assert models["default"]["endpoint_name"] == "churn-prod"
+    assert models["legacy"]["backend"] == "amazon-ml"
+    assert not plan.addresses("module.predict[0].aws_sqs_queue")
+
+
+def test_prediction_iam_names_exact_endpoint_and_model_arns(plan: Any) -> None:
+    policy = json.loads(plan.resource("module.predict[0].aws_iam_role_policy.this")["policy"])
+    statements = {s["Sid"]: s for s in policy["Statement"]}
+    assert statements["InvokeModelEndpoints"]["Action"] == "sagemaker:InvokeEndpoint"
+    assert statements["InvokeModelEndpoints"]["Resource"] == [
+        f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:endpoint/churn-prod",
+        f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:endpoint/churn-shadow",
+    ]
+    assert statements["PredictAmazonMl"] == {
+        "Sid": "PredictAmazonMl",
+        "Effect": "Allow",
+        "Action": "machinelearning:Predict",
+        "Resource": f"arn:aws:machinelearning:us-east-1:{ACCOUNT}:mlmodel/ml-abc123",
+    }
+
+
+def test_prediction_routes_and_the_direct_route_are_created_with_api_keys(plan: Any) -> None:
+    methods = {
+        (values["http_method"], key.split('"')[1]): values
+        for key, values in plan.resources.items()
+        if key.startswith("module.api[0].aws_api_gateway_method.this[")
+    }
+    assert set(methods) == {
+        ("POST", "predict"),
+        ("GET", "predict-get"),
+        ("POST", "predict-model"),
+        ("GET", "predict-model-get"),
+        ("GET", "ratings"),
+    }
+    assert all(m["api_key_required"] for m in methods.values())
+    assert methods[("GET", "predict-get")]["request_parameters"] == {"method.request.querystring.data": True}
+    role_policy = next(
+        v["policy"] for k, v in plan.resources.items() if k.startswith("module.api[0].aws_iam_role_policy.")
+    )
+    statement = json.loads(role_policy)["Statement"][0]
+    assert statement["Resource"] in (
+        f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:endpoint/churn-prod",
+        [f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:endpoint/churn-prod"],
+    )
+
+
+def test_stage_usage_plan_and_key(plan: Any) -> None:
+    stage = plan.resource('module.api[0].aws_api_gateway_stage.this["prod"]')
+    assert stage["stage_name"] == "prod"
+    usage_plan = plan.resource('module.api[0].aws_api_gateway_usage_plan.this["free"]')
+    assert usage_plan["quota_settings"] == [{"limit": 1000, "offset": 0, "period": "DAY"}]
+    key = plan.resource('module.api[0].aws_api_gateway_api_key.this["mobile-app"]')
+    assert key["enabled"] is True
+
+
+def test_no_api_creates_no_function(tf: Workspace) -> None:
+    plan = tf.plan(ROOT, {"name": "churn", "endpoint": {"name": "churn-prod"}, "models": {"default": {}}})
+    assert not plan.addresses("module.predict")
+    assert not plan.addresses("module.api")
+
+
+@pytest.mark.parametrize(
+    ("api", "message"),
+    [
+        ({"predict": {"timeout": 29}}, "api.predict.timeout must be between 3 and 28 seconds"),
+        (
+            {"routes": {"predict": {"type": "lambda_proxy", "path": "x"}}},
+            "are reserved for the prediction routes",
+        ),
+    ],
+)
+def test_bad_api_inputs_fail_with_their_message(tf: Workspace, api: dict[str, Any], message: str) -> None:
+    tf_vars = {"name": "churn", "endpoint": {"name": "churn-prod"}, "models": {"default": {}}, "api": api}
+    assert message in tf.plan_error(ROOT, tf_vars)
+
+
+def test_an_api_with_nothing_to_serve_is_refused(tf: Workspace) -> None:
+    assert "api needs something to serve" in tf.plan_error(ROOT, {"name": "churn", "api": {}})
