@@ -114,7 +114,7 @@ variable "api" {
       max_age       = optional(number, 600)
     }))
     create_account_cloudwatch_role = optional(bool, false)
-    description = optional(string)
+    description                    = optional(string)
     endpoint_configuration = optional(object({
       type             = optional(string, "REGIONAL")
       vpc_endpoint_ids = optional(list(string), [])
