@@ -1,0 +1,443 @@
+"""Predict one input file: refuse, skip, hand to Batch Transform, or stream it through the model.
+
+For every input `<input prefix><path>` the function writes, at deterministic keys:
+
+- `<output prefix><path>`: the predictions (streaming path), or `<output prefix><path>.out`
+  written by the Batch Transform job (transform path);
+- `<error prefix><path>.errors.jsonl`: one JSON line per row that was not scored;
+- `<error prefix><path>.report.json`: the summary of the run.
+
+The output is written last, so it doubles as the completion marker: its metadata records the
+source ETag and version, and a later event for the same version is skipped. Rows are scored on a
+bounded thread pool while the main thread keeps reading, and results are written in input order
+from a window of at most twice as many batches as there are workers, so memory does not grow
+with the file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from mlgw.actuals.completion import put_report
+from mlgw.actuals.pipeline import Invocation
+from mlgw.backends.base import Backend
+from mlgw.batch import output, transform
+from mlgw.batch.records import (
+    CSV_FORMAT,
+    CsvReader,
+    FileRejected,
+    Item,
+    RowError,
+    byte_stream,
+    input_format,
+    json_lines,
+)
+from mlgw.batch.scoring import IsolationBudget, RetryPolicy, Scored, Scorer, SystemicFailure, batches
+from mlgw.batch.settings import BatchSettings
+from mlgw.s3events import S3Object
+
+S3_READ_CHUNK_BYTES = 256 * 1024
+CONTENT_TYPES = {CSV_FORMAT: "text/csv", "jsonl": "application/x-ndjson"}
+
+
+class BatchFailed(Exception):
+    """The file could not be finished for a reason a retry may cure (the model side, S3, time);
+    raised so Lambda's retries and the on-failure destination see it."""
+
+
+class _Changed(Exception):
+    """The input was replaced or deleted while being read; the new version has its own event."""
+
+
+@dataclass(slots=True)
+class Outcome:
+    key: str
+    status: str
+    rows: int = 0
+    error_rows: int = 0
+    model_calls: int = 0
+    output_key: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    bucket: str
+    key: str
+    relative_key: str
+    etag: str
+    version_id: str | None
+    size: int
+    input_format: str
+
+
+@dataclass(slots=True)
+class _Run:
+    source: Source
+    started: float
+    predicted: int = 0
+    calls: int = 0
+    codes: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def error_rows(self) -> int:
+        return sum(self.codes.values())
+
+
+def output_key(settings: BatchSettings, relative_key: str) -> str:
+    return settings.output_prefix + relative_key
+
+
+def errors_key(settings: BatchSettings, relative_key: str) -> str:
+    return f"{settings.error_prefix}{relative_key}.errors.jsonl"
+
+
+def report_key(settings: BatchSettings, relative_key: str) -> str:
+    return f"{settings.error_prefix}{relative_key}.report.json"
+
+
+class BatchPredictor:
+    def __init__(
+        self,
+        settings: BatchSettings,
+        s3: Any,
+        backend: Backend,
+        logger: Any,
+        *,
+        sagemaker: Any = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._settings = settings
+        self._s3 = s3
+        self._backend = backend
+        self._log = logger
+        self._sagemaker = sagemaker
+        self._clock = clock
+        self._sleep = sleep
+
+    def process(self, obj: S3Object, invocation: Invocation) -> Outcome:
+        """Handle one created object; raises BatchFailed only for failures a retry may cure."""
+        refusal = self._refusal(obj)
+        if refusal is not None:
+            self._log.error("object refused", extra={"key": obj.key, "reason": refusal})
+            return Outcome(obj.key, "refused", detail={"reason": refusal})
+        if obj.key.endswith("/"):
+            return Outcome(obj.key, "ignored", detail={"reason": "folder placeholder"})
+        head = self._head(obj.key)
+        if head is None:
+            return Outcome(obj.key, "gone")
+        relative_key = obj.key[len(self._settings.input_prefix) :]
+        kind = input_format(obj.key, head.get("ContentType"))
+        source = Source(
+            obj.bucket,
+            obj.key,
+            relative_key,
+            str(head["ETag"]),
+            head.get("VersionId"),
+            int(head.get("ContentLength", 0)),
+            kind or "",
+        )
+        run = _Run(source, self._clock())
+        if kind is None:
+            reason = "not a CSV or JSON Lines file: name it .csv, .jsonl or .ndjson, or set its content type"
+            return self._reject(run, reason, invocation)
+        if self._already_done(source):
+            self._log.info("output already matches this version; skipping", extra={"key": obj.key})
+            return Outcome(obj.key, "duplicate", output_key=output_key(self._settings, relative_key))
+        remaining = invocation.remaining_seconds()
+        if self._use_transform(source, remaining):
+            return self._start_transform(run, invocation)
+        deadline = self._clock() + remaining - self._settings.time_margin
+        try:
+            return self._stream(run, deadline, invocation)
+        except _Changed:
+            self._log.info("input changed while it was read; its new version has its own event")
+            return Outcome(obj.key, "changed")
+
+    def _refusal(self, obj: S3Object) -> str | None:
+        settings = self._settings
+        if obj.bucket != settings.bucket:
+            return f"bucket {obj.bucket!r} is not BATCH_BUCKET"
+        for name, prefix in settings.own_prefixes.items():
+            if obj.key.startswith(prefix):
+                return f"key is under {name}, an output of this function: refusing to loop"
+        if not obj.key.startswith(settings.input_prefix):
+            return "key is outside BATCH_INPUT_PREFIX"
+        return None
+
+    def _head(self, key: str) -> dict[str, Any] | None:
+        try:
+            return dict(self._s3.head_object(Bucket=self._settings.bucket, Key=key))
+        except ClientError as exc:
+            if _code(exc) in {"404", "NoSuchKey", "NotFound"}:
+                return None
+            raise
+
+    def _already_done(self, source: Source) -> bool:
+        """A finished output whose recorded source is this very version: the event is a duplicate."""
+        existing = self._head(output_key(self._settings, source.relative_key))
+        if existing is None:
+            return False
+        metadata = existing.get("Metadata", {})
+        return (
+            output.META_ROWS in metadata
+            and metadata.get(output.META_SOURCE_ETAG) == source.etag
+            and metadata.get(output.META_SOURCE_VERSION, "") == (source.version_id or "")
+        )
+
+    def _use_transform(self, source: Source, remaining: float) -> bool:
+        """Batch Transform takes files above the size threshold, and files that the estimated
+        streaming rate cannot finish in the time left, if the job can read them as they are."""
+        settings = self._settings
+        job = settings.transform
+        if job is None:
+            return False
+        if source.input_format == CSV_FORMAT and settings.csv_header:
+            return False
+        estimate = source.size / settings.stream_bytes_per_second
+        return source.size >= job.min_bytes or estimate > remaining - settings.time_margin
+
+    def _start_transform(self, run: _Run, invocation: Invocation) -> Outcome:
+        source = run.source
+        settings = self._settings
+        positions = settings.csv_columns.features if source.input_format == CSV_FORMAT else None
+        job = transform.start_job(
+            self._sagemaker,
+            self._s3,
+            settings,
+            bucket=source.bucket,
+            key=source.key,
+            relative_key=source.relative_key,
+            etag=source.etag,
+            version_id=source.version_id,
+            input_format=source.input_format,
+            feature_positions=positions,  # type: ignore[arg-type]
+        )
+        status = "transform-started" if job.created else "transform-exists"
+        detail = {"transformJobName": job.name, "manifestKey": job.manifest_key}
+        if job.created:
+            put_report(
+                self._s3,
+                source.bucket,
+                report_key(settings, source.relative_key),
+                self._report(run, status, invocation, {"outputKey": job.output_key, **detail}),
+            )
+        self._log.info("batch transform job", extra={"key": source.key, "status": status, **detail})
+        return Outcome(source.key, status, output_key=job.output_key, detail=detail)
+
+    def _reject(self, run: _Run, reason: str, invocation: Invocation) -> Outcome:
+        """A file no retry can help: the report says why, and the invocation succeeds."""
+        source = run.source
+        put_report(
+            self._s3,
+            source.bucket,
+            report_key(self._settings, source.relative_key),
+            self._report(run, "rejected", invocation, {"reason": reason}),
+        )
+        self._log.warning("input rejected", extra={"key": source.key, "reason": reason})
+        return Outcome(source.key, "rejected", detail={"reason": reason})
+
+    def _open(self, source: Source) -> Iterator[bytes]:
+        pin = {"VersionId": source.version_id} if source.version_id else {"IfMatch": source.etag}
+        try:
+            response = self._s3.get_object(Bucket=source.bucket, Key=source.key, **pin)
+        except ClientError as exc:
+            if _code(exc) in {"PreconditionFailed", "412", "NoSuchKey", "NoSuchVersion"}:
+                raise _Changed from None
+            raise
+        return response["Body"].iter_chunks(S3_READ_CHUNK_BYTES)
+
+    def _stream(self, run: _Run, deadline: float, invocation: Invocation) -> Outcome:
+        settings = self._settings
+        source = run.source
+        out = output.S3ObjectWriter(
+            self._s3,
+            source.bucket,
+            output_key(settings, source.relative_key),
+            part_bytes=settings.part_bytes,
+            content_type=CONTENT_TYPES[source.input_format],
+            metadata={
+                output.META_SOURCE_ETAG: source.etag,
+                output.META_SOURCE_VERSION: source.version_id or "",
+                output.META_ROUTE: settings.route.name,
+            },
+        )
+        errors = output.S3ObjectWriter(
+            self._s3,
+            source.bucket,
+            errors_key(settings, source.relative_key),
+            part_bytes=settings.part_bytes,
+            content_type="application/x-ndjson",
+            metadata={output.META_SOURCE_ETAG: source.etag},
+        )
+
+        def write_error(error: RowError) -> None:
+            run.codes[error.code] += 1
+            errors.write(output.json_line(error.as_dict()))
+
+        try:
+            items = self._items(run, out)
+            self._score_all(run, items, out, write_error, deadline)
+            errors.close()
+            put_report(
+                self._s3,
+                source.bucket,
+                report_key(settings, source.relative_key),
+                self._report(run, "completed", invocation, {"outputKey": out.key}),
+            )
+            out.close({output.META_ROWS: str(run.predicted), output.META_ERROR_ROWS: str(run.error_rows)})
+        except FileRejected as exc:
+            _abort(out, errors)
+            return self._reject(run, str(exc), invocation)
+        except _Changed:
+            _abort(out, errors)
+            raise
+        except (SystemicFailure, ClientError, BotoCoreError) as exc:
+            _abort(out, errors)
+            self._fail(run, exc, invocation)
+        self._log.info(
+            "file predicted",
+            extra={
+                "key": source.key,
+                "rows": run.predicted,
+                "error_rows": run.error_rows,
+                "model_calls": run.calls,
+                "seconds": round(self._clock() - run.started, 3),
+            },
+        )
+        return Outcome(source.key, "predicted", run.predicted, run.error_rows, run.calls, out.key)
+
+    def _items(self, run: _Run, out: output.S3ObjectWriter) -> Iterator[Item]:
+        """Rows of the file; for CSV the header is checked, and copied to the output, first."""
+        settings = self._settings
+        stream = byte_stream(self._open(run.source))
+        if run.source.input_format != CSV_FORMAT:
+            return json_lines(stream, settings.json_columns, limit=settings.max_record_bytes)
+        reader = CsvReader(
+            stream, settings.csv_columns, header=settings.csv_header, limit=settings.max_record_bytes
+        )
+        reader.read_header()
+        out.write(output.csv_header(reader.layout, settings.prediction_columns))
+        return iter(reader)
+
+    def _score_all(
+        self,
+        run: _Run,
+        items: Iterator[Item],
+        out: output.S3ObjectWriter,
+        write_error: Callable[[RowError], None],
+        deadline: float,
+    ) -> None:
+        settings = self._settings
+        scorer = Scorer(
+            self._backend,
+            run.source.input_format,
+            retry=RetryPolicy(settings.retry_attempts, settings.backoff_base, settings.backoff_max),
+            isolation=IsolationBudget(settings.isolation_calls),
+            deadline=deadline,
+            id_prefix=run.source.etag.strip('"')[:40],
+            clock=self._clock,
+            sleep=self._sleep,
+        )
+        window: deque[Future[Scored]] = deque()
+        pool = ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="batch")
+        try:
+            for batch in batches(items, settings.batch_size, settings.route.max_payload_bytes, write_error):
+                if self._clock() >= deadline:
+                    raise SystemicFailure("Deadline", "the invocation ran out of time before the file ended")
+                window.append(pool.submit(scorer.score, batch))
+                while len(window) >= 2 * settings.concurrency:
+                    self._write(run, window.popleft().result(), out, write_error)
+            while window:
+                self._write(run, window.popleft().result(), out, write_error)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _write(
+        self,
+        run: _Run,
+        scored: Scored,
+        out: output.S3ObjectWriter,
+        write_error: Callable[[RowError], None],
+    ) -> None:
+        run.calls += scored.calls
+        for error in scored.errors:
+            write_error(error)
+        columns = self._settings.prediction_columns
+        csv_input = run.source.input_format == CSV_FORMAT
+        for record, prediction in zip(scored.records, scored.predictions, strict=True):
+            try:
+                line = (
+                    output.csv_row(record, prediction, columns)
+                    if csv_input
+                    else output.jsonl_row(record, prediction)
+                )
+            except output.PredictionShape as exc:
+                write_error(RowError(record.row, record.line, "PredictionShape", str(exc), record.text))
+                continue
+            out.write(line)
+            run.predicted += 1
+
+    def _fail(self, run: _Run, exc: Exception, invocation: Invocation) -> None:
+        kind = exc.kind if isinstance(exc, SystemicFailure) else type(exc).__name__
+        reason = f"{kind}: {exc}"
+        source = run.source
+        try:
+            put_report(
+                self._s3,
+                source.bucket,
+                report_key(self._settings, source.relative_key),
+                self._report(run, "failed", invocation, {"reason": reason}),
+            )
+        except (ClientError, BotoCoreError):
+            self._log.exception("could not write the failure report", extra={"key": source.key})
+        self._log.error(
+            "file failed; the invocation fails for a retry", extra={"key": source.key, "kind": kind}
+        )
+        raise BatchFailed(f"{source.key}: {reason}") from exc
+
+    def _report(
+        self, run: _Run, status: str, invocation: Invocation, extra: dict[str, Any]
+    ) -> dict[str, Any]:
+        source = run.source
+        settings = self._settings
+        return {
+            "status": status,
+            "bucket": source.bucket,
+            "key": source.key,
+            "etag": source.etag,
+            "versionId": source.version_id,
+            "format": source.input_format or None,
+            "route": settings.route.name,
+            "rows": run.predicted + run.error_rows,
+            "predictedRows": run.predicted,
+            "errorRows": run.error_rows,
+            "errorCodes": dict(sorted(run.codes.items())),
+            "errorsKey": errors_key(settings, source.relative_key) if status == "completed" else None,
+            "modelCalls": run.calls,
+            "requestId": invocation.request_id,
+            "seconds": round(self._clock() - run.started, 3),
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+            **extra,
+        }
+
+
+def _abort(*writers: output.S3ObjectWriter) -> None:
+    """Best effort: the failure that led here is the one worth reporting."""
+    for writer in writers:
+        with contextlib.suppress(ClientError, BotoCoreError):
+            writer.abort()
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))

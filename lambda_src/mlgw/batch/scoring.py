@@ -1,0 +1,257 @@
+"""Rows to model calls and back: batches under the payload limit, retries, and isolation of bad rows.
+
+One call carries many rows, so a model that rejects one row would reject its whole batch. A
+rejected batch is therefore split in halves and retried until the rows the model refuses stand
+alone; the extra calls this costs come from a per-file budget, so a model that refuses everything
+cannot turn a file into twice as many calls as rows.
+
+Failures of the model side itself (throttling, an endpoint that is not ready) are retried with
+jittered exponential backoff inside the invocation's deadline; when retries or time run out, or
+the endpoint is missing or unreachable, `SystemicFailure` ends the file, because every later
+batch would fail the same way.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlgw.backends.base import Backend, ModelResponse
+from mlgw.backends.errors import (
+    BackendError,
+    ModelError,
+    PayloadTooLarge,
+    RetryLater,
+)
+from mlgw.backends.payload import CSV, JSON, InvalidInput, Payload, is_json, json_value, media_type
+from mlgw.backends.sagemaker import INFERENCE_ID
+from mlgw.batch.records import JSONL_FORMAT, Item, Record, RowError
+
+JSON_LINES_TYPES = {"application/jsonlines", "application/x-jsonlines", "application/jsonl"}
+TEXT_TYPES = {CSV, "text/plain"}
+
+
+class SystemicFailure(Exception):
+    """The model side cannot serve this file now; `kind` is a backend error kind or `Deadline`."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class PredictionMismatch(ValueError):
+    """The model's answer cannot be matched to the rows that were sent."""
+
+
+def batches(
+    items: Iterator[Item], size: int, max_bytes: int, on_error: Callable[[RowError], None]
+) -> Iterator[list[Record]]:
+    """Records grouped `size` at a time, and fewer when their text nears half of `max_bytes`:
+    converting CSV to JSON for the model can double a row, and a batch that still ends up too
+    large is split later rather than refused."""
+    budget = max_bytes // 2
+    batch: list[Record] = []
+    used = 0
+    for item in items:
+        if isinstance(item, RowError):
+            on_error(item)
+            continue
+        cost = len(item.text) + 1
+        if batch and (len(batch) >= size or used + cost > budget):
+            yield batch
+            batch, used = [], 0
+        batch.append(item)
+        used += cost
+    if batch:
+        yield batch
+
+
+def request_payload(batch: list[Record], input_format: str) -> Payload:
+    """The batch in the input's own family of formats; the backend converts it to what the model
+    reads (CSV lines or `{"instances": [...]}`) exactly as it does for real-time requests."""
+    if input_format == JSONL_FORMAT:
+        body = json.dumps({"instances": [record.features for record in batch]}, ensure_ascii=False)
+        return Payload(body.encode("utf-8"), JSON)
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(record.features for record in batch)  # type: ignore[misc]
+    return Payload(out.getvalue().encode("utf-8"), CSV)
+
+
+def split_predictions(response: ModelResponse, count: int) -> list[Any]:
+    """One prediction per row sent, from the common answer shapes: `{"predictions": [...]}`, a JSON
+    list, JSON Lines, or CSV with one line per row."""
+    media = media_type(response.content_type)
+    try:
+        if media in JSON_LINES_TYPES:
+            predictions = [json.loads(line) for line in response.body.splitlines() if line.strip()]
+        elif is_json(media):
+            predictions = _json_predictions(json.loads(response.body), count)
+        elif media in TEXT_TYPES:
+            text = response.body.decode("utf-8")
+            predictions = [_csv_prediction(row) for row in csv.reader(io.StringIO(text)) if row]
+        else:
+            raise PredictionMismatch(f"the model answered with unsupported content type {media!r}")
+    except (UnicodeDecodeError, json.JSONDecodeError, csv.Error) as exc:
+        raise PredictionMismatch(f"the model's answer cannot be read: {exc}") from None
+    if len(predictions) != count:
+        raise PredictionMismatch(f"the model answered {len(predictions)} predictions for {count} rows")
+    return predictions
+
+
+def _json_predictions(document: Any, count: int) -> list[Any]:
+    if isinstance(document, dict) and isinstance(document.get("predictions"), list):
+        return list(document["predictions"])
+    if isinstance(document, list):
+        return document
+    if count == 1:
+        return [document]
+    raise PredictionMismatch('expected {"predictions": [...]} or a JSON list from the model')
+
+
+def _csv_prediction(row: list[str]) -> Any:
+    values = json_value(row)
+    return values[0] if len(values) == 1 else values
+
+
+@dataclass(slots=True)
+class Scored:
+    """A batch's outcome, rows in input order: predicted rows with their predictions, and rows the
+    model refused (or that could not be sent) as errors."""
+
+    records: list[Record] = field(default_factory=list)
+    predictions: list[Any] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    calls: int = 0
+
+
+class IsolationBudget:
+    """Extra calls a file may spend splitting rejected batches; shared by the worker threads."""
+
+    def __init__(self, calls: int) -> None:
+        self._left = calls
+        self._lock = threading.Lock()
+
+    def take(self, calls: int) -> bool:
+        with self._lock:
+            if self._left < calls:
+                return False
+            self._left -= calls
+            return True
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    attempts: int
+    base: float
+    cap: float
+
+
+class Scorer:
+    """Scores batches for one file; `score` runs on worker threads."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        input_format: str,
+        *,
+        retry: RetryPolicy,
+        isolation: IsolationBudget,
+        deadline: float,
+        id_prefix: str,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self._backend = backend
+        self._format = input_format
+        self._retry = retry
+        self._isolation = isolation
+        self._deadline = deadline
+        self._id_prefix = id_prefix
+        self._clock = clock
+        self._sleep = sleep
+        self._rng = rng
+
+    def score(self, batch: list[Record]) -> Scored:
+        scored = Scored()
+        self._score(batch, scored)
+        return scored
+
+    def _score(self, batch: list[Record], scored: Scored) -> None:
+        try:
+            predictions = self._call(batch, scored)
+        except PayloadTooLarge as exc:
+            # Refused before any call, so splitting costs no model time and no isolation budget.
+            if len(batch) == 1:
+                scored.errors.append(_row_error(batch[0], exc.kind, str(exc)))
+                return
+            self._halves(batch, scored)
+            return
+        except (ModelError, InvalidInput, PredictionMismatch) as exc:
+            code, reason = _rejection(exc)
+            if len(batch) == 1 or not self._isolation.take(2):
+                scored.errors.extend(_row_error(record, code, reason) for record in batch)
+                return
+            self._halves(batch, scored)
+            return
+        scored.records.extend(batch)
+        scored.predictions.extend(predictions)
+
+    def _halves(self, batch: list[Record], scored: Scored) -> None:
+        middle = len(batch) // 2
+        self._score(batch[:middle], scored)
+        self._score(batch[middle:], scored)
+
+    def _call(self, batch: list[Record], scored: Scored) -> list[Any]:
+        payload = request_payload(batch, self._format)
+        inference_id = self.inference_id(batch[0])
+        retry = self._retry
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = self._backend.predict(payload, inference_id=inference_id)
+            except (PayloadTooLarge, InvalidInput):
+                raise
+            except RetryLater as exc:
+                scored.calls += 1
+                delay = self._rng() * min(retry.cap, retry.base * 2 ** (attempt - 1))
+                if attempt >= retry.attempts or self._clock() + delay >= self._deadline:
+                    raise SystemicFailure(exc.kind, f"{exc} (after {attempt} attempts)") from exc
+                self._sleep(delay)
+                continue
+            except ModelError:
+                scored.calls += 1
+                raise
+            except BackendError as exc:
+                scored.calls += 1
+                raise SystemicFailure(exc.kind, str(exc)) from exc
+            scored.calls += 1
+            return split_predictions(response, len(batch))
+
+    def inference_id(self, first: Record) -> str:
+        """SageMaker records one InferenceId per call: the first row's id when it is a valid
+        InferenceId, else the source version and row number, so captured data stays traceable."""
+        if first.row_id is not None and INFERENCE_ID.fullmatch(first.row_id):
+            return first.row_id
+        return f"{self._id_prefix}-r{first.row}"
+
+
+def _rejection(exc: Exception) -> tuple[str, str]:
+    if isinstance(exc, ModelError):
+        status = f" with status {exc.original_status}" if exc.original_status is not None else ""
+        return "ModelError", f"the model rejected the rows{status}"
+    if isinstance(exc, InvalidInput):
+        return exc.code, str(exc)
+    return "PredictionMismatch", str(exc)
+
+
+def _row_error(record: Record, code: str, reason: str) -> RowError:
+    return RowError(record.row, record.line, code, reason, record.text)

@@ -1,0 +1,96 @@
+"""Entry point of the batch prediction function: S3 object-created events in, predictions out.
+
+Settings and clients are built on first use and kept for the life of the container, so warm
+invocations reuse connections. Every object of an event is handled on its own; the invocation
+raises at the end only if one of them failed for a reason a retry may cure (the model side down,
+S3 failing, time running out), so Lambda's async retries and the on-failure destination apply to
+those and never to files with bad rows, which finish with an error object instead.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from functools import cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from botocore.config import Config
+
+from mlgw.actuals.pipeline import Invocation
+from mlgw.backends.clients import build_model_clients
+from mlgw.batch.pipeline import BatchPredictor, Outcome
+from mlgw.batch.settings import BatchSettings, load_settings
+from mlgw.s3events import handle_each
+
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "batch_predict"))
+
+# The function answers no one in real time, so AWS calls may wait and retry longer than the
+# prediction API's; the model calls keep their own budget from the settings.
+_AWS_TIMEOUTS = {"connect_timeout": 5, "read_timeout": 60, "retries": {"mode": "standard", "max_attempts": 5}}
+
+
+class BatchPredictionError(RuntimeError):
+    """At least one object of the event failed for a reason a retry may cure."""
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    settings: BatchSettings
+    predictor: BatchPredictor
+    metrics: Metrics
+
+
+def build_runtime(settings: BatchSettings) -> Runtime:
+    connections = settings.concurrency + 4
+    s3 = boto3.client("s3", config=Config(max_pool_connections=connections, **_AWS_TIMEOUTS))
+    models = build_model_clients(
+        settings.model_budget,
+        retry_after=1,
+        sagemaker_runtime_endpoint_url=settings.sagemaker_runtime_endpoint_url,
+        max_connections=connections,
+    )
+    sagemaker = boto3.client("sagemaker", config=Config(**_AWS_TIMEOUTS)) if settings.transform else None
+    predictor = BatchPredictor(settings, s3, models.backend_for(settings.route), logger, sagemaker=sagemaker)
+    metrics = Metrics(namespace=settings.metrics_namespace, service=settings.service_name)
+    return Runtime(settings, predictor, metrics)
+
+
+@cache
+def runtime() -> Runtime:
+    return build_runtime(load_settings(os.environ))
+
+
+def _record(metrics: Metrics, outcome: Outcome) -> None:
+    metrics.add_metric(name="RowsPredicted", unit=MetricUnit.Count, value=outcome.rows)
+    metrics.add_metric(name="RowErrors", unit=MetricUnit.Count, value=outcome.error_rows)
+    metrics.add_metric(name="ModelCalls", unit=MetricUnit.Count, value=outcome.model_calls)
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    current = runtime()
+    invocation = Invocation(
+        request_id=context.aws_request_id,
+        remaining_seconds=lambda: context.get_remaining_time_in_millis() / 1000,
+    )
+    try:
+        results = handle_each(
+            event,
+            lambda obj: current.predictor.process(obj, invocation),
+            logger,
+            failure_message="object not predicted",
+        )
+        for outcome in results.outcomes:
+            _record(current.metrics, outcome)
+        if results.problems:
+            current.metrics.add_metric(name="FilesFailed", unit=MetricUnit.Count, value=len(results.problems))
+    finally:
+        current.metrics.flush_metrics()
+    if results.problems:
+        raise BatchPredictionError(
+            f"{len(results.problems)} object(s) failed: " + " | ".join(results.problems)
+        )
+    return {"results": [asdict(outcome) for outcome in results.outcomes]}
