@@ -68,3 +68,13 @@ output "predict_function_name" {
   description = "Name of the prediction function (null without models or API)."
   value       = try(module.predict[0].function_name, null)
 }
+
+output "endpoint_model_name" {
+  description = "Name of the SageMaker model behind the created endpoint, for Batch Transform (null for an existing endpoint)."
+  value       = try(module.endpoint[0].model_name, null)
+}
+
+output "endpoint_role_arn" {
+  description = "Execution role of the created endpoint's model (null for an existing endpoint)."
+  value       = try(module.endpoint[0].role_arn, null)
+}

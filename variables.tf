@@ -220,10 +220,104 @@ variable "endpoint" {
     The primary SageMaker endpoint. Direct routes, batch prediction, Batch Transform and the
     ground-truth sink use it unless they name another, and so does every sagemaker model
     route whose endpoint_name is null. Null: no primary endpoint (every sagemaker route then
-    names its own).
+    names its own). { name = "<existing>" } brings an endpoint you already run; add create
+    to have Terraform own it through modules/sagemaker-endpoint (model, endpoint
+    configuration named by a content hash, blue/green updates, autoscaling): its README
+    documents every field of create.
   EOT
   type = object({
     name = string
+    create = optional(object({
+      async_inference = optional(object({
+        error_topic_arn                         = optional(string)
+        failure_s3_uri                          = optional(string)
+        include_inference_response_in           = optional(list(string), [])
+        kms_key_arn                             = optional(string)
+        max_concurrent_invocations_per_instance = optional(number)
+        output_s3_uri                           = string
+        success_topic_arn                       = optional(string)
+      }))
+      data_capture = optional(object({
+        capture_modes       = optional(list(string), ["Input", "Output"])
+        csv_content_types   = optional(list(string), [])
+        destination_s3_uri  = string
+        enabled             = optional(bool, true)
+        json_content_types  = optional(list(string), [])
+        kms_key_arn         = optional(string)
+        sampling_percentage = optional(number, 100)
+      }))
+      deployment = optional(object({
+        canary_size = optional(object({
+          type  = optional(string, "CAPACITY_PERCENT")
+          value = number
+        }))
+        linear_step_size = optional(object({
+          type  = optional(string, "CAPACITY_PERCENT")
+          value = number
+        }))
+        maximum_execution_timeout_in_seconds = optional(number)
+        rollback_alarm_names                 = optional(list(string), [])
+        termination_wait_in_seconds          = optional(number, 0)
+        traffic_shifting                     = optional(string, "ALL_AT_ONCE")
+        wait_interval_in_seconds             = optional(number, 300)
+      }), {})
+      execution_role_arn = optional(string)
+      kms_key_arn        = optional(string)
+      logging = optional(object({
+        kms_key_arn       = optional(string)
+        retention_in_days = optional(number, 30)
+      }), {})
+      model = object({
+        enable_network_isolation = optional(bool, false)
+        environment              = optional(map(string), {})
+        image                    = string
+        kms_key_arn              = optional(string)
+        mode                     = optional(string, "SingleModel")
+        model_data_url           = optional(string)
+        vpc_config = optional(object({
+          security_group_ids = list(string)
+          subnet_ids         = list(string)
+        }))
+      })
+      permissions_boundary_arn = optional(string)
+      s3_access = optional(object({
+        kms_key_arns   = optional(list(string), [])
+        read_prefixes  = optional(list(string), [])
+        write_prefixes = optional(list(string), [])
+      }), {})
+      shadow_variant = optional(object({
+        initial_instance_count = optional(number)
+        initial_weight         = optional(number, 1)
+        instance_type          = optional(string)
+        model_name             = optional(string)
+        name                   = string
+        serverless = optional(object({
+          max_concurrency         = number
+          memory_size_in_mb       = number
+          provisioned_concurrency = optional(number)
+        }))
+      }))
+      variants = map(object({
+        autoscaling = optional(object({
+          max_capacity                    = number
+          min_capacity                    = optional(number, 1)
+          scale_in_cooldown               = optional(number, 300)
+          scale_out_cooldown              = optional(number, 60)
+          target_invocations_per_instance = number
+        }))
+        container_startup_health_check_timeout_in_seconds = optional(number)
+        initial_instance_count                            = optional(number)
+        initial_weight                                    = optional(number, 1)
+        instance_type                                     = optional(string)
+        model_data_download_timeout_in_seconds            = optional(number)
+        serverless = optional(object({
+          max_concurrency         = number
+          memory_size_in_mb       = number
+          provisioned_concurrency = optional(number)
+        }))
+        volume_size_in_gb = optional(number)
+      }))
+    }))
   })
   default = null
 

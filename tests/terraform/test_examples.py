@@ -81,3 +81,35 @@ def test_query_string_example_requires_data_on_get(tf: Workspace) -> None:
     assert (
         json.loads(fn["environment"][0]["variables"]["MODELS_JSON"])["default"]["content_type"] == "text/csv"
     )
+
+
+def test_complete_example_owns_the_endpoint_and_gives_its_bucket_one_notification(tf: Workspace) -> None:
+    plan = tf.plan("examples/complete")
+    endpoint = plan.resource("module.ml_gateway.module.endpoint[0].aws_sagemaker_endpoint.this")
+    assert endpoint["name"] == "churn-prod"
+    notifications = plan.addresses("module.ml_gateway.module.s3_triggers")
+    assert [a for a in notifications if a.endswith("aws_s3_bucket_notification.this")] == [
+        'module.ml_gateway.module.s3_triggers["example-ml-data"].aws_s3_bucket_notification.this'
+    ]
+    fn = plan.resource("module.ml_gateway.module.predict[0].aws_lambda_function.this")
+    models = json.loads(fn["environment"][0]["variables"]["MODELS_JSON"])
+    assert models["csv"] == {
+        "backend": "sagemaker",
+        "endpoint_name": "churn-prod",
+        "content_type": "text/csv",
+        "accept": "text/csv",
+        "protocol": "sagemaker",
+        "serverless": False,
+    }
+    actuals = plan.resource("module.ml_gateway.module.report_actuals[0].aws_lambda_function.this")
+    assert actuals["environment"][0]["variables"]["ACTUALS_GROUND_TRUTH_ENDPOINT"] == "churn-prod"
+
+
+def test_existing_endpoint_example_scopes_the_function_to_that_endpoint(tf: Workspace) -> None:
+    plan = tf.plan("examples/existing-endpoint")
+    assert not plan.addresses("module.ml_gateway.module.endpoint")
+    policy = json.loads(
+        plan.resource("module.ml_gateway.module.predict[0].aws_iam_role_policy.this")["policy"]
+    )
+    invoke = next(s for s in policy["Statement"] if s["Sid"] == "InvokeModelEndpoints")
+    assert invoke["Resource"] == "arn:aws:sagemaker:us-east-1:123456789012:endpoint/churn-prod"
