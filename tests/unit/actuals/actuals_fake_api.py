@@ -112,6 +112,10 @@ class FakeActualsApi:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body leave in two writes; with Nagle's algorithm on, the body
+            # waits for the client's delayed ACK (about 40 ms), which would add to
+            # every request on top of the latency this server is asked to simulate.
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:
                 return

@@ -182,6 +182,7 @@ def test_resumes_after_a_crash_without_resending_accepted_chunks(
 def test_running_out_of_time_saves_progress_and_a_later_invocation_continues(harness: Harness) -> None:
     harness.use(ACTUALS_MAX_IN_FLIGHT="1")
     harness.put(KEY, csv_text(45))
+    harness.api.latency = 0.05  # a chunk takes 150 ms: the 0.3 s left cannot cover five
     budget = {"left": 1.5}
 
     def remaining() -> float:
