@@ -1,0 +1,232 @@
+"""Benchmark of batch prediction: the handler against one model call per row, then its memory.
+
+Every party runs in its own process: S3 is a moto server, the model is the test suite's
+SageMaker-runtime-compatible fake adding 2 ms to every call, and each measured run (the handler,
+or the baseline) is a fresh interpreter whose own peak RSS is its footprint. The baseline is the
+approach of most published examples: read the object line by line and call InvokeEndpoint once
+per row, then put the output. Both sides score the same 10,000-row file in the same run, so the
+ratios hold on a busy machine; the handler then runs alone on 100,000 and 1,000,000 rows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+FAKE_MODEL = ROOT / "tests" / "unit" / "batch" / "batch_fake_model.py"
+BUCKET = "bench-batch"
+INPUT = "batch/in/"
+MODEL_DELAY_SECONDS = 0.002
+COMPARED_ROWS = 10_000
+MEMORY_ROWS = (100_000, 1_000_000)
+MARKER = "BENCH-RESULT "
+"""How a measured child marks its result line; log lines may come before it."""
+
+_ENV = {
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "BATCH_BUCKET": BUCKET,
+    "BATCH_INPUT_PREFIX": INPUT,
+    "BATCH_OUTPUT_PREFIX": "batch/out/",
+    "BATCH_ERROR_PREFIX": "batch/errors/",
+    "BATCH_ID_COLUMN": "id",
+    "MODELS_JSON": json.dumps({"default": {"endpoint_name": "bench", "content_type": "text/csv"}}),
+}
+
+_MOTO_SERVER = """
+import sys
+from moto.server import ThreadedMotoServer
+server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+server.start()
+print(server.get_host_and_port()[1], flush=True)
+sys.stdin.read()
+server.stop()
+"""
+
+_HANDLER = """
+import json, resource, sys, time
+from urllib.parse import quote_plus
+from mlgw.handlers import batch_predict
+
+class Context:
+    aws_request_id = "bench"
+    function_name = "bench"
+    memory_limit_in_mb = 1024
+    invoked_function_arn = "arn:aws:lambda:us-east-1:111122223333:function:bench"
+    def get_remaining_time_in_millis(self):
+        return 900_000
+
+event = {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+          "s3": {"bucket": {"name": sys.argv[1]}, "object": {"key": quote_plus(sys.argv[2], safe="/")}}}]}
+start = time.perf_counter()
+outcome = batch_predict.lambda_handler(event, Context())["results"][0]
+wall = time.perf_counter() - start
+print("BENCH-RESULT " + json.dumps({"wall": wall, "rows": outcome["rows"], "errors": outcome["error_rows"],
+                        "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
+
+_BASELINE = """
+import json, resource, sys, time
+import boto3
+bucket, key, model_url = sys.argv[1:4]
+s3 = boto3.client("s3")
+runtime = boto3.client("sagemaker-runtime", endpoint_url=model_url)
+start = time.perf_counter()
+lines = s3.get_object(Bucket=bucket, Key=key)["Body"].iter_lines()
+header = next(lines).decode()
+out = [header + ",prediction"]
+for line in lines:
+    text = line.decode()
+    features = text.split(",", 1)[1]
+    answer = runtime.invoke_endpoint(EndpointName="bench", Body=features, ContentType="text/csv",
+                                     Accept="application/json", InferenceId=text.split(",", 1)[0])
+    out.append(text + "," + str(json.loads(answer["Body"].read())["predictions"][0]))
+s3.put_object(Bucket=bucket, Key="batch/baseline/" + key, Body="\\n".join(out).encode())
+wall = time.perf_counter() - start
+print("BENCH-RESULT " + json.dumps({"wall": wall, "rows": len(out) - 1, "errors": 0,
+                        "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
+
+
+class _Service:
+    """A child process that prints its port first and stops when its stdin closes."""
+
+    def __init__(self, *command: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, *command],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env={**os.environ, **_ENV},
+        )
+        assert self.process.stdout is not None
+        self.url = f"http://127.0.0.1:{int(self.process.stdout.readline())}"
+
+    def ask(self, question: str) -> str:
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        self.process.stdin.write(question + "\n")
+        self.process.stdin.flush()
+        return self.process.stdout.readline().strip()
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(timeout=30)
+
+
+def _write_csv(path: Path, rows: int) -> None:
+    with path.open("w", encoding="utf-8", newline="") as out:
+        out.write("id,tenure,monthly_charges,plan\n")
+        block = 10_000
+        for start in range(0, rows, block):
+            out.write(
+                "".join(
+                    f"cust-{i:09d},{i % 72},{(i * 7919) % 10000 / 100},{i % 3}\n"
+                    for i in range(start, min(rows, start + block))
+                )
+            )
+
+
+def _measure(code: str, args: list[str], env: dict[str, str]) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, check=False, timeout=900
+    )
+    for line in reversed(done.stdout.splitlines()):
+        if line.startswith(MARKER):
+            return dict(json.loads(line[len(MARKER) :]))
+    raise RuntimeError(f"benchmark child failed: {done.stderr[-2000:]}")
+
+
+def run() -> list[dict[str, Any]]:
+    import boto3
+
+    moto = _Service("-c", _MOTO_SERVER)
+    model = _Service(str(FAKE_MODEL), "--delay", str(MODEL_DELAY_SECONDS))
+    try:
+        env = {
+            **{name: os.environ[name] for name in ("PATH", "HOME") if name in os.environ},
+            **_ENV,
+            "PYTHONPATH": str(ROOT / "lambda_src"),
+            "AWS_ENDPOINT_URL_S3": moto.url,
+            "SAGEMAKER_RUNTIME_ENDPOINT_URL": model.url,
+        }
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=moto.url,
+            region_name="us-east-1",
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench",
+        )
+        s3.create_bucket(Bucket=BUCKET)
+        results: dict[str, dict[str, Any]] = {}
+        with tempfile.TemporaryDirectory() as scratch:
+            for rows in (COMPARED_ROWS, *MEMORY_ROWS):
+                path = Path(scratch) / f"rows-{rows}.csv"
+                _write_csv(path, rows)
+                s3.upload_file(str(path), BUCKET, f"{INPUT}rows-{rows}.csv")
+                path.unlink()
+
+        def measure(name: str, code: str, rows: int, *extra: str) -> None:
+            before = int(model.ask("calls"))
+            result = _measure(code, [BUCKET, f"{INPUT}rows-{rows}.csv", *extra], env)
+            result["calls"] = int(model.ask("calls")) - before
+            if result["rows"] != rows:
+                raise RuntimeError(f"{name} scored {result['rows']} of {rows} rows")
+            results[name] = result
+
+        measure("baseline", _BASELINE, COMPARED_ROWS, model.url)
+        measure("handler", _HANDLER, COMPARED_ROWS)
+        for rows in MEMORY_ROWS:
+            measure(f"handler_{rows}", _HANDLER, rows)
+    finally:
+        model.close()
+        moto.close()
+    return _rows(results)
+
+
+def _rows(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    def row(metric: str, value: float, unit: str, target: str | None = None) -> dict[str, Any]:
+        return {
+            "benchmark": "batch",
+            "metric": metric,
+            "value": round(value, 4),
+            "unit": unit,
+            "target": target,
+        }
+
+    handler, baseline = results["handler"], results["baseline"]
+    small, large = (results[f"handler_{rows}"] for rows in MEMORY_ROWS)
+    handler_rate = COMPARED_ROWS / handler["wall"]
+    baseline_rate = COMPARED_ROWS / baseline["wall"]
+    return [
+        row("handler_rows_per_s_10k", handler_rate, "rows/s"),
+        row("baseline_rows_per_s_10k", baseline_rate, "rows/s"),
+        row("throughput_vs_baseline", handler_rate / baseline_rate, "x", ">= 10"),
+        row("handler_model_calls_10k", handler["calls"], "calls"),
+        row("baseline_model_calls_10k", baseline["calls"], "calls"),
+        row("fewer_calls_vs_baseline", baseline["calls"] / handler["calls"], "x", ">= 50"),
+        row("handler_rows_per_s_1m", MEMORY_ROWS[1] / large["wall"], "rows/s"),
+        row("handler_peak_rss_100k_rows", small["rss_kb"] / 1024, "MB", "< 150"),
+        row("handler_peak_rss_1m_rows", large["rss_kb"] / 1024, "MB", "< 150"),
+        row("handler_rss_growth_100k_to_1m", large["rss_kb"] / small["rss_kb"], "ratio", "<= 1.15"),
+    ]
+
+
+if __name__ == "__main__":
+    for result in run():
+        print(json.dumps(result))
