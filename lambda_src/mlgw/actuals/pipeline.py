@@ -9,20 +9,28 @@ it, and an accepted chunk is never sent again. A chunk is at least once, not exa
 once, in one window: between the moment its request left and the moment its acceptance
 was written to the state object. If the invocation dies inside that window the retry
 sends the chunk again, unless a state write after its 202 already saved the status URL,
-in which case the retry polls that status instead of resending. At most
-``max_in_flight`` chunks are ever inside the window at once.
+in which case the retry polls that status instead of resending. A chunk holds its
+request slot until its acceptance is written, so at most ``max_in_flight`` chunks are
+ever inside the window at once.
+
+With bad rows rejecting the file (the default), nothing may be sent before the whole
+file is read. That read also encodes the chunks into a spool file in the temporary
+directory, and the send reads them back from there, so the file is parsed once. A file
+larger than the spool limit, or whose spool outgrows it, is read a second time instead.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
-from typing import Any, NoReturn
+from typing import IO, Any, NoReturn
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -64,6 +72,37 @@ class _ObjectChanged(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class _Encoded:
+    """A chunk as the sinks send it: one payload per sink, in the order of the sinks."""
+
+    index: int
+    rows: int
+    payloads: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Spooled:
+    """Where the payloads of one chunk are in the spool file."""
+
+    index: int
+    rows: int
+    offset: int
+    sizes: tuple[int, ...]
+
+
+@dataclass(slots=True)
+class _Work:
+    """Chunks being sent (holding a slot each) and chunks whose written status is awaited."""
+
+    pool: ThreadPoolExecutor
+    sending: dict[Future[tuple[Sink, str] | None], _Encoded]
+    confirming: dict[Future[None], _Encoded]
+
+    def full(self, limit: int) -> bool:
+        return len(self.sending) >= limit or len(self.sending) + len(self.confirming) >= 2 * limit
+
+
+@dataclass(frozen=True, slots=True)
 class Invocation:
     request_id: str
     remaining_seconds: Callable[[], float]
@@ -86,6 +125,7 @@ class _Run:
     source: InputFile
     deployment_id: str
     state: StateStore
+    size: int = 0
     target: Target | None = None
     bad_rows: BadRowLog | None = None
     rows_sent: int = 0
@@ -122,7 +162,12 @@ class Reporter:
         head = self._head(obj)
         if head is None:
             return self._gone(obj, state)
-        run = _Run(InputFile(obj.bucket, obj.key, relative_key, head["ETag"]), deployment_id, state)
+        run = _Run(
+            InputFile(obj.bucket, obj.key, relative_key, head["ETag"]),
+            deployment_id,
+            state,
+            size=int(head.get("ContentLength", 0)),
+        )
         try:
             self._check_name(run)
             if not self._claim(run, invocation, head["ETag"]):
@@ -224,91 +269,177 @@ class Reporter:
         except CsvFileError as exc:
             raise _Rejected(str(exc)) from None
 
-    def _validate(self, run: _Run) -> int:
-        """Read the whole file once before sending anything, so a bad row rejects it untouched."""
-        bad_rows = BadRowLog(self._settings.bad_rows_in_report)
-        valid = sum(map(len, self._batches(run, self._settings.report_rows, bad_rows)))
-        run.bad_rows = bad_rows
+    def _encode(self, batch: Batch) -> tuple[bytes, ...]:
+        return tuple(sink.encode(batch) for sink in self._sinks)
+
+    def _encoded(self, run: _Run, progress: ProgressState) -> Iterator[_Encoded]:
+        """Chunks read and encoded as they are sent; accepted ones are only counted."""
+        assert run.bad_rows is not None
+        for chunk in _chunks(self._batches(run, progress.chunk_rows, run.bad_rows), progress.chunk_rows):
+            done = chunk.index in progress.accepted
+            yield _Encoded(chunk.index, len(chunk.batch), () if done else self._encode(chunk.batch))
+
+    def _open_spool(self, run: _Run) -> IO[bytes] | None:
+        limit = self._settings.spool_limit_bytes
+        if run.size > limit:
+            return None
+        try:
+            return tempfile.TemporaryFile(prefix="actuals-spool-")
+        except OSError as exc:
+            self._log.warning("no spool file; the file will be read twice", extra={"error": str(exc)})
+            return None
+
+    def _validate(
+        self, run: _Run, progress: ProgressState, spool: IO[bytes] | None
+    ) -> tuple[list[_Spooled] | None, int]:
+        """Read the whole file before sending anything, so a bad row rejects it untouched.
+
+        While no bad row has been seen, the chunks are encoded into ``spool``. Returns
+        where they are in it (None when there is no spool or it outgrew its limit) and
+        the number of valid rows.
+        """
+        assert run.bad_rows is not None
+        bad_rows = run.bad_rows
+        limit = self._settings.spool_limit_bytes
+        places: list[_Spooled] | None = [] if spool is not None else None
+        used = valid = 0
+        for chunk in _chunks(self._batches(run, progress.chunk_rows, bad_rows), progress.chunk_rows):
+            valid += len(chunk.batch)
+            if places is None or bad_rows.count:
+                continue
+            assert spool is not None
+            payloads = self._encode(chunk.batch)
+            size = sum(map(len, payloads))
+            try:
+                if used + size > limit:
+                    raise OSError(f"the spool would outgrow ACTUALS_SPOOL_LIMIT_MB at chunk {chunk.index}")
+                spool.writelines(payloads)
+            except OSError as exc:
+                self._log.info("spool abandoned; the file will be read again", extra={"reason": str(exc)})
+                spool.close()  # frees its space now; closing again later is harmless
+                places = None
+                continue
+            places.append(_Spooled(chunk.index, len(chunk.batch), used, tuple(map(len, payloads))))
+            used += size
         if bad_rows.count:
             raise _Rejected(f"{bad_rows.count} bad rows; nothing was sent", valid_rows=valid)
-        return valid
+        if places is not None:
+            assert spool is not None
+            spool.flush()
+        return places, valid
 
     def _deliver_file(self, run: _Run, progress: ProgressState, deadline: float) -> None:
         settings = self._settings
-        expected: int | None = None
-        if not settings.skip_bad_rows and not progress.accepted:
-            expected = self._validate(run)
-        bad_rows = BadRowLog(settings.bad_rows_in_report)
-        run.bad_rows = bad_rows
-        batches = self._batches(run, progress.chunk_rows, bad_rows)
-        total = self._send_chunks(run, progress, batches, deadline)
+        run.bad_rows = BadRowLog(settings.bad_rows_in_report)
+        if settings.skip_bad_rows or progress.accepted:
+            # Skipping needs no look ahead, and accepted chunks mean an earlier invocation
+            # already read the whole file and found no bad row.
+            total = self._send_chunks(run, progress, self._encoded(run, progress), deadline)
+        else:
+            spool = self._open_spool(run)
+            try:
+                places, valid = self._validate(run, progress, spool)
+                if places is not None:
+                    assert spool is not None
+                    total = self._send_chunks(run, progress, _from_spool(spool, places), deadline)
+                else:
+                    run.bad_rows = BadRowLog(settings.bad_rows_in_report)
+                    total = self._send_chunks(run, progress, self._encoded(run, progress), deadline)
+            finally:
+                if spool is not None:
+                    spool.close()
+            if total != valid:
+                raise _ObjectChanged(f"read {total} valid rows, validated {valid}")
         if total == 0:
             raise _Rejected("file has no valid data rows")
-        if expected is not None and total != expected:
-            raise _ObjectChanged(f"read {total} valid rows, validated {expected}")
         progress.completed = True
         run.state.save()
 
     def _send_chunks(
-        self, run: _Run, progress: ProgressState, batches: Iterator[Batch], deadline: float
+        self, run: _Run, progress: ProgressState, chunks: Iterator[_Encoded], deadline: float
     ) -> int:
-        """Deliver chunks with at most ``max_in_flight`` outstanding; returns the valid row count.
+        """Deliver chunks, ``max_in_flight`` at a time; returns the valid row count.
 
-        Parsing continues in this thread while workers wait on the network, which is
-        what makes the added latency of each request mostly disappear.
+        A chunk holds one of the ``max_in_flight`` slots from its request until its
+        acceptance, or its status URL, is written: that bounds the at-least-once window
+        and the memory held by encoded chunks. Waiting for a written status to complete
+        needs no slot, so the next requests leave meanwhile; at most as many chunks
+        again are waited for at once. Reading continues in this thread while workers
+        wait on the network.
         """
         limit = self._settings.max_in_flight
-        chunk_rows = progress.chunk_rows
         failure: BaseException | None = None
         total = 0
-        with ThreadPoolExecutor(max_workers=limit, thread_name_prefix="actuals") as pool:
-            in_flight: dict[Future[None], Chunk] = {}
+        with ThreadPoolExecutor(max_workers=2 * limit, thread_name_prefix="actuals") as pool:
+            work = _Work(pool, sending={}, confirming={})
             try:
-                for chunk in _chunks(batches, chunk_rows):
-                    total += len(chunk.batch)
+                for chunk in chunks:
+                    total += chunk.rows
                     if chunk.index in progress.accepted:
                         continue
-                    while len(in_flight) >= limit and failure is None:
-                        failure = self._collect(run, in_flight)
+                    while work.full(limit) and failure is None:
+                        failure = self._collect(run, work, deadline)
                     if failure is None and self._clock() >= deadline:
                         failure = TransientDeliveryError("ran out of time; the retry continues from here")
                     if failure is not None:
                         break
                     pending = progress.pending.get(chunk.index)
-                    in_flight[pool.submit(self._send_one, run, chunk, pending, deadline)] = chunk
+                    work.sending[pool.submit(self._send_one, run, chunk, pending, deadline)] = chunk
             except Exception as exc:  # a read or parse error still lets chunks in flight be recorded
                 failure = exc
-            while in_flight:
-                failure = _worse(failure, self._collect(run, in_flight))
+            while work.sending or work.confirming:
+                failure = _worse(failure, self._collect(run, work, deadline))
         if failure is not None:
             raise failure
         return total
 
-    def _send_one(self, run: _Run, chunk: Chunk, pending: str | None, deadline: float) -> None:
+    def _send_one(
+        self, run: _Run, chunk: _Encoded, pending: str | None, deadline: float
+    ) -> tuple[Sink, str] | None:
+        """Deliver to every sink; the sink and status URL left to confirm, if any."""
         assert run.target is not None
+        unconfirmed: tuple[Sink, str] | None = None
+        for sink, payload in zip(self._sinks, chunk.payloads, strict=True):
+            status_url = sink.deliver(
+                run.target, chunk.index, payload, deadline=deadline, pending_status=pending
+            )
+            if status_url is not None:
+                unconfirmed = (sink, status_url)
+        if unconfirmed is None:
+            run.state.record_accepted([(chunk.index, chunk.rows)])
+        else:
+            run.state.record_pending(chunk.index, unconfirmed[1])
+        return unconfirmed
 
-        def on_submitted(status_url: str) -> None:
-            run.state.record_pending(chunk.index, status_url)
+    def _confirm(self, run: _Run, chunk: _Encoded, sink: Sink, status_url: str, deadline: float) -> None:
+        sink.confirm(status_url, deadline)
+        run.state.record_accepted([(chunk.index, chunk.rows)])
 
-        for sink in self._sinks:
-            sink.deliver(run.target, chunk, deadline, pending, on_submitted)
+    def _collect(self, run: _Run, work: _Work, deadline: float) -> BaseException | None:
+        """Count finished chunks and start confirming submitted ones; returns the worst failure.
 
-    def _collect(self, run: _Run, in_flight: dict[Future[None], Chunk]) -> BaseException | None:
-        """Record every finished chunk; returns the most serious failure among them."""
-        done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+        Submitted chunks are confirmed even after a failure elsewhere, so that what the
+        service took is recorded as accepted rather than sent again by a redrive.
+        """
+        done, _ = wait([*work.sending, *work.confirming], return_when=FIRST_COMPLETED)
         failure: BaseException | None = None
-        accepted: list[tuple[int, int]] = []
         for future in done:
-            chunk = in_flight.pop(future)
             error = future.exception()
+            if future in work.sending:
+                chunk = work.sending.pop(future)
+                unconfirmed = future.result() if error is None else None
+                if unconfirmed is not None:
+                    receipt = _Encoded(chunk.index, chunk.rows, ())
+                    task = work.pool.submit(self._confirm, run, receipt, *unconfirmed, deadline)
+                    work.confirming[task] = receipt
+                    continue
+            else:
+                chunk = work.confirming.pop(future)
             if error is None:
-                accepted.append((chunk.index, len(chunk.batch)))
-                run.rows_sent += len(chunk.batch)
+                run.rows_sent += chunk.rows
                 run.chunks_sent += 1
             else:
                 failure = _worse(failure, error)
-        if accepted:
-            run.state.record_accepted(accepted)
         return failure
 
     def _succeed(self, run: _Run) -> Outcome:
@@ -422,3 +553,14 @@ def _chunks(batches: Iterator[Batch], size: int) -> Iterator[Chunk]:
             held += len(rest)
     if held:
         yield Chunk(index, Batch.concat(parts))
+
+
+def _from_spool(spool: IO[bytes], places: list[_Spooled]) -> Iterator[_Encoded]:
+    descriptor = spool.fileno()
+    for place in places:
+        payloads = []
+        offset = place.offset
+        for size in place.sizes:
+            payloads.append(os.pread(descriptor, size, offset))
+            offset += size
+        yield _Encoded(place.index, place.rows, tuple(payloads))

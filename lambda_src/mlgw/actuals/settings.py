@@ -50,6 +50,7 @@ class ActualsSettings:
     skip_bad_rows: bool
     bad_rows_in_report: int
     max_in_flight: int
+    spool_limit_bytes: int
     connect_timeout: float
     read_timeout: float
     max_retries: int
@@ -110,6 +111,7 @@ def load_settings(env: Mapping[str, str]) -> ActualsSettings:
         skip_bad_rows=env_choice(env, "ACTUALS_BAD_ROWS", ("reject", "skip"), "reject") == "skip",
         bad_rows_in_report=env_int(env, "ACTUALS_BAD_ROWS_IN_REPORT", 100, minimum=1, maximum=10_000),
         max_in_flight=env_int(env, "ACTUALS_MAX_IN_FLIGHT", 8, minimum=1, maximum=16),
+        spool_limit_bytes=env_int(env, "ACTUALS_SPOOL_LIMIT_MB", 256, minimum=0, maximum=10_240) * 2**20,
         connect_timeout=env_float(env, "ACTUALS_HTTP_CONNECT_TIMEOUT", 5.0, minimum=0.1, maximum=60),
         read_timeout=env_float(env, "ACTUALS_HTTP_READ_TIMEOUT", 60.0, minimum=0.1, maximum=900),
         max_retries=env_int(env, "ACTUALS_HTTP_MAX_RETRIES", 6, minimum=0, maximum=20),

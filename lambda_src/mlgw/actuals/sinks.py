@@ -4,11 +4,14 @@ A sink must make redelivery of the same chunk harmless or detectable, because a 
 in flight when an invocation dies is sent again by the retry. The ground-truth sink
 writes each chunk to a key derived only from the input file and the chunk number, so a
 second write replaces the first with identical content.
+
+Encoding and delivery are separate steps: a chunk is encoded once, as soon as it is
+read, and only its bytes wait for a free request slot (or in the spool file), which is
+far smaller than the rows they were made from.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from json.encoder import encode_basestring_ascii
@@ -17,7 +20,6 @@ from typing import Any, Protocol
 from mlgw.actuals.client import ActualsApi, StatusGone
 from mlgw.actuals.csvfile import Batch
 
-_ROW = '{"associationId":%s,"actualValue":%s}'
 _ROW_WITH_EXTRAS = '{"associationId":%s,"actualValue":%s%s}'
 _GROUND_TRUTH = (
     '{"groundTruthData":{"data":%s,"encoding":"CSV"},"eventMetadata":{"eventId":%s},"eventVersion":"0"}'
@@ -43,24 +45,29 @@ class Target:
 class Sink(Protocol):
     name: str
 
+    def encode(self, batch: Batch) -> bytes: ...
+
     def deliver(
-        self,
-        target: Target,
-        chunk: Chunk,
-        deadline: float,
-        pending_status: str | None,
-        on_submitted: Callable[[str], None],
-    ) -> None: ...
+        self, target: Target, index: int, payload: bytes, *, deadline: float, pending_status: str | None
+    ) -> str | None:
+        """Send one chunk; a status URL when the sink took it but has yet to confirm it."""
+        ...
+
+    def confirm(self, status_url: str, deadline: float) -> None:
+        """Wait until a chunk ``deliver`` left unconfirmed is confirmed; raise if it fails."""
+        ...
 
 
 def datarobot_body(batch: Batch) -> bytes:
     """``{"data": [...]}`` assembled from the pre-encoded columns, without a dict per row."""
+    if not len(batch):
+        return b'{"data":[]}'
     if batch.extras_json is None:
-        rows = map(_ROW.__mod__, zip(batch.ids_json, batch.values_json, strict=True))
-    else:
-        rows = map(
-            _ROW_WITH_EXTRAS.__mod__, zip(batch.ids_json, batch.values_json, batch.extras_json, strict=True)
-        )
+        rows = map(',"actualValue":'.join, zip(batch.ids_json, batch.values_json, strict=True))
+        return ('{"data":[{"associationId":' + '},{"associationId":'.join(rows) + "}]}").encode()
+    rows = map(
+        _ROW_WITH_EXTRAS.__mod__, zip(batch.ids_json, batch.values_json, batch.extras_json, strict=True)
+    )
     return ('{"data":[' + ",".join(rows) + "]}").encode()
 
 
@@ -70,14 +77,12 @@ class DataRobotSink:
     def __init__(self, api: ActualsApi) -> None:
         self._api = api
 
+    def encode(self, batch: Batch) -> bytes:
+        return datarobot_body(batch)
+
     def deliver(
-        self,
-        target: Target,
-        chunk: Chunk,
-        deadline: float,
-        pending_status: str | None,
-        on_submitted: Callable[[str], None],
-    ) -> None:
+        self, target: Target, index: int, payload: bytes, *, deadline: float, pending_status: str | None
+    ) -> str | None:
         """Finish an earlier submission if its status is still known, otherwise submit anew."""
         if pending_status is not None:
             try:
@@ -85,11 +90,10 @@ class DataRobotSink:
             except StatusGone:
                 pass
             else:
-                return
-        status_url = self._api.submit(target.deployment_id, datarobot_body(chunk.batch), deadline)
-        if status_url is None:
-            return
-        on_submitted(status_url)
+                return None
+        return self._api.submit(target.deployment_id, payload, deadline)
+
+    def confirm(self, status_url: str, deadline: float) -> None:
         self._api.wait(status_url, deadline)
 
 
@@ -120,17 +124,20 @@ class ModelMonitorSink:
         hour = target.uploaded_at.strftime("%Y/%m/%d/%H")
         return f"{self._prefix}{endpoint}/{hour}/{target.stem}-{target.etag[:16]}-{chunk_index:06d}.jsonl"
 
+    def encode(self, batch: Batch) -> bytes:
+        return ground_truth_lines(batch)
+
     def deliver(
-        self,
-        target: Target,
-        chunk: Chunk,
-        deadline: float,
-        pending_status: str | None,
-        on_submitted: Callable[[str], None],
-    ) -> None:
+        self, target: Target, index: int, payload: bytes, *, deadline: float, pending_status: str | None
+    ) -> str | None:
+        """S3's answer to the write is the confirmation, so nothing is left to confirm."""
         self._s3.put_object(
             Bucket=self._bucket,
-            Key=self.key_for(target, chunk.index),
-            Body=ground_truth_lines(chunk.batch),
+            Key=self.key_for(target, index),
+            Body=payload,
             ContentType="application/jsonlines",
         )
+        return None
+
+    def confirm(self, status_url: str, deadline: float) -> None:
+        raise AssertionError("ground-truth writes never leave a chunk to confirm")

@@ -4,6 +4,10 @@ Every write is conditional on the version read or written last (S3 conditional
 writes), so two invocations racing on the same file (S3 delivers events at least once)
 cannot both believe they own it: the loser's write fails and it stops before sending.
 Accepted chunks are stored as index ranges, so the object stays small for any file size.
+
+Writes are group commits: the sending threads that record something while a write is
+on its way wait for it and then share the next one, so a burst of confirmations costs
+one request, yet no caller returns before what it recorded is durably written.
 """
 
 from __future__ import annotations
@@ -83,7 +87,10 @@ class StateStore:
         self.key = key
         self._clock = clock
         self._etag: str | None = None
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()
+        self._version = 0
+        self._written = 0
+        self._writing = False
         self.state: ProgressState | None = None
 
     def load(self) -> ProgressState | None:
@@ -114,38 +121,67 @@ class StateStore:
             self.save()
 
     def record_pending(self, index: int, status_url: str) -> None:
-        """Remembered in memory and saved with the next write, which costs no request of its own."""
-        with self._lock:
+        """Save the status URL of a submitted chunk; returns once it is written.
+
+        From then on a retry polls that status instead of sending the chunk again, so
+        the chunk has left the at-least-once window.
+        """
+        with self._changed:
             assert self.state is not None
             self.state.pending[index] = status_url
+            self._commit()
 
     def record_accepted(self, chunks: list[tuple[int, int]]) -> None:
-        """Save (index, rows) of chunks the service confirmed, in one conditional write."""
-        with self._lock:
+        """Save (index, rows) of chunks the service confirmed; returns once they are written."""
+        with self._changed:
             assert self.state is not None
             for index, rows in chunks:
                 self.state.pending.pop(index, None)
                 if index not in self.state.accepted:
                     self.state.accepted.add(index)
                     self.state.rows_accepted += rows
-            self._write()
+            self._commit()
 
     def save(self) -> None:
-        with self._lock:
-            self._write()
+        with self._changed:
+            self._commit()
 
     def delete(self) -> None:
         self._s3.delete_object(Bucket=self.bucket, Key=self.key)
         self._etag = None
 
-    def _write(self) -> None:
-        assert self.state is not None
-        condition = {"IfMatch": self._etag} if self._etag else {"IfNoneMatch": "*"}
+    def _commit(self) -> None:
+        """Write the changes made so far, or wait for a write that started after them.
+
+        Called with the condition held. The write itself runs without it, so other
+        threads can record more changes meanwhile; the next caller writes them all.
+        """
+        self._version += 1
+        mine = self._version
+        while self._written < mine:
+            if self._writing:
+                self._changed.wait()
+                continue
+            assert self.state is not None
+            body, version, etag = self.state.to_json(), self._version, self._etag
+            self._writing = True
+            self._changed.release()
+            try:
+                new_etag = self._put(body, etag)
+            finally:
+                self._changed.acquire()
+                self._writing = False
+                self._changed.notify_all()
+            self._etag = new_etag
+            self._written = version
+
+    def _put(self, body: bytes, etag: str | None) -> str:
+        condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
         try:
             response = self._s3.put_object(
                 Bucket=self.bucket,
                 Key=self.key,
-                Body=self.state.to_json(),
+                Body=body,
                 ContentType="application/json",
                 **condition,
             )
@@ -153,7 +189,7 @@ class StateStore:
             if _code(exc) in {"PreconditionFailed", "ConditionalRequestConflict", "412", "409"}:
                 raise LeaseLost(f"state object {self.key} was changed by another invocation") from None
             raise
-        self._etag = response["ETag"]
+        return str(response["ETag"])
 
 
 def _code(exc: ClientError) -> str:

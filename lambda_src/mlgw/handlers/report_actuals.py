@@ -61,7 +61,7 @@ def build_runtime(settings: ActualsSettings) -> Runtime:
         assert settings.token_secret_arn is not None
         http = urllib3.PoolManager(
             num_pools=4,
-            maxsize=settings.max_in_flight,
+            maxsize=2 * settings.max_in_flight,  # requests, and as many status polls
             block=True,
             timeout=urllib3.Timeout(connect=settings.connect_timeout, read=settings.read_timeout),
             retries=False,

@@ -1,7 +1,9 @@
 """The handler end to end: moto S3 and Secrets Manager, the real local actuals API."""
 
+import dataclasses
 import json
 import logging
+import time
 from collections import Counter
 
 import pytest
@@ -17,6 +19,7 @@ from actuals_helpers import (
     s3_event,
 )
 
+from mlgw.actuals import pipeline as pipeline_module
 from mlgw.actuals import state as state_module
 from mlgw.handlers import report_actuals
 from mlgw.handlers.report_actuals import ActualsReportingError
@@ -138,29 +141,27 @@ def test_a_duplicate_event_while_another_invocation_owns_the_file_sends_nothing(
 def test_resumes_after_a_crash_without_resending_accepted_chunks(
     harness: Harness, monkeypatch: pytest.MonkeyPatch, status_saved: bool
 ) -> None:
-    # Given an invocation that dies abruptly after the service accepted its third chunk,
-    # before that acceptance was written (with or without an earlier write of its status URL)
+    # Given an invocation that dies abruptly after the service took its third chunk,
+    # just before or just after the status URL of that chunk was written
     harness.use(ACTUALS_MAX_IN_FLIGHT="1")
     harness.put(KEY, csv_text(55))
 
     class Crash(BaseException):
         pass
 
-    recorded = state_module.StateStore.record_accepted
-    calls = {"n": 0}
+    recorded = state_module.StateStore.record_pending
 
-    def dying(self: state_module.StateStore, chunks: list[tuple[int, int]]) -> None:
-        calls["n"] += 1
-        if calls["n"] == 3:
+    def dying(self: state_module.StateStore, index: int, status_url: str) -> None:
+        if index == 2:
             if status_saved:
-                self.save()
+                recorded(self, index, status_url)
             raise Crash
-        recorded(self, chunks)
+        recorded(self, index, status_url)
 
-    monkeypatch.setattr(state_module.StateStore, "record_accepted", dying)
+    monkeypatch.setattr(state_module.StateStore, "record_pending", dying)
     with pytest.raises(Crash):
         harness.invoke(s3_event(KEY))
-    monkeypatch.setattr(state_module.StateStore, "record_accepted", recorded)
+    monkeypatch.setattr(state_module.StateStore, "record_pending", recorded)
     progress = state_module.ProgressState.from_json(harness.get(STATE))
     assert progress.accepted == {0, 1}
     assert (2 in progress.pending) is status_saved
@@ -463,3 +464,146 @@ def test_cold_start_reads_settings_from_the_environment(
         report_actuals.runtime.cache_clear()
 
     assert_each_delivered_once(harness, ALL_IDS[:3])
+
+
+def count_reads_of(harness: Harness, monkeypatch: pytest.MonkeyPatch, key: str) -> list[str]:
+    """Every GET of ``key`` by the handler's S3 client, recorded."""
+    s3 = report_actuals.runtime().reporter._s3
+    original = s3.get_object
+    reads: list[str] = []
+
+    def get_object(**kwargs: object) -> object:
+        if kwargs.get("Key") == key:
+            reads.append(key)
+        return original(**kwargs)
+
+    monkeypatch.setattr(s3, "get_object", get_object)
+    return reads
+
+
+def use_spool_limit(harness: Harness, monkeypatch: pytest.MonkeyPatch, limit_bytes: int) -> None:
+    """The runtime with a spool limit in bytes, finer than the variable's megabytes allow."""
+    current = report_actuals.build_runtime(
+        dataclasses.replace(harness.settings(), spool_limit_bytes=limit_bytes)
+    )
+    monkeypatch.setattr(report_actuals, "runtime", lambda: current)
+
+
+def test_by_default_the_file_is_read_once_and_sent_from_the_spool(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    harness.use()
+    harness.put(KEY, csv_text(25))
+    reads = count_reads_of(harness, monkeypatch, KEY)
+
+    harness.invoke(s3_event(KEY))
+
+    assert len(reads) == 1
+    assert_each_delivered_once(harness, ALL_IDS)
+    assert harness.object_keys() == []
+
+
+@pytest.mark.parametrize(
+    "case", ["spool off", "file larger than the limit", "spool outgrows the limit", "no temporary file"]
+)
+def test_without_a_spool_the_file_is_validated_then_read_again_to_send(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    # Given a clean file of 25 rows (about 300 bytes of CSV, 1 KB once encoded)
+    body = csv_text(25)
+    if case == "spool off":
+        harness.use(ACTUALS_SPOOL_LIMIT_MB="0")
+    elif case == "file larger than the limit":
+        use_spool_limit(harness, monkeypatch, len(body) - 1)
+    elif case == "spool outgrows the limit":
+        use_spool_limit(harness, monkeypatch, len(body) + 1)
+    else:
+        harness.use()
+
+        def no_space(**_: object) -> None:
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(pipeline_module.tempfile, "TemporaryFile", no_space)
+    harness.put(KEY, body)
+    reads = count_reads_of(harness, monkeypatch, KEY)
+
+    # When it is reported
+    harness.invoke(s3_event(KEY))
+
+    # Then it was read twice, and every row still went out exactly once
+    assert len(reads) == 2
+    assert_each_delivered_once(harness, ALL_IDS)
+    assert harness.object_keys() == []
+
+
+@pytest.mark.parametrize("spool_mb", ["0", "256"])
+def test_a_bad_row_after_good_chunks_sends_nothing_with_or_without_a_spool(
+    harness: Harness, spool_mb: str
+) -> None:
+    harness.use(ACTUALS_SPOOL_LIMIT_MB=spool_mb)
+    body = csv_text(35) + "late,\n" + csv_text(5, start=35, header="").lstrip("\r\n")
+    harness.put(KEY, body)
+
+    with pytest.raises(ActualsReportingError, match="FileFailed"):
+        harness.invoke(s3_event(KEY))
+
+    assert harness.api.requests == 0
+    report = harness.report(FAILED)
+    assert report["badRows"] == [
+        {"row": 36, "line": 37, "reason": "actualValue is empty or not a finite number"}
+    ]
+    assert harness.get(FAILED) == body.encode()
+
+
+def test_a_file_replaced_between_the_two_reads_is_not_half_sent(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    harness.use(ACTUALS_SPOOL_LIMIT_MB="0")
+    harness.put(KEY, csv_text(25))
+    s3 = report_actuals.runtime().reporter._s3
+    original = s3.get_object
+    reads = {"n": 0}
+
+    def replacing_get_object(**kwargs: object) -> object:
+        if kwargs.get("Key") == KEY:
+            reads["n"] += 1
+            if reads["n"] == 2:
+                harness.put(KEY, csv_text(30))
+        return original(**kwargs)
+
+    monkeypatch.setattr(s3, "get_object", replacing_get_object)
+
+    with pytest.raises(ActualsReportingError, match="RetryLater"):
+        harness.invoke(s3_event(KEY))
+
+    assert harness.api.requests == 0
+    assert harness.get(KEY) == csv_text(30).encode()
+
+
+def test_the_next_request_leaves_while_written_statuses_are_polled_within_the_window(
+    harness: Harness,
+) -> None:
+    # Given requests taking 30 ms, ingestion that takes a few polls, and two request slots
+    harness.use(ACTUALS_MAX_IN_FLIGHT="2")
+    harness.api.running_polls = 2
+    harness.put(KEY, csv_text(100))
+    arrived: set[int] = set()
+    seen: list[tuple[int, int]] = []
+
+    def check_the_window(deployment_id: str, rows: list) -> None:
+        # as each request arrives: chunks sent with neither their acceptance nor their status written
+        arrived.add(int(rows[0]["associationId"][3:]) // 10)
+        progress = state_module.ProgressState.from_json(harness.get(STATE))
+        seen.append((len(arrived - progress.accepted - set(progress.pending)), len(progress.pending)))
+        time.sleep(0.03)
+
+    harness.api.before_accept.append(check_the_window)
+
+    # When the file is reported
+    harness.invoke(s3_event(KEY))
+
+    # Then no more than two chunks were ever at risk of a second delivery, while requests
+    # went on as earlier chunks were still being polled
+    assert_each_delivered_once(harness, [f"id-{index:06d}" for index in range(100)])
+    assert max(at_risk for at_risk, _ in seen) <= 2
+    assert max(polled for _, polled in seen) >= 1

@@ -125,3 +125,10 @@ def test_custom_pattern_still_refuses_url_unsafe_ids() -> None:
     assert settings.is_deployment_id("churn-prod")
     assert not settings.is_deployment_id("a?b")
     assert not settings.is_deployment_id("..")
+
+
+def test_spool_limit_is_read_in_megabytes_and_zero_turns_the_spool_off() -> None:
+    assert load_settings(BASE).spool_limit_bytes == 256 * 2**20
+    assert load_settings({**BASE, "ACTUALS_SPOOL_LIMIT_MB": "0"}).spool_limit_bytes == 0
+    with pytest.raises(SettingsError, match="ACTUALS_SPOOL_LIMIT_MB"):
+        load_settings({**BASE, "ACTUALS_SPOOL_LIMIT_MB": "-1"})

@@ -1,0 +1,92 @@
+"""The state object's group commit: fewer writes than confirmations, none returning early."""
+
+import threading
+import time
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from mlgw.actuals.state import LeaseLost, ProgressState, StateStore
+
+
+class SlowS3:
+    """Stands in for S3 put_object: the first write waits until released; every body is kept."""
+
+    def __init__(self) -> None:
+        self.bodies: list[ProgressState] = []
+        self.first_started = threading.Event()
+        self.release_first = threading.Event()
+        self.refuse = False
+
+    def put_object(self, **kwargs: Any) -> dict[str, str]:
+        if self.refuse:
+            raise ClientError({"Error": {"Code": "PreconditionFailed"}}, "PutObject")
+        if not self.bodies and not self.first_started.is_set():
+            self.first_started.set()
+            assert self.release_first.wait(5)
+        self.bodies.append(ProgressState.from_json(kwargs["Body"]))
+        return {"ETag": f'"{len(self.bodies)}"'}
+
+
+def store(s3: SlowS3) -> StateStore:
+    state = StateStore(s3, "bucket", "state.json")
+    state.state = ProgressState(etag='"e"', chunk_rows=10)
+    return state
+
+
+def test_confirmations_arriving_during_a_write_share_the_next_one() -> None:
+    # Given a write of chunk 0 that is still on its way
+    s3 = SlowS3()
+    state = store(s3)
+    first = threading.Thread(target=state.record_accepted, args=([(0, 10)],))
+    first.start()
+    assert s3.first_started.wait(5)
+
+    # When chunks 1, 2 and 3 are confirmed meanwhile
+    returned: list[int] = []
+
+    def confirm(index: int) -> None:
+        state.record_accepted([(index, 10)])
+        returned.append(index)
+
+    others = [threading.Thread(target=confirm, args=(index,)) for index in (1, 2, 3)]
+    for thread in others:
+        thread.start()
+    time.sleep(0.1)
+
+    # Then none of them returns before a write holding it succeeded...
+    assert returned == []
+    s3.release_first.set()
+    for thread in [first, *others]:
+        thread.join(5)
+
+    # ...and one more write carried all three
+    assert sorted(returned) == [1, 2, 3]
+    assert [body.accepted for body in s3.bodies] == [{0}, {0, 1, 2, 3}]
+    assert s3.bodies[-1].rows_accepted == 40
+
+
+def test_a_status_url_is_written_before_record_pending_returns_and_dropped_on_acceptance() -> None:
+    s3 = SlowS3()
+    s3.first_started.set()
+    state = store(s3)
+
+    state.record_pending(4, "https://api.example/status/4/")
+    assert s3.bodies[-1].pending == {4: "https://api.example/status/4/"}
+    state.record_accepted([(4, 10)])
+
+    assert s3.bodies[-1].pending == {}
+    assert s3.bodies[-1].accepted == {4}
+
+
+def test_a_lost_lease_reaches_every_waiting_confirmation() -> None:
+    s3 = SlowS3()
+    s3.first_started.set()
+    s3.refuse = True
+    state = store(s3)
+
+    with pytest.raises(LeaseLost):
+        state.record_accepted([(0, 10)])
+    with pytest.raises(LeaseLost):
+        state.save()
