@@ -5,7 +5,8 @@ boto3 `sagemaker-runtime` client reaches it through an endpoint URL override: CS
 `{"instances": [...]}` in, one prediction per row out (the sum of the row's numeric values,
 rounded to 6 places), errors in the runtime's own wire format (status, `x-amzn-ErrorType`,
 JSON body). A row holding the value `REJECT` makes the model answer with a `ModelError`, as a
-real container does for input it cannot score.
+real container does for input it cannot score; a row holding `VANISH` gets the answer of an
+endpoint deleted mid-file (`ValidationError`).
 
 Run as a script (`python batch_fake_model.py --delay 0.002`) it prints its port on stdout and
 serves until stdin closes; the benchmark uses it that way, in its own process.
@@ -26,6 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 REJECT = "REJECT"
+VANISH = "VANISH"
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,9 @@ class FakeSageMakerRuntime:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body leave in two writes; without this, Nagle's algorithm and the
+            # client's delayed ACK would add ~40 ms to every call on a kept-alive connection.
+            disable_nagle_algorithm = True
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -125,6 +130,8 @@ class FakeSageMakerRuntime:
             failure = self.failures.popleft() if self.failures else self.always
         if failure is not None:
             return self._error(failure)
+        if any(VANISH in (str(value) for value in row) for row in rows):
+            return self._error(Failure(400, "ValidationError", {"message": "Endpoint not found."}))
         if not rows or any(REJECT in (str(value) for value in row) for row in rows):
             return self._error(
                 Failure(

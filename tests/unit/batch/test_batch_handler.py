@@ -300,6 +300,25 @@ def test_an_endpoint_that_is_down_fails_the_invocation_and_leaves_no_output(harn
     assert harness.s3.list_multipart_uploads(Bucket="batch-bucket").get("Uploads", []) == []
 
 
+def test_a_failure_after_parts_were_uploaded_aborts_the_multipart_uploads(harness: Harness) -> None:
+    # Given 5 MiB parts and an endpoint that disappears near the end of a ~8 MB file
+    harness.configure(BATCH_SIZE="1000", BATCH_PART_SIZE_MB="5", BATCH_CONCURRENCY="1")
+    rows = [f"{row},{'p' * 40}" for row in csv_rows(120_000)]
+    rows[-10] = "id-x,VANISH,1," + "p" * 40
+    harness.put(f"{INPUT}vanish.csv", "id,x,y,pad\n" + "\n".join(rows) + "\n")
+    harness.configure(BATCH_FEATURE_COLUMNS="x,y")
+    handler = harness.handler()
+
+    with pytest.raises(handler.BatchPredictionError, match="BackendRejected"):
+        handler.lambda_handler(notification(f"{INPUT}vanish.csv"), harness.context)
+
+    # Then no part is left behind, and neither output nor error object exists
+    assert harness.s3.list_multipart_uploads(Bucket="batch-bucket").get("Uploads", []) == []
+    assert not harness.exists(f"{OUTPUT}vanish.csv")
+    assert not harness.exists(f"{ERRORS}vanish.csv.errors.jsonl")
+    assert harness.report("vanish.csv")["status"] == "failed"
+
+
 def test_throttling_that_outlasts_the_retries_is_a_systemic_failure(harness: Harness) -> None:
     harness.configure(BATCH_RETRY_ATTEMPTS="2")
     harness.model.always = Failure(400, "ThrottlingException")
@@ -318,6 +337,8 @@ def test_keys_outside_the_input_prefix_are_refused_to_prevent_loops(harness: Har
     result = harness.run(notification(key))
 
     assert result["results"][0]["status"] == "refused"
+    loop = key.startswith((OUTPUT, ERRORS))
+    assert ("refusing to loop" in result["results"][0]["detail"]["reason"]) is loop
     assert harness.model.calls == []
     assert not harness.exists(f"{OUTPUT}{OUTPUT}")
 
