@@ -1,5 +1,13 @@
 locals {
   endpoint_create = try(var.endpoint.create, null)
+
+  # Batch Transform jobs run as the model's role: they read the input files and the
+  # manifests the batch function writes under the output prefix, and write their results there.
+  endpoint_batch_access = local.batch_transform_enabled && try(var.batch_prediction.transform.model_name, null) == null ? {
+    read_prefixes  = ["s3://${local.batch.bucket}/${local.batch.input_prefix}", "s3://${local.batch.bucket}/${local.batch.output_prefix}"]
+    write_prefixes = ["s3://${local.batch.bucket}/${local.batch.output_prefix}"]
+    kms_key_arns   = compact([local.batch.bucket_kms_key_arn])
+  } : { read_prefixes = [], write_prefixes = [], kms_key_arns = [] }
 }
 
 # The primary endpoint, when Terraform owns it. Everything else refers to it by name (known
@@ -20,5 +28,9 @@ module "endpoint" {
   permissions_boundary_arn = local.endpoint_create.permissions_boundary_arn
   kms_key_arn              = local.endpoint_create.kms_key_arn
   logging                  = local.endpoint_create.logging
-  s3_access                = local.endpoint_create.s3_access
+  s3_access = {
+    read_prefixes  = distinct(concat(local.endpoint_create.s3_access.read_prefixes, local.endpoint_batch_access.read_prefixes))
+    write_prefixes = distinct(concat(local.endpoint_create.s3_access.write_prefixes, local.endpoint_batch_access.write_prefixes))
+    kms_key_arns   = distinct(concat(local.endpoint_create.s3_access.kms_key_arns, local.endpoint_batch_access.kms_key_arns))
+  }
 }

@@ -78,3 +78,13 @@ output "endpoint_role_arn" {
   description = "Execution role of the created endpoint's model (null for an existing endpoint)."
   value       = try(module.endpoint[0].role_arn, null)
 }
+
+output "batch_function_name" {
+  description = "Name of the batch prediction function (null when batch_prediction is off)."
+  value       = try(module.batch_predict[0].function_name, null)
+}
+
+output "batch_failure_queue_arn" {
+  description = "Queue receiving batch events the function failed on after its retries."
+  value       = try(module.batch_predict[0].failure_queue_arn, null)
+}

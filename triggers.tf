@@ -2,6 +2,16 @@ locals {
   # Every S3-triggered function, whatever feature it belongs to. S3 keeps one notification
   # configuration per bucket, so triggers are grouped by bucket into one module call each.
   s3_triggers = merge(
+    local.batch_enabled ? {
+      batch = {
+        bucket         = local.batch.bucket
+        function_arn   = module.batch_predict[0].function_arn
+        function_name  = module.batch_predict[0].function_name
+        prefix         = local.batch.input_prefix
+        suffixes       = local.batch.suffixes
+        write_prefixes = [local.batch.output_prefix, local.batch.error_prefix]
+      }
+    } : {},
     local.actuals_enabled ? {
       actuals = {
         bucket         = local.actuals.bucket
@@ -14,6 +24,8 @@ locals {
     } : {},
   )
   s3_trigger_buckets = toset([for trigger in values(local.s3_triggers) : trigger.bucket])
+  # A bucket the root creates is referenced through its module, so it exists before its triggers.
+  created_buckets = { for bucket in module.batch_bucket : bucket.name => bucket.name }
 }
 
 module "s3_triggers" {
@@ -21,7 +33,7 @@ module "s3_triggers" {
   for_each = local.s3_trigger_buckets
 
   name   = var.name
-  bucket = each.key
+  bucket = lookup(local.created_buckets, each.key, each.key)
   mode   = var.s3_trigger_mode
   tags   = var.tags
   triggers = {

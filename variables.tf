@@ -215,6 +215,92 @@ variable "api" {
   }
 }
 
+variable "batch_prediction" {
+  description = <<-EOT
+    S3-triggered batch prediction (null = off). Files dropped under input_prefix (suffixes)
+    are scored in batches through the models route model_route; results go under
+    output_prefix mirroring the input key, rejected rows and a report under error_prefix.
+    Output and error prefixes must be siblings of the input prefix. create_bucket = true
+    creates a hardened bucket (modules/data-bucket). transform turns on SageMaker Batch
+    Transform for very large files: model_name defaults to the model of a created endpoint.
+  EOT
+  type = object({
+    bucket                 = string
+    create_bucket          = optional(bool, false)
+    bucket_kms_key_arn     = optional(string)
+    input_prefix           = optional(string, "batch/in/")
+    output_prefix          = optional(string, "batch/out/")
+    error_prefix           = optional(string, "batch/errors/")
+    suffixes               = optional(list(string), [".csv", ".jsonl", ".ndjson"])
+    model_route            = optional(string, "default")
+    csv_header             = optional(bool, true)
+    feature_columns        = optional(list(string), [])
+    id_column              = optional(string)
+    prediction_columns     = optional(list(string), ["prediction"])
+    batch_size             = optional(number, 500)
+    concurrency            = optional(number, 4)
+    memory_size            = optional(number, 1024)
+    timeout                = optional(number, 900)
+    output_expiration_days = optional(number)
+    transform = optional(object({
+      model_name     = optional(string)
+      min_bytes      = optional(number, 536870912)
+      instance_type  = optional(string, "ml.m5.xlarge")
+      instance_count = optional(number, 1)
+    }))
+  })
+  default = null
+
+  validation {
+    condition = var.batch_prediction == null || alltrue([
+      for p in [try(var.batch_prediction.input_prefix, ""), try(var.batch_prediction.output_prefix, ""), try(var.batch_prediction.error_prefix, "")] :
+      length(p) > 1 && endswith(p, "/") && !startswith(p, "/")
+    ])
+    error_message = "batch_prediction prefixes must be key prefixes ending with \"/\" and not starting with one, e.g. \"batch/in/\"."
+  }
+
+  validation {
+    condition = var.batch_prediction == null || alltrue([
+      for pair in [
+        [try(var.batch_prediction.input_prefix, ""), try(var.batch_prediction.output_prefix, "")],
+        [try(var.batch_prediction.input_prefix, ""), try(var.batch_prediction.error_prefix, "")],
+        [try(var.batch_prediction.output_prefix, ""), try(var.batch_prediction.error_prefix, "")],
+      ] : !startswith(pair[0], pair[1]) && !startswith(pair[1], pair[0])
+    ])
+    error_message = "batch_prediction input_prefix, output_prefix and error_prefix must not be nested in one another: results written inside the input prefix would be scored again, in a loop. Use siblings such as batch/in/, batch/out/ and batch/errors/."
+  }
+
+  validation {
+    condition     = var.batch_prediction == null || contains(keys(var.models), try(var.batch_prediction.model_route, ""))
+    error_message = "batch_prediction.model_route must name a route of models (the \"default\" route unless set)."
+  }
+
+  validation {
+    condition     = var.batch_prediction == null || try(var.models[var.batch_prediction.model_route].backend != "amazon-ml", true)
+    error_message = "batch_prediction.model_route must use the sagemaker or http backend: Amazon ML predicts one record per call."
+  }
+
+  validation {
+    condition     = var.batch_prediction == null || try(var.batch_prediction.batch_size >= 1 && var.batch_prediction.batch_size <= 100000, false)
+    error_message = "batch_prediction.batch_size must be between 1 and 100000 rows per model call."
+  }
+
+  validation {
+    condition     = var.batch_prediction == null || try(var.batch_prediction.concurrency >= 1 && var.batch_prediction.concurrency <= 64, false)
+    error_message = "batch_prediction.concurrency must be between 1 and 64 model calls in flight."
+  }
+
+  validation {
+    condition     = var.batch_prediction == null || try(var.batch_prediction.timeout >= 60 && var.batch_prediction.timeout <= 900, false)
+    error_message = "batch_prediction.timeout must be between 60 and 900 seconds."
+  }
+
+  validation {
+    condition     = var.batch_prediction == null || alltrue([for s in try(var.batch_prediction.suffixes, []) : startswith(s, ".")])
+    error_message = "batch_prediction.suffixes must be file extensions starting with a dot, e.g. \".csv\"."
+  }
+}
+
 variable "endpoint" {
   description = <<-EOT
     The primary SageMaker endpoint. Direct routes, batch prediction, Batch Transform and the

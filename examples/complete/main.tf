@@ -59,6 +59,17 @@ module "ml_gateway" {
     }
   }
 
+  # Files under batch/in/ are scored in batches; files above 512 MiB go to Batch Transform
+  # with the endpoint's own model.
+  batch_prediction = {
+    bucket             = var.bucket
+    id_column          = "customer_id"
+    transform          = {}
+    suffixes           = [".csv"]
+    model_route        = "csv"
+    prediction_columns = ["churn_probability"]
+  }
+
   actuals_reporting = {
     bucket  = var.bucket
     sinks   = ["datarobot", "model-monitor"]

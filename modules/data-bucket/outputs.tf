@@ -5,5 +5,5 @@ output "arn" {
 
 output "name" {
   description = "Name of the bucket."
-  value       = aws_s3_bucket.this.id
+  value       = aws_s3_bucket.this.bucket
 }

@@ -101,6 +101,10 @@ def test_complete_example_owns_the_endpoint_and_gives_its_bucket_one_notificatio
         "protocol": "sagemaker",
         "serverless": False,
     }
+    rules = plan.resource(
+        'module.ml_gateway.module.s3_triggers["example-ml-data"].aws_s3_bucket_notification.this'
+    )["lambda_function"]
+    assert sorted(r["filter_prefix"] for r in rules) == ["batch/in/", "upload_actuals/"]
     actuals = plan.resource("module.ml_gateway.module.report_actuals[0].aws_lambda_function.this")
     assert actuals["environment"][0]["variables"]["ACTUALS_GROUND_TRUTH_ENDPOINT"] == "churn-prod"
 

@@ -1,0 +1,119 @@
+locals {
+  batch_enabled = var.batch_prediction != null
+  batch         = var.batch_prediction
+  batch_route   = local.batch_enabled ? local.models[var.batch_prediction.model_route] : null
+
+  batch_function_name = "${var.name}-batch-predict"
+  batch_bucket_arn    = local.batch_enabled ? "arn:${local.partition}:s3:::${local.batch.bucket}" : null
+  batch_job_prefix    = "${var.name}-batch"
+
+  batch_transform_model = !local.batch_enabled ? null : try(
+    coalesce(var.batch_prediction.transform.model_name, try(module.endpoint[0].model_name, null)), null
+  )
+  batch_transform_enabled = local.batch_enabled && try(var.batch_prediction.transform != null, false)
+
+  batch_endpoint_arn = try(
+    "arn:${local.partition}:sagemaker:${local.region}:${local.account_id}:endpoint/${lower(local.batch_route.endpoint_name)}", null
+  )
+}
+
+module "batch_bucket" {
+  source = "./modules/data-bucket"
+  count  = local.batch_enabled && try(var.batch_prediction.create_bucket, false) ? 1 : 0
+
+  name        = local.batch.bucket
+  kms_key_arn = local.batch.bucket_kms_key_arn
+  tags        = var.tags
+  expirations = local.batch.output_expiration_days == null ? {} : {
+    outputs = { prefix = local.batch.output_prefix, days = local.batch.output_expiration_days }
+    errors  = { prefix = local.batch.error_prefix, days = local.batch.output_expiration_days }
+  }
+}
+
+module "batch_predict" {
+  source = "./modules/lambda-function"
+  count  = local.batch_enabled ? 1 : 0
+
+  name        = local.batch_function_name
+  description = "Scores files under s3://${local.batch.bucket}/${local.batch.input_prefix} in batches"
+  handler     = "mlgw.handlers.batch_predict.lambda_handler"
+  package     = local.package
+  memory_size = local.batch.memory_size
+  timeout     = local.batch.timeout
+  tags        = var.tags
+
+  environment = merge(
+    {
+      BATCH_BUCKET             = local.batch.bucket
+      BATCH_INPUT_PREFIX       = local.batch.input_prefix
+      BATCH_OUTPUT_PREFIX      = local.batch.output_prefix
+      BATCH_ERROR_PREFIX       = local.batch.error_prefix
+      MODELS_JSON              = local.models_json
+      BATCH_MODEL_ROUTE        = local.batch.model_route
+      BATCH_CSV_HEADER         = tostring(local.batch.csv_header)
+      BATCH_PREDICTION_COLUMNS = join(",", local.batch.prediction_columns)
+      BATCH_SIZE               = tostring(local.batch.batch_size)
+      BATCH_CONCURRENCY        = tostring(local.batch.concurrency)
+    },
+    local.endpoint_name == null ? {} : { DEFAULT_ENDPOINT_NAME = local.endpoint_name },
+    length(local.batch.feature_columns) == 0 ? {} : { BATCH_FEATURE_COLUMNS = join(",", local.batch.feature_columns) },
+    local.batch.id_column == null ? {} : { BATCH_ID_COLUMN = local.batch.id_column },
+    local.batch_transform_enabled && local.batch_transform_model != null ? {
+      BATCH_TRANSFORM_MODEL_NAME     = local.batch_transform_model
+      BATCH_TRANSFORM_MIN_BYTES      = tostring(local.batch.transform.min_bytes)
+      BATCH_TRANSFORM_INSTANCE_TYPE  = local.batch.transform.instance_type
+      BATCH_TRANSFORM_INSTANCE_COUNT = tostring(local.batch.transform.instance_count)
+      BATCH_TRANSFORM_JOB_PREFIX     = local.batch_job_prefix
+    } : {},
+  )
+
+  policy_statements = merge(
+    {
+      ReadInputs = {
+        actions   = ["s3:GetObject"]
+        resources = ["${local.batch_bucket_arn}/${local.batch.input_prefix}*"]
+      }
+      # Reading the existing output's metadata is how a duplicate event is recognised;
+      # ListBucket turns a missing output into 404 instead of 403.
+      ReadOutputs = {
+        actions   = ["s3:GetObject"]
+        resources = ["${local.batch_bucket_arn}/${local.batch.output_prefix}*"]
+      }
+      ListOutputs = {
+        actions   = ["s3:ListBucket"]
+        resources = [local.batch_bucket_arn]
+        conditions = [{
+          test     = "StringLike"
+          variable = "s3:prefix"
+          values   = ["${local.batch.output_prefix}*"]
+        }]
+      }
+      WriteResults = {
+        actions = ["s3:PutObject", "s3:AbortMultipartUpload"]
+        resources = [
+          "${local.batch_bucket_arn}/${local.batch.output_prefix}*",
+          "${local.batch_bucket_arn}/${local.batch.error_prefix}*",
+        ]
+      }
+    },
+    local.batch_route.backend == "sagemaker" ? {
+      InvokeModel = {
+        actions   = ["sagemaker:InvokeEndpoint"]
+        resources = [local.batch_endpoint_arn]
+      }
+    } : {},
+    local.batch_transform_enabled ? {
+      # The job runs as the model's own execution role, so no iam:PassRole is needed.
+      StartTransformJobs = {
+        actions   = ["sagemaker:CreateTransformJob", "sagemaker:DescribeTransformJob"]
+        resources = ["arn:${local.partition}:sagemaker:${local.region}:${local.account_id}:transform-job/${local.batch_job_prefix}-*"]
+      }
+    } : {},
+    local.batch.bucket_kms_key_arn == null ? {} : {
+      UseBucketKey = {
+        actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+        resources = [local.batch.bucket_kms_key_arn]
+      }
+    },
+  )
+}
