@@ -117,3 +117,15 @@ def test_existing_endpoint_example_scopes_the_function_to_that_endpoint(tf: Work
     )
     invoke = next(s for s in policy["Statement"] if s["Sid"] == "InvokeModelEndpoints")
     assert invoke["Resource"] == "arn:aws:sagemaker:us-east-1:123456789012:endpoint/churn-prod"
+
+
+def test_s3_batch_example_creates_the_bucket_before_its_trigger(tf: Workspace) -> None:
+    plan = tf.plan("examples/s3-batch-prediction")
+    assert (
+        plan.resource("module.ml_gateway.module.batch_bucket[0].aws_s3_bucket.this")["bucket"]
+        == "example-ml-batch"
+    )
+    rules = plan.resource(
+        'module.ml_gateway.module.s3_triggers["example-ml-batch"].aws_s3_bucket_notification.this'
+    )["lambda_function"]
+    assert {r["filter_prefix"] for r in rules} == {"batch/in/"}
