@@ -9,7 +9,7 @@ PY      := $(VENV)/bin/python
 LOCK    := requirements-dev.txt
 STAMP   := $(VENV)/.installed-$(shell sha256sum $(LOCK) | cut -c1-16)
 TFH     := PYTHONPATH=tests $(PY) -m tfharness
-EXAMPLE ?= examples/single-function
+EXAMPLE ?= examples/complete
 VARS    ?=
 PYTEST_ARGS ?=
 
