@@ -61,7 +61,7 @@ class S3ObjectWriter:
             self._s3.put_object(
                 Bucket=self.bucket,
                 Key=self.key,
-                Body=bytes(self._buffer),
+                Body=self._buffer,
                 ContentType=self._content_type,
                 Metadata=final,
             )
@@ -101,7 +101,9 @@ class S3ObjectWriter:
             )
             self._upload_id = created["UploadId"]
         number = len(self._parts) + 1
-        body, self._buffer = bytes(self._buffer), bytearray()
+        # The full buffer is handed over as it is and replaced, not copied: a copy would double
+        # the part's memory for the duration of the upload.
+        body, self._buffer = self._buffer, bytearray()
         sent = self._s3.upload_part(
             Bucket=self.bucket, Key=self.key, UploadId=self._upload_id, PartNumber=number, Body=body
         )

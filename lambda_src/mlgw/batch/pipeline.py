@@ -210,7 +210,9 @@ class BatchPredictor:
     def _start_transform(self, run: _Run, invocation: Invocation) -> Outcome:
         source = run.source
         settings = self._settings
-        positions = settings.csv_columns.features if source.input_format == CSV_FORMAT else None
+        # Only headerless CSV reaches this path, whose columns are positions.
+        features = settings.csv_columns.features if source.input_format == CSV_FORMAT else None
+        positions = tuple(int(index) for index in features) if features else None
         job = transform.start_job(
             self._sagemaker,
             self._s3,
@@ -221,7 +223,7 @@ class BatchPredictor:
             etag=source.etag,
             version_id=source.version_id,
             input_format=source.input_format,
-            feature_positions=positions,  # type: ignore[arg-type]
+            feature_positions=positions,
         )
         status = "transform-started" if job.created else "transform-exists"
         detail = {"transformJobName": job.name, "manifestKey": job.manifest_key}

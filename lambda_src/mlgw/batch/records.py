@@ -16,7 +16,7 @@ import csv
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from mlgw.actuals.csvfile import text_stream
 from mlgw.backends.payload import Scalar
@@ -93,7 +93,7 @@ def byte_stream(chunks: Iterable[bytes]) -> BinaryIO:
     The buffered reader under the actuals pipeline's text stream, detached from its decoder:
     decoding happens here line by line, so bytes that are not UTF-8 spoil one row, not the file.
     """
-    return text_stream(chunks).detach()  # type: ignore[return-value]
+    return cast(BinaryIO, text_stream(chunks).detach())
 
 
 @dataclass(frozen=True, slots=True)

@@ -80,7 +80,7 @@ def request_payload(batch: list[Record], input_format: str) -> Payload:
         body = json.dumps({"instances": [record.features for record in batch]}, ensure_ascii=False)
         return Payload(body.encode("utf-8"), JSON)
     out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows(record.features for record in batch)  # type: ignore[misc]
+    csv.writer(out, lineterminator="\n").writerows(record.features for record in batch)
     return Payload(out.getvalue().encode("utf-8"), CSV)
 
 
