@@ -175,17 +175,27 @@ class BatchPredictor:
             return "key is outside BATCH_INPUT_PREFIX"
         return None
 
-    def _head(self, key: str) -> dict[str, Any] | None:
+    def _head(
+        self, key: str, *, missing: frozenset[str] = frozenset({"404", "NoSuchKey", "NotFound"})
+    ) -> dict[str, Any] | None:
         try:
             return dict(self._s3.head_object(Bucket=self._settings.bucket, Key=key))
         except ClientError as exc:
-            if _code(exc) in {"404", "NoSuchKey", "NotFound"}:
+            if _code(exc) in missing:
                 return None
             raise
 
     def _already_done(self, source: Source) -> bool:
-        """A finished output whose recorded source is this very version: the event is a duplicate."""
-        existing = self._head(output_key(self._settings, source.relative_key))
+        """A finished output whose recorded source is this very version: the event is a duplicate.
+
+        S3 answers 403 instead of 404 for a missing key unless `s3:ListBucket` applies to the
+        request, which a grant conditioned on `s3:prefix` does not for HEAD. The role may read
+        the output prefix, so here a 403 can only mean that there is no output yet.
+        """
+        existing = self._head(
+            output_key(self._settings, source.relative_key),
+            missing=frozenset({"404", "NoSuchKey", "NotFound", "403", "AccessDenied"}),
+        )
         if existing is None:
             return False
         metadata = existing.get("Metadata", {})
@@ -250,11 +260,12 @@ class BatchPredictor:
         return Outcome(source.key, "rejected", detail={"reason": reason})
 
     def _open(self, source: Source) -> Iterator[bytes]:
-        pin = {"VersionId": source.version_id} if source.version_id else {"IfMatch": source.etag}
+        """Pinned to the ETag seen by HEAD rather than to the version id: reading a version by id
+        needs `s3:GetObjectVersion` as well, and the ETag already changes with the content."""
         try:
-            response = self._s3.get_object(Bucket=source.bucket, Key=source.key, **pin)
+            response = self._s3.get_object(Bucket=source.bucket, Key=source.key, IfMatch=source.etag)
         except ClientError as exc:
-            if _code(exc) in {"PreconditionFailed", "412", "NoSuchKey", "NoSuchVersion"}:
+            if _code(exc) in {"PreconditionFailed", "412", "NoSuchKey"}:
                 raise _Changed from None
             raise
         return response["Body"].iter_chunks(S3_READ_CHUNK_BYTES)

@@ -29,9 +29,9 @@ MIB = 1024 * 1024
 # S3 refuses multipart parts below 5 MiB (except the last); 10,000 parts of the default size
 # allow an 80 GB output, far beyond what one invocation can produce.
 MIN_PART_BYTES = 5 * MIB
-# SageMaker's transform job names: 63 characters, letters, digits and hyphens; the hash suffix
-# takes 17 of them.
-_JOB_PREFIX = re.compile(r"[a-z0-9](?:-?[a-z0-9]){0,44}")
+# SageMaker's transform job names: 63 characters, letters, digits and hyphens, starting and ending
+# with a letter or digit; the hash suffix takes 17 of them. Lower case, as ARNs spell job names.
+_JOB_PREFIX = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,44}[a-z0-9])?")
 _COLUMN_NUMBER = re.compile(r"[1-9][0-9]*")
 
 
@@ -192,7 +192,8 @@ def _transform(env: Mapping[str, str]) -> TransformSettings | None:
     prefix = env_str(env, "BATCH_TRANSFORM_JOB_PREFIX", "batch")
     if not _JOB_PREFIX.fullmatch(prefix):
         raise SettingsError(
-            "BATCH_TRANSFORM_JOB_PREFIX must be 1-45 lower-case letters, digits and single hyphens, "
+            "BATCH_TRANSFORM_JOB_PREFIX must be 1-46 lower-case letters, digits and hyphens, starting and "
+            "ending with a letter or digit, "
             f"got {prefix!r}"
         )
     return TransformSettings(

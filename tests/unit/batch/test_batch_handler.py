@@ -4,10 +4,14 @@ model call answered by a real local SageMaker-runtime-compatible server."""
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from batch_fake_model import Failure, FakeSageMakerRuntime
 from batch_helpers import ERRORS, INPUT, OUTPUT, Harness, csv_rows, expected, load_event, notification
+
+from mlgw.s3events import S3Object
 
 
 def test_csv_rows_are_scored_in_batches_and_written_in_input_order(harness: Harness) -> None:
@@ -381,3 +385,42 @@ def test_invalid_settings_fail_every_invocation_naming_the_variable(
     with pytest.raises(ValueError, match="BATCH_OUTPUT_PREFIX"):
         harness.run(notification(f"{INPUT}x.csv"))
     assert model.calls == []
+
+
+def test_on_a_versioned_bucket_the_version_is_recorded_and_the_read_pinned_by_etag(harness: Harness) -> None:
+    # Reading by VersionId would need s3:GetObjectVersion; IfMatch on the ETag needs nothing more
+    harness.s3.put_bucket_versioning(Bucket="batch-bucket", VersioningConfiguration={"Status": "Enabled"})
+    etag = harness.put(f"{INPUT}v.csv", "id,x,y\n" + "\n".join(csv_rows(2)) + "\n")
+    version = harness.s3.head_object(Bucket="batch-bucket", Key=f"{INPUT}v.csv")["VersionId"]
+    predictor = harness.predictor()
+    reads: list[dict[str, Any]] = []
+    harness.s3.meta.events.register(
+        "provide-client-params.s3.GetObject", lambda params, **_: reads.append(params)
+    )
+
+    outcome = predictor.process(S3Object("batch-bucket", f"{INPUT}v.csv"), harness.invocation())
+
+    assert outcome.status == "predicted"
+    assert [(read["IfMatch"], "VersionId" in read) for read in reads] == [(etag, False)]
+    assert harness.metadata(f"{OUTPUT}v.csv")["source-version-id"] == version
+
+
+def test_a_403_on_the_output_means_no_output_yet(harness: Harness) -> None:
+    # Without s3:ListBucket for the request, S3 answers HEAD of a missing key with 403
+    harness.put(f"{INPUT}denied.csv", "id,x,y\n" + "\n".join(csv_rows(2)) + "\n")
+    predictor = harness.predictor()
+
+    def forbid_output_head(params: dict[str, Any], **_: Any) -> Any:
+        if f"/{OUTPUT}" in params["url_path"]:
+            error = {
+                "Error": {"Code": "403", "Message": "Forbidden"},
+                "ResponseMetadata": {"HTTPStatusCode": 403},
+            }
+            return SimpleNamespace(status_code=403), error
+        return None
+
+    harness.s3.meta.events.register("before-call.s3.HeadObject", forbid_output_head)
+
+    outcome = predictor.process(S3Object("batch-bucket", f"{INPUT}denied.csv"), harness.invocation())
+
+    assert (outcome.status, outcome.rows) == ("predicted", 2)

@@ -76,6 +76,12 @@ def test_transform_settings() -> None:
     settings = load_settings({**BASE, "BATCH_TRANSFORM_MODEL_NAME": "m"})
     assert settings.transform is not None
     assert (settings.transform.min_bytes, settings.transform.job_name_prefix) == (512 * 1024 * 1024, "batch")
+    double = load_settings({**BASE, "BATCH_TRANSFORM_MODEL_NAME": "m", "BATCH_TRANSFORM_JOB_PREFIX": "a--b"})
+    assert double.transform is not None
+    assert double.transform.job_name_prefix == "a--b"
+    for bad in ("Bad_Name", "ends-", "x" * 47):
+        with pytest.raises(SettingsError, match="BATCH_TRANSFORM_JOB_PREFIX"):
+            load_settings({**BASE, "BATCH_TRANSFORM_MODEL_NAME": "m", "BATCH_TRANSFORM_JOB_PREFIX": bad})
     with pytest.raises(SettingsError, match="BATCH_TRANSFORM_JOB_PREFIX"):
         load_settings({**BASE, "BATCH_TRANSFORM_MODEL_NAME": "m", "BATCH_TRANSFORM_JOB_PREFIX": "Bad_Name"})
     with pytest.raises(SettingsError, match="set BATCH_FEATURE_COLUMNS"):
