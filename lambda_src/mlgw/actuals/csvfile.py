@@ -249,10 +249,12 @@ def _quote_free_batch(block: str, columns: _Columns) -> Batch | None:
     """
     if columns.timestamp is not None or columns.was_acted_on is not None:
         return None
-    block = block.replace("\r\n", "\n")
     if "\r" in block:
-        return None
-    lines = block.split("\n")
+        lines = block.split("\r\n")
+        if block.count("\r") != len(lines) - 1 or block.count("\n") != len(lines) - 1:
+            return None  # lone or mixed line ends
+    else:
+        lines = block.split("\n")
     lines.pop()
     width = columns.width
     if set(map(str.count, lines, repeat(","))) != {width - 1}:

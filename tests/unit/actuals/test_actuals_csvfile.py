@@ -212,6 +212,7 @@ TRICKY_FILES = {
     "blank lines": "associationId,actualValue\n" + "a-1,1\n\n" * 20 + "\r\n\r\n",
     "quote late": "associationId,actualValue\n" + "a-1,1\n" * 30 + '"b,\n1",2\nc,3\n',
     "quote cut by a block": "associationId,actualValue\n" + "a-1,1\n" * 3 + '"multi\nline id",4\n' * 9,
+    "mixed line ends": "associationId,actualValue\r\n" + "a-1,1\r\nb-2,2\nc-3,3\r" * 10 + "d,4\r\n",
     "lone carriage returns": "associationId,actualValue\r" + "a-1,1\r" * 25,
     "labels, signs and spaces": "associationId,actualValue\n"
     + "x,cat\ny,+4\nz,.5\nw, 7 \nv,007\nu,true\nt,1e999\ns,NaN\nr,-0.0\nq,1E+2\n" * 3,
