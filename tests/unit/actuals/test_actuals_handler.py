@@ -583,8 +583,12 @@ def test_a_file_replaced_between_the_two_reads_is_not_half_sent(
 def test_the_next_request_leaves_while_written_statuses_are_polled_within_the_window(
     harness: Harness,
 ) -> None:
-    # Given requests taking 30 ms, ingestion that takes a few polls, and two request slots
-    harness.use(ACTUALS_MAX_IN_FLIGHT="2")
+    # Given requests taking 30 ms, ingestion that takes a few 20 ms polls, and two request slots
+    harness.use(
+        ACTUALS_MAX_IN_FLIGHT="2",
+        ACTUALS_POLL_INTERVAL_SECONDS="0.02",
+        ACTUALS_POLL_MAX_INTERVAL_SECONDS="0.02",
+    )
     harness.api.running_polls = 2
     harness.put(KEY, csv_text(100))
     arrived: set[int] = set()
