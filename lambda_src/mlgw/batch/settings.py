@@ -26,9 +26,6 @@ from mlgw.env import (
 from mlgw.routing import DEFAULT_ROUTE, Route, parse_routes
 
 MIB = 1024 * 1024
-# S3 refuses multipart parts below 5 MiB (except the last); 10,000 parts of the default size
-# allow an 80 GB output, far beyond what one invocation can produce.
-MIN_PART_BYTES = 5 * MIB
 # SageMaker's transform job names: 63 characters, letters, digits and hyphens, starting and ending
 # with a letter or digit; the hash suffix takes 17 of them. Lower case, as ARNs spell job names.
 _JOB_PREFIX = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,44}[a-z0-9])?")
@@ -118,7 +115,9 @@ def load_settings(env: Mapping[str, str]) -> BatchSettings:
         backoff_base=env_float(env, "BATCH_BACKOFF_BASE_SECONDS", 0.5, minimum=0, maximum=60),
         backoff_max=env_float(env, "BATCH_BACKOFF_MAX_SECONDS", 20.0, minimum=0, maximum=300),
         isolation_calls=env_int(env, "BATCH_ISOLATION_CALLS", 100, minimum=0, maximum=100_000),
-        part_bytes=env_int(env, "BATCH_PART_SIZE_MB", 8, minimum=5, maximum=512) * MIB,
+        # S3 refuses parts below 5 MiB (but the last). The output buffer holds one part, so the
+        # smallest is the default: 10,000 of them still allow a 50 GB output.
+        part_bytes=env_int(env, "BATCH_PART_SIZE_MB", 5, minimum=5, maximum=512) * MIB,
         time_margin=env_float(env, "BATCH_TIME_MARGIN_SECONDS", 30.0, minimum=1, maximum=600),
         stream_bytes_per_second=env_float(
             env, "BATCH_STREAM_BYTES_PER_SECOND", 1_000_000.0, minimum=1, maximum=1e10
