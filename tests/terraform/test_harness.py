@@ -29,9 +29,9 @@ def test_fmt_check_passes_on_every_directory(tf: Workspace) -> None:
 
 
 def _copy_module(tmp_path: Path, name: str) -> Path:
-    target = tmp_path / "modules" / name
-    shutil.copytree(REPO_ROOT / "modules" / name, target, ignore=shutil.ignore_patterns(".terraform*"))
-    return target
+    """A copy of every module (they call each other by relative path), returning ``name``."""
+    shutil.copytree(REPO_ROOT / "modules", tmp_path / "modules", ignore=shutil.ignore_patterns(".terraform*"))
+    return tmp_path / "modules" / name
 
 
 def test_validate_rejects_a_misspelled_argument_with_terraforms_message(tmp_path: Path) -> None:
