@@ -96,16 +96,12 @@ module "report_actuals" {
           "${local.actuals_bucket_arn}/${local.actuals.state_prefix}*",
         ]
       }
-      # Without ListBucket, S3 answers 403 instead of 404 for a missing key, and the handler
-      # could not tell a first run from a failure.
-      ListInputsAndState = {
+      # S3 answers a missing key (a first run's state object, a duplicate event's input) with
+      # 404 only to callers allowed s3:ListBucket on the bucket, otherwise 403. A HEAD or GET
+      # carries no s3:prefix condition key, so the grant cannot be narrowed to a prefix.
+      ListBucketForNotFound = {
         actions   = ["s3:ListBucket"]
         resources = [local.actuals_bucket_arn]
-        conditions = [{
-          test     = "StringLike"
-          variable = "s3:prefix"
-          values   = ["${local.actuals.prefix}*", "${local.actuals.state_prefix}*"]
-        }]
       }
       WriteOutcomes = {
         actions = ["s3:PutObject"]

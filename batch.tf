@@ -73,20 +73,17 @@ module "batch_predict" {
         actions   = ["s3:GetObject"]
         resources = ["${local.batch_bucket_arn}/${local.batch.input_prefix}*"]
       }
-      # Reading the existing output's metadata is how a duplicate event is recognised;
-      # ListBucket turns a missing output into 404 instead of 403.
+      # Reading the existing output's metadata is how a duplicate event is recognised.
       ReadOutputs = {
         actions   = ["s3:GetObject"]
         resources = ["${local.batch_bucket_arn}/${local.batch.output_prefix}*"]
       }
-      ListOutputs = {
+      # S3 answers a missing key with 404 only to callers allowed s3:ListBucket on the bucket
+      # (otherwise 403). A HEAD or GET carries no s3:prefix condition key, so the grant
+      # cannot be narrowed to a prefix and still have that effect.
+      ListBucketForNotFound = {
         actions   = ["s3:ListBucket"]
         resources = [local.batch_bucket_arn]
-        conditions = [{
-          test     = "StringLike"
-          variable = "s3:prefix"
-          values   = ["${local.batch.output_prefix}*"]
-        }]
       }
       WriteResults = {
         actions = ["s3:PutObject", "s3:AbortMultipartUpload"]
@@ -105,7 +102,7 @@ module "batch_predict" {
     local.batch_transform_enabled ? {
       # The job runs as the model's own execution role, so no iam:PassRole is needed.
       StartTransformJobs = {
-        actions   = ["sagemaker:CreateTransformJob", "sagemaker:DescribeTransformJob"]
+        actions   = ["sagemaker:CreateTransformJob"]
         resources = ["arn:${local.partition}:sagemaker:${local.region}:${local.account_id}:transform-job/${local.batch_job_prefix}-*"]
       }
     } : {},

@@ -73,9 +73,11 @@ def test_iam_is_scoped_to_the_prefixes_and_the_secret(tf: Workspace) -> None:
         f"{bucket}/upload_actuals-state/*",
         f"{bucket}/upload_actuals/*",
     ]
-    assert statements["ListInputsAndState"]["Resource"] == bucket
-    assert statements["ListInputsAndState"]["Condition"] == {
-        "StringLike": {"s3:prefix": ["upload_actuals-state/*", "upload_actuals/*"]}
+    assert statements["ListBucketForNotFound"] == {
+        "Sid": "ListBucketForNotFound",
+        "Effect": "Allow",
+        "Action": "s3:ListBucket",
+        "Resource": bucket,
     }
     assert statements["ReadApiToken"] == {
         "Sid": "ReadApiToken",

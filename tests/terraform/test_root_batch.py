@@ -59,7 +59,8 @@ def test_function_settings_and_iam_scope(tf: Workspace) -> None:
     assert statements["ReadOutputs"]["Resource"] == f"{bucket}/batch/out/*"
     assert statements["WriteResults"]["Resource"] == [f"{bucket}/batch/errors/*", f"{bucket}/batch/out/*"]
     assert statements["WriteResults"]["Action"] == ["s3:AbortMultipartUpload", "s3:PutObject"]
-    assert statements["ListOutputs"]["Condition"] == {"StringLike": {"s3:prefix": "batch/out/*"}}
+    assert statements["ListBucketForNotFound"]["Resource"] == bucket
+    assert "Condition" not in statements["ListBucketForNotFound"]
     assert (
         statements["InvokeModel"]["Resource"] == f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:endpoint/churn-prod"
     )
@@ -121,6 +122,7 @@ def test_batch_transform_uses_the_created_endpoint_model_and_its_role_gets_the_p
     }
     plan = tf.plan(ROOT, tf_vars)
     statements = _statements(plan, f"{FN}.aws_iam_role_policy.this")
+    assert statements["StartTransformJobs"]["Action"] == "sagemaker:CreateTransformJob"
     assert statements["StartTransformJobs"]["Resource"] == (
         f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:transform-job/churn-batch-*"
     )
