@@ -5,12 +5,21 @@ locals {
   # Lambda-proxy routes of the prediction function, created from the models table.
   predict_routes = {
     for key, route in {
-      predict           = { path = "predict", method = "POST", query_parameters = tomap({}) }
-      predict-get       = { path = "predict", method = "GET", query_parameters = tomap({ data = true }) }
-      predict-model     = { path = "predict/{model}", method = "POST", query_parameters = tomap({}) }
-      predict-model-get = { path = "predict/{model}", method = "GET", query_parameters = tomap({ data = true }) }
+      # GET answers depend on ?data= (and {model}): they key the stage cache, so a cached
+      # answer is never served for other features or another model.
+      predict           = { path = "predict", method = "POST", query_parameters = tomap({}), cache_key_parameters = tolist([]) }
+      predict-get       = { path = "predict", method = "GET", query_parameters = tomap({ data = true }), cache_key_parameters = tolist(["method.request.querystring.data"]) }
+      predict-model     = { path = "predict/{model}", method = "POST", query_parameters = tomap({}), cache_key_parameters = tolist([]) }
+      predict-model-get = { path = "predict/{model}", method = "GET", query_parameters = tomap({ data = true }), cache_key_parameters = tolist(["method.request.path.model", "method.request.querystring.data"]) }
     } : key => merge(route, { type = "lambda_proxy" }) if local.predict_enabled
   }
+
+  # Routes that address an inference component need it as a resource of InvokeEndpoint too.
+  inference_component_arns = distinct([
+    for model in values(local.models) :
+    "arn:${local.partition}:sagemaker:${local.region}:${local.account_id}:inference-component/${model.inference_component}"
+    if model.backend == "sagemaker" && try(model.inference_component, null) != null
+  ])
 
   amazon_ml_model_arns = distinct([
     for model in values(local.models) :
@@ -46,7 +55,7 @@ module "predict" {
     length(local.model_endpoint_arns) == 0 ? {} : {
       InvokeModelEndpoints = {
         actions   = ["sagemaker:InvokeEndpoint"]
-        resources = local.model_endpoint_arns
+        resources = concat(local.model_endpoint_arns, local.inference_component_arns)
       }
     },
     length(local.amazon_ml_model_arns) == 0 ? {} : {

@@ -95,8 +95,11 @@ module "batch_predict" {
     },
     local.batch_route.backend == "sagemaker" ? {
       InvokeModel = {
-        actions   = ["sagemaker:InvokeEndpoint"]
-        resources = [local.batch_endpoint_arn]
+        actions = ["sagemaker:InvokeEndpoint"]
+        resources = compact([
+          local.batch_endpoint_arn,
+          try("arn:${local.partition}:sagemaker:${local.region}:${local.account_id}:inference-component/${local.batch_route.inference_component}", null),
+        ])
       }
     } : {},
     local.batch_transform_enabled ? {

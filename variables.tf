@@ -195,8 +195,8 @@ variable "api" {
   default = null
 
   validation {
-    condition     = var.api == null || try(var.api.predict.timeout >= 3 && var.api.predict.timeout <= 28, false)
-    error_message = "api.predict.timeout must be between 3 and 28 seconds: API Gateway gives up on an integration after 29 s."
+    condition     = var.api == null || try(var.api.predict.timeout >= 22 && var.api.predict.timeout <= 28, false)
+    error_message = "api.predict.timeout must be between 22 and 28 seconds: the function's model calls may take 21 s in the worst case (connect, read and retry budgets), and API Gateway gives up on an integration after 29 s."
   }
 
   validation {
@@ -278,6 +278,16 @@ variable "batch_prediction" {
   validation {
     condition     = var.batch_prediction == null || try(var.models[var.batch_prediction.model_route].backend != "amazon-ml", true)
     error_message = "batch_prediction.model_route must use the sagemaker or http backend: Amazon ML predicts one record per call."
+  }
+
+  validation {
+    condition     = var.batch_prediction == null || try(var.batch_prediction.transform == null, true) || try(var.batch_prediction.transform.model_name != null, false) || try(var.endpoint.create != null, false)
+    error_message = "batch_prediction.transform needs model_name (the SageMaker model Batch Transform runs) unless endpoint.create makes the model here."
+  }
+
+  validation {
+    condition     = var.batch_prediction == null || try(var.batch_prediction.csv_header, true) || try(var.batch_prediction.transform == null, true) || try(var.batch_prediction.id_column == null, true) || length(try(var.batch_prediction.feature_columns, [])) > 0
+    error_message = "batch_prediction: headerless CSV with an id_column and Batch Transform needs feature_columns, so the job can leave the id column out of what the model reads."
   }
 
   validation {
@@ -435,6 +445,8 @@ variable "models" {
     predict_endpoint    = optional(string)
     url                 = optional(string)
     protocol            = optional(string, "sagemaker")
+    feature_names       = optional(list(string))
+    max_payload_bytes   = optional(number)
   }))
   default  = {}
   nullable = false
@@ -473,6 +485,16 @@ variable "models" {
   validation {
     condition     = alltrue([for m in values(var.models) : m.backend != "http" || can(regex("^https?://[^\\s/]+", coalesce(m.url, "-")))])
     error_message = "models: an http route needs a url starting with http:// or https://."
+  }
+
+  validation {
+    condition     = alltrue([for m in values(var.models) : m.max_payload_bytes == null || try(m.max_payload_bytes >= 1024 && m.max_payload_bytes <= 6291456, false)])
+    error_message = "models max_payload_bytes must be between 1024 and 6291456 (SageMaker's 6 MB real-time limit)."
+  }
+
+  validation {
+    condition     = alltrue([for m in values(var.models) : m.feature_names == null || length(coalesce(m.feature_names, [])) > 0])
+    error_message = "models feature_names, when set, must list the model's columns in order (a CSV model reads JSON records in this order)."
   }
 
   validation {

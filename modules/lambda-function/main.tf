@@ -15,8 +15,10 @@ locals {
     source_code_hash = module.package[0].source_code_hash
   }
 
+  # AWS publishes the Powertools layer from one account per partition.
+  powertools_accounts = { aws = "017000801446", aws-cn = "498634801083" }
   powertools_layer_arn = var.powertools_layer.arn != null ? var.powertools_layer.arn : join(":", [
-    "arn", local.partition, "lambda", local.region, "017000801446", "layer",
+    "arn", local.partition, "lambda", local.region, lookup(local.powertools_accounts, local.partition, "017000801446"), "layer",
     "AWSLambdaPowertoolsPythonV3-${replace(var.runtime, ".", "")}-${var.architecture}",
     tostring(var.powertools_layer.version),
   ])
@@ -31,7 +33,7 @@ locals {
   environment = merge(
     {
       POWERTOOLS_SERVICE_NAME = var.name
-      POWERTOOLS_LOG_LEVEL    = var.logging.level
+      POWERTOOLS_LOG_LEVEL    = var.logging.level == "WARN" ? "WARNING" : var.logging.level
       # The handlers import the Tracer only when tracing is on, which keeps cold starts short.
       TRACING_ENABLED           = var.tracing_mode == "Active" ? "true" : "false"
       POWERTOOLS_TRACE_DISABLED = var.tracing_mode == "Active" ? "false" : "true"
@@ -112,6 +114,13 @@ resource "aws_lambda_function" "this" {
   }
 
   tags = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = length(jsonencode(local.environment)) <= 4096
+      error_message = "The function's environment variables exceed Lambda's 4 KB limit: keep a large routing table in an SSM parameter (MODELS_PARAMETER_NAME) instead of MODELS_JSON."
+    }
+  }
 
   # The log group exists first, so the first invocation's logs keep the module's retention,
   # and the role can write logs before the function ever runs.

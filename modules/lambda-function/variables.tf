@@ -113,8 +113,8 @@ variable "logging" {
   }
 
   validation {
-    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR"], var.logging.level)
-    error_message = "logging.level must be DEBUG, INFO, WARNING or ERROR."
+    condition     = contains(["DEBUG", "INFO", "WARN", "ERROR"], var.logging.level)
+    error_message = "logging.level must be DEBUG, INFO, WARN or ERROR (Lambda's application log levels)."
   }
 }
 

@@ -147,6 +147,12 @@ def test_extra_statements_tracing_and_kms(tf: Workspace) -> None:
     assert fn["kms_key_arn"] == key
 
 
+def test_warn_level_is_lambdas_name_and_powertools_gets_its_own(tf: Workspace) -> None:
+    fn = tf.plan(MODULE, {**BASE, "logging": {"level": "WARN"}}).resource("aws_lambda_function.this")
+    assert fn["logging_config"][0]["application_log_level"] == "WARN"
+    assert fn["environment"][0]["variables"]["POWERTOOLS_LOG_LEVEL"] == "WARNING"
+
+
 def test_layer_follows_runtime_and_architecture(tf: Workspace) -> None:
     plan = tf.plan(
         MODULE,
@@ -198,6 +204,8 @@ def test_a_shared_package_is_used_as_given(tf: Workspace) -> None:
         ({"logging": {"retention_in_days": 10}}, "retention_in_days must be one of the values"),
         ({"runtime": "python3.9"}, "runtime must be python3.12, python3.13 or python3.14"),
         ({"handler": "handler"}, "handler must look like package.module.function"),
+        ({"logging": {"level": "WARNING"}}, "logging.level must be DEBUG, INFO, WARN or ERROR"),
+        ({"environment": {"MODELS_JSON": "x" * 5000}}, "exceed Lambda's 4 KB limit"),
         (
             {"policy_statements": {"bad-sid": {"actions": ["s3:GetObject"], "resources": ["*"]}}},
             "letters and digits",

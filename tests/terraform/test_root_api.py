@@ -21,6 +21,11 @@ MODELS = {
         "predict_endpoint": "https://realtime.machinelearning.us-east-1.amazonaws.com",
     },
     "shadow": {"endpoint_name": "Churn-Shadow"},
+    "component": {
+        "inference_component": "churn-ic-1",
+        "feature_names": ["tenure", "plan"],
+        "max_payload_bytes": 4096,
+    },
 }
 API: dict[str, Any] = {
     "stages": {"prod": {"throttle": {"rate": 100, "burst": 200}}},
@@ -52,6 +57,9 @@ def test_prediction_function_gets_the_routing_table_and_a_short_timeout(plan: An
     models = json.loads(env["MODELS_JSON"])
     assert models["default"]["endpoint_name"] == "churn-prod"
     assert models["legacy"]["backend"] == "amazon-ml"
+    # Fields the handler reads are passed through, not dropped by the variable's type.
+    assert models["component"]["feature_names"] == ["tenure", "plan"]
+    assert models["component"]["max_payload_bytes"] == 4096
     assert not plan.addresses("module.predict[0].aws_sqs_queue")
 
 
@@ -62,6 +70,7 @@ def test_prediction_iam_names_exact_endpoint_and_model_arns(plan: Any) -> None:
     assert statements["InvokeModelEndpoints"]["Resource"] == [
         f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:endpoint/churn-prod",
         f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:endpoint/churn-shadow",
+        f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:inference-component/churn-ic-1",
     ]
     assert statements["PredictAmazonMl"] == {
         "Sid": "PredictAmazonMl",
@@ -86,6 +95,17 @@ def test_prediction_routes_and_the_direct_route_are_created_with_api_keys(plan: 
     }
     assert all(m["api_key_required"] for m in methods.values())
     assert methods[("GET", "predict-get")]["request_parameters"] == {"method.request.querystring.data": True}
+    integrations = {
+        key.split('"')[1]: values
+        for key, values in plan.resources.items()
+        if key.startswith("module.api[0].aws_api_gateway_integration.this[")
+    }
+    # A stage cache must never answer one client's ?data= (or model) with another's result.
+    assert integrations["predict-get"]["cache_key_parameters"] == ["method.request.querystring.data"]
+    assert sorted(integrations["predict-model-get"]["cache_key_parameters"]) == [
+        "method.request.path.model",
+        "method.request.querystring.data",
+    ]
     role_policy = next(
         v["policy"] for k, v in plan.resources.items() if k.startswith("module.api[0].aws_iam_role_policy.")
     )
@@ -114,7 +134,8 @@ def test_no_api_creates_no_function(tf: Workspace) -> None:
 @pytest.mark.parametrize(
     ("api", "message"),
     [
-        ({"predict": {"timeout": 29}}, "api.predict.timeout must be between 3 and 28 seconds"),
+        ({"predict": {"timeout": 29}}, "api.predict.timeout must be between 22 and 28 seconds"),
+        ({"predict": {"timeout": 10}}, "the function's model calls may take 21 s in the worst case"),
         (
             {"routes": {"predict": {"type": "lambda_proxy", "path": "x"}}},
             "are reserved for the prediction routes",

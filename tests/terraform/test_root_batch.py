@@ -149,6 +149,11 @@ def test_batch_transform_uses_the_created_endpoint_model_and_its_role_gets_the_p
         ({"batch_size": 0}, "batch_size must be between 1 and 100000"),
         ({"concurrency": 65}, "concurrency must be between 1 and 64"),
         ({"suffixes": ["csv"]}, "suffixes must be file extensions starting with a dot"),
+        ({"transform": {}}, "transform needs model_name"),
+        (
+            {"csv_header": False, "id_column": "1", "transform": {"model_name": "m"}},
+            "headerless CSV with an id_column and Batch Transform needs feature_columns",
+        ),
     ],
 )
 def test_bad_batch_settings_fail_with_their_message(
