@@ -32,10 +32,11 @@ module "s3_triggers" {
   source   = "./modules/s3-triggers"
   for_each = local.s3_trigger_buckets
 
-  name   = var.name
-  bucket = lookup(local.created_buckets, each.key, each.key)
-  mode   = var.s3_trigger_mode
-  tags   = var.tags
+  name                = var.name
+  bucket              = lookup(local.created_buckets, each.key, each.key)
+  mode                = var.s3_trigger_mode == "notification" ? "notification" : "eventbridge"
+  manage_notification = var.s3_trigger_mode != "eventbridge-existing"
+  tags                = var.tags
   triggers = {
     for key, trigger in local.s3_triggers : key => {
       function_arn   = trigger.function_arn

@@ -515,14 +515,14 @@ variable "name" {
 }
 
 variable "s3_trigger_mode" {
-  description = "How S3 events reach the pipeline functions: \"notification\" (the module owns each bucket's one notification configuration) or \"eventbridge\" (for buckets that other consumers also watch)."
+  description = "How S3 events reach the pipeline functions: \"notification\" (the module owns each bucket's one notification configuration), \"eventbridge\" (the module turns EventBridge delivery on, which replaces the bucket's notification configuration, and matches events with rules) or \"eventbridge-existing\" (EventBridge delivery is already on: only rules, targets and permissions are created)."
   type        = string
   default     = "notification"
   nullable    = false
 
   validation {
-    condition     = contains(["notification", "eventbridge"], var.s3_trigger_mode)
-    error_message = "s3_trigger_mode must be notification or eventbridge."
+    condition     = contains(["notification", "eventbridge", "eventbridge-existing"], var.s3_trigger_mode)
+    error_message = "s3_trigger_mode must be notification, eventbridge or eventbridge-existing."
   }
 }
 

@@ -31,7 +31,7 @@ data "aws_iam_policy_document" "sagemaker" {
   statement {
     sid       = "InvokeEndpoints"
     actions   = ["sagemaker:InvokeEndpoint"]
-    resources = sort(values(local.sagemaker_endpoint_arns))
+    resources = concat(sort(values(local.sagemaker_endpoint_arns)), local.sagemaker_inference_component_arns)
   }
 }
 

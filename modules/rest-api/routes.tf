@@ -62,7 +62,8 @@ resource "aws_api_gateway_integration_response" "sagemaker" {
 resource "aws_lambda_permission" "route" {
   for_each = local.lambda_permissions
 
-  statement_id  = "${var.name}-${each.value.route}-${each.value.stage}"
+  # Lambda limits statement ids to 100 characters: long route and stage names are hashed.
+  statement_id  = length("${var.name}-${each.value.route}-${each.value.stage}") <= 100 ? "${var.name}-${each.value.route}-${each.value.stage}" : "${var.name}-${substr(sha256("${each.value.route}-${each.value.stage}"), 0, 32)}"
   action        = "lambda:InvokeFunction"
   function_name = var.lambda_function.function_name
   principal     = "apigateway.amazonaws.com"

@@ -29,6 +29,8 @@ resource "aws_lambda_permission" "s3" {
 }
 
 resource "aws_s3_bucket_notification" "this" {
+  count = var.manage_notification ? 1 : 0
+
   bucket      = var.bucket
   eventbridge = var.mode == "eventbridge" ? true : null
 

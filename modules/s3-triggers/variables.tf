@@ -14,7 +14,7 @@ variable "mode" {
     How events reach the functions. "notification": the bucket's notification configuration
     (S3 allows only one per bucket, so this module owns it for every trigger on the bucket).
     "eventbridge": the bucket sends events to EventBridge and one rule per trigger matches
-    its prefix, leaving the bucket free for other consumers.
+    its prefix, so other consumers can subscribe to the same events (see manage_notification).
   EOT
   type        = string
   default     = "notification"
@@ -24,6 +24,24 @@ variable "mode" {
     condition     = contains(["notification", "eventbridge"], var.mode)
     error_message = "mode must be notification or eventbridge."
   }
+
+  validation {
+    condition     = var.mode == "eventbridge" || var.manage_notification
+    error_message = "mode = \"notification\" needs manage_notification = true: the notification configuration is how S3 invokes the functions."
+  }
+}
+
+variable "manage_notification" {
+  description = <<-EOT
+    Whether this module writes the bucket's notification configuration. S3 replaces the whole
+    configuration on every write, so in notification mode the module must own it, and in
+    eventbridge mode writing it (to turn EventBridge delivery on) removes any other consumer's
+    notifications. Set false in eventbridge mode when the bucket owner has already turned
+    EventBridge delivery on: the module then creates only rules, targets and permissions.
+  EOT
+  type        = bool
+  default     = true
+  nullable    = false
 }
 
 variable "name" {

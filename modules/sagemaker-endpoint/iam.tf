@@ -66,6 +66,16 @@ data "aws_iam_policy_document" "this" {
     resources = ["${local.log_group_arn}:*"]
   }
 
+  # Batch Transform jobs run as this role and log to their own, shared log group.
+  dynamic "statement" {
+    for_each = length(var.s3_access.read_prefixes) + length(var.s3_access.write_prefixes) > 0 ? [1] : []
+    content {
+      sid       = "WriteTransformJobLogs"
+      actions   = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"]
+      resources = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/sagemaker/TransformJobs:*"]
+    }
+  }
+
   dynamic "statement" {
     for_each = length(local.artifact_object_arns) > 0 ? [local.artifact_object_arns] : []
     content {

@@ -88,8 +88,8 @@ def test_complete_example_owns_the_endpoint_and_gives_its_bucket_one_notificatio
     endpoint = plan.resource("module.ml_gateway.module.endpoint[0].aws_sagemaker_endpoint.this")
     assert endpoint["name"] == "churn-prod"
     notifications = plan.addresses("module.ml_gateway.module.s3_triggers")
-    assert [a for a in notifications if a.endswith("aws_s3_bucket_notification.this")] == [
-        'module.ml_gateway.module.s3_triggers["example-ml-data"].aws_s3_bucket_notification.this'
+    assert [a for a in notifications if a.endswith("aws_s3_bucket_notification.this[0]")] == [
+        'module.ml_gateway.module.s3_triggers["example-ml-data"].aws_s3_bucket_notification.this[0]'
     ]
     fn = plan.resource("module.ml_gateway.module.predict[0].aws_lambda_function.this")
     models = json.loads(fn["environment"][0]["variables"]["MODELS_JSON"])
@@ -102,7 +102,7 @@ def test_complete_example_owns_the_endpoint_and_gives_its_bucket_one_notificatio
         "serverless": False,
     }
     rules = plan.resource(
-        'module.ml_gateway.module.s3_triggers["example-ml-data"].aws_s3_bucket_notification.this'
+        'module.ml_gateway.module.s3_triggers["example-ml-data"].aws_s3_bucket_notification.this[0]'
     )["lambda_function"]
     assert sorted(r["filter_prefix"] for r in rules) == ["batch/in/", "upload_actuals/"]
     actuals = plan.resource("module.ml_gateway.module.report_actuals[0].aws_lambda_function.this")
@@ -126,6 +126,6 @@ def test_s3_batch_example_creates_the_bucket_before_its_trigger(tf: Workspace) -
         == "example-ml-batch"
     )
     rules = plan.resource(
-        'module.ml_gateway.module.s3_triggers["example-ml-batch"].aws_s3_bucket_notification.this'
+        'module.ml_gateway.module.s3_triggers["example-ml-batch"].aws_s3_bucket_notification.this[0]'
     )["lambda_function"]
     assert {r["filter_prefix"] for r in rules} == {"batch/in/"}

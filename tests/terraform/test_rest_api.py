@@ -272,6 +272,43 @@ def test_sagemaker_role_may_invoke_exactly_the_routes_endpoints(plan: PlanResult
     assert assume["Statement"][0]["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
 
 
+def test_inference_components_are_resources_of_the_invoke_permission(tf: Workspace) -> None:
+    routes = {
+        "component": {
+            "type": "sagemaker",
+            "path": "score",
+            "endpoint_name": "shared",
+            "inference_component": "churn-ic",
+        },
+    }
+    plan = tf.plan(MODULE, {"name": "churn", "routes": routes})
+    statement = json.loads(plan.resource("aws_iam_role_policy.sagemaker[0]")["policy"])["Statement"][0]
+    assert statement["Resource"] == [
+        f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:endpoint/shared",
+        f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:inference-component/churn-ic",
+    ]
+
+
+def test_long_permission_statement_ids_are_hashed_under_lambdas_limit(tf: Workspace) -> None:
+    route = "r" + "o" * 47
+    stage = "s" * 60
+    plan = tf.plan(
+        MODULE,
+        {
+            "name": "churn-predictions-gateway",
+            "routes": {route: {"type": "lambda_proxy", "path": "predict"}},
+            "stages": {stage: {}},
+            "lambda_function": {
+                "function_name": "churn-predict",
+                "invoke_arn": BASE["lambda_function"]["invoke_arn"],
+            },
+        },
+    )
+    statement_id = plan.resource(f'aws_lambda_permission.route["{route}/{stage}"]')["statement_id"]
+    assert len(statement_id) <= 100
+    assert statement_id.startswith("churn-predictions-gateway-")
+
+
 def test_sagemaker_integrations_never_pass_through(plan: PlanResult) -> None:
     ratings = plan.resource('aws_api_gateway_integration.this["ratings"]')
     assert ratings["type"] == "AWS"

@@ -108,7 +108,7 @@ def test_model_monitor_sink_and_kms_keys(tf: Workspace) -> None:
     )
     assert statements["UseBucketKey"]["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
     assert statements["DecryptApiToken"]["Resource"] == KEY
-    notification = plan.resource('module.s3_triggers["churn-data"].aws_s3_bucket_notification.this')
+    notification = plan.resource('module.s3_triggers["churn-data"].aws_s3_bucket_notification.this[0]')
     assert notification["lambda_function"][0]["filter_prefix"] == "upload_actuals/"
 
 
@@ -116,9 +116,9 @@ def test_the_bucket_gets_exactly_one_notification_with_a_scoped_permission(tf: W
     plan = tf.plan(ROOT, _actuals())
     assert plan.addresses("module.s3_triggers") == [
         'module.s3_triggers["churn-data"].aws_lambda_permission.s3["actuals"]',
-        'module.s3_triggers["churn-data"].aws_s3_bucket_notification.this',
+        'module.s3_triggers["churn-data"].aws_s3_bucket_notification.this[0]',
     ]
-    rule = plan.resource('module.s3_triggers["churn-data"].aws_s3_bucket_notification.this')[
+    rule = plan.resource('module.s3_triggers["churn-data"].aws_s3_bucket_notification.this[0]')[
         "lambda_function"
     ]
     assert [(r["filter_prefix"], r["filter_suffix"]) for r in rule] == [("upload_actuals/", ".csv")]

@@ -82,9 +82,9 @@ def test_batch_and_actuals_on_one_bucket_share_one_notification(tf: Workspace) -
     }
     plan = tf.plan(ROOT, tf_vars)
     notifications = [
-        a for a in plan.addresses("module.s3_triggers") if a.endswith("aws_s3_bucket_notification.this")
+        a for a in plan.addresses("module.s3_triggers") if a.endswith("aws_s3_bucket_notification.this[0]")
     ]
-    assert notifications == ['module.s3_triggers["churn-data"].aws_s3_bucket_notification.this']
+    assert notifications == ['module.s3_triggers["churn-data"].aws_s3_bucket_notification.this[0]']
     rules = plan.resource(notifications[0])["lambda_function"]
     assert sorted((r["filter_prefix"], r["filter_suffix"]) for r in rules) == [
         ("batch/in/", ".csv"),
@@ -101,7 +101,7 @@ def test_created_bucket_is_hardened_and_expires_outputs(tf: Workspace) -> None:
     expirations = {r["id"]: r["filter"][0]["prefix"] for r in rules if r["id"].startswith("expire-")}
     assert expirations == {"expire-outputs": "batch/out/", "expire-errors": "batch/errors/"}
     assert (
-        plan.resource('module.s3_triggers["churn-data"].aws_s3_bucket_notification.this')["bucket"]
+        plan.resource('module.s3_triggers["churn-data"].aws_s3_bucket_notification.this[0]')["bucket"]
         == "churn-data"
     )
 

@@ -33,7 +33,7 @@ BASE: dict[str, Any] = {"name": "churn", "bucket": "churn-data", "triggers": TRI
 
 def test_notification_mode_writes_one_configuration_for_every_trigger(tf: Workspace) -> None:
     plan = tf.plan(MODULE, BASE)
-    notification = plan.resource("aws_s3_bucket_notification.this")
+    notification = plan.resource("aws_s3_bucket_notification.this[0]")
     assert notification["bucket"] == "churn-data"
     rules = {r["id"]: r for r in notification["lambda_function"]}
     assert set(rules) == {"batch-csv", "batch-jsonl", "actuals"}
@@ -54,8 +54,8 @@ def test_notification_mode_writes_one_configuration_for_every_trigger(tf: Worksp
 
 def test_eventbridge_mode_matches_prefix_and_suffixes_per_rule(tf: Workspace) -> None:
     plan = tf.plan(MODULE, {**BASE, "mode": "eventbridge"})
-    assert plan.resource("aws_s3_bucket_notification.this")["eventbridge"] is True
-    assert plan.resource("aws_s3_bucket_notification.this")["lambda_function"] == []
+    assert plan.resource("aws_s3_bucket_notification.this[0]")["eventbridge"] is True
+    assert plan.resource("aws_s3_bucket_notification.this[0]")["lambda_function"] == []
     batch = json.loads(plan.resource('aws_cloudwatch_event_rule.this["batch"]')["event_pattern"])
     assert batch == {
         "source": ["aws.s3"],
@@ -70,6 +70,18 @@ def test_eventbridge_mode_matches_prefix_and_suffixes_per_rule(tf: Workspace) ->
     assert plan.resource('aws_cloudwatch_event_target.this["actuals"]')["arn"] == f"{FN}churn-actuals"
     assert plan.resource('aws_lambda_permission.eventbridge["batch"]')["principal"] == "events.amazonaws.com"
     assert not plan.addresses("aws_lambda_permission.s3")
+
+
+def test_eventbridge_on_a_bucket_that_already_sends_events_leaves_its_configuration_alone(
+    tf: Workspace,
+) -> None:
+    plan = tf.plan(MODULE, {**BASE, "mode": "eventbridge", "manage_notification": False})
+    assert not plan.addresses("aws_s3_bucket_notification")
+    assert plan.addresses("aws_cloudwatch_event_rule") == [
+        'aws_cloudwatch_event_rule.this["actuals"]',
+        'aws_cloudwatch_event_rule.this["batch"]',
+    ]
+    assert "needs manage_notification = true" in tf.plan_error(MODULE, {**BASE, "manage_notification": False})
 
 
 @pytest.mark.parametrize(

@@ -305,6 +305,9 @@ def test_role_gets_batch_transform_capture_async_and_key_permissions(tf: Workspa
         "arn:aws:s3:::ml-data/capture/*",
     ]
     assert statements["WritePrefixes"]["Action"] == "s3:PutObject"
+    assert statements["WriteTransformJobLogs"]["Resource"] == (
+        f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/sagemaker/TransformJobs:*"
+    )
     assert statements["UseDataKeys"]["Resource"] == data_key
     assert statements["PublishAsyncNotifications"]["Resource"] == topic
 

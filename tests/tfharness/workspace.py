@@ -104,6 +104,14 @@ def planned_resources(plan: tftest.TerraformPlanOutput) -> dict[str, dict[str, A
     return out
 
 
+def _hcl_vars(tf_vars: Mapping[str, Any]) -> dict[str, Any]:
+    """tftest passes scalars with str(): Python's True would reach Terraform as "True"."""
+    return {
+        name: (("true" if value else "false") if isinstance(value, bool) else value)
+        for name, value in tf_vars.items()
+    }
+
+
 @dataclass
 class PlanResult:
     raw: tftest.TerraformPlanOutput
@@ -168,7 +176,9 @@ class Workspace:
     ) -> PlanResult:
         test = self._test(rel)
         try:
-            raw = test.plan(output=True, tf_vars=dict(tf_vars or {}), tf_var_file=var_file, refresh=False)
+            raw = test.plan(
+                output=True, tf_vars=_hcl_vars(tf_vars or {}), tf_var_file=var_file, refresh=False
+            )
         except tftest.TerraformTestError as exc:
             raise PlanFailed(f"plan of {rel} failed: {error_text(exc)}") from exc
         return PlanResult(raw=raw, resources=planned_resources(raw))
