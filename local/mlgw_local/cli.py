@@ -1,0 +1,351 @@
+"""``python -m mlgw_local``: serve an example's gateway on localhost, with bundled models.
+
+Commands:
+  serve (default)   plan the example offline, start everything, print the banner, run until Ctrl-C
+  batch FILE        upload FILE under the batch input prefix of a running local mode, print the result
+  actuals FILE      upload FILE under the actuals prefix (for --deployment), show what the receiver got
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from mlgw_local.functions import FunctionWorker
+from mlgw_local.gateway import RestApi
+from mlgw_local.helpers import upload_actuals, upload_batch
+from mlgw_local.http import PortInUseError, Request, Response, bind, serve, url_of
+from mlgw_local.mlops import ActualsReceiver
+from mlgw_local.models import bundled_models
+from mlgw_local.plan import REPO_ROOT, Function, Gateway, PlanError, load_gateway
+from mlgw_local.sagemaker import RuntimeFront, container
+from mlgw_local.storage import LocalAws, Notifications
+
+DEFAULT_EXAMPLE = "examples/local"
+DEFAULT_STATE = Path(tempfile.gettempdir()) / "mlgw-local.json"
+RATINGS_TEMPLATE = REPO_ROOT / "modules" / "rest-api" / "templates" / "ratings_request.vtl"
+ACTUALS_TOKEN = "local-actuals-token"  # noqa: S105 - the local receiver's own token, not a secret
+PORTS = {  # name: (default, what it serves)
+    "api": (8080, "REST API"),
+    "runtime": (8081, "SageMaker runtime front"),
+    "s3": (8082, "local S3 and Secrets Manager"),
+    "mlops": (8083, "actuals receiver"),
+    "iris": (8084, "iris model container"),
+    "ratings": (8085, "ratings model container"),
+}
+log = logging.getLogger("mlgw_local")
+
+
+def _env_port(name: str, default: int) -> int:
+    return int(os.environ.get(f"MLGW_LOCAL_{name.upper()}_PORT", default))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m mlgw_local", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--state-file",
+        type=Path,
+        default=Path(os.environ.get("MLGW_LOCAL_STATE", DEFAULT_STATE)),
+        help="where serve writes its URLs and keys as JSON, and batch/actuals read them",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve_cmd = sub.add_parser("serve", parents=[common], help="serve the gateway (the default)")
+    _serve_arguments(serve_cmd)
+    batch = sub.add_parser("batch", parents=[common], help="upload a batch file and print its predictions")
+    batch.add_argument("file", type=Path)
+    actuals = sub.add_parser(
+        "actuals", parents=[common], help="upload an actuals file and show what the receiver got"
+    )
+    actuals.add_argument("file", type=Path)
+    actuals.add_argument(
+        "--deployment", default="5f3c9a1b2c3d4e5f6a7b8c9d", help="deployment id (24 hex digits)"
+    )
+    for helper in (batch, actuals):
+        helper.add_argument("--timeout", type=float, default=60.0)
+    return parser
+
+
+def _serve_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--example",
+        type=Path,
+        default=Path(os.environ.get("EXAMPLE") or DEFAULT_EXAMPLE),
+        help=f"Terraform root to plan and serve (default {DEFAULT_EXAMPLE}, or $EXAMPLE)",
+    )
+    parser.add_argument("--var-file", type=Path, help="tfvars file for the plan")
+    parser.add_argument("--host", default=os.environ.get("MLGW_LOCAL_HOST", "127.0.0.1"))
+    for name, (default, what) in PORTS.items():
+        parser.add_argument(
+            f"--{name}-port",
+            type=int,
+            default=_env_port(name, default),
+            help=f"port of the {what} (default {default}, or $MLGW_LOCAL_{name.upper()}_PORT; 0 = any)",
+        )
+    parser.add_argument(
+        "--endpoint",
+        action="append",
+        default=[],
+        metavar="NAME=MODEL",
+        help="serve endpoint NAME with a bundled model (iris, ratings) or a container URL",
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not set(argv) & {"serve", "batch", "actuals", "-h", "--help"}:
+        argv.insert(0, "serve")
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
+    for noisy in ("tftest", "werkzeug"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    if args.command in ("batch", "actuals"):
+        state = json.loads(args.state_file.read_text(encoding="utf-8"))
+        if args.command == "batch":
+            return upload_batch(state, args.file, args.timeout)
+        return upload_actuals(state, args.file, args.deployment, args.timeout)
+    try:
+        return _serve(args)
+    except (PortInUseError, PlanError) as exc:
+        print(f"mlgw_local: {exc}", file=sys.stderr)
+        return 2
+
+
+def _endpoint_targets(gateway: Gateway, overrides: list[str], containers: dict[str, str]) -> dict[str, str]:
+    """Each endpoint's container: the ratings model behind routes with the bundled ratings
+    template, the iris model behind every other endpoint, unless --endpoint says otherwise."""
+    ratings_template = RATINGS_TEMPLATE.read_text(encoding="utf-8")
+    targets = dict.fromkeys(gateway.endpoint_names(), containers["iris"])
+    for route in gateway.routes:
+        if route.endpoint_name and ratings_template in route.request_templates.values():
+            targets[route.endpoint_name] = containers["ratings"]
+    for item in overrides:
+        name, _, model = item.partition("=")
+        if model not in containers and not model.startswith(("http://", "https://")):
+            raise PlanError(f"--endpoint {item}: the model must be one of {', '.join(containers)} or a URL")
+        targets[name] = containers.get(model, model.rstrip("/"))
+    return targets
+
+
+def _check_port_free(host: str, port: int, what: str, option: str) -> None:
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            raise PortInUseError(
+                f"port {port} for the {what} is already in use: stop what holds it or pass {option}"
+            ) from None
+
+
+def _serve(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    host = args.host
+    front = RuntimeFront({})
+    receiver = ActualsReceiver(ACTUALS_TOKEN)
+    api = _Deferred()
+    servers = {
+        "api": bind(host, args.api_port, "REST API", "--api-port", api),
+        "runtime": bind(host, args.runtime_port, "SageMaker runtime front", "--runtime-port", front),
+        "mlops": bind(host, args.mlops_port, "actuals receiver", "--mlops-port", receiver),
+    }
+    if args.s3_port:
+        _check_port_free(host, args.s3_port, "local S3", "--s3-port")
+    s3_port = args.s3_port or _free_port(host)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        planned = pool.submit(load_gateway, args.example, args.var_file)
+        models = bundled_models()
+        gateway = planned.result()
+    for name in ("iris", "ratings"):
+        servers[name] = bind(
+            host,
+            getattr(args, f"{name}_port"),
+            f"{name} model container",
+            f"--{name}-port",
+            container(models[name]),
+        )
+    urls = {name: url_of(server) for name, server in servers.items()}
+    front.endpoints.update(
+        _endpoint_targets(gateway, args.endpoint, {n: urls[n] for n in ("iris", "ratings")})
+    )
+
+    aws = LocalAws(host, s3_port)
+    aws.start()
+    urls["s3"] = aws.url
+    secret_arns = aws.create(list(gateway.buckets.values()), dict.fromkeys(gateway.secrets, ACTUALS_TOKEN))
+
+    workers = {
+        name: FunctionWorker(function, _function_environment(function, urls, secret_arns))
+        for name, function in gateway.functions.items()
+    }
+    for worker in workers.values():
+        worker.start()
+    for worker in workers.values():
+        worker.wait_ready()
+
+    def invoke(name: str, event: dict[str, Any]) -> Any:
+        return workers[name].invoke(event)
+
+    api.target = RestApi(gateway, invoke, urls["runtime"], f"{host}:{servers['api'].server_address[1]}")
+    notifications = Notifications(aws, gateway.triggers, invoke)
+    notifications.start()
+    for server in servers.values():
+        serve(server)
+
+    state = _state(gateway, urls, args.example)
+    args.state_file.write_text(json.dumps(state, indent=2), encoding="utf-8")
+    print(_banner(state, time.monotonic() - started), flush=True)
+
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    stop.wait()
+    print("\nmlgw_local: stopping", flush=True)
+    notifications.stop()
+    for server in servers.values():
+        server.shutdown()
+        server.server_close()
+    for worker in workers.values():
+        worker.stop()
+    aws.stop()
+    args.state_file.unlink(missing_ok=True)
+    return 0
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+class _Deferred:
+    """The API's handler: its port is bound first, so a taken port fails before anything starts."""
+
+    target: RestApi | None = None
+
+    def __call__(self, request: Request) -> Response:
+        if self.target is None:
+            return Response.json(503, {"message": "local mode is starting"})
+        return self.target(request)
+
+
+def _function_environment(
+    function: Function, urls: dict[str, str], secret_arns: dict[str, str]
+) -> dict[str, str]:
+    """The planned environment, with endpoint URLs pointing at local mode and the values only
+    apply would know (a created secret's ARN) filled in."""
+    env = {
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_LAMBDA_FUNCTION_NAME": function.name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
+        "AWS_ENDPOINT_URL_S3": urls["s3"],
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER": urls["s3"],
+        "PATH": os.environ.get("PATH", ""),
+        **function.environment,
+        "SAGEMAKER_RUNTIME_ENDPOINT_URL": urls["runtime"],
+    }
+    if "ACTUALS_API_URL" in env:
+        env["ACTUALS_API_URL"] = urls["mlops"]
+    for name in function.unknown_environment:
+        if name.endswith("_SECRET_ARN") and len(secret_arns) == 1:
+            env[name] = next(iter(secret_arns.values()))
+        else:
+            raise PlanError(
+                f"{function.name}: {name} is only known after apply and local mode cannot fill it in"
+            )
+    return env
+
+
+def _state(gateway: Gateway, urls: dict[str, str], example: Path) -> dict[str, Any]:
+    stage = "prod" if "prod" in gateway.stages else next(iter(gateway.stages), "")
+    batch = next(
+        (t for t in gateway.triggers if "BATCH_OUTPUT_PREFIX" in _env_of(gateway, t.function_name)), None
+    )
+    actuals = next(
+        (t for t in gateway.triggers if "ACTUALS_PREFIX" in _env_of(gateway, t.function_name)), None
+    )
+    return {
+        "example": str(example),
+        "urls": urls,
+        "invoke_url": f"{urls['api']}/{stage}",
+        "api_keys": {name: key.value for name, key in gateway.api_keys.items()},
+        "routes": [f"{r.method} /{r.path}" for r in gateway.routes],
+        "batch": batch
+        and {
+            "bucket": batch.bucket,
+            "input_prefix": batch.prefix,
+            "suffix": batch.suffix,
+            "output_prefix": _env_of(gateway, batch.function_name)["BATCH_OUTPUT_PREFIX"],
+            "error_prefix": _env_of(gateway, batch.function_name).get("BATCH_ERROR_PREFIX", ""),
+        },
+        "actuals": actuals and {"bucket": actuals.bucket, "prefix": actuals.prefix, "suffix": actuals.suffix},
+    }
+
+
+def _env_of(gateway: Gateway, function: str) -> dict[str, str]:
+    return gateway.functions[function].environment
+
+
+def _banner(state: dict[str, Any], seconds: float) -> str:
+    urls = state["urls"]
+    key = next(iter(state["api_keys"].values()), "")
+    api = state["invoke_url"]
+    lines = [
+        "",
+        f"mlgw local mode: {state['example']} ready in {seconds:.1f} s (Ctrl-C stops)",
+        "",
+        f"  REST API        {api}   routes: {', '.join(state['routes'])}",
+        f"  API key         {key}"
+        + "".join(f"\n                  {n}: {v}" for n, v in list(state["api_keys"].items())[1:]),
+        f"  SageMaker front {urls['runtime']}   containers: iris {urls['iris']}, ratings {urls['ratings']}",
+        f"  S3 (moto)       {urls['s3']}",
+        f"  actuals         {urls['mlops']}/received",
+        "",
+        "Predict an iris:",
+        f"  curl -sS -X POST {api}/predict -H 'x-api-key: {key}' -H 'Content-Type: application/json' \\",
+        "       -d '{\"instances\": [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]}'",
+        f"  curl -sS -X POST {api}/predict/csv -H 'x-api-key: {key}' -H 'Content-Type: text/csv' \\",
+        "       --data-binary '6.2,2.9,4.3,1.3'",
+        "Get ratings:",
+        f"  curl -sS '{api}/predicted-ratings/321?items=101,131,162' -H 'x-api-key: {key}'",
+    ]
+    if state["batch"]:
+        batch = state["batch"]
+        lines += [
+            "Upload a batch file and read its result:",
+            "  make local-batch FILE=local/samples/iris-batch.csv",
+            f"  aws --endpoint-url {urls['s3']} s3 cp local/samples/iris-batch.csv s3://{batch['bucket']}/{batch['input_prefix']}iris.csv",
+            f"  aws --endpoint-url {urls['s3']} s3 cp "
+            f"s3://{batch['bucket']}/{batch['output_prefix']}iris.csv -",
+        ]
+    if state["actuals"]:
+        actuals = state["actuals"]
+        lines += [
+            "Upload actuals and see them received:",
+            "  make local-actuals FILE=local/samples/actuals.csv",
+            f"  aws --endpoint-url {urls['s3']} s3 cp local/samples/actuals.csv "
+            f"s3://{actuals['bucket']}/{actuals['prefix']}5f3c9a1b2c3d4e5f6a7b8c9d/actuals.csv",
+            f"  curl -sS {urls['mlops']}/received",
+        ]
+    lines += [
+        "  (the aws commands need AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local "
+        "AWS_DEFAULT_REGION=us-east-1)",
+        "",
+    ]
+    return "\n".join(lines)

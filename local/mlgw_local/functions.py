@@ -1,0 +1,134 @@
+"""The planned Lambda functions, each in its own worker process with exactly its environment.
+
+A worker is the function's execution environment: the handler module is imported once with the
+function's planned environment (cold start) and then serves one invocation at a time, as a
+Lambda environment does. Functions therefore never share settings that Lambda keeps apart.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from mlgw_local.plan import Function
+
+LAMBDA_SRC = Path(__file__).resolve().parents[2] / "lambda_src"
+ACCOUNT_ID = "123456789012"
+
+
+class FunctionError(RuntimeError):
+    """The handler raised: Lambda's ``FunctionError: Unhandled``."""
+
+
+@dataclass
+class _Context:
+    """The attributes of Lambda's context object that handlers and Powertools read."""
+
+    function_name: str
+    memory_limit_in_mb: int
+    aws_request_id: str
+    deadline: float
+    region: str
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{self.function_name}"
+
+    @property
+    def function_version(self) -> str:
+        return "$LATEST"
+
+    @property
+    def log_group_name(self) -> str:
+        return f"/aws/lambda/{self.function_name}"
+
+    @property
+    def log_stream_name(self) -> str:
+        return "local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
+
+
+def _worker(connection: Connection, function: Function, environment: dict[str, str]) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops workers on Ctrl-C
+    os.environ.clear()
+    os.environ.update(environment)
+    sys.path.insert(0, str(LAMBDA_SRC))
+    module_name, _, attribute = function.handler.rpartition(".")
+    try:
+        handler = getattr(importlib.import_module(module_name), attribute)
+    except Exception:
+        connection.send(("init-error", traceback.format_exc()))
+        return
+    connection.send(("ready", None))
+    while True:
+        try:
+            message = connection.recv()
+        except EOFError:
+            return
+        if message is None:
+            return
+        event, request_id = message
+        context = _Context(
+            function.name,
+            function.memory_size,
+            request_id,
+            time.monotonic() + function.timeout,
+            environment.get("AWS_REGION", "us-east-1"),
+        )
+        try:
+            connection.send(("ok", handler(event, context)))
+        except Exception as exc:
+            connection.send(("error", f"{type(exc).__name__}: {exc}"))
+
+
+class FunctionWorker:
+    """Invokes one function; invocations queue, one at a time, like one warm environment."""
+
+    def __init__(self, function: Function, environment: Mapping[str, str]) -> None:
+        self.function = function
+        self._lock = threading.Lock()
+        spawn = multiprocessing.get_context("spawn")
+        self._connection, child = spawn.Pipe()
+        self._process = spawn.Process(
+            target=_worker, args=(child, function, dict(environment)), name=function.name, daemon=True
+        )
+
+    def start(self) -> None:
+        self._process.start()
+
+    def wait_ready(self) -> None:
+        kind, detail = self._connection.recv()
+        if kind != "ready":
+            raise FunctionError(f"{self.function.name} failed to start ({self.function.handler}):\n{detail}")
+
+    def invoke(self, event: Any) -> Any:
+        with self._lock:
+            self._connection.send((event, str(uuid.uuid4())))
+            kind, result = self._connection.recv()
+        if kind == "error":
+            raise FunctionError(result)
+        return result
+
+    def stop(self) -> None:
+        if self._process.is_alive():
+            with contextlib.suppress(BrokenPipeError, OSError):
+                self._connection.send(None)
+            self._process.join(timeout=2)
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join(timeout=2)

@@ -1,0 +1,136 @@
+"""Model containers and a SageMaker-runtime-compatible front.
+
+Each bundled model runs in its own container server that follows SageMaker's container
+contract: ``GET /ping`` answers 200 once the model is loaded, ``POST /invocations`` scores the
+body. The front answers ``POST /endpoints/{name}/invocations`` as the SageMaker runtime does, so
+the handlers' boto3 ``sagemaker-runtime`` client and direct API routes reach it through an
+endpoint URL: it forwards to the endpoint's container and answers errors in the runtime's wire
+format (``x-amzn-ErrorType``, JSON body), a container's own error as 424 ``ModelError`` with
+``OriginalStatusCode``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from mlgw_local.http import Request, Response
+from mlgw_local.models import InputError, Model
+
+ACCOUNT_ID = "123456789012"
+REGION = "us-east-1"
+CONTAINER_TIMEOUT_SECONDS = 60
+_FORWARDED = ("Content-Type", "Accept", "X-Amzn-SageMaker-Custom-Attributes")
+
+
+def container(model: Model) -> Any:
+    """The HTTP handler of one model's container."""
+
+    def handle(request: Request) -> Response:
+        if request.method == "GET" and request.path == "/ping":
+            return Response(200, b"", {"Content-Type": "text/plain"})
+        if request.method != "POST" or request.path != "/invocations":
+            return Response.json(
+                404, {"message": f"{request.method} {request.path} is not part of the contract"}
+            )
+        content_type = request.header("Content-Type") or "application/json"
+        accept = request.header("Accept") or "application/json"
+        try:
+            body, answer_type = model.invoke(request.body, content_type, accept)
+        except InputError as exc:
+            return Response.json(400, {"message": str(exc)})
+        headers = {"Content-Type": answer_type}
+        attributes = request.header("X-Amzn-SageMaker-Custom-Attributes")
+        if attributes:
+            headers["X-Amzn-SageMaker-Custom-Attributes"] = attributes
+        return Response(200, body, headers)
+
+    return handle
+
+
+class RuntimeFront:
+    """``POST /endpoints/{name}/invocations`` onto the container serving each endpoint."""
+
+    def __init__(self, endpoints: Mapping[str, str]) -> None:
+        self.endpoints = dict(endpoints)
+        self._lock = threading.Lock()
+        self.invocations = 0
+
+    def _error(self, status: int, code: str, message: str, **extra: Any) -> Response:
+        body = {"message": message, **extra}
+        return Response(
+            status,
+            json.dumps(body).encode(),
+            {
+                "Content-Type": "application/json",
+                "x-amzn-ErrorType": f"{code}:",
+                "x-amzn-RequestId": str(uuid.uuid4()),
+            },
+        )
+
+    def __call__(self, request: Request) -> Response:
+        parts = request.path.strip("/").split("/")
+        if (
+            request.method != "POST"
+            or len(parts) != 3
+            or parts[0] != "endpoints"
+            or parts[2] != "invocations"
+        ):
+            return self._error(
+                404, "UnknownOperationException", f"{request.method} {request.path} is not an operation"
+            )
+        name = parts[1]
+        target = self.endpoints.get(name)
+        if target is None:
+            return self._error(400, "ValidationError", f"Endpoint {name} of account {ACCOUNT_ID} not found.")
+        with self._lock:
+            self.invocations += 1
+        variant = request.header("X-Amzn-SageMaker-Target-Variant") or "AllTraffic"
+        headers = {h: v for h in _FORWARDED if (v := request.header(h))}
+        forward = urllib.request.Request(  # noqa: S310 - the container's http URL
+            f"{target}/invocations", data=request.body, headers=headers, method="POST"
+        )
+        log_stream = f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:/aws/sagemaker/Endpoints/{name}"
+        try:
+            with urllib.request.urlopen(forward, timeout=CONTAINER_TIMEOUT_SECONDS) as answer:  # noqa: S310
+                body = answer.read()
+                out = {
+                    "Content-Type": answer.headers.get("Content-Type") or "application/json",
+                    "x-Amzn-Invoked-Production-Variant": variant,
+                    "x-amzn-RequestId": str(uuid.uuid4()),
+                }
+                attributes = answer.headers.get("X-Amzn-SageMaker-Custom-Attributes")
+                if attributes:
+                    out["X-Amzn-SageMaker-Custom-Attributes"] = attributes
+                return Response(200, body, out)
+        except urllib.error.HTTPError as exc:
+            text = exc.read().decode("utf-8", "replace")
+            kind = "client" if exc.code < 500 else "server"
+            return self._error(
+                424,
+                "ModelError",
+                f'Received {kind} error ({exc.code}) from {variant} with message "{text}". '
+                f"See {log_stream} in account {ACCOUNT_ID} for more information.",
+                OriginalStatusCode=exc.code,
+                OriginalMessage=text,
+                LogStreamArn=log_stream,
+                ErrorCode=f"{kind.upper()}_ERROR_FROM_MODEL",
+            )
+        except TimeoutError:
+            return self._error(
+                424,
+                "ModelError",
+                "Model container did not answer within 60 seconds.",
+                OriginalStatusCode=504,
+                OriginalMessage="timeout",
+                LogStreamArn=log_stream,
+            )
+        except (urllib.error.URLError, ConnectionError) as exc:
+            return self._error(
+                503, "ServiceUnavailable", f"the container of endpoint {name} is unreachable: {exc}"
+            )
