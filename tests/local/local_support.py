@@ -1,0 +1,76 @@
+"""Local mode in a subprocess on free ports, as `make local` runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+READY_SECONDS = 30
+
+
+@dataclass
+class LocalMode:
+    process: subprocess.Popen[bytes]
+    state: dict[str, Any]
+    ready_seconds: float
+    log: Path
+
+    @property
+    def api(self) -> str:
+        return str(self.state["invoke_url"])
+
+    def key(self, name: str) -> str:
+        return str(self.state["api_keys"][name])
+
+    def s3(self) -> Any:
+        return boto3.client(
+            "s3",
+            endpoint_url=self.state["urls"]["s3"],
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                return self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return int(self.process.returncode)
+
+
+def start_local_mode(tmp: Path, *args: str) -> LocalMode:
+    """Start ``python -m mlgw_local`` with every port chosen by the OS; wait for its state file."""
+    state_file = tmp / "state.json"
+    log = tmp / "local.log"
+    ports = [f"--{name}-port=0" for name in ("api", "runtime", "s3", "mlops", "iris", "ratings")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(REPO_ROOT / p) for p in ("local", "tests"))}
+    started = time.monotonic()
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mlgw_local", "serve", "--state-file", str(state_file), *ports, *args],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    while not state_file.exists():
+        if process.poll() is not None or time.monotonic() - started > READY_SECONDS * 2:
+            process.kill()
+            raise AssertionError(f"local mode did not start:\n{log.read_text(errors='replace')[-4000:]}")
+        time.sleep(0.1)
+    ready = time.monotonic() - started
+    return LocalMode(process, json.loads(state_file.read_text(encoding="utf-8")), ready, log)
