@@ -124,7 +124,6 @@ class RestApi:
         self._lock = threading.Lock()
         self._buckets: dict[tuple[str, ...], TokenBucket] = {}
         self._quota_used: dict[tuple[str, str], int] = {}
-        self.sent_to_model: list[tuple[str, bytes]] = []
 
     # -- routing
     def _match(self, request: Request) -> tuple[str | None, _Match | None]:
@@ -398,8 +397,6 @@ class RestApi:
             value = self._mapped(source, request, match)
             if value is not None and target.startswith("integration.request.header."):
                 headers[target.removeprefix("integration.request.header.")] = value
-        with self._lock:
-            self.sent_to_model.append((route.key, body))
         call = urllib.request.Request(  # noqa: S310 - an http URL of local mode
             f"{self.runtime_url}/endpoints/{route.endpoint_name}/invocations",
             data=body,

@@ -12,7 +12,6 @@ format (``x-amzn-ErrorType``, JSON body), a container's own error as 424 ``Model
 from __future__ import annotations
 
 import json
-import threading
 import urllib.error
 import urllib.request
 import uuid
@@ -58,8 +57,6 @@ class RuntimeFront:
 
     def __init__(self, endpoints: Mapping[str, str]) -> None:
         self.endpoints = dict(endpoints)
-        self._lock = threading.Lock()
-        self.invocations = 0
 
     def _error(self, status: int, code: str, message: str, **extra: Any) -> Response:
         body = {"message": message, **extra}
@@ -88,8 +85,6 @@ class RuntimeFront:
         target = self.endpoints.get(name)
         if target is None:
             return self._error(400, "ValidationError", f"Endpoint {name} of account {ACCOUNT_ID} not found.")
-        with self._lock:
-            self.invocations += 1
         variant = request.header("X-Amzn-SageMaker-Target-Variant") or "AllTraffic"
         headers = {h: v for h in _FORWARDED if (v := request.header(h))}
         forward = urllib.request.Request(  # noqa: S310 - the container's http URL
