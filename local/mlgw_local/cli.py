@@ -83,8 +83,8 @@ def _serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--example",
         type=Path,
-        default=Path(os.environ.get("EXAMPLE") or DEFAULT_EXAMPLE),
-        help=f"Terraform root to plan and serve (default {DEFAULT_EXAMPLE}, or $EXAMPLE)",
+        default=Path(DEFAULT_EXAMPLE),
+        help=f"Terraform root to plan and serve (default {DEFAULT_EXAMPLE})",
     )
     parser.add_argument("--var-file", type=Path, help="tfvars file for the plan")
     parser.add_argument("--host", default=os.environ.get("MLGW_LOCAL_HOST", "127.0.0.1"))
