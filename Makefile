@@ -10,13 +10,16 @@ LOCK    := requirements-dev.txt
 STAMP   := $(VENV)/.installed-$(shell sha256sum $(LOCK) | cut -c1-16)
 TFH     := PYTHONPATH=tests $(PY) -m tfharness
 EXAMPLE ?= examples/complete
+# make local serves examples/local unless EXAMPLE is given explicitly.
+LOCAL_EXAMPLE := $(if $(filter command line environment,$(origin EXAMPLE)),$(EXAMPLE),examples/local)
+LOCAL   := PYTHONPATH=local:tests $(PY) -m mlgw_local
 VARS    ?=
 PYTEST_ARGS ?=
 
 export CHECKPOINT_DISABLE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv test lint validate plan security pytest smoke bench docs docs-check schemas lock clean
+.PHONY: help venv local local-batch local-actuals test lint validate plan security pytest smoke bench docs docs-check schemas lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -27,6 +30,15 @@ $(STAMP): $(LOCK)
 	@rm -f $(VENV)/.installed-* && touch $@
 
 venv: $(STAMP) ## create .venv and install exactly the pinned dev requirements
+
+local: $(STAMP) ## serve an example's plan on localhost with bundled models: make local [EXAMPLE=examples/<name>] [LOCAL_ARGS=--api-port=9000]
+	$(LOCAL) serve --example $(LOCAL_EXAMPLE) $(LOCAL_ARGS)
+
+local-batch: $(STAMP) ## drop FILE under the running local mode's batch input and print its predictions
+	$(LOCAL) batch $(FILE)
+
+local-actuals: $(STAMP) ## drop FILE under the running local mode's actuals prefix and show what the receiver got
+	$(LOCAL) actuals $(FILE)
 
 test: lint validate docs-check security pytest ## everything CI runs
 
@@ -70,6 +82,6 @@ lock: ## re-resolve requirements-dev.in into the pinned requirements-dev.txt
 	rm -rf .lock-venv
 
 clean: ## remove the virtualenv, caches and offline toolchain
-	rm -rf $(VENV) .tf-offline .pytest_cache .ruff_cache bench/results.json
+	rm -rf $(VENV) .tf-offline .pytest_cache .ruff_cache bench/results.json "$${TMPDIR:-/tmp}/mlgw-local.json"
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 	find . -name .build -type d -prune -exec rm -rf {} +
