@@ -48,12 +48,17 @@ module "ml_gateway" {
 
   api = {
     stages = {
+      test = { logging_level = "INFO", log_retention_in_days = 7 }
       prod = { throttle = { rate = 100, burst = 200 } }
     }
     usage_plans = {
       free = { stages = ["prod"], throttle = { rate = 5, burst = 10 }, quota = { limit = 1000, period = "DAY" } }
+      pro  = { stages = ["test", "prod"], throttle = { rate = 50, burst = 100 }, quota = { limit = 1000000, period = "MONTH" } }
     }
-    api_keys = { mobile-app = { usage_plan = "free" } }
+    api_keys = {
+      mobile-app = { usage_plan = "free" }
+      partner    = { usage_plan = "pro" }
+    }
     routes = {
       ratings = { type = "sagemaker", path = "predicted-ratings/{user_id}", method = "GET", mapping = "ratings" }
     }

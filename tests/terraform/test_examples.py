@@ -87,6 +87,16 @@ def test_complete_example_owns_the_endpoint_and_gives_its_bucket_one_notificatio
     plan = tf.plan("examples/complete")
     endpoint = plan.resource("module.ml_gateway.module.endpoint[0].aws_sagemaker_endpoint.this")
     assert endpoint["name"] == "churn-prod"
+    assert plan.addresses("module.ml_gateway.module.api[0].aws_api_gateway_stage.this") == [
+        'module.ml_gateway.module.api[0].aws_api_gateway_stage.this["prod"]',
+        'module.ml_gateway.module.api[0].aws_api_gateway_stage.this["test"]',
+    ]
+    assert plan.addresses("module.ml_gateway.module.api[0].aws_api_gateway_usage_plan.this") == [
+        'module.ml_gateway.module.api[0].aws_api_gateway_usage_plan.this["free"]',
+        'module.ml_gateway.module.api[0].aws_api_gateway_usage_plan.this["pro"]',
+    ]
+    config = plan.resource("module.ml_gateway.module.endpoint[0].aws_sagemaker_endpoint_configuration.this")
+    assert config["data_capture_config"][0]["destination_s3_uri"] == "s3://example-ml-data/data-capture/"
     notifications = plan.addresses("module.ml_gateway.module.s3_triggers")
     assert [a for a in notifications if a.endswith("aws_s3_bucket_notification.this[0]")] == [
         'module.ml_gateway.module.s3_triggers["example-ml-data"].aws_s3_bucket_notification.this[0]'
