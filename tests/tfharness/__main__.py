@@ -9,6 +9,7 @@ terraform ARGS ...         any terraform command with the toolchain's environmen
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 from pathlib import Path
@@ -19,7 +20,9 @@ from tfharness.workspace import (
     MissingSchemaError,
     PlanFailed,
     Workspace,
+    assert_conformant,
     check_schemas_cover,
+    plan_context,
     terraform_dirs,
 )
 
@@ -58,7 +61,7 @@ def _plan(rel: str, var_file: str | None) -> int:
         if init.returncode != 0:
             print(init.stdout + init.stderr, file=sys.stderr)
             return init.returncode
-        args = ["plan", "-input=false", "-refresh=false", "-lock=false"]
+        args = ["plan", "-input=false", "-refresh=false", "-lock=false", "-out=tfplan"]
         if not sys.stdout.isatty():
             args.append("-no-color")
         if var_file:
@@ -66,7 +69,19 @@ def _plan(rel: str, var_file: str | None) -> int:
         plan = chain.run(args, cwd=target)
         sys.stdout.write(plan.stdout)
         sys.stderr.write(plan.stderr)
-        return plan.returncode
+        if plan.returncode != 0:
+            return plan.returncode
+        shown = chain.run(["show", "-json", "tfplan"], cwd=target)
+        if shown.returncode != 0:
+            sys.stderr.write(shown.stderr)
+            return shown.returncode
+        try:
+            assert_conformant(json.loads(shown.stdout), rel, plan_context(), chain)
+        except PlanFailed as exc:
+            print(f"\n{exc}", file=sys.stderr)
+            return 1
+        print(f"\n{rel}: the plan passes the AWS conformance checks (tests/tfharness/README.md)")
+        return 0
 
 
 def _fmt_check() -> int:

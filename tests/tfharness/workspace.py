@@ -8,6 +8,8 @@ and parallel pytest workers never share an init.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 import shutil
 import threading
@@ -18,6 +20,7 @@ from typing import Any
 
 import tftest
 
+from tfharness import conformance
 from tfharness.toolchain import Toolchain, served_types
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -158,7 +161,9 @@ class Workspace:
     def _test(self, rel: str) -> tftest.TerraformTest:
         with self._lock:
             if rel not in self._tests:
-                check_schemas_cover(REPO_ROOT / rel, self.toolchain)
+                check_schemas_cover(
+                    self.path(rel) if rel.startswith("inline/") else REPO_ROOT / rel, self.toolchain
+                )
                 test = tftest.TerraformTest(
                     str(self.path(rel)), binary=self.toolchain.binary, env=self.toolchain.env
                 )
@@ -172,8 +177,18 @@ class Workspace:
             return self._tests[rel]
 
     def plan(
-        self, rel: str, tf_vars: Mapping[str, Any] | None = None, var_file: str | None = None
+        self,
+        rel: str,
+        tf_vars: Mapping[str, Any] | None = None,
+        var_file: str | None = None,
+        context: conformance.Context | None = None,
     ) -> PlanResult:
+        """Plan ``rel`` and hold it to the AWS conformance layer.
+
+        The stand-in provider already refused any resource AWS would reject; the plan rules,
+        which span resources, run here on the plan (and the resource checks too when the real
+        toolchain planned). ``context`` says what the account already has set up.
+        """
         test = self._test(rel)
         try:
             raw = test.plan(
@@ -181,17 +196,35 @@ class Workspace:
             )
         except tftest.TerraformTestError as exc:
             raise PlanFailed(f"plan of {rel} failed: {error_text(exc)}") from exc
+        assert_conformant(raw._raw, rel, context or plan_context(), self.toolchain)
         return PlanResult(raw=raw, resources=planned_resources(raw))
 
     def plan_error(
-        self, rel: str, tf_vars: Mapping[str, Any] | None = None, var_file: str | None = None
+        self,
+        rel: str,
+        tf_vars: Mapping[str, Any] | None = None,
+        var_file: str | None = None,
+        context: conformance.Context | None = None,
     ) -> str:
         """Plan that must fail; returns Terraform's diagnostics, whitespace-normalised."""
         try:
-            self.plan(rel, tf_vars, var_file)
+            self.plan(rel, tf_vars, var_file, context)
         except PlanFailed as exc:
             return str(exc)
         raise AssertionError(f"plan of {rel} succeeded, but a failure was expected")
+
+    def inline(self, hcl: str) -> str:
+        """A scratch root holding ``hcl`` (plus an aws provider block unless it has one), for
+        plans of minimal configurations; returns its path for ``plan`` and ``plan_error``."""
+        if 'provider "aws"' not in hcl:
+            hcl = 'provider "aws" {\n  region = "us-east-1"\n}\n\n' + hcl
+        rel = f"inline/{hashlib.sha256(hcl.encode()).hexdigest()[:16]}"
+        directory = self.path(rel)
+        with self._lock:
+            if not directory.exists():
+                directory.mkdir(parents=True)
+                (directory / "main.tf").write_text(hcl, encoding="utf-8")
+        return rel
 
     def validate(self, rel: str) -> str:
         self._test(rel)
@@ -199,6 +232,21 @@ class Workspace:
         if result.returncode != 0:
             raise PlanFailed(normalise_diagnostics(result.stdout + result.stderr))
         return result.stdout
+
+
+def plan_context() -> conformance.Context:
+    """The account a plan is checked against: a fresh one in the harness's region, unless the
+    environment says what it already has (see ``conformance.Context``)."""
+    return conformance.Context.from_env(os.environ.get("AWS_REGION", "us-east-1"))
+
+
+def assert_conformant(
+    plan_json: Mapping[str, Any], rel: str, context: conformance.Context, toolchain: Toolchain
+) -> None:
+    violations = conformance.check_plan(dict(plan_json), context, resource_checks=not toolchain.offline)
+    if violations:
+        lines = "\n".join(f"  {v.render()}" for v in violations)
+        raise PlanFailed(f"plan of {rel} breaks AWS conformance rules:\n{lines}")
 
 
 def terraform_dirs(root: Path = REPO_ROOT) -> Iterator[str]:

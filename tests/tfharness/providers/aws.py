@@ -12,7 +12,8 @@ import json
 import os
 from typing import Any
 
-from tfharness.providers.plugin import SCHEMA_DIR, Json, StandinProvider, fill_unknowns, serve
+from tfharness import conformance
+from tfharness.providers.plugin import SCHEMA_DIR, Json, StandinProvider, diagnostic, fill_unknowns, serve
 
 ACCOUNT_ID = os.environ.get("STANDIN_ACCOUNT_ID", "123456789012")
 
@@ -167,6 +168,18 @@ def render_policy_document(config: Json) -> Json:
 class AwsStandin(StandinProvider):
     schema_path = SCHEMA_DIR / "aws.json"
     provider_schema = PROVIDER_SCHEMA
+
+    def check(self, type_name: str, values: Json, configured: bool) -> list[Any]:
+        """The conformance layer's resource checks, as Terraform diagnostics on the attribute."""
+        ctx = conformance.Context.from_env(self.region if configured else None)
+        return [
+            diagnostic(
+                f"AWS conformance [{v.rule}]: {type_name}.{v.attribute or '(resource)'}",
+                f"{v.message}\nSource: {v.source}",
+                v.attribute,
+            )
+            for v in conformance.check_resource(type_name, values, ctx)
+        ]
 
     def read_data_source(self, type_name: str, config: Json) -> Json:
         overrides: Json = {}

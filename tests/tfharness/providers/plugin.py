@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -21,18 +22,10 @@ from msgpack.ext import ExtType
 from tf.gen import tfplugin_pb2 as pb
 from tf.gen import tfplugin_pb2_grpc as rpc
 
+from tfharness.conformance.core import UNKNOWN
+
 Json = dict[str, Any]
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
-
-
-class _Unknown:
-    """cty's unknown value: a computed attribute whose value is known only after apply."""
-
-    def __repr__(self) -> str:
-        return "<unknown>"
-
-
-UNKNOWN = _Unknown()
 
 
 def _ext_hook(code: int, data: bytes) -> object:
@@ -60,8 +53,27 @@ def encode(value: Any) -> pb.DynamicValue:
     return pb.DynamicValue(msgpack=msgpack.packb(value, default=_ext_default, use_bin_type=True))
 
 
-def diagnostic(summary: str, detail: str = "") -> pb.Diagnostic:
-    return pb.Diagnostic(severity=pb.Diagnostic.ERROR, summary=summary, detail=detail)
+def diagnostic(summary: str, detail: str = "", attribute: str = "") -> pb.Diagnostic:
+    diag = pb.Diagnostic(severity=pb.Diagnostic.ERROR, summary=summary, detail=detail)
+    if attribute:
+        diag.attribute.CopyFrom(attribute_path(attribute))
+    return diag
+
+
+_STEP = re.compile(r"\.?([A-Za-z0-9_]+)|\[(\d+)\]|\['((?:[^'\\]|\\.)*)'\]")
+
+
+def attribute_path(path: str) -> pb.AttributePath:
+    """``settings[0].logging_level`` or ``tags['a']`` as tfplugin6 attribute path steps."""
+    steps = []
+    for name, index, key in _STEP.findall(path):
+        if name:
+            steps.append(pb.AttributePath.Step(attribute_name=name))
+        elif index:
+            steps.append(pb.AttributePath.Step(element_key_int=int(index)))
+        else:
+            steps.append(pb.AttributePath.Step(element_key_string=key))
+    return pb.AttributePath(steps=steps)
 
 
 def load_schema_file(path: Path) -> Json:
@@ -260,7 +272,16 @@ class StandinProvider(rpc.ProviderServicer):
         return pb.ValidateProviderConfig.Response()
 
     def ValidateResourceConfig(self, request: Any, context: Any) -> Any:
-        return pb.ValidateResourceConfig.Response()
+        config = decode(request.config)
+        diagnostics = self.check(request.type_name, config, configured=False) if config else []
+        return pb.ValidateResourceConfig.Response(diagnostics=diagnostics)
+
+    def check(self, type_name: str, values: Json, configured: bool) -> list[pb.Diagnostic]:
+        """Diagnostics for what the real provider or AWS would reject (none by default).
+
+        ``configured`` is false while Terraform validates, before the provider knows its region.
+        """
+        return []
 
     def ValidateDataResourceConfig(self, request: Any, context: Any) -> Any:
         return pb.ValidateDataResourceConfig.Response()
@@ -285,6 +306,9 @@ class StandinProvider(rpc.ProviderServicer):
         prior = decode(request.prior_state)
         block = self.resources[request.type_name]["block"]
         planned = mark_computed_unknown(block, proposed) if prior is None else proposed
+        diagnostics = self.check(request.type_name, planned, configured=True)
+        if diagnostics:
+            return pb.PlanResourceChange.Response(diagnostics=diagnostics)
         return pb.PlanResourceChange.Response(
             planned_state=encode(planned), planned_private=request.prior_private
         )

@@ -1,0 +1,112 @@
+"""The provider's argument rules: ConflictsWith, ExactlyOneOf, AtLeastOneOf, RequiredWith.
+
+The real provider declares them in each resource's Go schema and Terraform reports them at
+validate time. ``arguments.toml`` lists the ones of the resource types we use, each with the
+provider source file it comes from; this module applies them to planned values.
+
+Table entries (an array of tables per resource type):
+
+- ``rule``: ``conflicts_with`` (at most one of ``attributes`` set), ``exactly_one_of``,
+  ``at_least_one_of``, or ``required_with`` (``attributes`` set -> every one of ``requires``
+  set too);
+- ``block``: optional nested block path the attributes are relative to, checked per element;
+- ``source``: the provider file (or documentation page) that declares the rule.
+"""
+
+from __future__ import annotations
+
+import functools
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tfharness.conformance.core import UNKNOWN, Violation, walk
+
+TABLE_PATH = Path(__file__).with_name("arguments.toml")
+KINDS = ("conflicts_with", "exactly_one_of", "at_least_one_of", "required_with")
+
+
+@dataclass(frozen=True)
+class ArgumentRule:
+    type_name: str
+    rule: str
+    attributes: tuple[str, ...]
+    source: str
+    block: str = ""
+    requires: tuple[str, ...] = field(default=())
+
+
+@functools.cache
+def load_rules(path: Path = TABLE_PATH) -> dict[str, list[ArgumentRule]]:
+    with path.open("rb") as handle:
+        data = tomllib.load(handle)
+    rules: dict[str, list[ArgumentRule]] = {}
+    for type_name, entries in data.items():
+        for entry in entries:
+            if entry["rule"] not in KINDS:
+                raise ValueError(f"{type_name}: unknown argument rule {entry['rule']!r}")
+            if not str(entry.get("source", "")).startswith("https://"):
+                raise ValueError(f"{type_name}: argument rule {entry['rule']} needs a source URL")
+            rules.setdefault(type_name, []).append(
+                ArgumentRule(
+                    type_name=type_name,
+                    rule=entry["rule"],
+                    attributes=tuple(entry["attributes"]),
+                    source=entry["source"],
+                    block=entry.get("block", ""),
+                    requires=tuple(entry.get("requires", ())),
+                )
+            )
+    return rules
+
+
+def _state(values: dict[str, Any], name: str) -> bool | None:
+    """Whether an argument is set: True, False, or None when the plan does not know yet."""
+    value = values.get(name)
+    if value is UNKNOWN:
+        return None
+    if value is None:
+        return False
+    # An absent nested block plans as an empty list.
+    return not (isinstance(value, (list, dict)) and not value)
+
+
+def _check_one(rule: ArgumentRule, values: dict[str, Any], prefix: str) -> list[Violation]:
+    states = {name: _state(values, name) for name in (*rule.attributes, *rule.requires)}
+    if None in states.values():
+        return []
+    present = [name for name in rule.attributes if states[name]]
+    listed = ", ".join(rule.attributes)
+    problem = ""
+    if rule.rule == "conflicts_with" and len(present) > 1:
+        problem = f"{' and '.join(present)} conflict: set at most one of {listed}"
+    elif rule.rule == "exactly_one_of" and len(present) != 1:
+        problem = f"exactly one of {listed} must be set, found {len(present)}"
+    elif rule.rule == "at_least_one_of" and not present:
+        problem = f"at least one of {listed} must be set"
+    elif rule.rule == "required_with" and present:
+        missing = [name for name in rule.requires if not states[name]]
+        if missing:
+            problem = f"{' and '.join(present)} need(s) {', '.join(missing)} set as well"
+    if not problem:
+        return []
+    return [
+        Violation(
+            rule=f"provider-arguments {rule.rule}",
+            resource=rule.type_name,
+            attribute=prefix,
+            message=problem,
+            source=rule.source,
+        )
+    ]
+
+
+def check_resource(type_name: str, values: dict[str, Any]) -> list[Violation]:
+    violations: list[Violation] = []
+    for rule in load_rules().get(type_name, []):
+        scopes = walk(values, rule.block) if rule.block else iter([("", values)])
+        for prefix, scope in scopes:
+            if isinstance(scope, dict):
+                violations.extend(_check_one(rule, scope, prefix))
+    return violations

@@ -1,0 +1,133 @@
+"""A whole plan (``terraform show -json`` of a plan) as plan rules read it.
+
+Planned values come from ``resource_changes`` with ``after_unknown`` folded in as
+``UNKNOWN``; what a value will be wired to comes from ``configuration``: the references of
+each expression and ``depends_on``, resolved within the resource's own module instance.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from tfharness.conformance.core import UNKNOWN, Json
+
+_MODULE_STEP = re.compile(r"module\.([^.\[]+)(\[[^\]]*\])?")
+_RESOURCE_REF = re.compile(r"^((?:data\.)?aws_[a-z0-9_]+\.[A-Za-z0-9_-]+)(\[[^\]]*\])?")
+
+
+def merge_unknown(after: Any, unknown: Any) -> Any:
+    """``after`` with every leaf that ``after_unknown`` marks replaced by ``UNKNOWN``."""
+    if unknown is True:
+        return UNKNOWN
+    if isinstance(unknown, dict):
+        base = dict(after) if isinstance(after, dict) else {}
+        for key, mark in unknown.items():
+            base[key] = merge_unknown(base.get(key), mark)
+        return base
+    if isinstance(unknown, list):
+        base_list = list(after) if isinstance(after, list) else []
+        for index, mark in enumerate(unknown):
+            if index < len(base_list):
+                base_list[index] = merge_unknown(base_list[index], mark)
+            elif mark is True:
+                base_list.append(UNKNOWN)
+        return base_list
+    return after
+
+
+@dataclass
+class PlannedResource:
+    address: str
+    type: str
+    name: str
+    module_address: str  # "" for the root module
+    values: Json
+    actions: tuple[str, ...]
+    config: Json = field(default_factory=dict, repr=False)
+
+    @property
+    def local_address(self) -> str:
+        """The address inside its module, without instance keys: ``aws_iam_role.sagemaker``."""
+        return f"{self.type}.{self.name}"
+
+
+def _config_module(configuration: Json, module_address: str) -> Json:
+    module = configuration.get("root_module", {})
+    for call, _ in _MODULE_STEP.findall(module_address):
+        module = module.get("module_calls", {}).get(call, {}).get("module", {})
+    return module
+
+
+def _references(expression: Any) -> Iterator[str]:
+    if isinstance(expression, dict):
+        for key, value in expression.items():
+            if key == "references" and isinstance(value, list):
+                yield from (v for v in value if isinstance(v, str))
+            else:
+                yield from _references(value)
+    elif isinstance(expression, list):
+        for item in expression:
+            yield from _references(item)
+
+
+class PlanView:
+    """Managed resources a plan creates or updates, with their configuration."""
+
+    def __init__(self, plan: Json) -> None:
+        self.raw = plan
+        configuration = plan.get("configuration", {})
+        self.resources: list[PlannedResource] = []
+        for change in plan.get("resource_changes", []):
+            if change.get("mode") != "managed":
+                continue
+            body = change.get("change", {})
+            actions = tuple(body.get("actions", ()))
+            if actions in (("delete",), ("no-op",)) and body.get("after") is None:
+                continue
+            module_address = change.get("module_address", "")
+            module_config = _config_module(configuration, module_address)
+            config = next(
+                (
+                    r
+                    for r in module_config.get("resources", [])
+                    if r.get("mode") == "managed"
+                    and r.get("type") == change["type"]
+                    and r.get("name") == change["name"]
+                ),
+                {},
+            )
+            self.resources.append(
+                PlannedResource(
+                    address=change["address"],
+                    type=change["type"],
+                    name=change["name"],
+                    module_address=module_address,
+                    values=merge_unknown(body.get("after") or {}, body.get("after_unknown") or {}),
+                    actions=actions,
+                    config=config,
+                )
+            )
+
+    def by_type(self, *types: str) -> list[PlannedResource]:
+        return [r for r in self.resources if r.type in types]
+
+    def referenced(self, resource: PlannedResource, attribute: str | None = None) -> list[PlannedResource]:
+        """Resources of the same module instance that an attribute's expression (or, with no
+        attribute, any expression or ``depends_on``) refers to."""
+        expressions = resource.config.get("expressions", {})
+        refs = list(_references(expressions.get(attribute) if attribute else expressions))
+        if attribute is None:
+            refs.extend(resource.config.get("depends_on", []))
+        targets: set[str] = set()
+        for ref in refs:
+            match = _RESOURCE_REF.match(ref)
+            if match:
+                targets.add(match.group(1))
+        return [
+            r
+            for r in self.resources
+            if r.module_address == resource.module_address and r.local_address in targets
+        ]

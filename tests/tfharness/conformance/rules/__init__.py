@@ -1,0 +1,5 @@
+"""The catalogue of service rules, one module per AWS service; importing registers them."""
+
+from tfharness.conformance.rules import (  # noqa: F401 - imported to register their rules
+    apigateway,
+)
