@@ -1,10 +1,12 @@
-"""Generate the Inputs and Outputs tables of every Terraform README from the code.
+"""Generate the Inputs and Outputs tables of every Terraform README from the code, and the
+catalogue of AWS conformance rules in tests/tfharness/README.md from the rule registry.
 
     python scripts/gen_docs.py           # rewrite the tables in place (`make docs`)
     python scripts/gen_docs.py --check   # exit 1 and name the stale READMEs (run by the tests)
 
-Tables sit between ``<!-- BEGIN_TF_DOCS -->`` and ``<!-- END_TF_DOCS -->``; everything else
-in a README is prose written by hand. Types are shown exactly as written in the code.
+Tables sit between ``<!-- BEGIN_TF_DOCS -->`` and ``<!-- END_TF_DOCS -->`` (the rule catalogue
+between ``<!-- BEGIN_RULES -->`` and ``<!-- END_RULES -->``); everything else in a README is
+prose written by hand. Types are shown exactly as written in the code.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ import hcl2
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BEGIN = "<!-- BEGIN_TF_DOCS -->"
 END = "<!-- END_TF_DOCS -->"
+RULES_README = REPO_ROOT / "tests" / "tfharness" / "README.md"
+BEGIN_RULES = "<!-- BEGIN_RULES -->"
+END_RULES = "<!-- END_RULES -->"
 _VARIABLE = re.compile(r'^variable\s+"([^"]+)"\s*\{\s*$', re.MULTILINE)
 _TOP_LEVEL_ATTRIBUTE = re.compile(r"^  [a-z_]+\s*(=|\{)")
 
@@ -116,18 +121,54 @@ def render(module: Path) -> str:
     return "\n".join(lines)
 
 
+def render_rules() -> str:
+    """The conformance catalogue: every rule with its source, then the two tables' sizes."""
+    sys.path.insert(0, str(REPO_ROOT / "tests"))
+    from tfharness.conformance import RULES, api_model, arguments  # noqa: PLC0415 - tests/ joins sys.path above
+
+    lines = [
+        f"{len(RULES)} service rules:",
+        "",
+        "| Rule | Checks | What the source says | Source |",
+        "|------|--------|----------------------|--------|",
+    ]
+    for rule_id in sorted(RULES):
+        rule = RULES[rule_id]
+        checks = ", ".join(f"`{t}`" for t in rule.types) if rule.kind == "resource" else "the whole plan"
+        lines.append(f"| `{rule_id}` | {checks} | {_cell(rule.evidence)} | <{rule.source}> |")
+    table = api_model.load_table()
+    mapped = sum(len(m) for m in table.mappings.values())
+    unmapped = sum(len(u) for u in table.unmapped.values())
+    argument_rules = sum(len(r) for r in arguments.load_rules().values())
+    lines += [
+        "",
+        f"API model (`conformance/api_model.toml`): {len(table.mappings)} resource types, {mapped} arguments "
+        f"mapped to an API parameter, {unmapped} listed with the reason they map to none.",
+        "",
+        f"Provider argument rules (`conformance/arguments.toml`): {argument_rules}.",
+    ]
+    return "\n".join(lines)
+
+
+def _replace_block(current: str, begin: str, end: str, body: str, title: str) -> str:
+    block = f"{begin}\n{body}\n{end}"
+    if begin in current and end in current:
+        head, rest = current.split(begin, 1)
+        tail = rest.split(end, 1)[1]
+        return f"{head}{block}{tail}"
+    return (current.rstrip() + "\n\n" if current else title) + block + "\n"
+
+
 def updated_readme(module: Path) -> tuple[Path, str, str]:
     readme = module / "README.md"
     current = readme.read_text(encoding="utf-8") if readme.exists() else ""
-    block = f"{BEGIN}\n{render(module)}\n{END}"
-    if BEGIN in current and END in current:
-        head, rest = current.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1]
-        new = f"{head}{block}{tail}"
-    else:
-        title = f"# {module.name if module != REPO_ROOT else 'terraform-aws-ml-gateway'}\n\n"
-        new = (current.rstrip() + "\n\n" if current else title) + block + "\n"
-    return readme, current, new
+    title = f"# {module.name if module != REPO_ROOT else 'terraform-aws-ml-gateway'}\n\n"
+    return readme, current, _replace_block(current, BEGIN, END, render(module), title)
+
+
+def updated_rules_readme() -> tuple[Path, str, str]:
+    current = RULES_README.read_text(encoding="utf-8")
+    return RULES_README, current, _replace_block(current, BEGIN_RULES, END_RULES, render_rules(), "")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -137,8 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="fail when a README is stale instead of writing")
     args = parser.parse_args(argv)
     stale = []
-    for module in terraform_dirs():
-        readme, current, new = updated_readme(module)
+    for readme, current, new in [*(updated_readme(m) for m in terraform_dirs()), updated_rules_readme()]:
         if current == new:
             continue
         if args.check:
