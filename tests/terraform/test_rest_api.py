@@ -656,7 +656,8 @@ def _minimal(**overrides: Any) -> dict[str, Any]:
         ),
         (
             _minimal(stages={"prod": {"logging_level": "INFO"}}),
-            'stages: execution logging (logging_level ERROR or INFO, data_trace) and access logs need the region\'s API Gateway CloudWatch role, and account_cloudwatch_role = "none" says there is none',
+            "stages: execution logging (logging_level ERROR or INFO, data_trace) and access logs need the "
+            'region\'s API Gateway CloudWatch role, and account_cloudwatch_role = "none" says there is none',
         ),
         (
             _minimal(stages={"prod": {"access_logs": True}}),
@@ -704,7 +705,8 @@ def _minimal(**overrides: Any) -> dict[str, Any]:
         ),
         (
             _minimal(usage_plans={}, api_keys={}),
-            "stages: routes require an API key (api_key_required is true by default), but stage prod has no usage plan with an enabled API key",
+            "stages: routes require an API key (api_key_required is true by default), "
+            "but stage prod has no usage plan with an enabled API key",
         ),
         (
             _minimal(stages={"prod": {}, "test": {}}),

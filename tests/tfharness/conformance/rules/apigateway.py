@@ -213,7 +213,7 @@ def usage_plan_throttle_path(values: Json, ctx: Context) -> Iterator[Finding]:
         key = throttle.get("path")
         if not isinstance(key, str):
             continue
-        resource, _, method = key.rpartition("/")
+        method = key.rpartition("/")[2]
         if not key.startswith("/") or "~1" in key or method not in _METHODS:
             yield (
                 f"{path}.path",
@@ -393,8 +393,8 @@ def sagemaker_integration_uri(values: Json, ctx: Context) -> Iterator[Finding]:
     if found is None:
         yield (
             "uri",
-            f"{uri!r}: a SageMaker runtime integration calls InvokeEndpoint as "
-            "arn:<partition>:apigateway:<region>:runtime.sagemaker:path/endpoints/<endpoint name>/invocations",
+            f"{uri!r}: a SageMaker runtime integration calls InvokeEndpoint as arn:<partition>:"
+            "apigateway:<region>:runtime.sagemaker:path/endpoints/<endpoint name>/invocations",
         )
     elif len(found["name"]) > 63 or not _ENDPOINT_NAME.match(found["name"]):
         yield "uri", f"{found['name']!r} is not a SageMaker endpoint name (up to 63 letters, digits, hyphens)"
