@@ -95,6 +95,7 @@ variable "api" {
     29 s) and whether its routes need an API key.
   EOT
   type = object({
+    account_cloudwatch_role = optional(string, "none")
     api_keys = optional(map(object({
       description = optional(string)
       enabled     = optional(bool, true)
@@ -115,8 +116,7 @@ variable "api" {
       allow_origin  = string
       max_age       = optional(number, 600)
     }))
-    account_cloudwatch_role = optional(string, "none")
-    description             = optional(string)
+    description = optional(string)
     endpoint_configuration = optional(object({
       type             = optional(string, "REGIONAL")
       vpc_endpoint_ids = optional(list(string), [])
