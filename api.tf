@@ -71,18 +71,18 @@ module "api" {
   source = "./modules/rest-api"
   count  = local.api_enabled ? 1 : 0
 
-  name                           = var.name
-  description                    = coalesce(var.api.description, "Predictions of ${var.name}")
-  tags                           = var.tags
-  default_endpoint_name          = local.endpoint_name
-  endpoint_configuration         = var.api.endpoint_configuration
-  resource_policy                = var.api.resource_policy
-  create_account_cloudwatch_role = var.api.create_account_cloudwatch_role
-  authorizers                    = var.api.authorizers
-  cors                           = var.api.cors
-  stages                         = var.api.stages
-  usage_plans                    = var.api.usage_plans
-  api_keys                       = var.api.api_keys
+  name                    = var.name
+  description             = coalesce(var.api.description, "Predictions of ${var.name}")
+  tags                    = var.tags
+  default_endpoint_name   = local.endpoint_name
+  endpoint_configuration  = var.api.endpoint_configuration
+  resource_policy         = var.api.resource_policy
+  account_cloudwatch_role = var.api.account_cloudwatch_role
+  authorizers             = var.api.authorizers
+  cors                    = var.api.cors
+  stages                  = var.api.stages
+  usage_plans             = var.api.usage_plans
+  api_keys                = var.api.api_keys
 
   lambda_function = local.predict_enabled ? {
     function_name = module.predict[0].function_name

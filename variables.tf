@@ -88,11 +88,14 @@ variable "api" {
     POST and GET /predict/{model} for the others (GET takes ?data=1.2,3.4). routes adds
     more, such as direct SageMaker routes (type = "sagemaker"), which use the primary
     endpoint unless they name one. stages, usage_plans, api_keys, authorizers, cors,
-    endpoint_configuration and resource_policy are passed to modules/rest-api: its README
-    documents each. predict sets the function's memory and timeout (under API Gateway's
+    endpoint_configuration, resource_policy and account_cloudwatch_role (the region's API
+    Gateway CloudWatch role: "none", the default, means no stage logging; "existing" or
+    "create" turn logging on by default, and "create" changes an account-wide setting) are
+    passed to modules/rest-api: its README documents each. predict sets the function's memory and timeout (under API Gateway's
     29 s) and whether its routes need an API key.
   EOT
   type = object({
+    account_cloudwatch_role = optional(string, "none")
     api_keys = optional(map(object({
       description = optional(string)
       enabled     = optional(bool, true)
@@ -113,8 +116,7 @@ variable "api" {
       allow_origin  = string
       max_age       = optional(number, 600)
     }))
-    create_account_cloudwatch_role = optional(bool, false)
-    description                    = optional(string)
+    description = optional(string)
     endpoint_configuration = optional(object({
       type             = optional(string, "REGIONAL")
       vpc_endpoint_ids = optional(list(string), [])
@@ -151,7 +153,7 @@ variable "api" {
     })), {})
     stages = optional(map(object({
       access_log_format = optional(string)
-      access_logs       = optional(bool, true)
+      access_logs       = optional(bool)
       cache = optional(object({
         size           = optional(string, "0.5")
         ttl_in_seconds = optional(number, 300)
@@ -160,7 +162,7 @@ variable "api" {
       description           = optional(string)
       log_kms_key_arn       = optional(string)
       log_retention_in_days = optional(number, 30)
-      logging_level         = optional(string, "ERROR")
+      logging_level         = optional(string)
       method_throttles = optional(map(object({
         burst = number
         rate  = number

@@ -48,7 +48,7 @@ module "ml_gateway" {
 
   api = {
     stages = {
-      test = { logging_level = "INFO", log_retention_in_days = 7 }
+      test = { log_retention_in_days = 7 }
       prod = { throttle = { rate = 100, burst = 200 } }
     }
     usage_plans = {

@@ -25,7 +25,7 @@ module "api" {
   }
 
   stages = {
-    test = { logging_level = "INFO" }
+    test = {}
     prod = { throttle = { rate = 100, burst = 200 } }
   }
 

@@ -81,5 +81,5 @@ module "api" {
     example-client = { usage_plan = "standard", description = "Key of the example client" }
   }
 
-  create_account_cloudwatch_role = var.create_account_cloudwatch_role
+  account_cloudwatch_role = var.account_cloudwatch_role
 }

@@ -1,7 +1,7 @@
-variable "create_account_cloudwatch_role" {
-  description = "Set the region's API Gateway CloudWatch role from this stack (one per account and region; leave false where the account already has it)."
-  type        = bool
-  default     = false
+variable "account_cloudwatch_role" {
+  description = "The region's API Gateway CloudWatch role: \"none\" (no stage logging), \"existing\" (the account has it: the stage logs) or \"create\" (this stack sets it for every REST API of the region)."
+  type        = string
+  default     = "none"
 }
 
 variable "daily_quota" {

@@ -41,12 +41,19 @@ _DEFAULT_MESSAGES = {
     "BAD_REQUEST_BODY": (400, "Invalid request body"),
     "UNSUPPORTED_MEDIA_TYPE": (415, "Unsupported Media Type"),
     "INTEGRATION_TIMEOUT": (504, "Endpoint request timed out"),
-    "INTEGRATION_FAILURE": (500, "Internal server error"),
+    "INTEGRATION_FAILURE": (502, "Internal server error"),
     "API_CONFIGURATION_ERROR": (500, "Internal server error"),
     "REQUEST_TOO_LARGE": (413, "Request Too Long"),
 }
 _PERIODS = {"DAY": 86400, "WEEK": 7 * 86400}
 MAX_BODY_BYTES = 10 * 1024 * 1024
+# Lambda's synchronous invoke payload limit, on the JSON event going in and the result coming
+# out (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html). API Gateway
+# takes bodies up to 10 MB, so a Lambda-proxy request between the two never reaches the
+# function: API Gateway answers with its INTEGRATION_FAILURE gateway response, as it does for
+# an answer above the limit (https://github.com/DataBiosphere/azul/issues/8192).
+MAX_INVOKE_REQUEST_BYTES = 6 * 1024 * 1024
+MAX_INVOKE_RESPONSE_BYTES = 6 * 1024 * 1024 + 100
 
 
 class TokenBucket:
@@ -343,8 +350,12 @@ class RestApi:
             "body": body,
             "isBase64Encoded": not text,
         }
+        if len(json.dumps(event).encode("utf-8")) > MAX_INVOKE_REQUEST_BYTES:
+            return self._gateway_response("INTEGRATION_FAILURE", request_id, match.stage)
         try:
             result = self.invoke_function(str(match.route.function_name), event)
+            if len(json.dumps(result).encode("utf-8")) > MAX_INVOKE_RESPONSE_BYTES:
+                return self._gateway_response("INTEGRATION_FAILURE", request_id, match.stage)
             status = int(result["statusCode"])
             out_headers = {str(k): str(v) for k, v in (result.get("headers") or {}).items()}
             for name, values in (result.get("multiValueHeaders") or {}).items():

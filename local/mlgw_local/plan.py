@@ -402,8 +402,9 @@ def _load_api(gateway: Gateway, resources: _Resources, module: str, links: Mappi
             if setting["method_path"] == "*/*":
                 throttle = found
             elif found is not None:
+                # "~1predict~1{model}/POST": the resource path with each "/" escaped as "~1".
                 path, _, verb = setting["method_path"].rpartition("/")
-                method_throttles[(path, verb)] = found
+                method_throttles[(path.replace("~1", "/").strip("/"), verb)] = found
         gateway.stages[name] = Stage(name, dict(stage.get("variables") or {}), throttle, method_throttles)
 
     for key, plan in resources.keyed("aws_api_gateway_usage_plan", module).items():

@@ -1,5 +1,11 @@
-# The role API Gateway assumes to call the SageMaker runtime for direct routes: InvokeEndpoint
-# on the exact endpoints the routes name, nothing else.
+# The trust policy of both roles below: API Gateway may assume them, with no condition.
+# API Gateway does not put aws:SourceAccount in the request context when it assumes an
+# integration's credentials role, so a StringEquals on it never matches and every request of
+# the direct routes fails with "API Gateway does not have permission to assume the provided
+# role" (https://github.com/aws-solutions-library-samples/accelerated-intelligent-document-processing-on-aws/pull/479).
+# The account-level CloudWatch role is trusted the way AWS documents it, without conditions
+# (https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-logging.html): no source
+# says API Gateway sets aws:SourceAccount or aws:SourceArn for it either.
 data "aws_iam_policy_document" "apigateway_assume" {
   statement {
     sid     = "ApiGatewayAssumeRole"
@@ -8,14 +14,11 @@ data "aws_iam_policy_document" "apigateway_assume" {
       type        = "Service"
       identifiers = ["apigateway.amazonaws.com"]
     }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
-    }
   }
 }
 
+# The role API Gateway assumes to call the SageMaker runtime for direct routes: InvokeEndpoint
+# on the exact endpoints the routes name, nothing else.
 resource "aws_iam_role" "sagemaker" {
   count = length(local.sagemaker_routes) > 0 ? 1 : 0
 
@@ -45,7 +48,7 @@ resource "aws_iam_role_policy" "sagemaker" {
 
 # Account-level: the role API Gateway uses to write execution and access logs in this region.
 resource "aws_iam_role" "cloudwatch" {
-  count = var.create_account_cloudwatch_role ? 1 : 0
+  count = local.create_account_cloudwatch_role ? 1 : 0
 
   name               = "${var.name}-apigateway-cloudwatch"
   description        = "API Gateway account setting of ${local.region}: writes execution and access logs of every REST API in the region"
@@ -56,14 +59,17 @@ resource "aws_iam_role" "cloudwatch" {
 # The AWS managed policy made for this role: API Gateway creates one execution log group per
 # API and stage, so the policy cannot be scoped to names known here.
 resource "aws_iam_role_policy_attachment" "cloudwatch" {
-  count = var.create_account_cloudwatch_role ? 1 : 0
+  count = local.create_account_cloudwatch_role ? 1 : 0
 
   role       = aws_iam_role.cloudwatch[0].name
   policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
 }
 
+# One setting per account and region, shared by every REST API there. hashicorp/aws 6.x resets it
+# when this resource is destroyed (https://github.com/hashicorp/terraform-provider-aws/pull/42226):
+# the region's other APIs then have no role to write logs with.
 resource "aws_api_gateway_account" "this" {
-  count = var.create_account_cloudwatch_role ? 1 : 0
+  count = local.create_account_cloudwatch_role ? 1 : 0
 
   cloudwatch_role_arn = aws_iam_role.cloudwatch[0].arn
 

@@ -15,7 +15,7 @@ output "api_key_values" {
 }
 
 output "cloudwatch_role_arn" {
-  description = "ARN of the account-level API Gateway CloudWatch role (null unless create_account_cloudwatch_role)."
+  description = "ARN of the account-level API Gateway CloudWatch role (null unless account_cloudwatch_role is \"create\")."
   value       = try(aws_iam_role.cloudwatch[0].arn, null)
 }
 

@@ -31,6 +31,19 @@ locals {
     INTEGRATION_TIMEOUT = {
       status_code = "504", code = "ModelTimeout", message = "The model did not answer in time."
     }
+    # The backend could not be called or its answer not returned. On Lambda-proxy routes this is
+    # where Lambda's 6 MB limit on a synchronous invoke ends a request: the event (the body,
+    # base64-encoded when binary, plus headers and request context) must fit in 6 MB although
+    # API Gateway accepts bodies up to 10 MB, so the function never runs and cannot answer its
+    # own 413 (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html). An answer
+    # above the limit is reported as INTEGRATION_FAILURE with 502
+    # (https://github.com/DataBiosphere/azul/issues/8192). A fixed 502 here makes every
+    # INTEGRATION_FAILURE answer the same, whatever status AWS would pick
+    # (https://docs.aws.amazon.com/apigateway/latest/developerguide/supported-gateway-response-types.html
+    # lists 504 as its default).
+    INTEGRATION_FAILURE = {
+      status_code = "502", code = "IntegrationFailure", message = "The request could not be passed to the backend or its answer could not be returned. On prediction routes, requests and answers must stay under 6 MB (Lambda's invoke limit), including base64 encoding of binary bodies."
+    }
   }
 
   gateway_response_headers = merge(

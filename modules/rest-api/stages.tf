@@ -40,20 +40,35 @@ locals {
     wafStatus          = "$context.waf.status"
   })
 
+  # Logging needs the region's API Gateway CloudWatch role; a stage that does not say otherwise
+  # logs when the role is there and stays silent when it is not, so a fresh account applies.
+  create_account_cloudwatch_role = var.account_cloudwatch_role == "create"
+  logging_available              = var.account_cloudwatch_role != "none"
+
   stages = {
     for k, s in var.stages : k => merge(s, {
+      logging_level       = coalesce(s.logging_level, local.logging_available ? "ERROR" : "OFF")
+      access_logs         = coalesce(s.access_logs, local.logging_available)
       access_log_group    = "/aws/apigateway/${var.name}/${k}"
       execution_log_group = "API-Gateway-Execution-Logs_${aws_api_gateway_rest_api.this.id}/${k}"
     })
   }
 
+  # Stages a client can reach with an API key: those of a usage plan with an enabled key.
+  key_routes   = anytrue([for r in values(local.routes) : r.api_key_required])
+  keyed_stages = toset(flatten([for name, p in var.usage_plans : p.stages if anytrue([for k in values(local.api_keys) : k.enabled && k.usage_plan == name])]))
+
   # Per-route stage settings: a route's own throttle, and caching of GET routes when the stage
   # has a cache. POST bodies are never cache keys, so POST routes are never cached.
+  # A method setting is addressed by the resource path with every "/" escaped as "~1", then
+  # "/<METHOD>": POST /predict/{model} is "~1predict~1{model}/POST", as get-stage lists it
+  # (https://github.com/hashicorp/terraform-provider-aws/issues/9738); an unescaped nested path
+  # fails with "Invalid method setting path" (https://github.com/hashicorp/terraform-provider-aws/issues/15855).
   route_method_settings = merge([
     for stage, s in var.stages : {
       for k, r in local.routes : "${stage}/${k}" => {
         stage       = stage
-        method_path = "${r.path}/${r.method}"
+        method_path = "~1${replace(r.path, "/", "~1")}/${r.method}"
         throttle    = lookup(s.method_throttles, k, s.throttle)
         caching     = s.cache != null && r.method == "GET"
       } if contains(keys(s.method_throttles), k) || (s.cache != null && r.method == "GET")
@@ -114,7 +129,7 @@ resource "aws_api_gateway_stage" "this" {
   #checkov:skip=CKV_AWS_120:The cache cluster is opt-in per stage (stages.cache); caching predictions is only right for deterministic GET routes.
   #checkov:skip=CKV_AWS_73:X-Ray is opt-in per stage (stages.xray_tracing); tracing every request costs per trace.
   #checkov:skip=CKV2_AWS_29:A WAF web ACL is opt-in per stage (stages.web_acl_arn); the module does not own web ACLs.
-  #checkov:skip=CKV2_AWS_4:The logging level of every method of the stage is set by aws_api_gateway_method_settings.all (stages.logging_level, default ERROR).
+  #checkov:skip=CKV2_AWS_4:The logging level of every method of the stage is set by aws_api_gateway_method_settings.all (stages.logging_level; ERROR by default where the region has the CloudWatch role, see account_cloudwatch_role).
   #checkov:skip=CKV2_AWS_77:The web ACL is the caller's (stages.web_acl_arn); its rule groups, Log4j protection included, are managed where the ACL is.
   #checkov:skip=CKV2_AWS_51:Client certificates authenticate API Gateway to HTTP backends; the integrations here are Lambda and SageMaker, signed with IAM.
   for_each = local.stages
@@ -137,6 +152,16 @@ resource "aws_api_gateway_stage" "this" {
   }
 
   tags = var.tags
+
+  lifecycle {
+    # API Gateway lets a request through a method that requires an API key only with a key of a
+    # usage plan that covers the stage; without one every request is 403
+    # (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-api-usage-plans.html).
+    precondition {
+      condition     = !local.key_routes || contains(local.keyed_stages, each.key)
+      error_message = "stages: routes require an API key (api_key_required is true by default), but stage ${each.key} has no usage plan with an enabled API key, so every request there would get 403. Add a usage plan for the stage and an API key on it, or set api_key_required = false on the routes that need no key."
+    }
+  }
 
   depends_on = [aws_cloudwatch_log_group.execution, aws_api_gateway_account.this]
 }

@@ -10,6 +10,9 @@ resource "aws_api_gateway_usage_plan" "this" {
       api_id = aws_api_gateway_rest_api.this.id
       stage  = aws_api_gateway_stage.this[api_stages.value].stage_name
 
+      # Keyed "/<resource path>/<METHOD>", unescaped: AWS documents "/pets/GET" (and "//GET"
+      # for the root) as keys of this map
+      # (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-create-usage-plans-with-rest-api.html).
       dynamic "throttle" {
         for_each = each.value.method_throttles
         content {

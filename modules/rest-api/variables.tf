@@ -1,3 +1,32 @@
+variable "account_cloudwatch_role" {
+  description = <<-EOT
+    The region's API Gateway CloudWatch Logs role, which execution logging and access logging
+    both need (AWS refuses a stage that logs without it: "CloudWatch Logs role ARN must be set in
+    account settings to enable logging"). One of:
+    - "none" (default): the region has none. Stages log nothing unless they ask, and asking fails
+      validation. A fresh account applies.
+    - "existing": the account already has the role set in this region. Stages default to ERROR
+      execution logs and JSON access logs.
+    - "create": this module creates the role (AmazonAPIGatewayPushToCloudWatchLogs) and sets it as
+      the account setting (aws_api_gateway_account); same stage defaults as "existing".
+    The setting is one per account and region and applies to every REST API there: "create"
+    replaces the role that any other API in the region logs with. Destroying it (terraform destroy,
+    or leaving "create") deletes the role and, with hashicorp/aws 6.x, resets the account setting,
+    so the region's other APIs can no longer write logs and enabling logging on any stage fails
+    until a role is set again. Use "create" in exactly one stack per region, "existing" everywhere
+    else; to give up ownership without the reset, remove aws_api_gateway_account.this and the role
+    from the state with removed blocks (lifecycle destroy = false) before switching.
+  EOT
+  type        = string
+  default     = "none"
+  nullable    = false
+
+  validation {
+    condition     = contains(["none", "existing", "create"], var.account_cloudwatch_role)
+    error_message = "account_cloudwatch_role must be \"none\" (the region has no API Gateway CloudWatch role: no logging), \"existing\" (the account already has it) or \"create\" (this module creates and sets it)."
+  }
+}
+
 variable "api_keys" {
   description = <<-EOT
     API keys, keyed by key name, each attached to one usage plan (a key of usage_plans).
@@ -94,18 +123,6 @@ variable "cors" {
     condition     = var.cors == null || try(length(var.cors.allow_origin) > 0 && !strcontains(var.cors.allow_origin, "'"), false)
     error_message = "cors.allow_origin must be one origin (for example https://app.example.com) or \"*\", without quotes."
   }
-}
-
-variable "create_account_cloudwatch_role" {
-  description = <<-EOT
-    Create the account-level API Gateway CloudWatch role (aws_api_gateway_account) that
-    execution and access logging need. The setting is one per account and region and is shared
-    by every REST API there, so it is off by default: turn it on in exactly one stack per region,
-    or leave it off where the account already has the role.
-  EOT
-  type        = bool
-  default     = false
-  nullable    = false
 }
 
 variable "default_endpoint_name" {
@@ -363,12 +380,14 @@ variable "stages" {
     name), execution logging (logging_level OFF, ERROR or INFO; data_trace logs full requests),
     CloudWatch metrics, JSON access logs (access_log_format overrides the module's format) in a
     log group with retention, X-Ray, an optional cache cluster (GET routes are cached, keyed by
-    their cache_key_parameters) and an optional WAF web ACL association. Logging needs the
-    account's API Gateway CloudWatch role: see create_account_cloudwatch_role.
+    their cache_key_parameters) and an optional WAF web ACL association. Execution and access
+    logging need the region's API Gateway CloudWatch role (account_cloudwatch_role): left null,
+    logging_level is ERROR and access_logs true where the role is "existing" or "create", OFF
+    and false where it is "none".
   EOT
   type = map(object({
     access_log_format = optional(string)
-    access_logs       = optional(bool, true)
+    access_logs       = optional(bool)
     cache = optional(object({
       size           = optional(string, "0.5")
       ttl_in_seconds = optional(number, 300)
@@ -377,7 +396,7 @@ variable "stages" {
     description           = optional(string)
     log_kms_key_arn       = optional(string)
     log_retention_in_days = optional(number, 30)
-    logging_level         = optional(string, "ERROR")
+    logging_level         = optional(string)
     method_throttles = optional(map(object({
       burst = number
       rate  = number
@@ -405,8 +424,13 @@ variable "stages" {
   }
 
   validation {
-    condition     = alltrue([for s in values(var.stages) : contains(["OFF", "ERROR", "INFO"], s.logging_level)])
+    condition     = alltrue([for s in values(var.stages) : s.logging_level == null || contains(["OFF", "ERROR", "INFO"], coalesce(s.logging_level, "OFF"))])
     error_message = "stages: logging_level must be OFF, ERROR or INFO."
+  }
+
+  validation {
+    condition     = var.account_cloudwatch_role != "none" || alltrue([for s in values(var.stages) : coalesce(s.logging_level, "OFF") == "OFF" && !s.data_trace && !coalesce(s.access_logs, false)])
+    error_message = "stages: execution logging (logging_level ERROR or INFO, data_trace) and access logs need the region's API Gateway CloudWatch role, and account_cloudwatch_role = \"none\" says there is none: AWS would refuse the stage with \"CloudWatch Logs role ARN must be set in account settings to enable logging\". Set account_cloudwatch_role = \"create\" (this module sets the role) or \"existing\" (the account already has it), or turn the stage's logging off."
   }
 
   validation {
@@ -492,6 +516,23 @@ variable "usage_plans" {
   validation {
     condition     = alltrue([for p in values(var.usage_plans) : p.quota == null || (contains(["DAY", "WEEK", "MONTH"], try(p.quota.period, "")) && try(p.quota.limit, 0) > 0)])
     error_message = "usage_plans: quota needs a positive limit and a period of DAY, WEEK or MONTH."
+  }
+
+  # https://docs.aws.amazon.com/apigateway/latest/api/API_QuotaSettings.html: the offset is the
+  # day the period starts on (WEEK: 0 = Sunday .. 6; MONTH: 0 .. 27; DAY: only 0).
+  validation {
+    condition = alltrue([for p in values(var.usage_plans) : p.quota == null || try(
+      floor(p.quota.offset) == p.quota.offset && p.quota.offset >= 0 && p.quota.offset <= lookup({ DAY = 0, WEEK = 6, MONTH = 27 }, p.quota.period, 0),
+      false
+    )])
+    error_message = "usage_plans: quota.offset is the day the period starts on: 0 for a DAY quota, 0 to 6 for WEEK (0 = Sunday), 0 to 27 for MONTH."
+  }
+
+  # AWS refuses per-method throttles in a plan without a plan-wide throttle: "Can not define fine
+  # grain throttling if usage plan throttle is not defined" (https://github.com/aws/aws-cdk/pull/6411).
+  validation {
+    condition     = alltrue([for p in values(var.usage_plans) : length(p.method_throttles) == 0 || p.throttle != null])
+    error_message = "usage_plans: a plan with method_throttles needs throttle too: AWS refuses per-route throttling in a usage plan that has no plan-wide throttle."
   }
 
   validation {

@@ -81,6 +81,34 @@ def test_bad_body_is_400(local_mode: LocalMode) -> None:
     assert answer.json()["code"] == "MalformedJson"
 
 
+def test_a_request_above_lambdas_6_mb_ends_as_the_plans_integration_failure(local_mode: LocalMode) -> None:
+    # Under API Gateway's 10 MB, over Lambda's 6 MB invoke limit: the function never runs, so
+    # the answer is API Gateway's INTEGRATION_FAILURE response as the module shapes it.
+    body = b'{"instances": [[' + b"1.0," * (7 * 1024 * 1024 // 4) + b"1.0]]}"
+    answer = requests.post(
+        f"{local_mode.api}/predict",
+        data=body,
+        headers=_headers(local_mode, **{"Content-Type": "application/json"}),
+        timeout=30,
+    )
+    assert answer.status_code == 502
+    document = answer.json()
+    assert document["code"] == "IntegrationFailure"
+    assert "6 MB" in document["message"]
+    assert document["requestId"] == answer.headers["x-amzn-RequestId"]
+
+
+def test_a_request_above_api_gateways_10_mb_is_413(local_mode: LocalMode) -> None:
+    answer = requests.post(
+        f"{local_mode.api}/predict",
+        data=b"1" * (10 * 1024 * 1024 + 1),
+        headers=_headers(local_mode, **{"Content-Type": "application/json"}),
+        timeout=30,
+    )
+    assert answer.status_code == 413
+    assert answer.json()["code"] == "PayloadTooLarge"
+
+
 def test_unknown_model_is_404(local_mode: LocalMode) -> None:
     answer = requests.post(
         f"{local_mode.api}/predict/nope", json=[1, 2, 3, 4], headers=_headers(local_mode), timeout=10

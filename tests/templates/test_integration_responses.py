@@ -12,7 +12,14 @@ import pytest
 from vtl import render_request, render_response, select_integration_response
 
 REQUEST_ID = "7d3c1e2a-5b4f-4c6d-9e8f-0a1b2c3d4e5f"
-ENTRY_KEYS = {"selection_pattern", "status_code", "template", "response_headers", "sagemaker_errors"}
+ENTRY_KEYS = {
+    "selection_pattern",
+    "status_code",
+    "template",
+    "response_headers",
+    "sagemaker_errors",
+    "common_errors",
+}
 ROUTE_TEMPLATES = {"ratings_request.vtl", "ratings_response.vtl", "passthrough_request.vtl"}
 # Every method any template calls; each is documented for API Gateway's $input/$util or is a
 # java.lang.String / java.util.List method. Python-only methods (strip, lower, ...) fail on AWS.
@@ -29,6 +36,14 @@ MODEL_ERROR_BODY = json.dumps(
     }
 )
 VALIDATION_BODY = json.dumps({"message": "Endpoint ratings of account 123456789012 not found."})
+# SageMaker's ThrottlingException (a common error, HTTP 400) carries a null message:
+# https://github.com/opensearch-project/ml-commons/issues/2429.
+THROTTLING_BODY = json.dumps({"message": None})
+# A serverless endpoint refuses a body above its limit as a ValidationError:
+# https://github.com/aws/sagemaker-python-sdk/issues/4271.
+OVERSIZE_BODY = json.dumps({"message": "Request 4c5e2a1f-7b3d-4e9a-8f6c-1d2e3f4a5b6c has oversize body."})
+# Above InvokeEndpoint's limit SageMaker answers 413: https://github.com/aws/sagemaker-python-sdk/issues/171.
+CONTENT_LENGTH_BODY = json.dumps({"message": "HTTP content length exceeded 6291456 bytes."})
 
 
 class ErrorCase(NamedTuple):
@@ -38,11 +53,34 @@ class ErrorCase(NamedTuple):
     status: int
     code: str
     message: str
+    headers: dict[str, str] | None = None
 
 
 ENDPOINT_FAILED = "The model endpoint could not process the request."
 UNAVAILABLE = "The model is not ready or is overloaded; retry later."
+TOO_LARGE = "The request is larger than the model endpoint accepts."
 ERROR_CASES = [
+    ErrorCase(
+        400,
+        THROTTLING_BODY,
+        "bad-request",
+        503,
+        "ModelThrottled",
+        "The model endpoint is throttling requests; retry later.",
+        {"Retry-After": "5"},
+    ),
+    ErrorCase(
+        400,
+        '{"message":null,"__type":"ThrottlingException"}',
+        "bad-request",
+        503,
+        "ModelThrottled",
+        "The model endpoint is throttling requests; retry later.",
+        {"Retry-After": "5"},
+    ),
+    ErrorCase(400, OVERSIZE_BODY, "bad-request", 413, "PayloadTooLarge", TOO_LARGE),
+    ErrorCase(413, CONTENT_LENGTH_BODY, "payload-too-large", 413, "PayloadTooLarge", TOO_LARGE),
+    ErrorCase(413, "", "payload-too-large", 413, "PayloadTooLarge", TOO_LARGE),
     ErrorCase(
         400,
         VALIDATION_BODY,
@@ -55,10 +93,22 @@ ERROR_CASES = [
         424, MODEL_ERROR_BODY, "model-error", 502, "ModelError", "The model failed to process the request."
     ),
     ErrorCase(
-        429, '{"message": "Model is loading"}', "model-not-ready", 503, "ModelUnavailable", UNAVAILABLE
+        429,
+        '{"message": "Model is loading"}',
+        "model-not-ready",
+        503,
+        "ModelUnavailable",
+        UNAVAILABLE,
+        {"Retry-After": "5"},
     ),
     ErrorCase(
-        503, '{"message": "Service unavailable"}', "service-unavailable", 503, "ModelUnavailable", UNAVAILABLE
+        503,
+        '{"message": "Service unavailable"}',
+        "service-unavailable",
+        503,
+        "ModelUnavailable",
+        UNAVAILABLE,
+        {"Retry-After": "5"},
     ),
     ErrorCase(504, "", "model-timeout", 504, "ModelTimeout", "The model did not answer in time."),
     ErrorCase(
@@ -87,6 +137,21 @@ def client_answer(
     request_id: str = REQUEST_ID,
 ) -> tuple[str, int, Any]:
     """What the client gets for an error answer of SageMaker: selected response, status, body."""
+    name, status, body, _ = client_answer_with_headers(
+        responses, read_template, sagemaker_status, sagemaker_body, request_id
+    )
+    return name, status, body
+
+
+def client_answer_with_headers(
+    responses: dict[str, dict[str, Any]],
+    read_template: Callable[[str], str],
+    sagemaker_status: int,
+    sagemaker_body: str,
+    request_id: str = REQUEST_ID,
+) -> tuple[str, int, Any, dict[str, str]]:
+    """The same, with the headers the client gets: the entry's static ones, then the template's
+    $context.responseOverride.header values."""
     name = select_integration_response(pattern_table(responses), str(sagemaker_status))
     entry = responses[name]
     rendered = render_response(
@@ -95,7 +160,9 @@ def client_answer(
         int(entry["status_code"]),
         context={"requestId": request_id},
     )
-    return name, rendered.status, json.loads(rendered.body)
+    headers = {header: value.strip("'") for header, value in entry["response_headers"].items()}
+    headers.update(rendered.headers)
+    return name, rendered.status, json.loads(rendered.body), headers
 
 
 class TestTable:
@@ -120,6 +187,7 @@ class TestTable:
                 "template": None,
                 "response_headers": {},
                 "sagemaker_errors": [],
+                "common_errors": [],
             }
         }
 
@@ -184,9 +252,28 @@ class TestErrorBodies:
         read_template: Callable[[str], str],
         case: ErrorCase,
     ) -> None:
-        answer = client_answer(integration_responses, read_template, case.sagemaker_status, case.body)
+        answer = client_answer_with_headers(
+            integration_responses, read_template, case.sagemaker_status, case.body
+        )
         expected_body = {"message": case.message, "code": case.code, "requestId": REQUEST_ID}
-        assert answer == (case.name, case.status, expected_body)
+        assert answer == (case.name, case.status, expected_body, case.headers or {})
+
+    def test_throttling_is_503_with_retry_after_as_on_the_proxy_routes(
+        self, integration_responses: dict[str, dict[str, Any]], read_template: Callable[[str], str]
+    ) -> None:
+        _, status, body, headers = client_answer_with_headers(
+            integration_responses, read_template, 400, THROTTLING_BODY
+        )
+        assert (status, body["code"], headers["Retry-After"]) == (503, "ModelThrottled", "5")
+
+    def test_a_validation_error_whose_message_mentions_null_stays_400(
+        self, integration_responses: dict[str, dict[str, Any]], read_template: Callable[[str], str]
+    ) -> None:
+        body = json.dumps({"message": "Input contains null at row 3"})
+        _, status, answer, headers = client_answer_with_headers(
+            integration_responses, read_template, 400, body
+        )
+        assert (status, answer["code"], headers) == (400, "BadRequest", {})
 
     @pytest.mark.parametrize("name", ["model-not-ready", "service-unavailable"])
     def test_unavailable_answers_carry_retry_after(
@@ -210,8 +297,11 @@ class TestErrorBodies:
         read_template: Callable[[str], str],
         request_id: str,
     ) -> None:
-        for status in (400, 424, 429, 503, 504, 500):
+        for status in (400, 413, 424, 429, 503, 504, 500):
             _, _, answer = client_answer(integration_responses, read_template, status, "{}", request_id)
+            assert answer["requestId"] == request_id
+        for body in (THROTTLING_BODY, OVERSIZE_BODY):
+            _, _, answer = client_answer(integration_responses, read_template, 400, body, request_id)
             assert answer["requestId"] == request_id
 
 

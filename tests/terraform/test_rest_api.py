@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tfharness import Workspace
+from tfharness.conformance import Context
 from tfharness.workspace import PlanResult
 
 pytestmark = pytest.mark.terraform
@@ -20,8 +21,11 @@ INVOKE_ARN = (
     "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/"
     f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:churn-predict/invocations"
 )
+# The account already has the region's API Gateway CloudWatch role, so stages log by default.
+ROLE_SET = Context(region="us-east-1", apigateway_cloudwatch_role_set=True)
 BASE: dict[str, Any] = {
     "name": "churn-api",
+    "account_cloudwatch_role": "existing",
     "default_endpoint_name": "Churn-Prod",
     "lambda_function": {"function_name": "churn-predict", "invoke_arn": INVOKE_ARN},
     "routes": {
@@ -72,12 +76,12 @@ BASE: dict[str, Any] = {
         "retired": {"usage_plan": "free", "enabled": False},
     },
 }
-ERROR_STATUSES = {"400": "400", "424": "502", "429": "503", "503": "503", "504": "504"}
+ERROR_STATUSES = {"400": "400", "413": "413", "424": "502", "429": "503", "503": "503", "504": "504"}
 
 
 @pytest.fixture(scope="module")
 def plan(tf: Workspace) -> PlanResult:
-    return tf.plan(MODULE, BASE)
+    return tf.plan(MODULE, BASE, context=ROLE_SET)
 
 
 def _subset(values: dict[str, Any], expected: dict[str, Any]) -> bool:
@@ -118,7 +122,8 @@ def test_stages_and_their_settings(plan: PlanResult) -> None:
     assert (test_all["logging_level"], test_all["throttling_rate_limit"]) == ("INFO", None)
 
     ratings = plan.resource('aws_api_gateway_method_settings.route["prod/ratings"]')
-    assert ratings["method_path"] == "predicted-ratings/{user_id}/GET"
+    # Every "/" of the resource path escaped as "~1", as get-stage keys method settings.
+    assert ratings["method_path"] == "~1predicted-ratings~1{user_id}/GET"
     assert ratings["settings"][0]["throttling_rate_limit"] == 10
     assert ratings["settings"][0]["throttling_burst_limit"] == 20
     assert ratings["settings"][0]["logging_level"] == "ERROR"
@@ -268,8 +273,14 @@ def test_sagemaker_role_may_invoke_exactly_the_routes_endpoints(plan: PlanResult
         }
     ]
     assume = json.loads(plan.resource("aws_iam_role.sagemaker[0]")["assume_role_policy"])
-    assert assume["Statement"][0]["Principal"] == {"Service": "apigateway.amazonaws.com"}
-    assert assume["Statement"][0]["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+    assert assume["Statement"] == [
+        {
+            "Sid": "ApiGatewayAssumeRole",
+            "Effect": "Allow",
+            "Action": "sts:AssumeRole",
+            "Principal": {"Service": "apigateway.amazonaws.com"},
+        }
+    ]
 
 
 def test_inference_components_are_resources_of_the_invoke_permission(tf: Workspace) -> None:
@@ -279,6 +290,7 @@ def test_inference_components_are_resources_of_the_invoke_permission(tf: Workspa
             "path": "score",
             "endpoint_name": "shared",
             "inference_component": "churn-ic",
+            "api_key_required": False,
         },
     }
     plan = tf.plan(MODULE, {"name": "churn", "routes": routes})
@@ -296,7 +308,7 @@ def test_long_permission_statement_ids_are_hashed_under_lambdas_limit(tf: Worksp
         MODULE,
         {
             "name": "churn-predictions-gateway",
-            "routes": {route: {"type": "lambda_proxy", "path": "predict"}},
+            "routes": {route: {"type": "lambda_proxy", "path": "predict", "api_key_required": False}},
             "stages": {stage: {}},
             "lambda_function": {
                 "function_name": "churn-predict",
@@ -361,7 +373,7 @@ def test_integration_responses_map_every_sagemaker_error(plan: PlanResult) -> No
             plan.resource(a)["status_code"]: plan.resource(a)["response_parameters"]
             for a in plan.addresses(f'aws_api_gateway_method_response.sagemaker["{route}/')
         }
-        assert set(statuses) == {"200", "400", "502", "503", "504"}
+        assert set(statuses) == {"200", "400", "413", "502", "503", "504"}
         assert statuses["503"] == {"method.response.header.Retry-After": True}
     ratings_success = plan.resource('aws_api_gateway_integration_response.sagemaker["ratings/success"]')
     assert ratings_success["response_templates"] == {
@@ -383,6 +395,8 @@ def test_gateway_responses_are_json_with_the_request_id(plan: PlanResult) -> Non
         "BAD_REQUEST_PARAMETERS": ("400", "BadRequest"),
         "REQUEST_TOO_LARGE": ("413", "PayloadTooLarge"),
         "INTEGRATION_TIMEOUT": ("504", "ModelTimeout"),
+        # Where a Lambda-proxy request or answer above Lambda's 6 MB invoke limit ends.
+        "INTEGRATION_FAILURE": ("502", "IntegrationFailure"),
     }
     for response_type, (status, code) in expected.items():
         response = plan.resource(f'aws_api_gateway_gateway_response.this["{response_type}"]')
@@ -419,7 +433,7 @@ def test_deployment_hash_follows_template_content(tf: Workspace, plan: PlanResul
     original = template.read_text(encoding="utf-8")
     try:
         template.write_text(original + "## reworded\n", encoding="utf-8")
-        edited = tf.plan(MODULE, BASE)
+        edited = tf.plan(MODULE, BASE, context=ROLE_SET)
     finally:
         template.write_text(original, encoding="utf-8")
     assert edited.outputs["deployment_hash"] != plan.outputs["deployment_hash"]
@@ -427,7 +441,7 @@ def test_deployment_hash_follows_template_content(tf: Workspace, plan: PlanResul
         edited.resource("aws_api_gateway_deployment.this")["triggers"]["redeployment"]
         == (edited.outputs["deployment_hash"])
     )
-    restored = tf.plan(MODULE, BASE)
+    restored = tf.plan(MODULE, BASE, context=ROLE_SET)
     assert restored.outputs["deployment_hash"] == plan.outputs["deployment_hash"]
 
 
@@ -438,7 +452,7 @@ def test_private_api_with_cors_authorizers_cache_and_account_role(tf: Workspace)
         MODULE,
         {
             "name": "ml-private",
-            "create_account_cloudwatch_role": "true",
+            "account_cloudwatch_role": "create",
             "endpoint_configuration": {"type": "PRIVATE", "vpc_endpoint_ids": ["vpce-0abc"]},
             "cors": {"allow_origin": "https://app.example.com"},
             "lambda_function": BASE["lambda_function"],
@@ -450,6 +464,7 @@ def test_private_api_with_cors_authorizers_cache_and_account_role(tf: Workspace)
                     "authorization": "COGNITO_USER_POOLS",
                     "authorizer": "users",
                     "request_schema": json.dumps({"type": "object", "required": ["instances"]}),
+                    "api_key_required": False,
                 },
                 "lookup": {
                     "type": "lambda_proxy",
@@ -458,6 +473,7 @@ def test_private_api_with_cors_authorizers_cache_and_account_role(tf: Workspace)
                     "authorization": "AWS_IAM",
                     "query_parameters": {"data": True},
                     "cache_key_parameters": ["method.request.querystring.data"],
+                    "api_key_required": False,
                 },
             },
             "stages": {"prod": {"cache": {"size": "0.5", "ttl_in_seconds": 60}, "web_acl_arn": waf}},
@@ -504,7 +520,7 @@ def test_private_api_with_cors_authorizers_cache_and_account_role(tf: Workspace)
         'aws_api_gateway_method_settings.route["prod/lookup"]'
     ]
     cached = plan.resource('aws_api_gateway_method_settings.route["prod/lookup"]')
-    assert cached["method_path"] == "predict/GET"
+    assert cached["method_path"] == "~1predict/GET"
     assert _subset(
         cached["settings"][0],
         {"caching_enabled": True, "cache_ttl_in_seconds": 60, "cache_data_encrypted": True},
@@ -519,10 +535,75 @@ def test_private_api_with_cors_authorizers_cache_and_account_role(tf: Workspace)
     )
     assert "aws_api_gateway_account.this[0]" in plan.resources
     assert "aws_iam_role.sagemaker[0]" not in plan.resources
+    trust = json.loads(plan.resource("aws_iam_role.cloudwatch[0]")["assume_role_policy"])["Statement"]
+    assert [s.get("Condition") for s in trust] == [None]
+    # The stage logs by default: the account setting is part of this plan.
+    assert (
+        plan.resource('aws_api_gateway_method_settings.all["prod"]')["settings"][0]["logging_level"]
+        == "ERROR"
+    )
+
+
+def test_integration_failure_says_what_the_6_mb_limit_does(plan: PlanResult) -> None:
+    response = plan.resource('aws_api_gateway_gateway_response.this["INTEGRATION_FAILURE"]')
+    message = json.loads(response["response_templates"]["application/json"])["message"]
+    assert "6 MB" in message
+    assert "base64" in message
+
+
+MINIMAL: dict[str, Any] = {
+    "name": "churn-api",
+    "lambda_function": BASE["lambda_function"],
+    "routes": {"predict": {"type": "lambda_proxy", "path": "predict"}},
+    "usage_plans": {"free": {"stages": ["prod"]}},
+    "api_keys": {"app": {"usage_plan": "free"}},
+}
+
+
+def test_defaults_apply_on_a_fresh_account_with_no_logging(tf: Workspace) -> None:
+    # The default context is a fresh account: the conformance layer refuses any logging stage.
+    plan = tf.plan(MODULE, MINIMAL)
+    settings = plan.resource('aws_api_gateway_method_settings.all["prod"]')["settings"][0]
+    assert (settings["logging_level"], settings["data_trace_enabled"]) == ("OFF", False)
+    assert plan.resource('aws_api_gateway_stage.this["prod"]')["access_log_settings"] == []
+    assert not plan.addresses("aws_cloudwatch_log_group.")
+    assert not plan.addresses("aws_api_gateway_account.")
+    assert not plan.addresses("aws_iam_role.cloudwatch")
+
+
+def test_an_existing_account_role_turns_logging_on_by_default(tf: Workspace) -> None:
+    plan = tf.plan(MODULE, {**MINIMAL, "account_cloudwatch_role": "existing"}, context=ROLE_SET)
+    assert (
+        plan.resource('aws_api_gateway_method_settings.all["prod"]')["settings"][0]["logging_level"]
+        == "ERROR"
+    )
+    assert len(plan.resource('aws_api_gateway_stage.this["prod"]')["access_log_settings"]) == 1
+    assert not plan.addresses("aws_api_gateway_account.")
+
+
+def test_usage_plan_method_throttle_paths_are_the_unescaped_resource_path(tf: Workspace) -> None:
+    usage_plans = {
+        "free": {
+            "stages": ["prod"],
+            "throttle": {"rate": 5, "burst": 10},
+            "method_throttles": {"predict-model": {"rate": 1, "burst": 2}},
+        }
+    }
+    routes = {
+        "predict": {"type": "lambda_proxy", "path": "predict"},
+        "predict-model": {"type": "lambda_proxy", "path": "predict/{model}"},
+    }
+    plan = tf.plan(MODULE, {**MINIMAL, "routes": routes, "usage_plans": usage_plans})
+    stages = plan.resource('aws_api_gateway_usage_plan.this["free"]')["api_stages"]
+    assert stages[0]["throttle"] == [{"path": "/predict/{model}/POST", "rate_limit": 1, "burst_limit": 2}]
 
 
 def _with(**overrides: Any) -> dict[str, Any]:
     return {**BASE, **overrides}
+
+
+def _minimal(**overrides: Any) -> dict[str, Any]:
+    return {**MINIMAL, **overrides}
 
 
 @pytest.mark.parametrize(
@@ -573,6 +654,68 @@ def _with(**overrides: Any) -> dict[str, Any]:
             _with(stages={"prod": {"method_throttles": {"nope": {"rate": 1, "burst": 1}}}}),
             "stages: method_throttles keys must be route names",
         ),
+        (
+            _minimal(stages={"prod": {"logging_level": "INFO"}}),
+            "stages: execution logging (logging_level ERROR or INFO, data_trace) and access logs need the "
+            'region\'s API Gateway CloudWatch role, and account_cloudwatch_role = "none" says there is none',
+        ),
+        (
+            _minimal(stages={"prod": {"access_logs": True}}),
+            "CloudWatch Logs role ARN must be set in account settings to enable logging",
+        ),
+        (
+            _minimal(stages={"prod": {"data_trace": True}}),
+            'Set account_cloudwatch_role = "create" (this module sets the role) or "existing"',
+        ),
+        (
+            _minimal(account_cloudwatch_role="yes"),
+            'account_cloudwatch_role must be "none"',
+        ),
+        (
+            _minimal(
+                usage_plans={
+                    "free": {"stages": ["prod"], "quota": {"limit": 10, "period": "DAY", "offset": 1}}
+                }
+            ),
+            "usage_plans: quota.offset is the day the period starts on: 0 for a DAY quota",
+        ),
+        (
+            _minimal(
+                usage_plans={
+                    "free": {"stages": ["prod"], "quota": {"limit": 10, "period": "WEEK", "offset": 7}}
+                }
+            ),
+            "0 to 6 for WEEK (0 = Sunday)",
+        ),
+        (
+            _minimal(
+                usage_plans={
+                    "free": {"stages": ["prod"], "quota": {"limit": 10, "period": "MONTH", "offset": 28}}
+                }
+            ),
+            "0 to 27 for MONTH",
+        ),
+        (
+            _minimal(
+                usage_plans={
+                    "free": {"stages": ["prod"], "method_throttles": {"predict": {"rate": 1, "burst": 1}}}
+                }
+            ),
+            "usage_plans: a plan with method_throttles needs throttle too",
+        ),
+        (
+            _minimal(usage_plans={}, api_keys={}),
+            "stages: routes require an API key (api_key_required is true by default), "
+            "but stage prod has no usage plan with an enabled API key",
+        ),
+        (
+            _minimal(stages={"prod": {}, "test": {}}),
+            "but stage test has no usage plan with an enabled API key, so every request there would get 403",
+        ),
+        (
+            _minimal(api_keys={"app": {"usage_plan": "free", "enabled": False}}),
+            "but stage prod has no usage plan with an enabled API key",
+        ),
     ],
     ids=[
         "plan-unknown-stage",
@@ -585,6 +728,17 @@ def _with(**overrides: Any) -> dict[str, Any]:
         "private-without-vpce",
         "duplicate-route",
         "throttle-unknown-route",
+        "logging-without-account-role",
+        "access-logs-without-account-role",
+        "data-trace-without-account-role",
+        "account-role-unknown-value",
+        "quota-offset-day",
+        "quota-offset-week",
+        "quota-offset-month",
+        "method-throttles-without-plan-throttle",
+        "key-routes-without-plans",
+        "key-routes-stage-without-plan",
+        "key-routes-only-disabled-key",
     ],
 )
 def test_bad_inputs_fail_with_their_message(tf: Workspace, tf_vars: dict[str, Any], message: str) -> None:

@@ -125,6 +125,24 @@ def test_stage_usage_plan_and_key(plan: Any) -> None:
     assert key["enabled"] is True
 
 
+def test_stages_log_nothing_unless_the_region_has_the_cloudwatch_role(plan: Any) -> None:
+    # account_cloudwatch_role defaults to "none": a fresh account applies.
+    settings = plan.resource('module.api[0].aws_api_gateway_method_settings.all["prod"]')["settings"][0]
+    assert settings["logging_level"] == "OFF"
+    assert plan.resource('module.api[0].aws_api_gateway_stage.this["prod"]')["access_log_settings"] == []
+    assert not plan.addresses("module.api[0].aws_api_gateway_account")
+
+
+def test_the_account_cloudwatch_role_can_be_created_from_the_root(tf: Workspace) -> None:
+    api = {**API, "account_cloudwatch_role": "create"}
+    plan = tf.plan(ROOT, {"name": "churn", "endpoint": {"name": "churn-prod"}, "models": MODELS, "api": api})
+    assert plan.addresses("module.api[0].aws_api_gateway_account") == [
+        "module.api[0].aws_api_gateway_account.this[0]"
+    ]
+    settings = plan.resource('module.api[0].aws_api_gateway_method_settings.all["prod"]')["settings"][0]
+    assert settings["logging_level"] == "ERROR"
+
+
 def test_no_api_creates_no_function(tf: Workspace) -> None:
     plan = tf.plan(ROOT, {"name": "churn", "endpoint": {"name": "churn-prod"}, "models": {"default": {}}})
     assert not plan.addresses("module.predict")
@@ -139,6 +157,10 @@ def test_no_api_creates_no_function(tf: Workspace) -> None:
         (
             {"routes": {"predict": {"type": "lambda_proxy", "path": "x"}}},
             "are reserved for the prediction routes",
+        ),
+        (
+            {"stages": {"prod": {"logging_level": "INFO"}}},
+            'account_cloudwatch_role = "none" says there is none',
         ),
     ],
 )
