@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,6 +30,16 @@ def test_every_rule_cites_a_source_and_its_evidence(rule_id: str) -> None:
     assert len(rule.evidence.split()) >= 5
 
 
+def _patterns(shape: Any) -> list[str]:
+    """The patterns a value checked against ``shape`` can meet: its own, a list's members', a
+    map's keys' and values', and those of name/value pairs a Terraform map is sent as."""
+    nested = [getattr(shape, "member", None), getattr(shape, "key", None), getattr(shape, "value", None)]
+    if pair := api_model._pair_members(shape):
+        nested.extend(pair)
+    found = [shape.metadata["pattern"]] if "pattern" in shape.metadata else []
+    return found + [p for inner in nested if inner is not None for p in _patterns(inner)]
+
+
 def test_every_api_model_mapping_resolves_to_a_botocore_shape_with_compilable_patterns() -> None:
     table = api_model.load_table()
     unresolved, bad_patterns = [], []
@@ -39,13 +50,12 @@ def test_every_api_model_mapping_resolves_to_a_botocore_shape_with_compilable_pa
             except KeyError as exc:
                 unresolved.append(str(exc))
                 continue
-            for nested in (shape, getattr(shape, "member", None), getattr(shape, "value", None)):
-                pattern = getattr(nested, "metadata", {}).get("pattern") if nested is not None else None
-                if pattern:
-                    try:
-                        api_model._compiled(pattern)
-                    except Exception as exc:
-                        bad_patterns.append(f"{mapping.api}: {pattern!r}: {exc}")
+            for pattern in _patterns(shape):
+                try:
+                    api_model._compiled(pattern)
+                    api_model._compiled_ascii(pattern)
+                except Exception as exc:  # report every bad pattern at once
+                    bad_patterns.append(f"{mapping.api}: {pattern!r}: {exc}")
     assert not unresolved, "\n".join(unresolved)
     assert not bad_patterns, "\n".join(bad_patterns)
 

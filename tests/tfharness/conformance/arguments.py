@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tfharness.conformance.core import UNKNOWN, Violation, walk
+from tfharness.conformance.core import UNKNOWN, Violation, blocks
 
 TABLE_PATH = Path(__file__).with_name("arguments.toml")
 KINDS = ("conflicts_with", "exactly_one_of", "at_least_one_of", "required_with")
@@ -105,8 +105,8 @@ def _check_one(rule: ArgumentRule, values: dict[str, Any], prefix: str) -> list[
 def check_resource(type_name: str, values: dict[str, Any]) -> list[Violation]:
     violations: list[Violation] = []
     for rule in load_rules().get(type_name, []):
-        scopes = walk(values, rule.block) if rule.block else iter([("", values)])
+        # Each element of the nested block the rule is declared in, or the resource itself.
+        scopes = blocks(values, rule.block) if rule.block else iter([("", values)])
         for prefix, scope in scopes:
-            if isinstance(scope, dict):
-                violations.extend(_check_one(rule, scope, prefix))
+            violations.extend(_check_one(rule, scope, prefix))
     return violations
