@@ -160,12 +160,12 @@ def test_layer_follows_runtime_and_architecture(tf: Workspace) -> None:
             **BASE,
             "architecture": "x86_64",
             "runtime": "python3.12",
-            "layers": ["arn:aws:lambda:us-east-1:1:layer:x:1"],
+            "layers": ["arn:aws:lambda:us-east-1:123456789012:layer:x:1"],
         },
     )
     assert plan.resource("aws_lambda_function.this")["layers"] == [
         "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-x86_64:27",
-        "arn:aws:lambda:us-east-1:1:layer:x:1",
+        "arn:aws:lambda:us-east-1:123456789012:layer:x:1",
     ]
 
 
