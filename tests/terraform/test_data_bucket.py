@@ -81,4 +81,3 @@ def test_policy_denies_every_request_not_made_over_tls(tf: Workspace) -> None:
             "Condition": {"Bool": {"aws:SecureTransport": "false"}},
         }
     ]
-
