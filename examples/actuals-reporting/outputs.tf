@@ -7,3 +7,8 @@ output "token_secret_arn" {
   description = "Secret to put the actuals API token into."
   value       = module.ml_gateway.actuals_token_secret_arn
 }
+
+output "bucket" {
+  description = "The bucket the example created: drop files under upload_actuals/<deployment_id>/."
+  value       = module.actuals_bucket.name
+}

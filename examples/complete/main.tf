@@ -2,14 +2,38 @@ provider "aws" {
   region = var.region
 }
 
-# Everything at once: Terraform owns the endpoint (blue/green updates, autoscaling), an API
-# serves Lambda-proxy predictions and a direct ratings route, and ground truth dropped in
-# the data bucket is reported to the monitoring platform.
+data "aws_caller_identity" "current" {}
+
+locals {
+  tags = { project = "ml-gateway", environment = "prod" }
+  # Bucket names are global: the account id and region make this one unique without a random
+  # suffix, so a second deployment (another region, another account) never collides.
+  bucket = "${var.name}-${data.aws_caller_identity.current.account_id}-${var.region}"
+}
+
+# The one data bucket: batch files, actuals uploads and captured requests. This example creates
+# it, so the notification configuration the gateway writes on it replaces nobody's.
+module "data_bucket" {
+  source = "../../modules/data-bucket"
+
+  name          = local.bucket
+  force_destroy = var.force_destroy
+  tags          = local.tags
+  expirations = {
+    batch-out    = { prefix = "batch/out/", days = 30 }
+    batch-errors = { prefix = "batch/errors/", days = 30 }
+  }
+}
+
+# A churn classifier end to end: Terraform owns the endpoint (SageMaker's built-in XGBoost
+# container serving your model.tar.gz, canary updates, autoscaling), the API serves it through
+# the prediction function and directly, batch files are scored through the same route, and the
+# churn outcomes you upload later are reported to the monitoring platform.
 module "ml_gateway" {
   source = "../.."
 
   name = var.name
-  tags = { project = "ml-gateway", environment = "prod" }
+  tags = local.tags
 
   endpoint = {
     name = "${var.name}-prod"
@@ -30,8 +54,9 @@ module "ml_gateway" {
         }
       }
       data_capture = {
-        destination_s3_uri  = "s3://${var.bucket}/data-capture/"
+        destination_s3_uri  = "s3://${module.data_bucket.name}/data-capture/"
         sampling_percentage = 20
+        csv_content_types   = ["text/csv"]
       }
       deployment = {
         traffic_shifting     = "CANARY"
@@ -41,9 +66,11 @@ module "ml_gateway" {
     }
   }
 
+  # XGBoost reads CSV rows of features (no header, no label) and answers one churn probability
+  # per row. JSON requests ({"tenure": 12, ...} or {"instances": [...]}) become CSV rows in
+  # feature_names order.
   models = {
-    default = {}
-    csv     = { content_type = "text/csv", accept = "text/csv" }
+    default = { content_type = "text/csv", accept = "text/csv", feature_names = var.feature_names }
   }
 
   api = {
@@ -60,24 +87,27 @@ module "ml_gateway" {
       partner    = { usage_plan = "pro" }
     }
     routes = {
-      ratings = { type = "sagemaker", path = "predicted-ratings/{user_id}", method = "GET", mapping = "ratings" }
+      # POST /score: CSV feature rows straight to the endpoint, probabilities straight back.
+      score = { type = "sagemaker", path = "score", content_types = ["text/csv"], accept = "text/csv" }
     }
   }
 
-  # Files under batch/in/ are scored in batches; files above 512 MiB go to Batch Transform
-  # with the endpoint's own model.
+  # CSV files under batch/in/ with a header of customer_id and every feature column are scored
+  # through the default route; batch/out/ gets the same rows with a churn_probability column.
+  # No Batch Transform (transform): it does not run for CSV files with a header yet, so every
+  # file, however large, is scored through the endpoint.
   batch_prediction = {
-    bucket             = var.bucket
+    bucket             = module.data_bucket.name
     id_column          = "customer_id"
-    transform          = {}
+    feature_columns    = var.feature_names
     suffixes           = [".csv"]
-    model_route        = "csv"
     prediction_columns = ["churn_probability"]
   }
 
+  # CSVs of associationId,actualValue (the customer's churn outcome, 0 or 1) under
+  # upload_actuals/<deployment id>/ are reported to the DataRobot deployment.
   actuals_reporting = {
-    bucket  = var.bucket
-    sinks   = ["datarobot", "model-monitor"]
+    bucket  = module.data_bucket.name
     api_url = var.actuals_api_url
   }
 }

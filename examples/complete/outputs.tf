@@ -1,11 +1,6 @@
-output "endpoint_name" {
-  description = "Name of the endpoint Terraform owns."
-  value       = module.ml_gateway.endpoint_name
-}
-
-output "invoke_url" {
-  description = "Base URL of the prod stage."
-  value       = module.ml_gateway.invoke_url
+output "actuals_token_secret_arn" {
+  description = "Secret to put the DataRobot API token into."
+  value       = module.ml_gateway.actuals_token_secret_arn
 }
 
 output "api_key" {
@@ -14,7 +9,17 @@ output "api_key" {
   sensitive   = true
 }
 
-output "actuals_token_secret_arn" {
-  description = "Secret to put the actuals API token into."
-  value       = module.ml_gateway.actuals_token_secret_arn
+output "bucket" {
+  description = "The data bucket: batch/in/, batch/out/, upload_actuals/, data-capture/."
+  value       = module.data_bucket.name
+}
+
+output "endpoint_name" {
+  description = "Name of the endpoint Terraform owns."
+  value       = module.ml_gateway.endpoint_name
+}
+
+output "invoke_url" {
+  description = "Base URL of the prod stage."
+  value       = module.ml_gateway.invoke_url
 }

@@ -1,7 +1,12 @@
 variable "endpoint_name" {
-  description = "Name of the SageMaker endpoint you already run."
+  description = "Name of the SageMaker endpoint you already run (JSON in, JSON out on POST /predict)."
   type        = string
-  default     = "churn-prod"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$", var.endpoint_name))
+    error_message = "endpoint_name must be a SageMaker endpoint name: 1 to 63 letters, digits or hyphens."
+  }
 }
 
 variable "name" {

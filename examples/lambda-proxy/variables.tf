@@ -11,9 +11,14 @@ variable "daily_quota" {
 }
 
 variable "endpoint_name" {
-  description = "Name of an existing SageMaker endpoint serving a classification model with JSON in and out."
+  description = "Name of your SageMaker endpoint: JSON records in, JSON predictions out."
   type        = string
-  default     = "iris-classifier"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$", var.endpoint_name))
+    error_message = "endpoint_name must be a SageMaker endpoint name: 1 to 63 letters, digits or hyphens."
+  }
 }
 
 variable "log_retention_in_days" {

@@ -2,6 +2,12 @@ provider "aws" {
   region = var.region
 }
 
+data "aws_caller_identity" "current" {}
+
+locals {
+  bucket = "${var.name}-${data.aws_caller_identity.current.account_id}-${var.region}"
+}
+
 # The whole gateway around two existing endpoints: a classifier behind Lambda-proxy predictions
 # and batch files, a recommender behind the direct ratings route, and actuals reporting.
 # `make local` serves exactly this plan on localhost with bundled models standing in for the
@@ -40,8 +46,9 @@ module "ml_gateway" {
   }
 
   # CSV files under batch/in/ with a header: id,sepal_length,sepal_width,petal_length,petal_width.
+  # The data bucket is created here, named per account and region (bucket names are global).
   batch_prediction = {
-    bucket        = var.bucket
+    bucket        = local.bucket
     create_bucket = true
     id_column     = "id"
     suffixes      = [".csv"]
@@ -50,7 +57,7 @@ module "ml_gateway" {
 
   # CSVs of associationId,actualValue under upload_actuals/<deployment id>/.
   actuals_reporting = {
-    bucket  = var.bucket
+    bucket  = local.bucket
     api_url = var.actuals_api_url
   }
 }

@@ -5,9 +5,14 @@ variable "cache_size" {
 }
 
 variable "endpoint_name" {
-  description = "Name of an existing SageMaker endpoint that takes CSV rows (for example the iris classifier)."
+  description = "Name of your SageMaker endpoint that takes one CSV row of features (for example an iris classifier)."
   type        = string
-  default     = "iris-classifier"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$", var.endpoint_name))
+    error_message = "endpoint_name must be a SageMaker endpoint name: 1 to 63 letters, digits or hyphens."
+  }
 }
 
 variable "name" {

@@ -2,9 +2,17 @@ provider "aws" {
   region = var.region
 }
 
-# Files dropped under s3://<bucket>/batch/in/ are scored by an existing endpoint, 500 rows
-# per call; results land under batch/out/ and rejected rows under batch/errors/. The
-# bucket is created hardened, with outputs and error reports expiring after 30 days.
+data "aws_caller_identity" "current" {}
+
+locals {
+  bucket = "${var.name}-batch-${data.aws_caller_identity.current.account_id}-${var.region}"
+}
+
+# Files dropped under s3://<bucket>/batch/in/ are scored by an endpoint you already run, 500
+# rows per call; results land under batch/out/ and rejected rows under batch/errors/. The
+# gateway creates the bucket (hardened, outputs and error reports expiring after 30 days), so
+# the notification configuration it writes replaces nobody's. Bucket names are global: the
+# account id and region make this one unique without a random suffix.
 module "ml_gateway" {
   source = "../.."
 
@@ -13,9 +21,9 @@ module "ml_gateway" {
   models   = { default = { content_type = "text/csv", accept = "text/csv" } }
 
   batch_prediction = {
-    bucket                 = var.bucket
+    bucket                 = local.bucket
     create_bucket          = true
-    id_column              = "id"
+    id_column              = var.id_column
     output_expiration_days = 30
   }
 }

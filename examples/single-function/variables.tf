@@ -1,7 +1,12 @@
 variable "endpoint_name" {
-  description = "Name of an existing SageMaker endpoint the function invokes."
+  description = "Name of your SageMaker endpoint the function invokes."
   type        = string
-  default     = "iris-classifier"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$", var.endpoint_name))
+    error_message = "endpoint_name must be a SageMaker endpoint name: 1 to 63 letters, digits or hyphens."
+  }
 }
 
 variable "name" {

@@ -41,13 +41,28 @@ variable "logging" {
 }
 
 variable "name" {
-  description = "Name of the bucket."
+  description = "Name of the bucket, unique in its partition: include the account id and region (e.g. churn-data-123456789012-eu-west-1) so two stacks never claim the same name."
   type        = string
   nullable    = false
 
+  # S3's general purpose bucket naming rules:
+  # https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
   validation {
     condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.name))
-    error_message = "name must be an S3 bucket name: 3 to 63 lower-case letters, digits, dots or hyphens."
+    error_message = "name must be an S3 bucket name: 3 to 63 lower-case letters, digits, dots or hyphens, beginning and ending with a letter or digit."
+  }
+
+  validation {
+    condition     = !strcontains(var.name, "..") && !can(regex("^[0-9]+[.][0-9]+[.][0-9]+[.][0-9]+$", var.name))
+    error_message = "name must not hold two adjacent dots or look like an IP address (192.168.5.4): S3 refuses such bucket names."
+  }
+
+  validation {
+    condition = (
+      !anytrue([for p in ["xn--", "sthree-", "amzn-s3-demo-"] : startswith(var.name, p)]) &&
+      !anytrue([for s in ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"] : endswith(var.name, s)])
+    )
+    error_message = "name must not start with xn--, sthree- or amzn-s3-demo-, nor end with -s3alias, --ol-s3, .mrap, --x-s3 or --table-s3: S3 reserves them."
   }
 }
 

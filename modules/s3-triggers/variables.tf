@@ -107,6 +107,20 @@ variable "triggers" {
     error_message = "triggers: a write_prefixes entry overlaps a watched prefix, so a function would be triggered by what a function writes. Make output, error, state and archive prefixes siblings of the input prefix, e.g. \"batch/in/\" and \"batch/out/\"."
   }
 
+  # Each suffix becomes a notification rule of its own under the same prefix: S3 refuses two
+  # rules whose prefixes overlap while their suffixes overlap too ("Configuration is ambiguously
+  # defined", https://repost.aws/knowledge-center/lambda-s3-event-configuration-error).
+  validation {
+    condition = alltrue(flatten([
+      for t in values(var.triggers) : [
+        for i, a in t.suffixes : [
+          for j, b in t.suffixes : length(a) > 0 && (i == j || (!endswith(a, b) && !endswith(b, a)))
+        ]
+      ]
+    ]))
+    error_message = "triggers suffixes must be non-empty and none may end with another (\".csv\" and \"data.csv\", or the same suffix twice): S3 refuses overlapping suffixes under one prefix."
+  }
+
   # S3 rejects two notification rules whose prefixes overlap for the same events
   # ("Configuration is ambiguously defined"), and with EventBridge both would fire.
   validation {

@@ -274,8 +274,9 @@ variable "s3_access" {
 variable "shadow_variant" {
   description = <<-EOT
     A shadow variant: receives a copy of the production traffic, its responses are only
-    logged (and captured), never returned. Instance-based or serverless like a production
-    variant; model_name serves another existing model (null: this module's model).
+    logged (and captured), never returned. Needs exactly one production variant. Instance-based
+    or serverless like a production variant; model_name serves another existing model (null:
+    this module's model).
   EOT
   type = object({
     initial_instance_count = optional(number)
@@ -319,6 +320,13 @@ variable "shadow_variant" {
   validation {
     condition     = var.shadow_variant == null || !anytrue([for v in values(var.variants) : v.serverless != null])
     error_message = "shadow_variant: serverless endpoints take a single variant and no shadow variant."
+  }
+
+  # https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateEndpointConfig.html:
+  # with ShadowProductionVariants, exactly one ProductionVariant and one shadow variant.
+  validation {
+    condition     = var.shadow_variant == null || length(var.variants) == 1
+    error_message = "shadow_variant needs exactly one production variant in variants: SageMaker mirrors the traffic of a single production variant to the shadow."
   }
 }
 

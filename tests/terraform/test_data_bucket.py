@@ -56,6 +56,10 @@ def test_kms_encryption_with_a_bucket_key(tf: Workspace) -> None:
     ("tf_vars", "message"),
     [
         ({"name": "Bad_Bucket"}, "name must be an S3 bucket name"),
+        ({"name": "churn..data"}, "must not hold two adjacent dots"),
+        ({"name": "10.0.0.1"}, "look like an IP address"),
+        ({"name": "xn--churn-data"}, "must not start with xn--"),
+        ({"name": "churn-data-s3alias"}, "nor end with -s3alias"),
         ({"name": "b-1", "expirations": {"x": {"prefix": "out", "days": 3}}}, "prefix must be a key prefix"),
         ({"name": "b-1", "expirations": {"x": {"prefix": "out/", "days": 0}}}, "days must be a whole number"),
     ],

@@ -1,42 +1,149 @@
-"""Every example plans offline with its defaults, and wires what it promises."""
+"""Every example plans offline with its terraform.tfvars.example, and wires what it promises.
+
+Each example documents every variable in its terraform.tfvars.example; what only the user can
+know (endpoint names, images, model data) has no default, so the example plans only with a
+variables file. The assertions read the expected values from that same file.
+"""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
+import hcl2
 import pytest
 
-from tfharness import Workspace, terraform_dirs
+from tfharness import PlanResult, Workspace, terraform_dirs
+from tfharness.workspace import REPO_ROOT
 
 pytestmark = pytest.mark.terraform
 
 EXAMPLES = [rel for rel in terraform_dirs() if rel.startswith("examples/")]
+ACCOUNT = "123456789012"
+TFVARS = "terraform.tfvars.example"
+
+
+def _variables(example: str) -> dict[str, dict[str, Any]]:
+    with (REPO_ROOT / example / "variables.tf").open(encoding="utf-8") as handle:
+        blocks = hcl2.load(handle).get("variable", [])
+    return {name: body for block in blocks for name, body in block.items()}
+
+
+def _tfvars(example: str) -> dict[str, Any]:
+    """The values the file sets (python-hcl2 wraps each attribute's value in a list)."""
+    with (REPO_ROOT / example / TFVARS).open(encoding="utf-8") as handle:
+        return {name: value[0] for name, value in hcl2.load(handle).items() if not name.startswith("__")}
+
+
+def _plan(tf: Workspace, example: str) -> PlanResult:
+    return tf.plan(example, var_file=str(tf.path(example) / TFVARS))
 
 
 @pytest.mark.parametrize("example", EXAMPLES)
-def test_example_plans_with_its_defaults(tf: Workspace, example: str) -> None:
-    assert tf.plan(example).resources
+def test_tfvars_example_documents_every_variable_and_sets_the_required_ones(example: str) -> None:
+    text = (REPO_ROOT / example / TFVARS).read_text(encoding="utf-8")
+    values = _tfvars(example)
+    for name, body in _variables(example).items():
+        if "default" in body:
+            assert f"{name} =" in text, f"{example}/{TFVARS} does not mention {name}"
+        else:
+            assert name in values, f"{example}/{TFVARS} does not set the required {name}"
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert all(line.lstrip().startswith("#") or "=" in line or line.strip() in {"]", "}"} for line in lines)
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_example_plans_with_its_tfvars_example(tf: Workspace, example: str) -> None:
+    assert _plan(tf, example).resources
+
+
+@pytest.mark.parametrize(
+    "example",
+    [
+        "examples/complete",
+        "examples/direct-sagemaker",
+        "examples/existing-endpoint",
+        "examples/lambda-proxy",
+        "examples/query-string",
+        "examples/s3-batch-prediction",
+        "examples/single-function",
+    ],
+)
+def test_what_only_the_user_knows_has_no_default(example: str) -> None:
+    variables = _variables(example)
+    user_only = {"endpoint_name", "image", "model_data_url", "feature_names"} & set(variables)
+    assert user_only
+    assert not [name for name in user_only if "default" in variables[name]]
+
+
+def _notification_buckets(plan: PlanResult) -> list[str]:
+    return [
+        plan.resource(a)["bucket"]
+        for a in plan.addresses()
+        if a.endswith("aws_s3_bucket_notification.this[0]")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("example", "bucket_address", "bucket"),
+    [
+        (
+            "examples/complete",
+            "module.data_bucket.aws_s3_bucket.this",
+            f"churn-{ACCOUNT}-us-east-1",
+        ),
+        (
+            "examples/actuals-reporting",
+            "module.actuals_bucket.aws_s3_bucket.this",
+            f"mlgw-actuals-{ACCOUNT}-us-east-1",
+        ),
+        (
+            "examples/s3-batch-prediction",
+            "module.ml_gateway.module.batch_bucket[0].aws_s3_bucket.this",
+            f"churn-batch-{ACCOUNT}-us-east-1",
+        ),
+        (
+            "examples/local",
+            "module.ml_gateway.module.batch_bucket[0].aws_s3_bucket.this",
+            f"mlgw-local-{ACCOUNT}-us-east-1",
+        ),
+    ],
+)
+def test_examples_write_notifications_only_on_buckets_they_create_named_per_account_and_region(
+    tf: Workspace, example: str, bucket_address: str, bucket: str
+) -> None:
+    plan = _plan(tf, example)
+    assert plan.resource(bucket_address)["bucket"] == bucket
+    assert _notification_buckets(plan) == [bucket]
+
+
+def test_long_names_that_would_overflow_the_bucket_name_are_refused(tf: Workspace) -> None:
+    # 32 + len("-batch-123456789012-ap-southeast-2") = 66 characters
+    values = {**_tfvars("examples/s3-batch-prediction"), "name": "a" * 32, "region": "ap-southeast-2"}
+    assert "within S3's 63-character bucket names" in tf.plan_error("examples/s3-batch-prediction", values)
 
 
 def test_single_function_example_wires_the_model_endpoint(tf: Workspace) -> None:
-    plan = tf.plan("examples/single-function")
+    endpoint = _tfvars("examples/single-function")["endpoint_name"]
+    plan = _plan(tf, "examples/single-function")
     fn = plan.resource("module.predict.aws_lambda_function.this")
     assert fn["handler"] == "mlgw.handlers.predict.lambda_handler"
     assert json.loads(fn["environment"][0]["variables"]["MODELS_JSON"]) == {
-        "default": {"backend": "sagemaker", "endpoint_name": "iris-classifier"}
+        "default": {"backend": "sagemaker", "endpoint_name": endpoint}
     }
     policy = json.loads(plan.resource("module.predict.aws_iam_role_policy.this")["policy"])
     invoke = next(s for s in policy["Statement"] if s["Sid"] == "InvokeModel")
-    assert invoke["Resource"] == "arn:aws:sagemaker:us-east-1:123456789012:endpoint/iris-classifier"
+    assert invoke["Resource"] == f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:endpoint/{endpoint}"
 
 
 def test_lambda_proxy_example_wires_the_function_into_the_api(tf: Workspace) -> None:
-    plan = tf.plan("examples/lambda-proxy")
+    values = _tfvars("examples/lambda-proxy")
+    plan = _plan(tf, "examples/lambda-proxy")
     fn = plan.resource("module.predict.aws_lambda_function.this")
-    assert fn["function_name"] == "mlgw-example-predict"
+    assert fn["function_name"] == f"{values['name']}-predict"
     assert fn["handler"] == "mlgw.handlers.predict.lambda_handler"
     assert json.loads(fn["environment"][0]["variables"]["MODELS_JSON"]) == {
-        "default": {"backend": "sagemaker", "endpoint_name": "iris-classifier"}
+        "default": {"backend": "sagemaker", "endpoint_name": values["endpoint_name"]}
     }
     methods = {a: plan.resource(a) for a in plan.addresses("module.api.aws_api_gateway_method.this")}
     assert {m["http_method"] for m in methods.values()} == {"POST"}
@@ -45,17 +152,18 @@ def test_lambda_proxy_example_wires_the_function_into_the_api(tf: Workspace) -> 
         plan.resource(a)["type"] for a in plan.addresses("module.api.aws_api_gateway_integration.this")
     } == {"AWS_PROXY"}
     permissions = plan.addresses("module.api.aws_lambda_permission.route")
-    assert {plan.resource(a)["function_name"] for a in permissions} == {"mlgw-example-predict"}
+    assert {plan.resource(a)["function_name"] for a in permissions} == {f"{values['name']}-predict"}
     assert 'module.api.aws_api_gateway_usage_plan_key.this["example-client"]' in plan.resources
 
 
 def test_direct_sagemaker_example_has_no_function_and_invokes_only_its_endpoint(tf: Workspace) -> None:
-    plan = tf.plan("examples/direct-sagemaker")
+    values = _tfvars("examples/direct-sagemaker")
+    plan = _plan(tf, "examples/direct-sagemaker")
     assert not [a for a in plan.resources if a.split(".")[-2] == "aws_lambda_function"]
     policy = json.loads(plan.resource("module.api.aws_iam_role_policy.sagemaker[0]")["policy"])
     assert (
         policy["Statement"][0]["Resource"]
-        == "arn:aws:sagemaker:us-east-1:123456789012:endpoint/movie-ratings"
+        == f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:endpoint/{values['endpoint_name']}"
     )
     ratings = plan.resource('module.api.aws_api_gateway_method.this["ratings"]')
     assert ratings["request_parameters"] == {
@@ -66,76 +174,133 @@ def test_direct_sagemaker_example_has_no_function_and_invokes_only_its_endpoint(
         plan.resource(a)["name"]: plan.resource(a)
         for a in plan.addresses("module.api.aws_api_gateway_usage_plan.")
     }
-    assert [s["stage"] for s in plans["mlgw-ratings-partners"]["api_stages"]] == ["prod"]
-    assert [s["stage"] for s in plans["mlgw-ratings-testers"]["api_stages"]] == ["test"]
+    assert [s["stage"] for s in plans[f"{values['name']}-partners"]["api_stages"]] == ["prod"]
+    assert [s["stage"] for s in plans[f"{values['name']}-testers"]["api_stages"]] == ["test"]
 
 
 def test_query_string_example_requires_data_on_get(tf: Workspace) -> None:
-    plan = tf.plan("examples/query-string")
+    plan = _plan(tf, "examples/query-string")
     method = plan.resource('module.api.aws_api_gateway_method.this["predict"]')
     assert method["http_method"] == "GET"
     assert method["request_parameters"] == {"method.request.querystring.data": True}
     validators = plan.addresses("module.api.aws_api_gateway_request_validator.")
     assert [plan.resource(a)["validate_request_parameters"] for a in validators] == [True]
     fn = plan.resource("module.predict.aws_lambda_function.this")
-    assert (
-        json.loads(fn["environment"][0]["variables"]["MODELS_JSON"])["default"]["content_type"] == "text/csv"
+    default = json.loads(fn["environment"][0]["variables"]["MODELS_JSON"])["default"]
+    assert (default["content_type"], default["endpoint_name"]) == (
+        "text/csv",
+        _tfvars("examples/query-string")["endpoint_name"],
     )
 
 
-def test_complete_example_owns_the_endpoint_and_gives_its_bucket_one_notification(tf: Workspace) -> None:
-    plan = tf.plan("examples/complete")
-    endpoint = plan.resource("module.ml_gateway.module.endpoint[0].aws_sagemaker_endpoint.this")
+@pytest.fixture(scope="module")
+def complete(tf: Workspace) -> PlanResult:
+    return _plan(tf, "examples/complete")
+
+
+def test_complete_example_serves_the_built_in_xgboost_image_with_the_users_model(
+    complete: PlanResult,
+) -> None:
+    values = _tfvars("examples/complete")
+    assert values["image"] == "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+    endpoint = complete.resource("module.ml_gateway.module.endpoint[0].aws_sagemaker_endpoint.this")
     assert endpoint["name"] == "churn-prod"
-    assert plan.addresses("module.ml_gateway.module.api[0].aws_api_gateway_stage.this") == [
+    container = complete.resource("module.ml_gateway.module.endpoint[0].aws_sagemaker_model.this")[
+        "primary_container"
+    ][0]
+    assert (container["image"], container["model_data_url"]) == (values["image"], values["model_data_url"])
+    config = complete.resource(
+        "module.ml_gateway.module.endpoint[0].aws_sagemaker_endpoint_configuration.this"
+    )
+    capture = config["data_capture_config"][0]
+    assert capture["destination_s3_uri"] == f"s3://churn-{ACCOUNT}-us-east-1/data-capture/"
+    assert capture["capture_content_type_header"] == [
+        {"csv_content_types": ["text/csv"], "json_content_types": None}
+    ]
+
+
+def test_complete_example_every_route_speaks_the_models_csv(complete: PlanResult) -> None:
+    features = _tfvars("examples/complete")["feature_names"]
+    fn = complete.resource("module.ml_gateway.module.predict[0].aws_lambda_function.this")
+    models = json.loads(fn["environment"][0]["variables"]["MODELS_JSON"])
+    assert models == {
+        "default": {
+            "backend": "sagemaker",
+            "endpoint_name": "churn-prod",
+            "content_type": "text/csv",
+            "accept": "text/csv",
+            "feature_names": features,
+            "protocol": "sagemaker",
+            "serverless": False,
+        }
+    }
+    methods = complete.addresses("module.ml_gateway.module.api[0].aws_api_gateway_method.this")
+    assert not [a for a in methods if "ratings" in a]
+    score = complete.resource('module.ml_gateway.module.api[0].aws_api_gateway_integration.this["score"]')
+    assert score["type"] == "AWS"
+    assert set(score["request_templates"]) == {"text/csv"}
+    assert complete.addresses("module.ml_gateway.module.api[0].aws_api_gateway_stage.this") == [
         'module.ml_gateway.module.api[0].aws_api_gateway_stage.this["prod"]',
         'module.ml_gateway.module.api[0].aws_api_gateway_stage.this["test"]',
     ]
-    assert plan.addresses("module.ml_gateway.module.api[0].aws_api_gateway_usage_plan.this") == [
+    assert complete.addresses("module.ml_gateway.module.api[0].aws_api_gateway_usage_plan.this") == [
         'module.ml_gateway.module.api[0].aws_api_gateway_usage_plan.this["free"]',
         'module.ml_gateway.module.api[0].aws_api_gateway_usage_plan.this["pro"]',
     ]
-    config = plan.resource("module.ml_gateway.module.endpoint[0].aws_sagemaker_endpoint_configuration.this")
-    assert config["data_capture_config"][0]["destination_s3_uri"] == "s3://example-ml-data/data-capture/"
-    notifications = plan.addresses("module.ml_gateway.module.s3_triggers")
-    assert [a for a in notifications if a.endswith("aws_s3_bucket_notification.this[0]")] == [
-        'module.ml_gateway.module.s3_triggers["example-ml-data"].aws_s3_bucket_notification.this[0]'
-    ]
-    fn = plan.resource("module.ml_gateway.module.predict[0].aws_lambda_function.this")
-    models = json.loads(fn["environment"][0]["variables"]["MODELS_JSON"])
-    assert models["csv"] == {
-        "backend": "sagemaker",
-        "endpoint_name": "churn-prod",
-        "content_type": "text/csv",
-        "accept": "text/csv",
-        "protocol": "sagemaker",
-        "serverless": False,
-    }
-    rules = plan.resource(
-        'module.ml_gateway.module.s3_triggers["example-ml-data"].aws_s3_bucket_notification.this[0]'
+
+
+def test_complete_example_scores_batch_files_through_the_endpoint_without_batch_transform(
+    complete: PlanResult,
+) -> None:
+    features = _tfvars("examples/complete")["feature_names"]
+    env = complete.resource("module.ml_gateway.module.batch_predict[0].aws_lambda_function.this")[
+        "environment"
+    ][0]["variables"]
+    assert env["BATCH_BUCKET"] == f"churn-{ACCOUNT}-us-east-1"
+    assert env["BATCH_CSV_HEADER"] == "true"
+    assert env["BATCH_ID_COLUMN"] == "customer_id"
+    assert env["BATCH_FEATURE_COLUMNS"] == ",".join(features)
+    assert env["BATCH_PREDICTION_COLUMNS"] == "churn_probability"
+    assert not [k for k in env if k.startswith("BATCH_TRANSFORM_")]
+    bucket = f"churn-{ACCOUNT}-us-east-1"
+    rules = complete.resource(
+        f'module.ml_gateway.module.s3_triggers["{bucket}"].aws_s3_bucket_notification.this[0]'
     )["lambda_function"]
-    assert sorted(r["filter_prefix"] for r in rules) == ["batch/in/", "upload_actuals/"]
-    actuals = plan.resource("module.ml_gateway.module.report_actuals[0].aws_lambda_function.this")
-    assert actuals["environment"][0]["variables"]["ACTUALS_GROUND_TRUTH_ENDPOINT"] == "churn-prod"
+    assert sorted((r["filter_prefix"], r["filter_suffix"]) for r in rules) == [
+        ("batch/in/", ".csv"),
+        ("upload_actuals/", ".csv"),
+    ]
+    actuals = complete.resource("module.ml_gateway.module.report_actuals[0].aws_lambda_function.this")
+    assert actuals["environment"][0]["variables"]["ACTUALS_SINKS"] == "datarobot"
 
 
 def test_existing_endpoint_example_scopes_the_function_to_that_endpoint(tf: Workspace) -> None:
-    plan = tf.plan("examples/existing-endpoint")
+    endpoint = _tfvars("examples/existing-endpoint")["endpoint_name"]
+    plan = _plan(tf, "examples/existing-endpoint")
     assert not plan.addresses("module.ml_gateway.module.endpoint")
     policy = json.loads(
         plan.resource("module.ml_gateway.module.predict[0].aws_iam_role_policy.this")["policy"]
     )
     invoke = next(s for s in policy["Statement"] if s["Sid"] == "InvokeModelEndpoints")
-    assert invoke["Resource"] == "arn:aws:sagemaker:us-east-1:123456789012:endpoint/churn-prod"
+    assert invoke["Resource"] == f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:endpoint/{endpoint}"
 
 
-def test_s3_batch_example_creates_the_bucket_before_its_trigger(tf: Workspace) -> None:
-    plan = tf.plan("examples/s3-batch-prediction")
-    assert (
-        plan.resource("module.ml_gateway.module.batch_bucket[0].aws_s3_bucket.this")["bucket"]
-        == "example-ml-batch"
-    )
+def test_s3_batch_example_scores_through_the_given_endpoint(tf: Workspace) -> None:
+    values = _tfvars("examples/s3-batch-prediction")
+    plan = _plan(tf, "examples/s3-batch-prediction")
+    env = plan.resource("module.ml_gateway.module.batch_predict[0].aws_lambda_function.this")["environment"][
+        0
+    ]["variables"]
+    assert json.loads(env["MODELS_JSON"])["default"]["endpoint_name"] == values["endpoint_name"]
+    bucket = f"churn-batch-{ACCOUNT}-us-east-1"
     rules = plan.resource(
-        'module.ml_gateway.module.s3_triggers["example-ml-batch"].aws_s3_bucket_notification.this[0]'
+        f'module.ml_gateway.module.s3_triggers["{bucket}"].aws_s3_bucket_notification.this[0]'
     )["lambda_function"]
     assert {r["filter_prefix"] for r in rules} == {"batch/in/"}
+    assert plan.outputs["bucket"] == bucket
+
+
+def test_readmes_plan_examples_with_their_tfvars_example() -> None:
+    for example in EXAMPLES:
+        readme = (REPO_ROOT / example / "README.md").read_text(encoding="utf-8")
+        assert f"make plan EXAMPLE={example} VARS={example}/{TFVARS}" in readme, example

@@ -104,6 +104,18 @@ def test_eventbridge_on_a_bucket_that_already_sends_events_leaves_its_configurat
             {"batch": {**TRIGGERS["batch"], "write_prefixes": ["out"]}},
             "write_prefixes must be key prefixes ending",
         ),
+        (
+            {"batch": {**TRIGGERS["batch"], "suffixes": [".csv", "data.csv"]}},
+            "none may end with another",
+        ),
+        (
+            {"batch": {**TRIGGERS["batch"], "suffixes": [".csv", ".csv"]}},
+            "none may end with another",
+        ),
+        (
+            {"batch": {**TRIGGERS["batch"], "suffixes": [""]}},
+            "suffixes must be non-empty",
+        ),
     ],
 )
 def test_loops_and_ambiguous_prefixes_are_refused(
@@ -115,3 +127,17 @@ def test_loops_and_ambiguous_prefixes_are_refused(
 def test_bad_mode_and_bucket_fail_with_their_message(tf: Workspace) -> None:
     assert "mode must be notification or eventbridge" in tf.plan_error(MODULE, {**BASE, "mode": "sqs"})
     assert "bucket must be an S3 bucket name" in tf.plan_error(MODULE, {**BASE, "bucket": "Bad_Bucket"})
+
+
+def test_the_notification_waits_for_the_permissions_s3_checks(tf: Workspace) -> None:
+    # The module's plan passes s3.notification-needs-permission; the same module without its
+    # depends_on breaks it, so the rule guards this wiring.
+    module = tf.path(MODULE)
+    main = (module / "main.tf").read_text(encoding="utf-8")
+    assert "depends_on = [aws_lambda_permission.s3]" in main
+    hcl = main.replace("depends_on = [aws_lambda_permission.s3]", "") + (module / "variables.tf").read_text(
+        encoding="utf-8"
+    )
+    error = tf.plan_error(tf.inline(hcl), BASE)
+    assert "s3.notification-needs-permission" in error
+    assert "does not depend on aws_lambda_permission.s3" in error

@@ -559,6 +559,10 @@ INSTANCE = {"instance_type": "ml.m5.large"}
             "must differ from every production variant name",
         ),
         ({"shadow_variant": {"name": "s"}}, "shadow_variant is either instance-based"),
+        (
+            {"variants": {"a": INSTANCE, "b": INSTANCE}, "shadow_variant": {"name": "s", **INSTANCE}},
+            "shadow_variant needs exactly one production variant",
+        ),
         ({"s3_access": {"read_prefixes": ["ml-data/batch/in/"]}}, "s3_access prefixes must be S3 URIs"),
         ({"execution_role_arn": "ml-platform"}, "execution_role_arn must be an IAM role ARN"),
     ],
