@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from tfharness import Workspace, toolchain
+from tfharness.workspace import example_var_file
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TOOLCHAIN_HOME = REPO_ROOT / ".tf-offline"
@@ -216,6 +217,7 @@ def plan_json(example: Path, var_file: Path | None = None) -> dict[str, Any]:
     """``terraform show -json`` of the example's offline plan (with the link resources)."""
     with tempfile.TemporaryDirectory(prefix="mlgw-local-") as scratch:
         workspace, rel = stage_example(example, Path(scratch))
+        var_file = var_file or example_var_file(example.resolve())
         try:
             result = workspace.plan(rel, var_file=str(var_file.resolve()) if var_file else None)
         except AssertionError as exc:

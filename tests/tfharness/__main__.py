@@ -16,12 +16,14 @@ from pathlib import Path
 
 from tfharness.toolchain import toolchain
 from tfharness.workspace import (
+    EXAMPLE_VARS,
     REPO_ROOT,
     MissingSchemaError,
     PlanFailed,
     Workspace,
     assert_conformant,
     check_schemas_cover,
+    example_var_file,
     plan_context,
     terraform_dirs,
 )
@@ -66,6 +68,9 @@ def _plan(rel: str, var_file: str | None) -> int:
             args.append("-no-color")
         if var_file:
             args.append(f"-var-file={(Path.cwd() / var_file).resolve()}")
+        elif example_var_file(source):
+            print(f"(no VARS given: planning with {rel}/{EXAMPLE_VARS})", file=sys.stderr)
+            args.append(f"-var-file={example_var_file(source)}")
         plan = chain.run(args, cwd=target)
         sys.stdout.write(plan.stdout)
         sys.stderr.write(plan.stderr)

@@ -234,6 +234,16 @@ class Workspace:
         return result.stdout
 
 
+EXAMPLE_VARS = "terraform.tfvars.example"
+
+
+def example_var_file(directory: Path) -> Path | None:
+    """The example's ``terraform.tfvars.example``: what an offline plan of it uses when no
+    var file is given, since examples leave what only the user knows without a default."""
+    candidate = directory / EXAMPLE_VARS
+    return candidate if candidate.is_file() else None
+
+
 def plan_context() -> conformance.Context:
     """The account a plan is checked against: a fresh one in the harness's region, unless the
     environment says what it already has (see ``conformance.Context``)."""
