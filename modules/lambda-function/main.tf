@@ -97,9 +97,10 @@ resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_173:Environment variables hold no secrets (tokens are read from Secrets Manager); a customer managed key is opt-in through kms_key_arn.
   #checkov:skip=CKV_AWS_115:Reserved concurrency is the caller's choice (reserved_concurrent_executions); reserving it by default would take capacity from the account.
   #checkov:skip=CKV_AWS_50:X-Ray is opt-in (tracing_mode = "Active"); tracing off keeps cold starts short.
-  function_name                  = var.name
-  description                    = var.description
-  role                           = local.role_arn
+  function_name = var.name
+  description   = var.description
+  # Referenced directly (not through local.role_arn), so a plan shows which role the function uses.
+  role                           = local.create_role ? aws_iam_role.this[0].arn : var.iam_role.arn
   handler                        = var.handler
   runtime                        = var.runtime
   architectures                  = [var.architecture]

@@ -239,7 +239,9 @@ def test_environment_size_counts_names_and_values_as_lambda_measures_them(tf: Wo
     error = tf.plan_error(MODULE, {**BASE, "environment": {"X": fits + "x"}})
     assert "come to 4097 characters" in error
     # jsonencode escapes <, > and & in six characters; Lambda's JSON does not, so they count once.
-    assert tf.plan(MODULE, {**BASE, "environment": {"X": fits[:-3] + "<&>"}}).resource("aws_lambda_function.this")
+    assert tf.plan(MODULE, {**BASE, "environment": {"X": fits[:-3] + "<&>"}}).resource(
+        "aws_lambda_function.this"
+    )
 
 
 def test_role_name_fits_iam_limit_with_region_and_hash(tf: Workspace) -> None:

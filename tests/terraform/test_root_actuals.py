@@ -149,7 +149,10 @@ def test_a_secret_is_created_when_none_is_given(tf: Workspace) -> None:
 def test_the_token_secret_can_keep_a_recovery_window(tf: Workspace, days: int) -> None:
     plan = tf.plan(
         ROOT,
-        {"name": "churn", "actuals_reporting": {"bucket": "churn-data", "secret_recovery_window_in_days": days}},
+        {
+            "name": "churn",
+            "actuals_reporting": {"bucket": "churn-data", "secret_recovery_window_in_days": days},
+        },
     )
     assert plan.resource("aws_secretsmanager_secret.actuals_token[0]")["recovery_window_in_days"] == days
 

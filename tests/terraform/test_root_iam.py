@@ -32,12 +32,17 @@ EVERYTHING: dict[str, Any] = {
         "create_account_cloudwatch_role": True,
     },
     "batch_prediction": {"bucket": "churn-data"},
-    "actuals_reporting": {"bucket": "churn-data", "token_secret_arn": "arn:aws:secretsmanager:us-east-1:1:secret:t"},
+    "actuals_reporting": {
+        "bucket": "churn-data",
+        "token_secret_arn": "arn:aws:secretsmanager:us-east-1:1:secret:t",
+    },
 }
 
 
 def _roles(plan: PlanResult) -> dict[str, dict[str, Any]]:
-    return {address: plan.resource(address) for address in plan.addresses() if ".aws_iam_role." in f".{address}"}
+    return {
+        address: plan.resource(address) for address in plan.addresses() if ".aws_iam_role." in f".{address}"
+    }
 
 
 def test_every_created_role_is_named_for_its_region(tf: Workspace) -> None:
@@ -83,7 +88,9 @@ def test_existing_roles_replace_the_created_ones(tf: Workspace) -> None:
     assert [role["name"] for role in _roles(plan).values()] == ["churn-apigateway-cloudwatch-us-east-1"]
     assert plan.resource("module.predict[0].aws_lambda_function.this")["role"] == arns["predict"]
     assert plan.resource("module.batch_predict[0].aws_lambda_function.this")["role"] == arns["batch_predict"]
-    assert plan.resource("module.report_actuals[0].aws_lambda_function.this")["role"] == arns["report_actuals"]
+    assert (
+        plan.resource("module.report_actuals[0].aws_lambda_function.this")["role"] == arns["report_actuals"]
+    )
     assert plan.resource("module.endpoint[0].aws_sagemaker_model.this")["execution_role_arn"] == (
         f"arn:aws:iam::{ACCOUNT}:role/platform/model"
     )
@@ -97,8 +104,13 @@ def test_existing_roles_replace_the_created_ones(tf: Workspace) -> None:
         ({"arns": {"endpoint": f"arn:aws:iam::{ACCOUNT}:role/x"}}, "iam_roles.arns keys must be"),
         ({"arns": {"predict": "x"}}, "iam_roles.arns values must be IAM role ARNs"),
         ({"path": "ml"}, "iam_roles.path must be"),
-        ({"permissions_boundary_arn": f"arn:aws:iam::{ACCOUNT}:role/b"}, "must be the ARN of a managed policy"),
+        (
+            {"permissions_boundary_arn": f"arn:aws:iam::{ACCOUNT}:role/b"},
+            "must be the ARN of a managed policy",
+        ),
     ],
 )
-def test_bad_iam_roles_fail_with_their_message(tf: Workspace, iam_roles: dict[str, Any], message: str) -> None:
+def test_bad_iam_roles_fail_with_their_message(
+    tf: Workspace, iam_roles: dict[str, Any], message: str
+) -> None:
     assert message in tf.plan_error(ROOT, {"name": "churn", "iam_roles": iam_roles})

@@ -354,18 +354,32 @@ def test_an_existing_role_is_used_as_given(tf: Workspace) -> None:
     assert plan.resource("aws_sagemaker_model.this")["execution_role_arn"] == role
     assert plan.outputs["role_arn"] == role
     assert plan.outputs["role_name"] is None
-    assert "ReadModelArtifact" in {s["Sid"] for s in json.loads(plan.outputs["role_policy_json"])["Statement"]}
+    assert "ReadModelArtifact" in {
+        s["Sid"] for s in json.loads(plan.outputs["role_policy_json"])["Statement"]
+    }
 
 
-def test_role_name_path_and_boundary_can_be_set_and_the_model_follows(tf: Workspace, base_plan: PlanResult) -> None:
+def test_role_name_path_and_boundary_can_be_set_and_the_model_follows(
+    tf: Workspace, base_plan: PlanResult
+) -> None:
     boundary = f"arn:aws:iam::{ACCOUNT}:policy/ml-boundary"
     plan = tf.plan(
-        MODULE, _with(iam_role={"name": "churn-prod-sagemaker", "path": "/ml/", "permissions_boundary_arn": boundary})
+        MODULE,
+        _with(
+            iam_role={"name": "churn-prod-sagemaker", "path": "/ml/", "permissions_boundary_arn": boundary}
+        ),
     )
     role = plan.resource("aws_iam_role.this[0]")
-    assert (role["name"], role["path"], role["permissions_boundary"]) == ("churn-prod-sagemaker", "/ml/", boundary)
+    assert (role["name"], role["path"], role["permissions_boundary"]) == (
+        "churn-prod-sagemaker",
+        "/ml/",
+        boundary,
+    )
     # The role's ARN is part of what defines the model: another role, another model name.
-    assert plan.resource("aws_sagemaker_model.this")["name"] != base_plan.resource("aws_sagemaker_model.this")["name"]
+    assert (
+        plan.resource("aws_sagemaker_model.this")["name"]
+        != base_plan.resource("aws_sagemaker_model.this")["name"]
+    )
 
 
 def test_role_name_prefix_keeps_the_model_name_known_at_plan(tf: Workspace) -> None:

@@ -2,4 +2,7 @@
 
 from tfharness.conformance.rules import (  # noqa: F401 - imported to register their rules
     apigateway,
+    iam,
+    lambda_,
+    secretsmanager,
 )
