@@ -88,7 +88,9 @@ variable "iam_role" {
     complete it with a unique suffix (the name and ARN are then known only after apply);
     path and permissions_boundary_arn apply to the created role. arn brings an existing role:
     the module then creates no role and attaches nothing, so that role must trust
-    lambda.amazonaws.com and allow what the role_policy_json output lists.
+    lambda.amazonaws.com and allow what the role_policy_json output lists. A new name or path
+    replaces the role, the new one first: change the name along with the path of a role
+    named explicitly.
   EOT
   type = object({
     arn                      = optional(string)

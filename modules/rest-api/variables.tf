@@ -158,7 +158,9 @@ variable "iam_role" {
     role's exact name; name_prefix lets IAM complete both names with a unique suffix (known
     only after apply); path and permissions_boundary_arn apply to both. arn brings an
     existing role for the SageMaker routes: none is created, and that role must trust
-    apigateway.amazonaws.com and allow sagemaker:InvokeEndpoint on the routes' endpoints.
+    apigateway.amazonaws.com and allow sagemaker:InvokeEndpoint on the routes' endpoints. A
+    new name or path replaces the SageMaker role, the new one first: change the name along
+    with the path of a role named explicitly.
   EOT
   type = object({
     arn                      = optional(string)

@@ -157,7 +157,9 @@ variable "iam_role" {
     role's exact name instead; name_prefix lets IAM complete it with a unique suffix (known
     only after apply); path and permissions_boundary_arn apply to the created role. arn
     brings an existing role: nothing is created, so that role must trust
-    sagemaker.amazonaws.com and allow what the role_policy_json output lists.
+    sagemaker.amazonaws.com and allow what the role_policy_json output lists. A new name or
+    path replaces the role, the new one first: change the name along with the path of a role
+    named explicitly.
   EOT
   type = object({
     arn                      = optional(string)

@@ -92,8 +92,8 @@ def environment_size(values: Json, ctx: Context) -> Iterator[Finding]:
 @resource_rule(
     "lambda.layer-count",
     "aws_lambda_function",
-    source="https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html",
-    evidence="Function layers: five layers",
+    source="https://docs.aws.amazon.com/lambda/latest/dg/adding-layers.html",
+    evidence="You can add up to five layers to a Lambda function.",
 )
 def layer_count(values: Json, ctx: Context) -> Iterator[Finding]:
     layers = _layers(values)

@@ -14,15 +14,16 @@ _SECRET = "aws_secretsmanager_secret"
 @resource_rule(
     "secretsmanager.recovery-window",
     _SECRET,
-    source="https://github.com/hashicorp/terraform-provider-aws/blob/v6.47.0/internal/service/secretsmanager/secret.go",
+    source="https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_DeleteSecret.html",
     evidence=(
-        "recovery_window_in_days: validation.Any(validation.IntBetween(7, 30), "
-        "validation.IntInSlice([]int{0}))"
+        "RecoveryWindowInDays: The number of days from 7 to 30 that Secrets Manager waits before "
+        "permanently deleting the secret."
     ),
 )
 def recovery_window(values: Json, ctx: Context) -> Iterator[Finding]:
-    # 0 deletes without recovery (ForceDeleteWithoutRecovery); DeleteSecret takes 7 to 30 days
-    # otherwise (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_DeleteSecret.html).
+    # The provider sends 0 as ForceDeleteWithoutRecovery and accepts nothing else outside 7-30:
+    # validation.Any(validation.IntBetween(7, 30), validation.IntInSlice([]int{0})) in
+    # https://github.com/hashicorp/terraform-provider-aws/blob/v6.47.0/internal/service/secretsmanager/secret.go
     days = values.get("recovery_window_in_days")
     if isinstance(days, int | float) and not isinstance(days, bool) and days != 0 and not 7 <= days <= 30:
         yield (
