@@ -39,7 +39,12 @@ resource "aws_secretsmanager_secret" "actuals_token" {
   name        = "${var.name}/actuals-api-token"
   description = "Bearer token of the MLOps actuals API used by ${local.actuals_function_name}"
   kms_key_id  = var.actuals_reporting.secret_kms_key_arn
-  tags        = var.tags
+  # What a destroy does to the secret, and so whether its name can be created again at once:
+  # see actuals_reporting in variables.tf. Secrets Manager refuses a new secret under a name
+  # that is scheduled for deletion (the provider's create retries on "scheduled for deletion"
+  # only briefly: https://github.com/hashicorp/terraform-provider-aws/blob/v6.47.0/internal/service/secretsmanager/secret.go).
+  recovery_window_in_days = var.actuals_reporting.secret_recovery_window_in_days
+  tags                    = var.tags
 }
 
 module "report_actuals" {
@@ -56,6 +61,13 @@ module "report_actuals" {
 
   async_invocation = {
     maximum_retry_attempts = local.actuals_retries
+  }
+
+  iam_role = {
+    arn                      = lookup(var.iam_roles.arns, "report_actuals", null)
+    name_prefix              = lookup(var.iam_roles.arns, "report_actuals", null) == null ? local.role_name_prefixes["report-actuals"] : null
+    path                     = var.iam_roles.path
+    permissions_boundary_arn = var.iam_roles.permissions_boundary_arn
   }
 
   environment = merge(
@@ -109,6 +121,22 @@ module "report_actuals" {
           "${local.actuals_bucket_arn}/${local.actuals.processed_prefix}*",
           "${local.actuals_bucket_arn}/${local.actuals.failed_prefix}*",
           "${local.actuals_bucket_arn}/${local.actuals.state_prefix}*",
+        ]
+      }
+      # A move (archive, quarantine) is CopyObject, which copies the source's tags by default
+      # (TaggingDirective COPY: https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html).
+      # Copying a tagged object needs s3:GetObjectTagging on the source and s3:PutObjectTagging
+      # on the target (https://repost.aws/knowledge-center/s3-troubleshoot-copy-between-buckets;
+      # an AccessDenied without them: https://github.com/nasa/cumulus-orca/issues/530).
+      ReadInputTags = {
+        actions   = ["s3:GetObjectTagging"]
+        resources = ["${local.actuals_bucket_arn}/${local.actuals.prefix}*"]
+      }
+      WriteMovedTags = {
+        actions = ["s3:PutObjectTagging"]
+        resources = [
+          "${local.actuals_bucket_arn}/${local.actuals.processed_prefix}*",
+          "${local.actuals_bucket_arn}/${local.actuals.failed_prefix}*",
         ]
       }
       RemoveInputsAndState = {

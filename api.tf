@@ -15,11 +15,16 @@ locals {
   }
 
   # Routes that address an inference component need it as a resource of InvokeEndpoint too.
-  inference_component_arns = distinct([
-    for model in values(local.models) :
-    "arn:${local.partition}:sagemaker:${local.region}:${local.account_id}:inference-component/${model.inference_component}"
-    if model.backend == "sagemaker" && try(model.inference_component, null) != null
-  ])
+  # Whether SageMaker lower-cases inference component names in the ARN it authorizes, as it
+  # does endpoint names, is not documented; CloudWatch exporters match them lower-cased
+  # (https://github.com/prometheus-community/yet-another-cloudwatch-exporter/pull/1793).
+  # Both spellings name the same component, so both are granted.
+  inference_component_arns = distinct(flatten([
+    for model in values(local.models) : [
+      for name in distinct([model.inference_component, lower(model.inference_component)]) :
+      "arn:${local.partition}:sagemaker:${local.region}:${local.account_id}:inference-component/${name}"
+    ] if model.backend == "sagemaker" && try(model.inference_component, null) != null
+  ]))
 
   amazon_ml_model_arns = distinct([
     for model in values(local.models) :
@@ -39,6 +44,13 @@ module "predict" {
   memory_size = var.api.predict.memory_size
   timeout     = var.api.predict.timeout
   tags        = var.tags
+
+  iam_role = {
+    arn                      = lookup(var.iam_roles.arns, "predict", null)
+    name_prefix              = lookup(var.iam_roles.arns, "predict", null) == null ? local.role_name_prefixes["predict"] : null
+    path                     = var.iam_roles.path
+    permissions_boundary_arn = var.iam_roles.permissions_boundary_arn
+  }
 
   # Invoked synchronously by API Gateway: there is no asynchronous event to retry or keep.
   async_invocation = {
@@ -71,18 +83,24 @@ module "api" {
   source = "./modules/rest-api"
   count  = local.api_enabled ? 1 : 0
 
-  name                    = var.name
-  description             = coalesce(var.api.description, "Predictions of ${var.name}")
-  tags                    = var.tags
-  default_endpoint_name   = local.endpoint_name
-  endpoint_configuration  = var.api.endpoint_configuration
-  resource_policy         = var.api.resource_policy
-  account_cloudwatch_role = var.api.account_cloudwatch_role
-  authorizers             = var.api.authorizers
-  cors                    = var.api.cors
-  stages                  = var.api.stages
-  usage_plans             = var.api.usage_plans
-  api_keys                = var.api.api_keys
+  name                           = var.name
+  description                    = coalesce(var.api.description, "Predictions of ${var.name}")
+  tags                           = var.tags
+  default_endpoint_name          = local.endpoint_name
+  endpoint_configuration         = var.api.endpoint_configuration
+  resource_policy                = var.api.resource_policy
+  account_cloudwatch_role        = var.api.account_cloudwatch_role
+  authorizers                    = var.api.authorizers
+  cors                           = var.api.cors
+  stages                         = var.api.stages
+  usage_plans                    = var.api.usage_plans
+  api_keys                       = var.api.api_keys
+  iam_role = {
+    arn                      = lookup(var.iam_roles.arns, "api_sagemaker", null)
+    name_prefix              = lookup(var.iam_roles.arns, "api_sagemaker", null) == null ? local.role_name_prefixes["apigateway"] : null
+    path                     = var.iam_roles.path
+    permissions_boundary_arn = var.iam_roles.permissions_boundary_arn
+  }
 
   lambda_function = local.predict_enabled ? {
     function_name = module.predict[0].function_name

@@ -42,6 +42,13 @@ module "batch_predict" {
   timeout     = local.batch.timeout
   tags        = var.tags
 
+  iam_role = {
+    arn                      = lookup(var.iam_roles.arns, "batch_predict", null)
+    name_prefix              = lookup(var.iam_roles.arns, "batch_predict", null) == null ? local.role_name_prefixes["batch-predict"] : null
+    path                     = var.iam_roles.path
+    permissions_boundary_arn = var.iam_roles.permissions_boundary_arn
+  }
+
   environment = merge(
     {
       BATCH_BUCKET             = local.batch.bucket
@@ -96,10 +103,12 @@ module "batch_predict" {
     local.batch_route.backend == "sagemaker" ? {
       InvokeModel = {
         actions = ["sagemaker:InvokeEndpoint"]
-        resources = compact([
+        # Both spellings of an inference component's name: see inference_component_arns in api.tf.
+        resources = distinct(compact([
           local.batch_endpoint_arn,
           try("arn:${local.partition}:sagemaker:${local.region}:${local.account_id}:inference-component/${local.batch_route.inference_component}", null),
-        ])
+          try("arn:${local.partition}:sagemaker:${local.region}:${local.account_id}:inference-component/${lower(local.batch_route.inference_component)}", null),
+        ]))
       }
     } : {},
     local.batch_transform_enabled ? {

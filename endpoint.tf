@@ -16,18 +16,22 @@ module "endpoint" {
   source = "./modules/sagemaker-endpoint"
   count  = local.endpoint_create != null ? 1 : 0
 
-  name                     = var.endpoint.name
-  tags                     = var.tags
-  model                    = local.endpoint_create.model
-  variants                 = local.endpoint_create.variants
-  shadow_variant           = local.endpoint_create.shadow_variant
-  data_capture             = local.endpoint_create.data_capture
-  async_inference          = local.endpoint_create.async_inference
-  deployment               = local.endpoint_create.deployment
-  execution_role_arn       = local.endpoint_create.execution_role_arn
-  permissions_boundary_arn = local.endpoint_create.permissions_boundary_arn
-  kms_key_arn              = local.endpoint_create.kms_key_arn
-  logging                  = local.endpoint_create.logging
+  name            = var.endpoint.name
+  tags            = var.tags
+  model           = local.endpoint_create.model
+  variants        = local.endpoint_create.variants
+  shadow_variant  = local.endpoint_create.shadow_variant
+  data_capture    = local.endpoint_create.data_capture
+  async_inference = local.endpoint_create.async_inference
+  deployment      = local.endpoint_create.deployment
+  kms_key_arn     = local.endpoint_create.kms_key_arn
+  logging         = local.endpoint_create.logging
+  iam_role = {
+    arn                      = local.endpoint_create.execution_role_arn
+    name_prefix              = local.endpoint_create.execution_role_arn == null ? local.role_name_prefixes["sagemaker"] : null
+    path                     = var.iam_roles.path
+    permissions_boundary_arn = try(coalesce(local.endpoint_create.permissions_boundary_arn, var.iam_roles.permissions_boundary_arn), null)
+  }
   s3_access = {
     read_prefixes  = distinct(concat(local.endpoint_create.s3_access.read_prefixes, local.endpoint_batch_access.read_prefixes))
     write_prefixes = distinct(concat(local.endpoint_create.s3_access.write_prefixes, local.endpoint_batch_access.write_prefixes))

@@ -22,6 +22,13 @@ locals {
   }
   models_json = jsonencode(local.models)
 
+  # A name prefix for each created role when var.iam_roles.use_name_prefix is set: at most the
+  # provider's 38 characters, ending in "-" before the suffix IAM adds.
+  role_name_prefixes = {
+    for key in ["predict", "batch-predict", "report-actuals", "sagemaker", "apigateway"] :
+    key => var.iam_roles.use_name_prefix ? "${trimsuffix(substr("${var.name}-${key}", 0, 37), "-")}-" : null
+  }
+
   # Endpoint ARNs every sagemaker route may invoke: the prediction function's policy scope.
   model_endpoint_arns = distinct([
     for model in values(local.models) :

@@ -5,23 +5,31 @@ variable "actuals_reporting" {
     protocol, at most report_rows rows a request) and/or written as SageMaker Model Monitor
     ground truth. Processed, failed and state prefixes default to siblings of prefix
     (upload_actuals-processed/, …), never inside it. token_secret_arn null: the module
-    creates an empty secret whose value you set outside Terraform (see the README).
+    creates an empty secret whose value you set outside Terraform (see the README), and
+    secret_recovery_window_in_days says what destroying it does: 0 (the default) deletes it
+    at once, so the same stack can be applied again right away, and the token must be put
+    again; 7 to 30 schedules the deletion, so the token can be restored
+    (aws secretsmanager restore-secret) during that many days, but until they end Secrets
+    Manager refuses a new secret of the same name and applying the stack again fails unless
+    you restore and import the secret, or force its deletion. The window is read from the
+    state when the secret is destroyed: apply a change to it before destroying.
   EOT
   type = object({
-    bucket                = string
-    prefix                = optional(string, "upload_actuals/")
-    processed_prefix      = optional(string)
-    failed_prefix         = optional(string)
-    state_prefix          = optional(string)
-    on_success            = optional(string, "delete")
-    bad_rows              = optional(string, "reject")
-    deployment_id_pattern = optional(string)
-    report_rows           = optional(number, 10000)
-    sinks                 = optional(list(string), ["datarobot"])
-    api_url               = optional(string, "https://app.datarobot.com")
-    token_secret_arn      = optional(string)
-    secret_kms_key_arn    = optional(string)
-    bucket_kms_key_arn    = optional(string)
+    bucket                         = string
+    prefix                         = optional(string, "upload_actuals/")
+    processed_prefix               = optional(string)
+    failed_prefix                  = optional(string)
+    state_prefix                   = optional(string)
+    on_success                     = optional(string, "delete")
+    bad_rows                       = optional(string, "reject")
+    deployment_id_pattern          = optional(string)
+    report_rows                    = optional(number, 10000)
+    sinks                          = optional(list(string), ["datarobot"])
+    api_url                        = optional(string, "https://app.datarobot.com")
+    token_secret_arn               = optional(string)
+    secret_kms_key_arn             = optional(string)
+    secret_recovery_window_in_days = optional(number, 0)
+    bucket_kms_key_arn             = optional(string)
     ground_truth = optional(object({
       bucket        = optional(string)
       prefix        = optional(string)
@@ -78,6 +86,19 @@ variable "actuals_reporting" {
   validation {
     condition     = var.actuals_reporting == null || try(var.actuals_reporting.timeout >= 60 && var.actuals_reporting.timeout <= 900, false)
     error_message = "actuals_reporting.timeout must be between 60 and 900 seconds."
+  }
+
+  # The provider accepts 0 (ForceDeleteWithoutRecovery) or 7 to 30 days (RecoveryWindowInDays):
+  # https://github.com/hashicorp/terraform-provider-aws/blob/v6.47.0/internal/service/secretsmanager/secret.go
+  # and https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_DeleteSecret.html.
+  validation {
+    condition = var.actuals_reporting == null || try(
+      var.actuals_reporting.secret_recovery_window_in_days == 0 || (
+        var.actuals_reporting.secret_recovery_window_in_days >= 7 && var.actuals_reporting.secret_recovery_window_in_days <= 30 &&
+        floor(var.actuals_reporting.secret_recovery_window_in_days) == var.actuals_reporting.secret_recovery_window_in_days
+      ), false
+    )
+    error_message = "actuals_reporting.secret_recovery_window_in_days must be 0 (delete the created token secret at once on destroy) or a whole number of days from 7 to 30 (Secrets Manager's recovery window)."
   }
 }
 
@@ -422,6 +443,51 @@ variable "endpoint" {
   validation {
     condition     = var.endpoint == null || can(regex("^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$", var.endpoint.name))
     error_message = "endpoint.name must be a SageMaker endpoint name: 1 to 63 letters, digits or hyphens, starting and ending with a letter or digit."
+  }
+}
+
+variable "iam_roles" {
+  description = <<-EOT
+    The IAM roles the module creates: the functions' execution roles, the endpoint model's
+    role (endpoint.create) and the role API Gateway assumes for direct SageMaker routes. Each
+    is named <name>-<purpose>-<region> (IAM names are global to the account, so the region
+    keeps two deployments of one name apart). path and permissions_boundary_arn apply to
+    every created role (endpoint.create.permissions_boundary_arn, when set, wins for the
+    model's role). use_name_prefix = true lets IAM complete each name with a unique suffix
+    (names and ARNs are then known only after apply). arns brings existing roles, keyed
+    predict, batch_predict, report_actuals or api_sagemaker (the model's role is
+    endpoint.create.execution_role_arn): no role is created for those, and each must allow
+    what its module's role_policy_json output lists.
+  EOT
+  type = object({
+    arns                     = optional(map(string), {})
+    path                     = optional(string, "/")
+    permissions_boundary_arn = optional(string)
+    use_name_prefix          = optional(bool, false)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = length(setsubtract(keys(var.iam_roles.arns), ["predict", "batch_predict", "report_actuals", "api_sagemaker"])) == 0
+    error_message = "iam_roles.arns keys must be predict, batch_predict, report_actuals or api_sagemaker."
+  }
+
+  validation {
+    condition     = alltrue([for arn in values(var.iam_roles.arns) : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", arn))])
+    error_message = "iam_roles.arns values must be IAM role ARNs, e.g. arn:aws:iam::123456789012:role/ml-predict."
+  }
+
+  # Path: "/" or /segment(s)/ of printable ASCII, at most 512 characters
+  # (https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html).
+  validation {
+    condition     = length(var.iam_roles.path) <= 512 && can(regex("^/([\\x21-\\x7E]+/)?$", var.iam_roles.path))
+    error_message = "iam_roles.path must be \"/\" or begin and end with \"/\" (printable ASCII, at most 512 characters), e.g. \"/ml-gateway/\"."
+  }
+
+  validation {
+    condition     = var.iam_roles.permissions_boundary_arn == null || can(regex("^arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/.+$", coalesce(var.iam_roles.permissions_boundary_arn, "-")))
+    error_message = "iam_roles.permissions_boundary_arn must be the ARN of a managed policy, e.g. arn:aws:iam::123456789012:policy/boundary."
   }
 }
 

@@ -14,12 +14,40 @@ data "aws_iam_policy_document" "assume" {
   }
 }
 
+locals {
+  # IAM role names are global to the account and unique regardless of case
+  # (https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html), so the default
+  # name carries the region: the same function name deployed in two regions of one account
+  # gets two roles. RoleName is at most 64 characters (same page); a longer combination keeps
+  # the region and a hash of the full name, so the name stays unique and deterministic.
+  create_role       = var.iam_role.arn == null
+  role_suffix       = "-${local.region}"
+  role_default_name = length("${var.name}${local.role_suffix}") <= 64 ? "${var.name}${local.role_suffix}" : "${substr(var.name, 0, 64 - 9 - length(local.role_suffix))}-${substr(sha256(var.name), 0, 8)}${local.role_suffix}"
+  role_name         = var.iam_role.name_prefix != null ? null : coalesce(var.iam_role.name, local.role_default_name)
+  role_arn          = local.create_role ? aws_iam_role.this[0].arn : var.iam_role.arn
+}
+
 resource "aws_iam_role" "this" {
-  name                 = var.name
-  description          = "Execution role of the ${var.name} function"
+  count = local.create_role ? 1 : 0
+
+  name                 = local.role_name
+  name_prefix          = var.iam_role.name_prefix
+  path                 = var.iam_role.path
+  description          = "Execution role of the ${var.name} function in ${local.region}"
   assume_role_policy   = data.aws_iam_policy_document.assume.json
-  permissions_boundary = var.permissions_boundary_arn
+  permissions_boundary = var.iam_role.permissions_boundary_arn
   tags                 = var.tags
+
+  # A new name (or path) replaces the role: the function moves to the new role before the
+  # old one is deleted, so it never runs with a deleted role.
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+moved {
+  from = aws_iam_role.this
+  to   = aws_iam_role.this[0]
 }
 
 locals {
@@ -116,7 +144,14 @@ data "aws_iam_policy_document" "this" {
 }
 
 resource "aws_iam_role_policy" "this" {
+  count = local.create_role ? 1 : 0
+
   name   = "${var.name}-permissions"
-  role   = aws_iam_role.this.id
+  role   = aws_iam_role.this[0].id
   policy = data.aws_iam_policy_document.this.json
+}
+
+moved {
+  from = aws_iam_role_policy.this
+  to   = aws_iam_role_policy.this[0]
 }

@@ -15,14 +15,26 @@ locals {
     source_code_hash = module.package[0].source_code_hash
   }
 
-  # AWS publishes the Powertools layer from one account per partition.
-  powertools_accounts = { aws = "017000801446", aws-cn = "498634801083" }
-  powertools_layer_arn = var.powertools_layer.arn != null ? var.powertools_layer.arn : join(":", [
-    "arn", local.partition, "lambda", local.region, lookup(local.powertools_accounts, local.partition, "017000801446"), "layer",
-    "AWSLambdaPowertoolsPythonV3-${replace(var.runtime, ".", "")}-${var.architecture}",
-    tostring(var.powertools_layer.version),
-  ])
-  layers = concat(var.powertools_layer.enabled ? [local.powertools_layer_arn] : [], var.layers)
+  # Powertools for AWS Lambda (Python) publishes its layer from one account in every commercial
+  # region, from a different account in each GovCloud region, and in China only in cn-north-1:
+  # https://github.com/aws-powertools/powertools-lambda-python/blob/develop/docs/getting-started/install.md
+  # (published as https://docs.aws.amazon.com/powertools/python/latest/getting-started/install/).
+  # A region missing here has no published layer: the precondition below says what to do.
+  powertools_commercial_account = "017000801446"
+  powertools_region_accounts = {
+    "cn-north-1"    = "498634801083"
+    "us-gov-east-1" = "165087284144"
+    "us-gov-west-1" = "165093116878"
+  }
+  powertools_account = local.partition == "aws" ? local.powertools_commercial_account : lookup(local.powertools_region_accounts, local.region, null)
+  powertools_layer_arn = var.powertools_layer.arn != null ? var.powertools_layer.arn : (
+    local.powertools_account == null ? null : join(":", [
+      "arn", local.partition, "lambda", local.region, local.powertools_account, "layer",
+      "AWSLambdaPowertoolsPythonV3-${replace(var.runtime, ".", "")}-${var.architecture}",
+      tostring(var.powertools_layer.version),
+    ])
+  )
+  layers = concat(var.powertools_layer.enabled && local.powertools_layer_arn != null ? [local.powertools_layer_arn] : [], var.layers)
 
   # Decided from inputs alone, so plans never depend on values known only after apply.
   has_failure_destination = var.async_invocation.create_failure_queue || var.async_invocation.failure_destination_arn != null
@@ -40,6 +52,15 @@ locals {
     },
     var.environment,
   )
+  # Lambda limits a function's environment variables to 4 KB in aggregate
+  # (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html) and measures them
+  # as the JSON object of names and values: its error quotes that string ("String measured:",
+  # https://github.com/github-aws-runners/terraform-aws-github-runner/issues/3594).
+  # jsonencode writes <, > and & as six-character escapes that Lambda's JSON does not, so they
+  # are counted back as one character each.
+  environment_size = length(jsonencode(local.environment)) - 5 * sum(concat([0], [
+    for key, value in local.environment : length(regexall("[<>&]", "${key}${value}"))
+  ]))
 }
 
 module "package" {
@@ -76,9 +97,10 @@ resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_173:Environment variables hold no secrets (tokens are read from Secrets Manager); a customer managed key is opt-in through kms_key_arn.
   #checkov:skip=CKV_AWS_115:Reserved concurrency is the caller's choice (reserved_concurrent_executions); reserving it by default would take capacity from the account.
   #checkov:skip=CKV_AWS_50:X-Ray is opt-in (tracing_mode = "Active"); tracing off keeps cold starts short.
-  function_name                  = var.name
-  description                    = var.description
-  role                           = aws_iam_role.this.arn
+  function_name = var.name
+  description   = var.description
+  # Referenced directly (not through local.role_arn), so a plan shows which role the function uses.
+  role                           = local.create_role ? aws_iam_role.this[0].arn : var.iam_role.arn
   handler                        = var.handler
   runtime                        = var.runtime
   architectures                  = [var.architecture]
@@ -117,8 +139,12 @@ resource "aws_lambda_function" "this" {
 
   lifecycle {
     precondition {
-      condition     = length(jsonencode(local.environment)) <= 4096
-      error_message = "The function's environment variables exceed Lambda's 4 KB limit: keep a large routing table in an SSM parameter (MODELS_PARAMETER_NAME) instead of MODELS_JSON."
+      condition     = local.environment_size <= 4096
+      error_message = "The function's environment variables come to ${local.environment_size} characters (names and values, as the JSON object Lambda measures), above Lambda's 4 KB limit: drop or shorten variables. Through the root module the largest is usually MODELS_JSON, the models routing table: remove routes or optional fields it does not need."
+    }
+    precondition {
+      condition     = !var.powertools_layer.enabled || local.powertools_layer_arn != null
+      error_message = "Powertools for AWS Lambda publishes no layer in ${local.region}: set powertools_layer.arn to a copy of the layer published in this region, or powertools_layer.enabled = false and ship aws-lambda-powertools in your own layer."
     }
   }
 

@@ -29,13 +29,18 @@ output "qualified_arn" {
 }
 
 output "role_arn" {
-  description = "ARN of the function's execution role."
-  value       = aws_iam_role.this.arn
+  description = "ARN of the function's execution role: the created one, or iam_role.arn."
+  value       = local.role_arn
 }
 
 output "role_name" {
-  description = "Name of the function's execution role, for attaching further policies."
-  value       = aws_iam_role.this.name
+  description = "Name of the function's execution role, for attaching further policies: the created one, or the last segment of iam_role.arn."
+  value       = local.create_role ? aws_iam_role.this[0].name : element(split("/", var.iam_role.arn), length(split("/", var.iam_role.arn)) - 1)
+}
+
+output "role_policy_json" {
+  description = "The permissions the function needs, as an IAM policy document: attached to the created role, or to be granted to the role you bring through iam_role.arn."
+  value       = data.aws_iam_policy_document.this.json
 }
 
 output "source_code_hash" {

@@ -79,6 +79,65 @@ variable "handler" {
   }
 }
 
+variable "iam_role" {
+  description = <<-EOT
+    The function's execution role. By default the module creates one named
+    <name>-<region>: IAM names are global to the account, so the region keeps two deployments
+    of one name apart (a name that would pass IAM's 64 characters keeps the region and a hash
+    of the full name). name sets the created role's exact name instead; name_prefix lets IAM
+    complete it with a unique suffix (the name and ARN are then known only after apply);
+    path and permissions_boundary_arn apply to the created role. arn brings an existing role:
+    the module then creates no role and attaches nothing, so that role must trust
+    lambda.amazonaws.com and allow what the role_policy_json output lists. A new name or path
+    replaces the role, the new one first: change the name along with the path of a role
+    named explicitly.
+  EOT
+  type = object({
+    arn                      = optional(string)
+    name                     = optional(string)
+    name_prefix              = optional(string)
+    path                     = optional(string, "/")
+    permissions_boundary_arn = optional(string)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = length(compact([var.iam_role.arn, var.iam_role.name, var.iam_role.name_prefix])) <= 1
+    error_message = "iam_role: set at most one of arn (an existing role), name and name_prefix (for the created role)."
+  }
+
+  # RoleName: 1-64 characters of [\w+=,.@-] (https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html).
+  validation {
+    condition     = var.iam_role.name == null || can(regex("^[\\w+=,.@-]{1,64}$", coalesce(var.iam_role.name, "-")))
+    error_message = "iam_role.name must be 1 to 64 letters, digits or the characters _+=,.@- (IAM's role name rule)."
+  }
+
+  # The provider leaves 26 characters of the 64 for the unique suffix it appends, so a prefix
+  # is at most 38 (roleNamePrefixMaxLen in
+  # https://github.com/hashicorp/terraform-provider-aws/blob/v6.47.0/internal/service/iam/role.go).
+  validation {
+    condition     = var.iam_role.name_prefix == null || can(regex("^[\\w+=,.@-]{1,38}$", coalesce(var.iam_role.name_prefix, "-")))
+    error_message = "iam_role.name_prefix must be 1 to 38 letters, digits or the characters _+=,.@-: the provider appends a 26-character unique suffix within IAM's 64."
+  }
+
+  # Path: "/" or /segment(s)/ of printable ASCII, at most 512 characters (CreateRole, as above).
+  validation {
+    condition     = length(var.iam_role.path) <= 512 && can(regex("^/([\\x21-\\x7E]+/)?$", var.iam_role.path))
+    error_message = "iam_role.path must be \"/\" or begin and end with \"/\" (printable ASCII, at most 512 characters), e.g. \"/ml-gateway/\"."
+  }
+
+  validation {
+    condition     = var.iam_role.arn == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", coalesce(var.iam_role.arn, "-")))
+    error_message = "iam_role.arn must be an IAM role ARN, e.g. arn:aws:iam::123456789012:role/my-function-role."
+  }
+
+  validation {
+    condition     = var.iam_role.permissions_boundary_arn == null || can(regex("^arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/.+$", coalesce(var.iam_role.permissions_boundary_arn, "-")))
+    error_message = "iam_role.permissions_boundary_arn must be the ARN of a managed policy, e.g. arn:aws:iam::123456789012:policy/boundary."
+  }
+}
+
 variable "kms_key_arn" {
   description = "KMS key that encrypts the environment variables at rest (default: the AWS managed key). The role gets kms:Decrypt on it."
   type        = string
@@ -131,13 +190,13 @@ variable "memory_size" {
 }
 
 variable "name" {
-  description = "Name of the function, its role and its log group: lower-case letters, digits and hyphens, at most 56 characters."
+  description = "Name of the function, its log group and its failure queue, and the start of its role's name: lower-case letters, digits and hyphens, at most 56 characters."
   type        = string
   nullable    = false
 
   validation {
     condition     = can(regex("^[a-z][a-z0-9-]{0,54}[a-z0-9]$", var.name))
-    error_message = "name must be 2 to 56 lower-case letters, digits or hyphens, starting with a letter and not ending with a hyphen (it also names the role and the failure queue)."
+    error_message = "name must be 2 to 56 lower-case letters, digits or hyphens, starting with a letter and not ending with a hyphen (it also names the failure queue and starts the role name)."
   }
 }
 
@@ -148,12 +207,6 @@ variable "package" {
     source_code_hash = string
   })
   default = null
-}
-
-variable "permissions_boundary_arn" {
-  description = "Permissions boundary attached to the function's role, where the organisation requires one."
-  type        = string
-  default     = null
 }
 
 variable "policy_statements" {

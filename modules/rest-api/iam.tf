@@ -17,15 +17,39 @@ data "aws_iam_policy_document" "apigateway_assume" {
   }
 }
 
+locals {
+  # IAM role names are global to the account and unique regardless of case
+  # (https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html), so the default
+  # names carry the region; past IAM's 64 characters a name keeps the region and a hash of
+  # the full base name, so it stays unique and deterministic.
+  role_suffix = "-${local.region}"
+  role_default_names = {
+    for key, base in {
+      sagemaker  = "${var.name}-apigateway-sagemaker"
+      cloudwatch = "${var.name}-apigateway-cloudwatch"
+    } : key => length("${base}${local.role_suffix}") <= 64 ? "${base}${local.role_suffix}" : "${substr(base, 0, 64 - 9 - length(local.role_suffix))}-${substr(sha256(base), 0, 8)}${local.role_suffix}"
+  }
+  create_sagemaker_role = length(local.sagemaker_routes) > 0 && var.iam_role.arn == null
+  sagemaker_role_arn    = length(local.sagemaker_routes) == 0 ? null : (local.create_sagemaker_role ? aws_iam_role.sagemaker[0].arn : var.iam_role.arn)
+}
+
 # The role API Gateway assumes to call the SageMaker runtime for direct routes: InvokeEndpoint
 # on the exact endpoints the routes name, nothing else.
 resource "aws_iam_role" "sagemaker" {
-  count = length(local.sagemaker_routes) > 0 ? 1 : 0
+  count = local.create_sagemaker_role ? 1 : 0
 
-  name               = "${var.name}-apigateway-sagemaker"
-  description        = "API Gateway ${var.name}: direct SageMaker routes"
-  assume_role_policy = data.aws_iam_policy_document.apigateway_assume.json
-  tags               = var.tags
+  name                 = var.iam_role.name_prefix != null ? null : coalesce(var.iam_role.name, local.role_default_names["sagemaker"])
+  name_prefix          = var.iam_role.name_prefix
+  path                 = var.iam_role.path
+  description          = "API Gateway ${var.name}: direct SageMaker routes"
+  assume_role_policy   = data.aws_iam_policy_document.apigateway_assume.json
+  permissions_boundary = var.iam_role.permissions_boundary_arn
+  tags                 = var.tags
+
+  # A new name replaces the role: the integrations move to it before the old one is deleted.
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 data "aws_iam_policy_document" "sagemaker" {
@@ -39,7 +63,7 @@ data "aws_iam_policy_document" "sagemaker" {
 }
 
 resource "aws_iam_role_policy" "sagemaker" {
-  count = length(local.sagemaker_routes) > 0 ? 1 : 0
+  count = local.create_sagemaker_role ? 1 : 0
 
   name   = "${var.name}-invoke-endpoints"
   role   = aws_iam_role.sagemaker[0].id
@@ -50,10 +74,13 @@ resource "aws_iam_role_policy" "sagemaker" {
 resource "aws_iam_role" "cloudwatch" {
   count = local.create_account_cloudwatch_role ? 1 : 0
 
-  name               = "${var.name}-apigateway-cloudwatch"
-  description        = "API Gateway account setting of ${local.region}: writes execution and access logs of every REST API in the region"
-  assume_role_policy = data.aws_iam_policy_document.apigateway_assume.json
-  tags               = var.tags
+  name                 = var.iam_role.name_prefix != null ? null : local.role_default_names["cloudwatch"]
+  name_prefix          = var.iam_role.name_prefix
+  path                 = var.iam_role.path
+  description          = "API Gateway account setting of ${local.region}: writes execution and access logs of every REST API in the region"
+  assume_role_policy   = data.aws_iam_policy_document.apigateway_assume.json
+  permissions_boundary = var.iam_role.permissions_boundary_arn
+  tags                 = var.tags
 }
 
 # The AWS managed policy made for this role: API Gateway creates one execution log group per

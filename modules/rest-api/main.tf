@@ -82,11 +82,16 @@ locals {
   sagemaker_endpoints = toset([for r in values(local.sagemaker_routes) : coalesce(r.endpoint_name, var.default_endpoint_name)])
   # SageMaker endpoint ARNs use the lower-cased endpoint name.
   # A route that addresses an inference component needs it as a resource of InvokeEndpoint too.
-  sagemaker_inference_component_arns = sort(distinct([
-    for r in values(local.sagemaker_routes) :
-    "arn:${local.partition}:sagemaker:${local.region}:${local.account_id}:inference-component/${r.inference_component}"
-    if r.inference_component != null
-  ]))
+  # Whether SageMaker lower-cases inference component names in the ARN it authorizes, as it
+  # does endpoint names, is not documented; CloudWatch exporters match them lower-cased
+  # (https://github.com/prometheus-community/yet-another-cloudwatch-exporter/pull/1793).
+  # Both spellings name the same component, so both are granted.
+  sagemaker_inference_component_arns = sort(distinct(flatten([
+    for r in values(local.sagemaker_routes) : [
+      for name in distinct([r.inference_component, lower(r.inference_component)]) :
+      "arn:${local.partition}:sagemaker:${local.region}:${local.account_id}:inference-component/${name}"
+    ] if r.inference_component != null
+  ])))
   sagemaker_endpoint_arns = {
     for e in local.sagemaker_endpoints : e => "arn:${local.partition}:sagemaker:${local.region}:${local.account_id}:endpoint/${lower(e)}"
   }

@@ -67,8 +67,8 @@ output "route_urls" {
 }
 
 output "sagemaker_role_arn" {
-  description = "ARN of the role API Gateway assumes for direct SageMaker routes (null without such routes)."
-  value       = try(aws_iam_role.sagemaker[0].arn, null)
+  description = "ARN of the role API Gateway assumes for direct SageMaker routes: the created one or iam_role.arn (null without such routes)."
+  value       = local.sagemaker_role_arn
 }
 
 output "stage_arns" {

@@ -22,7 +22,7 @@ resource "aws_api_gateway_integration" "this" {
   type                    = local.integrations[each.key].type
   integration_http_method = local.integrations[each.key].integration_http_method
   uri                     = local.integrations[each.key].uri
-  credentials             = local.integrations[each.key].credentials == null ? null : aws_iam_role.sagemaker[0].arn
+  credentials             = local.integrations[each.key].credentials == null ? null : local.sagemaker_role_arn
   # A direct SageMaker route sends only bodies its templates map; anything else is 415.
   passthrough_behavior = local.integrations[each.key].passthrough_behavior
   request_parameters   = length(local.integrations[each.key].request_parameters) > 0 ? local.integrations[each.key].request_parameters : null

@@ -36,8 +36,10 @@ locals {
   topic_arns = distinct(compact([try(var.async_inference.success_topic_arn, null), try(var.async_inference.error_topic_arn, null)]))
 }
 
-# SageMaker hosting documents no source-account or source-ARN context for the execution
-# role's AssumeRole call, so the trust policy names the service alone.
+# SageMaker documents the confused-deputy condition for the role of real-time, serverless and
+# asynchronous inference as aws:SourceArn like arn:<partition>:sagemaker:<region>:<account>:*,
+# and for Batch Transform as ...:transform-job/*, which the former covers:
+# https://docs.aws.amazon.com/sagemaker/latest/dg/security-confused-deputy-prevention.html
 data "aws_iam_policy_document" "assume" {
   statement {
     sid     = "SageMakerAssumeRole"
@@ -46,6 +48,11 @@ data "aws_iam_policy_document" "assume" {
       type        = "Service"
       identifiers = ["sagemaker.amazonaws.com"]
     }
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:${local.partition}:sagemaker:${local.region}:${local.account_id}:*"]
+    }
   }
 }
 
@@ -53,10 +60,17 @@ resource "aws_iam_role" "this" {
   count = local.create_role ? 1 : 0
 
   name                 = local.role_name
-  description          = "Execution role of the ${var.name} SageMaker model and its Batch Transform jobs"
+  name_prefix          = var.iam_role.name_prefix
+  path                 = var.iam_role.path
+  description          = "Execution role of the ${var.name} SageMaker model and its Batch Transform jobs in ${local.region}"
   assume_role_policy   = data.aws_iam_policy_document.assume.json
-  permissions_boundary = var.permissions_boundary_arn
+  permissions_boundary = var.iam_role.permissions_boundary_arn
   tags                 = var.tags
+
+  # A new name replaces the role: the new model moves to it before the old role is deleted.
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 data "aws_iam_policy_document" "this" {
@@ -64,6 +78,26 @@ data "aws_iam_policy_document" "this" {
     sid       = "WriteEndpointLogs"
     actions   = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"]
     resources = ["${local.log_group_arn}:*"]
+  }
+
+  # AWS lists cloudwatch:PutMetricData among the permissions of a CreateModel execution role
+  # (https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html#sagemaker-roles-createmodel-perms);
+  # the action has no resource-level permissions, so "*" is its only resource.
+  statement {
+    sid       = "PutMetrics"
+    actions   = ["cloudwatch:PutMetricData"]
+    resources = ["*"]
+  }
+
+  # Deployment guardrails read the auto-rollback alarms as this role (same page, its note on
+  # deployment guardrails); DescribeAlarms can be scoped to the alarms' ARNs.
+  dynamic "statement" {
+    for_each = length(var.deployment.rollback_alarm_names) > 0 ? [var.deployment.rollback_alarm_names] : []
+    content {
+      sid       = "ReadRollbackAlarms"
+      actions   = ["cloudwatch:DescribeAlarms"]
+      resources = [for alarm in statement.value : "arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${alarm}"]
+    }
   }
 
   # Batch Transform jobs run as this role and log to their own, shared log group.

@@ -10,10 +10,20 @@ locals {
   log_group_name = "/aws/sagemaker/Endpoints/${var.name}"
   log_group_arn  = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${local.log_group_name}"
 
-  create_role = var.execution_role_arn == null
-  role_name   = "${var.name}-sagemaker"
-  # Built from the role's name, so the model's content hash is known at plan time.
-  role_arn = local.create_role ? "arn:${local.partition}:iam::${local.account_id}:role/${local.role_name}" : var.execution_role_arn
+  # IAM role names are global to the account and unique regardless of case
+  # (https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html), so the default
+  # name carries the region; past IAM's 64 characters it keeps the region and a hash of the
+  # endpoint name, so it stays unique and deterministic.
+  create_role       = var.iam_role.arn == null
+  role_base         = "${var.name}-sagemaker"
+  role_suffix       = "-${local.region}"
+  role_default_name = length("${local.role_base}${local.role_suffix}") <= 64 ? "${local.role_base}${local.role_suffix}" : "${substr(local.role_base, 0, 64 - 9 - length(local.role_suffix))}-${substr(sha256(local.role_base), 0, 8)}${local.role_suffix}"
+  role_name         = var.iam_role.name_prefix != null ? null : coalesce(var.iam_role.name, local.role_default_name)
+  # Built from the role's path and name, so the model's content hash is known at plan time.
+  # With name_prefix IAM completes the name at apply; the prefix stands in for it in the hash.
+  role_arn = !local.create_role ? var.iam_role.arn : (
+    local.role_name != null ? "arn:${local.partition}:iam::${local.account_id}:role${var.iam_role.path}${local.role_name}" : "name_prefix:${var.iam_role.path}${var.iam_role.name_prefix}"
+  )
 
   serverless = anytrue([for v in values(var.variants) : v.serverless != null])
 
@@ -85,7 +95,7 @@ resource "aws_cloudwatch_log_group" "this" {
 resource "aws_sagemaker_model" "this" {
   #checkov:skip=CKV_AWS_370:Network isolation is opt-in (model.enable_network_isolation): many inference containers download tokenizers or call other services at start-up.
   name                     = local.model_name
-  execution_role_arn       = local.create_role ? aws_iam_role.this[0].arn : var.execution_role_arn
+  execution_role_arn       = local.create_role ? aws_iam_role.this[0].arn : var.iam_role.arn
   enable_network_isolation = var.model.enable_network_isolation
 
   primary_container {

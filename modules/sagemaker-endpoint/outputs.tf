@@ -24,13 +24,18 @@ output "model_name" {
 }
 
 output "role_arn" {
-  description = "ARN of the model's execution role: the created one, or execution_role_arn."
-  value       = local.create_role ? aws_iam_role.this[0].arn : var.execution_role_arn
+  description = "ARN of the model's execution role: the created one, or iam_role.arn."
+  value       = local.create_role ? aws_iam_role.this[0].arn : var.iam_role.arn
 }
 
 output "role_name" {
-  description = "Name of the created execution role, for attaching further policies (null when execution_role_arn was given)."
+  description = "Name of the created execution role, for attaching further policies (null when iam_role.arn was given)."
   value       = try(aws_iam_role.this[0].name, null)
+}
+
+output "role_policy_json" {
+  description = "The permissions the model's role needs, as an IAM policy document: attached to the created role, or to be granted to the role you bring through iam_role.arn."
+  value       = data.aws_iam_policy_document.this.json
 }
 
 output "shadow_variant_name" {

@@ -148,14 +148,62 @@ variable "deployment" {
   }
 }
 
-variable "execution_role_arn" {
-  description = "An existing execution role for the model. Null: the module creates a least-privilege role (see s3_access for the extra prefixes it may grant)."
-  type        = string
-  default     = null
+variable "iam_role" {
+  description = <<-EOT
+    The model's execution role (Batch Transform jobs of the model run as it too). By default
+    the module creates a least-privilege role named <name>-sagemaker-<region>: IAM names are
+    global to the account, so the region keeps two deployments of one name apart (a name
+    that would pass IAM's 64 characters keeps the region and a hash). name sets the created
+    role's exact name instead; name_prefix lets IAM complete it with a unique suffix (known
+    only after apply); path and permissions_boundary_arn apply to the created role. arn
+    brings an existing role: nothing is created, so that role must trust
+    sagemaker.amazonaws.com and allow what the role_policy_json output lists. A new name or
+    path replaces the role, the new one first: change the name along with the path of a role
+    named explicitly.
+  EOT
+  type = object({
+    arn                      = optional(string)
+    name                     = optional(string)
+    name_prefix              = optional(string)
+    path                     = optional(string, "/")
+    permissions_boundary_arn = optional(string)
+  })
+  default  = {}
+  nullable = false
 
   validation {
-    condition     = var.execution_role_arn == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/", var.execution_role_arn))
-    error_message = "execution_role_arn must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)."
+    condition     = length(compact([var.iam_role.arn, var.iam_role.name, var.iam_role.name_prefix])) <= 1
+    error_message = "iam_role: set at most one of arn (an existing role), name and name_prefix (for the created role)."
+  }
+
+  # RoleName: 1-64 characters of [\w+=,.@-] (https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html).
+  validation {
+    condition     = var.iam_role.name == null || can(regex("^[\\w+=,.@-]{1,64}$", coalesce(var.iam_role.name, "-")))
+    error_message = "iam_role.name must be 1 to 64 letters, digits or the characters _+=,.@- (IAM's role name rule)."
+  }
+
+  # The provider leaves 26 characters of the 64 for the unique suffix it appends, so a prefix
+  # is at most 38 (roleNamePrefixMaxLen in
+  # https://github.com/hashicorp/terraform-provider-aws/blob/v6.47.0/internal/service/iam/role.go).
+  validation {
+    condition     = var.iam_role.name_prefix == null || can(regex("^[\\w+=,.@-]{1,38}$", coalesce(var.iam_role.name_prefix, "-")))
+    error_message = "iam_role.name_prefix must be 1 to 38 letters, digits or the characters _+=,.@-: the provider appends a 26-character unique suffix within IAM's 64."
+  }
+
+  # Path: "/" or /segment(s)/ of printable ASCII, at most 512 characters (CreateRole, as above).
+  validation {
+    condition     = length(var.iam_role.path) <= 512 && can(regex("^/([\\x21-\\x7E]+/)?$", var.iam_role.path))
+    error_message = "iam_role.path must be \"/\" or begin and end with \"/\" (printable ASCII, at most 512 characters), e.g. \"/ml-gateway/\"."
+  }
+
+  validation {
+    condition     = var.iam_role.arn == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", coalesce(var.iam_role.arn, "-")))
+    error_message = "iam_role.arn must be an IAM role ARN, e.g. arn:aws:iam::123456789012:role/ml-platform."
+  }
+
+  validation {
+    condition     = var.iam_role.permissions_boundary_arn == null || can(regex("^arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/.+$", coalesce(var.iam_role.permissions_boundary_arn, "-")))
+    error_message = "iam_role.permissions_boundary_arn must be the ARN of a managed policy, e.g. arn:aws:iam::123456789012:policy/boundary."
   }
 }
 
@@ -234,7 +282,7 @@ variable "model" {
 }
 
 variable "name" {
-  description = "Name of the endpoint. The model and the endpoint configuration are named <name>-<content hash> and the created role <name>-sagemaker, hence at most 54 characters."
+  description = "Name of the endpoint. The model and the endpoint configuration are named <name>-<content hash> and the created role <name>-sagemaker-<region>, hence at most 54 characters."
   type        = string
   nullable    = false
 
@@ -242,12 +290,6 @@ variable "name" {
     condition     = can(regex("^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,53}$", var.name))
     error_message = "name must be 1 to 54 letters, digits or hyphens, starting and ending with a letter or digit (the model and endpoint configuration add a 9-character hash suffix to it)."
   }
-}
-
-variable "permissions_boundary_arn" {
-  description = "Permissions boundary attached to the created execution role, where the organisation requires one."
-  type        = string
-  default     = null
 }
 
 variable "s3_access" {

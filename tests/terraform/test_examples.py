@@ -131,7 +131,7 @@ def test_single_function_example_wires_the_model_endpoint(tf: Workspace) -> None
     assert json.loads(fn["environment"][0]["variables"]["MODELS_JSON"]) == {
         "default": {"backend": "sagemaker", "endpoint_name": endpoint}
     }
-    policy = json.loads(plan.resource("module.predict.aws_iam_role_policy.this")["policy"])
+    policy = json.loads(plan.resource("module.predict.aws_iam_role_policy.this[0]")["policy"])
     invoke = next(s for s in policy["Statement"] if s["Sid"] == "InvokeModel")
     assert invoke["Resource"] == f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:endpoint/{endpoint}"
 
@@ -279,7 +279,7 @@ def test_existing_endpoint_example_scopes_the_function_to_that_endpoint(tf: Work
     plan = _plan(tf, "examples/existing-endpoint")
     assert not plan.addresses("module.ml_gateway.module.endpoint")
     policy = json.loads(
-        plan.resource("module.ml_gateway.module.predict[0].aws_iam_role_policy.this")["policy"]
+        plan.resource("module.ml_gateway.module.predict[0].aws_iam_role_policy.this[0]")["policy"]
     )
     invoke = next(s for s in policy["Statement"] if s["Sid"] == "InvokeModelEndpoints")
     assert invoke["Resource"] == f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:endpoint/{endpoint}"

@@ -20,7 +20,7 @@ BASE = {"name": "churn-predict", "handler": "mlgw.handlers.predict.lambda_handle
 
 
 def _policy(plan_resources: dict[str, Any]) -> dict[str, Any]:
-    return json.loads(plan_resources["aws_iam_role_policy.this"]["policy"])
+    return json.loads(plan_resources["aws_iam_role_policy.this[0]"]["policy"])
 
 
 def _statements(policy: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -55,8 +55,12 @@ def test_defaults(tf: Workspace) -> None:
     assert log_group["retention_in_days"] == 30
 
     assert plan.resource("aws_lambda_function_recursion_config.this")["recursive_loop"] == "Terminate"
-    assert plan.resource("aws_iam_role.this")["name"] == "churn-predict"
-    assume = json.loads(plan.resource("aws_iam_role.this")["assume_role_policy"])
+    role = plan.resource("aws_iam_role.this[0]")
+    # IAM names are global to the account: the region keeps two deployments of one name apart.
+    assert role["name"] == "churn-predict-us-east-1"
+    assert role["path"] == "/"
+    assert role["permissions_boundary"] is None
+    assume = json.loads(role["assume_role_policy"])
     assert assume["Statement"][0]["Principal"] == {"Service": "lambda.amazonaws.com"}
     assert assume["Statement"][0]["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
 
@@ -205,7 +209,17 @@ def test_a_shared_package_is_used_as_given(tf: Workspace) -> None:
         ({"runtime": "python3.9"}, "runtime must be python3.12, python3.13 or python3.14"),
         ({"handler": "handler"}, "handler must look like package.module.function"),
         ({"logging": {"level": "WARNING"}}, "logging.level must be DEBUG, INFO, WARN or ERROR"),
-        ({"environment": {"MODELS_JSON": "x" * 5000}}, "exceed Lambda's 4 KB limit"),
+        ({"environment": {"MODELS_JSON": "x" * 5000}}, "above Lambda's 4 KB limit"),
+        ({"iam_role": {"name": "a", "name_prefix": "b"}}, "set at most one of arn"),
+        ({"iam_role": {"name": "x" * 65}}, "iam_role.name must be 1 to 64"),
+        ({"iam_role": {"name_prefix": "x" * 39}}, "iam_role.name_prefix must be 1 to 38"),
+        ({"iam_role": {"path": "ml"}}, "iam_role.path must be"),
+        ({"iam_role": {"path": "//"}}, "iam_role.path must be"),
+        ({"iam_role": {"arn": "my-role"}}, "iam_role.arn must be an IAM role ARN"),
+        (
+            {"iam_role": {"permissions_boundary_arn": f"arn:aws:iam::{ACCOUNT}:role/boundary"}},
+            "permissions_boundary_arn must be the ARN of a managed policy",
+        ),
         (
             {"policy_statements": {"bad-sid": {"actions": ["s3:GetObject"], "resources": ["*"]}}},
             "letters and digits",
@@ -214,3 +228,107 @@ def test_a_shared_package_is_used_as_given(tf: Workspace) -> None:
 )
 def test_bad_inputs_fail_with_their_message(tf: Workspace, override: dict[str, Any], message: str) -> None:
     assert message in tf.plan_error(MODULE, {**BASE, **override})
+
+
+def test_environment_size_counts_names_and_values_as_lambda_measures_them(tf: Workspace) -> None:
+    # Lambda measures {"NAME":"value",...}; the module's own variables take part of the 4 KB.
+    base = tf.plan(MODULE, {**BASE, "environment": {"X": ""}}).resource("aws_lambda_function.this")
+    used = len(json.dumps(base["environment"][0]["variables"], separators=(",", ":")))
+    fits = "x" * (4096 - used)
+    assert tf.plan(MODULE, {**BASE, "environment": {"X": fits}}).resource("aws_lambda_function.this")
+    error = tf.plan_error(MODULE, {**BASE, "environment": {"X": fits + "x"}})
+    assert "come to 4097 characters" in error
+    # jsonencode escapes <, > and & in six characters; Lambda's JSON does not, so they count once.
+    assert tf.plan(MODULE, {**BASE, "environment": {"X": fits[:-3] + "<&>"}}).resource(
+        "aws_lambda_function.this"
+    )
+
+
+def test_role_name_fits_iam_limit_with_region_and_hash(tf: Workspace) -> None:
+    long_name = "churn-" + "x" * 50  # 56 characters, the longest the module accepts
+    role = tf.plan(MODULE, {**BASE, "name": long_name}).resource("aws_iam_role.this[0]")
+    assert len(role["name"]) == 64
+    assert role["name"].endswith("-us-east-1")
+    kept = 64 - len("-12345678") - len("-us-east-1")
+    assert role["name"].startswith(long_name[:kept] + "-")
+    # The hash of the full name keeps two long names that share their first characters apart.
+    other = tf.plan(MODULE, {**BASE, "name": long_name[:-1] + "y"}).resource("aws_iam_role.this[0]")
+    assert other["name"] != role["name"]
+
+
+def test_role_name_path_and_boundary_can_be_set(tf: Workspace) -> None:
+    boundary = f"arn:aws:iam::{ACCOUNT}:policy/ml-boundary"
+    plan = tf.plan(
+        MODULE,
+        {**BASE, "iam_role": {"name": "churn-predict", "path": "/ml/", "permissions_boundary_arn": boundary}},
+    )
+    role = plan.resource("aws_iam_role.this[0]")
+    assert (role["name"], role["path"], role["permissions_boundary"]) == ("churn-predict", "/ml/", boundary)
+
+
+def test_role_name_prefix_leaves_the_name_to_iam(tf: Workspace) -> None:
+    plan = tf.plan(MODULE, {**BASE, "iam_role": {"name_prefix": "churn-predict-"}})
+    role = plan.resource("aws_iam_role.this[0]")
+    assert role["name_prefix"] == "churn-predict-"
+    assert role.get("name") is None  # computed by the provider at apply
+
+
+def test_an_existing_role_is_used_as_given(tf: Workspace) -> None:
+    role = f"arn:aws:iam::{ACCOUNT}:role/platform/ml-predict"
+    plan = tf.plan(MODULE, {**BASE, "iam_role": {"arn": role}})
+    assert not plan.addresses("aws_iam_role")
+    assert plan.resource("aws_lambda_function.this")["role"] == role
+    assert plan.outputs["role_arn"] == role
+    assert plan.outputs["role_name"] == "ml-predict"
+    # What the role must allow is still published, for whoever manages that role.
+    statements = _statements(json.loads(plan.outputs["role_policy_json"]))
+    assert statements["WriteOwnLogs"]["Resource"].endswith(":log-group:/aws/lambda/churn-predict:*")
+
+
+_GOVCLOUD = """
+provider "aws" {{
+  region = "{region}"
+}}
+
+module "fn" {{
+  source  = "../../modules/lambda-function"
+  name    = "churn-predict"
+  handler = "mlgw.handlers.predict.lambda_handler"
+  package = {{ filename = "build/shared.zip", source_code_hash = "abc=" }}
+}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("region", "layer"),
+    [
+        # Powertools publishes a different account in each GovCloud region:
+        # https://github.com/aws-powertools/powertools-lambda-python/blob/develop/docs/getting-started/install.md
+        (
+            "us-gov-west-1",
+            "arn:aws-us-gov:lambda:us-gov-west-1:165093116878:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:27",
+        ),
+        (
+            "us-gov-east-1",
+            "arn:aws-us-gov:lambda:us-gov-east-1:165087284144:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:27",
+        ),
+        (
+            "cn-north-1",
+            "arn:aws-cn:lambda:cn-north-1:498634801083:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:27",
+        ),
+        (
+            "eu-west-1",
+            "arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:27",
+        ),
+    ],
+)
+def test_powertools_layer_comes_from_the_account_published_for_the_region(
+    tf: Workspace, region: str, layer: str
+) -> None:
+    fn = tf.plan(tf.inline(_GOVCLOUD.format(region=region))).resource("module.fn.aws_lambda_function.this")
+    assert fn["layers"] == [layer]
+
+
+def test_a_region_without_a_published_layer_needs_an_arn(tf: Workspace) -> None:
+    error = tf.plan_error(tf.inline(_GOVCLOUD.format(region="cn-northwest-1")))
+    assert "publishes no layer in cn-northwest-1" in error

@@ -25,7 +25,7 @@ def _actuals(**overrides: Any) -> dict[str, Any]:
 
 
 def _statements(plan_resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    policy = json.loads(plan_resources[f"{FN}.aws_iam_role_policy.this"]["policy"])
+    policy = json.loads(plan_resources[f"{FN}.aws_iam_role_policy.this[0]"]["policy"])
     return {s["Sid"]: s for s in policy["Statement"]}
 
 
@@ -85,6 +85,15 @@ def test_iam_is_scoped_to_the_prefixes_and_the_secret(tf: Workspace) -> None:
         "Action": "secretsmanager:GetSecretValue",
         "Resource": SECRET,
     }
+    # A move copies the input's tags (CopyObject's default): reading them on the input and
+    # writing them where it moves to (https://github.com/nasa/cumulus-orca/issues/530).
+    assert statements["ReadInputTags"]["Action"] == "s3:GetObjectTagging"
+    assert statements["ReadInputTags"]["Resource"] == f"{bucket}/upload_actuals/*"
+    assert statements["WriteMovedTags"]["Action"] == "s3:PutObjectTagging"
+    assert statements["WriteMovedTags"]["Resource"] == [
+        f"{bucket}/upload_actuals-failed/*",
+        f"{bucket}/upload_actuals-processed/*",
+    ]
     assert "WriteGroundTruth" not in statements
     assert "UseBucketKey" not in statements
 
@@ -131,7 +140,21 @@ def test_a_secret_is_created_when_none_is_given(tf: Workspace) -> None:
     plan = tf.plan(ROOT, {"name": "churn", "actuals_reporting": {"bucket": "churn-data"}})
     secret = plan.resource("aws_secretsmanager_secret.actuals_token[0]")
     assert secret["name"] == "churn/actuals-api-token"
+    # Deleted at once on destroy, so the same stack applies again right away.
+    assert secret["recovery_window_in_days"] == 0
     assert not plan.addresses("aws_secretsmanager_secret_version")
+
+
+@pytest.mark.parametrize("days", [7, 30])
+def test_the_token_secret_can_keep_a_recovery_window(tf: Workspace, days: int) -> None:
+    plan = tf.plan(
+        ROOT,
+        {
+            "name": "churn",
+            "actuals_reporting": {"bucket": "churn-data", "secret_recovery_window_in_days": days},
+        },
+    )
+    assert plan.resource("aws_secretsmanager_secret.actuals_token[0]")["recovery_window_in_days"] == days
 
 
 @pytest.mark.parametrize(
@@ -145,6 +168,8 @@ def test_a_secret_is_created_when_none_is_given(tf: Workspace) -> None:
         ({"sinks": ["splunk"]}, "sinks must name datarobot, model-monitor or both"),
         ({"api_url": "http://app.datarobot.com"}, "api_url must be an https:// base URL"),
         ({"bad_rows": "ignore"}, "bad_rows must be reject"),
+        ({"secret_recovery_window_in_days": 3}, "secret_recovery_window_in_days must be 0"),
+        ({"secret_recovery_window_in_days": 31}, "secret_recovery_window_in_days must be 0"),
     ],
 )
 def test_bad_actuals_settings_fail_with_their_message(

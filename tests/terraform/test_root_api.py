@@ -22,7 +22,7 @@ MODELS = {
     },
     "shadow": {"endpoint_name": "Churn-Shadow"},
     "component": {
-        "inference_component": "churn-ic-1",
+        "inference_component": "Churn-IC-1",
         "feature_names": ["tenure", "plan"],
         "max_payload_bytes": 4096,
     },
@@ -64,12 +64,15 @@ def test_prediction_function_gets_the_routing_table_and_a_short_timeout(plan: An
 
 
 def test_prediction_iam_names_exact_endpoint_and_model_arns(plan: Any) -> None:
-    policy = json.loads(plan.resource("module.predict[0].aws_iam_role_policy.this")["policy"])
+    policy = json.loads(plan.resource("module.predict[0].aws_iam_role_policy.this[0]")["policy"])
     statements = {s["Sid"]: s for s in policy["Statement"]}
     assert statements["InvokeModelEndpoints"]["Action"] == "sagemaker:InvokeEndpoint"
     assert statements["InvokeModelEndpoints"]["Resource"] == [
         f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:endpoint/churn-prod",
         f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:endpoint/churn-shadow",
+        # Whether SageMaker authorizes inference components by the lower-cased name, as it does
+        # endpoints, is undocumented: both spellings of the one component are granted.
+        f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:inference-component/Churn-IC-1",
         f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:inference-component/churn-ic-1",
     ]
     assert statements["PredictAmazonMl"] == {

@@ -53,7 +53,7 @@ def test_function_settings_and_iam_scope(tf: Workspace) -> None:
     }
     assert json.loads(env["MODELS_JSON"])["csv"]["endpoint_name"] == "Churn-Prod"
 
-    statements = _statements(plan, f"{FN}.aws_iam_role_policy.this")
+    statements = _statements(plan, f"{FN}.aws_iam_role_policy.this[0]")
     bucket = "arn:aws:s3:::churn-data"
     assert statements["ReadInputs"]["Resource"] == f"{bucket}/batch/in/*"
     assert statements["ReadOutputs"]["Resource"] == f"{bucket}/batch/out/*"
@@ -121,7 +121,7 @@ def test_batch_transform_uses_the_created_endpoint_model_and_its_role_gets_the_p
         },
     }
     plan = tf.plan(ROOT, tf_vars)
-    statements = _statements(plan, f"{FN}.aws_iam_role_policy.this")
+    statements = _statements(plan, f"{FN}.aws_iam_role_policy.this[0]")
     assert statements["StartTransformJobs"]["Action"] == "sagemaker:CreateTransformJob"
     assert statements["StartTransformJobs"]["Resource"] == (
         f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:transform-job/churn-batch-*"

@@ -101,9 +101,15 @@ def test_defaults_name_and_wire_model_config_and_endpoint(base_plan: PlanResult)
     assert (
         base_plan.resource("aws_cloudwatch_log_group.this")["name"] == "/aws/sagemaker/Endpoints/churn-prod"
     )
-    assert base_plan.resource("aws_iam_role.this[0]")["name"] == "churn-prod-sagemaker"
+    # IAM names are global to the account: the region keeps two deployments of one name apart.
+    assert base_plan.resource("aws_iam_role.this[0]")["name"] == "churn-prod-sagemaker-us-east-1"
     assume = json.loads(base_plan.resource("aws_iam_role.this[0]")["assume_role_policy"])
     assert assume["Statement"][0]["Principal"] == {"Service": "sagemaker.amazonaws.com"}
+    # The confused-deputy condition SageMaker documents for inference and Batch Transform roles:
+    # https://docs.aws.amazon.com/sagemaker/latest/dg/security-confused-deputy-prevention.html
+    assert assume["Statement"][0]["Condition"] == {
+        "ArnLike": {"aws:SourceArn": f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:*"}
+    }
     assert not base_plan.addresses("aws_appautoscaling")
 
     outputs = base_plan.outputs
@@ -236,7 +242,13 @@ def test_autoscaling_targets_each_instance_variant_by_resource_id(tf: Workspace)
 
 def test_role_policy_is_scoped_to_the_artifact_prefix_repository_and_log_group(base_plan: PlanResult) -> None:
     statements = _statements(base_plan)
-    assert set(statements) == {"WriteEndpointLogs", "ReadModelArtifact", "PullModelImage", "GetRegistryToken"}
+    assert set(statements) == {
+        "WriteEndpointLogs",
+        "ReadModelArtifact",
+        "PullModelImage",
+        "GetRegistryToken",
+        "PutMetrics",
+    }
     assert statements["ReadModelArtifact"]["Action"] == "s3:GetObject"
     assert statements["ReadModelArtifact"]["Resource"] == "arn:aws:s3:::ml-artifacts/churn/v3/*"
     assert statements["PullModelImage"]["Resource"] == f"arn:aws:ecr:us-east-1:{ACCOUNT}:repository/churn"
@@ -248,9 +260,12 @@ def test_role_policy_is_scoped_to_the_artifact_prefix_repository_and_log_group(b
     assert statements["WriteEndpointLogs"]["Resource"] == (
         f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/sagemaker/Endpoints/churn-prod:*"
     )
-    # The only "*" is the registry token, which has no resource-level permissions.
-    wildcards = [sid for sid, s in statements.items() if "*" in _as_list(s["Resource"])]
-    assert wildcards == ["GetRegistryToken"]
+    # AWS lists cloudwatch:PutMetricData for a CreateModel execution role:
+    # https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html#sagemaker-roles-createmodel-perms
+    assert statements["PutMetrics"]["Action"] == "cloudwatch:PutMetricData"
+    # The only "*" are the registry token and metric data, which have no resource-level permissions.
+    wildcards = sorted(sid for sid, s in statements.items() if "*" in _as_list(s["Resource"]))
+    assert wildcards == ["GetRegistryToken", "PutMetrics"]
 
 
 def test_role_gets_batch_transform_capture_async_and_key_permissions(tf: Workspace) -> None:
@@ -334,11 +349,60 @@ def test_role_gets_batch_transform_capture_async_and_key_permissions(tf: Workspa
 
 def test_an_existing_role_is_used_as_given(tf: Workspace) -> None:
     role = f"arn:aws:iam::{ACCOUNT}:role/ml-platform"
-    plan = tf.plan(MODULE, _with(execution_role_arn=role))
+    plan = tf.plan(MODULE, _with(iam_role={"arn": role}))
     assert not plan.addresses("aws_iam_role")
     assert plan.resource("aws_sagemaker_model.this")["execution_role_arn"] == role
     assert plan.outputs["role_arn"] == role
     assert plan.outputs["role_name"] is None
+    assert "ReadModelArtifact" in {
+        s["Sid"] for s in json.loads(plan.outputs["role_policy_json"])["Statement"]
+    }
+
+
+def test_role_name_path_and_boundary_can_be_set_and_the_model_follows(
+    tf: Workspace, base_plan: PlanResult
+) -> None:
+    boundary = f"arn:aws:iam::{ACCOUNT}:policy/ml-boundary"
+    plan = tf.plan(
+        MODULE,
+        _with(
+            iam_role={"name": "churn-prod-sagemaker", "path": "/ml/", "permissions_boundary_arn": boundary}
+        ),
+    )
+    role = plan.resource("aws_iam_role.this[0]")
+    assert (role["name"], role["path"], role["permissions_boundary"]) == (
+        "churn-prod-sagemaker",
+        "/ml/",
+        boundary,
+    )
+    # The role's ARN is part of what defines the model: another role, another model name.
+    assert (
+        plan.resource("aws_sagemaker_model.this")["name"]
+        != base_plan.resource("aws_sagemaker_model.this")["name"]
+    )
+
+
+def test_role_name_prefix_keeps_the_model_name_known_at_plan(tf: Workspace) -> None:
+    plan = tf.plan(MODULE, _with(iam_role={"name_prefix": "churn-prod-"}))
+    assert plan.resource("aws_iam_role.this[0]")["name_prefix"] == "churn-prod-"
+    assert HASHED.match(plan.resource("aws_sagemaker_model.this")["name"])
+
+
+def test_long_names_keep_the_role_within_iam_limits(tf: Workspace) -> None:
+    name = "c" * 54
+    role = tf.plan(MODULE, _with(name=name)).resource("aws_iam_role.this[0]")["name"]
+    assert len(role) == 64
+    assert role.endswith("-us-east-1")
+
+
+def test_rollback_alarms_are_readable_by_the_role(tf: Workspace) -> None:
+    plan = tf.plan(MODULE, _with(deployment={"rollback_alarm_names": ["churn-5xx", "churn-latency"]}))
+    statement = _statements(plan)["ReadRollbackAlarms"]
+    assert statement["Action"] == "cloudwatch:DescribeAlarms"
+    assert sorted(_as_list(statement["Resource"])) == [
+        f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:churn-5xx",
+        f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:churn-latency",
+    ]
 
 
 def test_serverless_variant(tf: Workspace) -> None:
@@ -564,7 +628,12 @@ INSTANCE = {"instance_type": "ml.m5.large"}
             "shadow_variant needs exactly one production variant",
         ),
         ({"s3_access": {"read_prefixes": ["ml-data/batch/in/"]}}, "s3_access prefixes must be S3 URIs"),
-        ({"execution_role_arn": "ml-platform"}, "execution_role_arn must be an IAM role ARN"),
+        ({"iam_role": {"arn": "ml-platform"}}, "iam_role.arn must be an IAM role ARN"),
+        ({"iam_role": {"name_prefix": "p" * 39}}, "iam_role.name_prefix must be 1 to 38"),
+        (
+            {"iam_role": {"arn": f"arn:aws:iam::{ACCOUNT}:role/r", "name": "r"}},
+            "set at most one of arn",
+        ),
     ],
 )
 def test_bad_inputs_fail_with_their_message(tf: Workspace, override: dict[str, Any], message: str) -> None:

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import botocore
 from botocore.exceptions import ClientError
 
 STATE_VERSION = 1
@@ -26,6 +27,31 @@ STATE_VERSION = 1
 
 class LeaseLost(Exception):
     """Another invocation changed the state object first; this one must stop."""
+
+
+class ConditionalWritesUnsupported(RuntimeError):
+    """The SDK in the runtime predates S3 conditional writes, which the state object relies on."""
+
+
+# PutObject learned If-None-Match in August 2024 and If-Match in November 2024
+# (https://aws.amazon.com/about-aws/whats-new/2024/11/amazon-s3-functionality-conditional-writes/).
+# The boto3 a Lambda runtime ships depends on the runtime and the region, and AWS publishes no
+# fixed version (https://docs.aws.amazon.com/lambda/latest/dg/lambda-python.html#python-sdk-included),
+# so the client's own service model is asked at cold start.
+CONDITIONAL_WRITE_PARAMETERS = ("IfMatch", "IfNoneMatch")
+
+
+def require_conditional_writes(s3: Any) -> None:
+    """Fail at cold start, naming the fix, rather than on the first state write with botocore's
+    "Unknown parameter" after the file was already claimed."""
+    members = s3.meta.service_model.operation_model("PutObject").input_shape.members
+    missing = [name for name in CONDITIONAL_WRITE_PARAMETERS if name not in members]
+    if missing:
+        raise ConditionalWritesUnsupported(
+            f"the runtime's botocore {botocore.__version__} has no PutObject {' and '.join(missing)} "
+            "(S3 conditional writes, which keep two invocations from reporting one file twice): "
+            "ship a newer boto3 with the function, for example in a layer"
+        )
 
 
 @dataclass(slots=True)

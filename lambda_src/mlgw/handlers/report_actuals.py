@@ -24,6 +24,7 @@ from mlgw.actuals.client import ActualsApi, RetryPolicy, TokenProvider
 from mlgw.actuals.pipeline import Invocation, Reporter
 from mlgw.actuals.settings import SINK_DATAROBOT, SINK_MODEL_MONITOR, ActualsSettings, load_settings
 from mlgw.actuals.sinks import DataRobotSink, ModelMonitorSink, Sink
+from mlgw.actuals.state import require_conditional_writes
 from mlgw.s3events import handle_each
 
 logger = Logger(service="report_actuals")
@@ -49,6 +50,7 @@ def build_runtime(settings: ActualsSettings) -> Runtime:
         max_pool_connections=settings.max_in_flight + 4,
     )
     s3 = boto3.client("s3", config=aws_config)
+    require_conditional_writes(s3)
     sinks: list[Sink] = []
     if SINK_MODEL_MONITOR in settings.sinks:
         sinks.append(

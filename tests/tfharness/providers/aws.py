@@ -200,11 +200,17 @@ class AwsStandin(StandinProvider):
                 "endpoint": f"ec2.{region}.amazonaws.com",
             }
         elif type_name == "aws_partition":
+            # The partition of the configured region, as the real data source reports it.
+            partition, suffix = "aws", "amazonaws.com"
+            if self.region.startswith("us-gov-"):
+                partition = "aws-us-gov"
+            elif self.region.startswith("cn-"):
+                partition, suffix = "aws-cn", "amazonaws.com.cn"
             overrides = {
-                "partition": "aws",
-                "id": "aws",
-                "dns_suffix": "amazonaws.com",
-                "reverse_dns_prefix": "com.amazonaws",
+                "partition": partition,
+                "id": partition,
+                "dns_suffix": suffix,
+                "reverse_dns_prefix": ".".join(reversed(suffix.split("."))),
             }
         elif type_name == "aws_iam_policy_document":
             document = render_policy_document(config)

@@ -2,12 +2,20 @@
 
 import threading
 import time
+from types import SimpleNamespace
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from mlgw.actuals.state import LeaseLost, ProgressState, StateStore
+from mlgw.actuals.state import (
+    ConditionalWritesUnsupported,
+    LeaseLost,
+    ProgressState,
+    StateStore,
+    require_conditional_writes,
+)
 
 
 class SlowS3:
@@ -90,3 +98,21 @@ def test_a_lost_lease_reaches_every_waiting_confirmation() -> None:
         state.record_accepted([(0, 10)])
     with pytest.raises(LeaseLost):
         state.save()
+
+
+def _s3_with_put_object_members(*members: str) -> Any:
+    """An S3 client as far as its service model: PutObject's input members only."""
+    shape = SimpleNamespace(members=dict.fromkeys(members))
+    model = SimpleNamespace(operation_model=lambda name: SimpleNamespace(input_shape=shape))
+    return SimpleNamespace(meta=SimpleNamespace(service_model=model))
+
+
+def test_a_runtime_sdk_without_conditional_writes_fails_at_cold_start_naming_the_fix() -> None:
+    old = _s3_with_put_object_members("Bucket", "Key", "Body")
+    expected = r"no PutObject IfMatch and IfNoneMatch.*newer boto3"
+    with pytest.raises(ConditionalWritesUnsupported, match=expected):
+        require_conditional_writes(old)
+
+
+def test_the_pinned_sdk_has_conditional_writes() -> None:
+    require_conditional_writes(boto3.client("s3", region_name="us-east-1"))

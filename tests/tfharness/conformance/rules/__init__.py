@@ -2,7 +2,10 @@
 
 from tfharness.conformance.rules import (  # noqa: F401 - imported to register their rules
     apigateway,
+    iam,
+    lambda_,
     logs,
     s3,
     sagemaker,
+    secretsmanager,
 )
