@@ -36,7 +36,7 @@ resource "aws_lambda_function" "this" {{
 def _environment(value: str) -> str:
     return f"""
   environment {{
-    variables = {{ X = "{value}" }}
+    variables = {{ XY = "{value}" }}
   }}
 """
 
@@ -48,16 +48,16 @@ def _layers(*arns: str) -> str:
 # ---------------------------------------------------------------- lambda.environment-size
 
 
-# {"X":"<value>"} is 8 characters around the value.
+# {"XY":"<value>"} is 9 characters around the value (Lambda names have at least two).
 def test_environment_above_4_kb_as_lambda_measures_it_is_rejected(tf: Workspace) -> None:
-    error = tf.plan_error(tf.inline(_function(_environment("x" * 4089))))
+    error = tf.plan_error(tf.inline(_function(_environment("x" * 4088))))
     assert "lambda.environment-size" in error
     assert "4097 characters" in error
     assert "above its limit of 4 KB" in error
 
 
 def test_environment_of_exactly_4_kb_plans(tf: Workspace) -> None:
-    assert tf.plan(tf.inline(_function(_environment("x" * 4088)))).resources
+    assert tf.plan(tf.inline(_function(_environment("x" * 4087)))).resources
 
 
 # ---------------------------------------------------------------- lambda.layer-count

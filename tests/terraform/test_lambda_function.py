@@ -232,14 +232,14 @@ def test_bad_inputs_fail_with_their_message(tf: Workspace, override: dict[str, A
 
 def test_environment_size_counts_names_and_values_as_lambda_measures_them(tf: Workspace) -> None:
     # Lambda measures {"NAME":"value",...}; the module's own variables take part of the 4 KB.
-    base = tf.plan(MODULE, {**BASE, "environment": {"X": ""}}).resource("aws_lambda_function.this")
+    base = tf.plan(MODULE, {**BASE, "environment": {"XY": ""}}).resource("aws_lambda_function.this")
     used = len(json.dumps(base["environment"][0]["variables"], separators=(",", ":")))
     fits = "x" * (4096 - used)
-    assert tf.plan(MODULE, {**BASE, "environment": {"X": fits}}).resource("aws_lambda_function.this")
-    error = tf.plan_error(MODULE, {**BASE, "environment": {"X": fits + "x"}})
+    assert tf.plan(MODULE, {**BASE, "environment": {"XY": fits}}).resource("aws_lambda_function.this")
+    error = tf.plan_error(MODULE, {**BASE, "environment": {"XY": fits + "x"}})
     assert "come to 4097 characters" in error
     # jsonencode escapes <, > and & in six characters; Lambda's JSON does not, so they count once.
-    assert tf.plan(MODULE, {**BASE, "environment": {"X": fits[:-3] + "<&>"}}).resource(
+    assert tf.plan(MODULE, {**BASE, "environment": {"XY": fits[:-3] + "<&>"}}).resource(
         "aws_lambda_function.this"
     )
 

@@ -30,6 +30,8 @@ EVERYTHING: dict[str, Any] = {
     "api": {
         "routes": {"ratings": {"type": "sagemaker", "path": "ratings/{user_id}", "method": "GET"}},
         "account_cloudwatch_role": "create",
+        "usage_plans": {"standard": {"stages": ["prod"], "throttle": {"rate": 5, "burst": 10}}},
+        "api_keys": {"client": {"usage_plan": "standard"}},
     },
     "batch_prediction": {"bucket": "churn-data"},
     "actuals_reporting": {
