@@ -137,7 +137,8 @@ variable "api" {
       allow_origin  = string
       max_age       = optional(number, 600)
     }))
-    description = optional(string)
+    create_account_cloudwatch_role = optional(bool)
+    description                    = optional(string)
     endpoint_configuration = optional(object({
       type             = optional(string, "REGIONAL")
       vpc_endpoint_ids = optional(list(string), [])
@@ -216,6 +217,15 @@ variable "api" {
     })), {})
   })
   default = null
+
+  validation {
+    # create_account_cloudwatch_role was renamed account_cloudwatch_role. It stays in the type
+    # only to fail here: an object type drops attributes it does not declare, so a former
+    # create_account_cloudwatch_role = true would silently become "none" and destroy the
+    # region's setting (https://github.com/hashicorp/terraform/issues/29204).
+    condition     = var.api == null || try(var.api.create_account_cloudwatch_role == null, true)
+    error_message = "api.create_account_cloudwatch_role was renamed: set api.account_cloudwatch_role = \"create\" to keep owning the region's API Gateway CloudWatch role (true), or \"existing\" / \"none\" (false; \"none\" turns stage logging off)."
+  }
 
   validation {
     condition     = var.api == null || try(var.api.predict.timeout >= 22 && var.api.predict.timeout <= 28, false)

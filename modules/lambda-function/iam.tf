@@ -14,17 +14,19 @@ data "aws_iam_policy_document" "assume" {
   }
 }
 
+# <name>-<region>, and a path hash outside "/": see modules/iam-role-name.
+module "role_name" {
+  source = "../iam-role-name"
+
+  bases  = { this = var.name }
+  region = local.region
+  path   = var.iam_role.path
+}
+
 locals {
-  # IAM role names are global to the account and unique regardless of case
-  # (https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html), so the default
-  # name carries the region: the same function name deployed in two regions of one account
-  # gets two roles. RoleName is at most 64 characters (same page); a longer combination keeps
-  # the region and a hash of the full name, so the name stays unique and deterministic.
-  create_role       = var.iam_role.arn == null
-  role_suffix       = "-${local.region}"
-  role_default_name = length("${var.name}${local.role_suffix}") <= 64 ? "${var.name}${local.role_suffix}" : "${substr(var.name, 0, 64 - 9 - length(local.role_suffix))}-${substr(sha256(var.name), 0, 8)}${local.role_suffix}"
-  role_name         = var.iam_role.name_prefix != null ? null : coalesce(var.iam_role.name, local.role_default_name)
-  role_arn          = local.create_role ? aws_iam_role.this[0].arn : var.iam_role.arn
+  create_role = var.iam_role.arn == null
+  role_name   = var.iam_role.name_prefix != null ? null : coalesce(var.iam_role.name, module.role_name.names["this"])
+  role_arn    = local.create_role ? aws_iam_role.this[0].arn : var.iam_role.arn
 }
 
 resource "aws_iam_role" "this" {
@@ -38,8 +40,9 @@ resource "aws_iam_role" "this" {
   permissions_boundary = var.iam_role.permissions_boundary_arn
   tags                 = var.tags
 
-  # A new name (or path) replaces the role: the function moves to the new role before the
-  # old one is deleted, so it never runs with a deleted role.
+  # A new name or path replaces the role: the function moves to the new role before the old
+  # one is deleted, so it never runs with a deleted role. A default name changes with the path
+  # (modules/iam-role-name); an explicit name must change along with the path.
   lifecycle {
     create_before_destroy = true
   }

@@ -17,18 +17,19 @@ data "aws_iam_policy_document" "apigateway_assume" {
   }
 }
 
-locals {
-  # IAM role names are global to the account and unique regardless of case
-  # (https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html), so the default
-  # names carry the region; past IAM's 64 characters a name keeps the region and a hash of
-  # the full base name, so it stays unique and deterministic.
-  role_suffix = "-${local.region}"
-  role_default_names = {
-    for key, base in {
-      sagemaker  = "${var.name}-apigateway-sagemaker"
-      cloudwatch = "${var.name}-apigateway-cloudwatch"
-    } : key => length("${base}${local.role_suffix}") <= 64 ? "${base}${local.role_suffix}" : "${substr(base, 0, 64 - 9 - length(local.role_suffix))}-${substr(sha256(base), 0, 8)}${local.role_suffix}"
+# <name>-apigateway-<purpose>-<region>, and a path hash outside "/": see modules/iam-role-name.
+module "role_names" {
+  source = "../iam-role-name"
+
+  bases = {
+    sagemaker  = "${var.name}-apigateway-sagemaker"
+    cloudwatch = "${var.name}-apigateway-cloudwatch"
   }
+  region = local.region
+  path   = var.iam_role.path
+}
+
+locals {
   create_sagemaker_role = length(local.sagemaker_routes) > 0 && var.iam_role.arn == null
   sagemaker_role_arn    = length(local.sagemaker_routes) == 0 ? null : (local.create_sagemaker_role ? aws_iam_role.sagemaker[0].arn : var.iam_role.arn)
 }
@@ -38,7 +39,7 @@ locals {
 resource "aws_iam_role" "sagemaker" {
   count = local.create_sagemaker_role ? 1 : 0
 
-  name                 = var.iam_role.name_prefix != null ? null : coalesce(var.iam_role.name, local.role_default_names["sagemaker"])
+  name                 = var.iam_role.name_prefix != null ? null : coalesce(var.iam_role.name, module.role_names.names["sagemaker"])
   name_prefix          = var.iam_role.name_prefix
   path                 = var.iam_role.path
   description          = "API Gateway ${var.name}: direct SageMaker routes"
@@ -46,7 +47,9 @@ resource "aws_iam_role" "sagemaker" {
   permissions_boundary = var.iam_role.permissions_boundary_arn
   tags                 = var.tags
 
-  # A new name replaces the role: the integrations move to it before the old one is deleted.
+  # A new name or path replaces the role: the integrations move to it before the old one is
+  # deleted. A default name changes with the path (modules/iam-role-name); an explicit name
+  # must change along with the path.
   lifecycle {
     create_before_destroy = true
   }
@@ -74,7 +77,7 @@ resource "aws_iam_role_policy" "sagemaker" {
 resource "aws_iam_role" "cloudwatch" {
   count = local.create_account_cloudwatch_role ? 1 : 0
 
-  name                 = var.iam_role.name_prefix != null ? null : local.role_default_names["cloudwatch"]
+  name                 = var.iam_role.name_prefix != null ? null : module.role_names.names["cloudwatch"]
   name_prefix          = var.iam_role.name_prefix
   path                 = var.iam_role.path
   description          = "API Gateway account setting of ${local.region}: writes execution and access logs of every REST API in the region"

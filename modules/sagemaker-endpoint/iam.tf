@@ -67,7 +67,9 @@ resource "aws_iam_role" "this" {
   permissions_boundary = var.iam_role.permissions_boundary_arn
   tags                 = var.tags
 
-  # A new name replaces the role: the new model moves to it before the old role is deleted.
+  # A new name or path replaces the role: the new model moves to it before the old role is
+  # deleted. A default name changes with the path (modules/iam-role-name); an explicit name
+  # must change along with the path.
   lifecycle {
     create_before_destroy = true
   }

@@ -10,15 +10,9 @@ locals {
   log_group_name = "/aws/sagemaker/Endpoints/${var.name}"
   log_group_arn  = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${local.log_group_name}"
 
-  # IAM role names are global to the account and unique regardless of case
-  # (https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html), so the default
-  # name carries the region; past IAM's 64 characters it keeps the region and a hash of the
-  # endpoint name, so it stays unique and deterministic.
-  create_role       = var.iam_role.arn == null
-  role_base         = "${var.name}-sagemaker"
-  role_suffix       = "-${local.region}"
-  role_default_name = length("${local.role_base}${local.role_suffix}") <= 64 ? "${local.role_base}${local.role_suffix}" : "${substr(local.role_base, 0, 64 - 9 - length(local.role_suffix))}-${substr(sha256(local.role_base), 0, 8)}${local.role_suffix}"
-  role_name         = var.iam_role.name_prefix != null ? null : coalesce(var.iam_role.name, local.role_default_name)
+  # <name>-sagemaker-<region>, and a path hash outside "/": see modules/iam-role-name.
+  create_role = var.iam_role.arn == null
+  role_name   = var.iam_role.name_prefix != null ? null : coalesce(var.iam_role.name, module.role_name.names["this"])
   # Built from the role's path and name, so the model's content hash is known at plan time.
   # With name_prefix IAM completes the name at apply; the prefix stands in for it in the hash.
   role_arn = !local.create_role ? var.iam_role.arn : (
@@ -283,4 +277,12 @@ resource "aws_sagemaker_endpoint" "this" {
 
   # The log group exists first, so the containers' first logs keep the module's retention.
   depends_on = [aws_cloudwatch_log_group.this]
+}
+
+module "role_name" {
+  source = "../iam-role-name"
+
+  bases  = { this = "${var.name}-sagemaker" }
+  region = local.region
+  path   = var.iam_role.path
 }

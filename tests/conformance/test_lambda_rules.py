@@ -174,7 +174,7 @@ def test_memory_of_10240_mb_plans(tf: Workspace) -> None:
 # ---------------------------------------------------------------- lambda.role-trusts-lambda
 
 
-def _with_role(service: str) -> str:
+def _with_role(service: str, action: str = "sts:AssumeRole") -> str:
     return f"""
 resource "aws_iam_role" "fn" {{
   name = "conformance-fn"
@@ -182,7 +182,7 @@ resource "aws_iam_role" "fn" {{
     Version = "2012-10-17"
     Statement = [{{
       Effect    = "Allow"
-      Action    = "sts:AssumeRole"
+      Action    = "{action}"
       Principal = {{ Service = "{service}" }}
     }}]
   }})
@@ -204,8 +204,10 @@ def test_a_role_lambda_cannot_assume_is_rejected(tf: Workspace) -> None:
     assert "does not trust lambda.amazonaws.com" in error
 
 
-def test_a_role_that_trusts_lambda_plans(tf: Workspace) -> None:
-    assert tf.plan(tf.inline(_with_role("lambda.amazonaws.com"))).resources
+@pytest.mark.parametrize("action", ["sts:AssumeRole", "sts:assumerole", "sts:Assume*", "*"])
+def test_a_role_that_trusts_lambda_plans(tf: Workspace, action: str) -> None:
+    # IAM action names are case-insensitive and take wildcards.
+    assert tf.plan(tf.inline(_with_role("lambda.amazonaws.com", action))).resources
 
 
 def test_the_rule_sees_the_role_of_the_projects_functions(tf: Workspace) -> None:

@@ -67,3 +67,48 @@ resource "aws_api_gateway_usage_plan" "this" {
     assert 'in resource "aws_api_gateway_usage_plan" "this"' in error
     assert "offset = 9" in error  # Terraform quotes the configuration line of the attribute
     assert "Source: https://docs.aws.amazon.com/apigateway/latest/api/API_QuotaSettings.html" in error
+
+
+def _provider_plan(region: object, variables: dict[str, object] | None = None) -> dict[str, object]:
+    return {
+        "variables": variables or {},
+        "configuration": {"provider_config": {"aws": {"name": "aws", "expressions": {"region": region}}}},
+        "resource_changes": [
+            {
+                **BAD_USAGE_PLAN,
+                "type": "aws_lambda_function",
+                "address": "aws_lambda_function.this",
+                "module_address": "",
+                "change": {
+                    "actions": ["create"],
+                    "after": {
+                        "function_name": "fn",
+                        "filename": "fn.zip",
+                        "layers": ["arn:aws-us-gov:lambda:us-gov-west-1:123456789012:layer:x:1"],
+                    },
+                    "after_unknown": {},
+                },
+            }
+        ],
+    }
+
+
+@pytest.mark.parametrize(
+    "plan",
+    [
+        _provider_plan({"constant_value": "us-gov-west-1"}),
+        _provider_plan({"references": ["var.region"]}, {"region": {"value": "us-gov-west-1"}}),
+    ],
+)
+def test_a_real_plan_is_checked_in_the_region_its_provider_names(plan: dict[str, object]) -> None:
+    # The harness's own region (us-east-1) must not stand in for the plan's: a GovCloud layer
+    # in a GovCloud plan is fine.
+    assert check_plan(plan, Context(region="us-east-1"), resource_checks=True) == []
+    view = PlanView(plan)
+    assert view.region == "us-gov-west-1"
+
+
+def test_a_real_plan_in_another_region_still_gets_the_region_rules() -> None:
+    plan = _provider_plan({"constant_value": "eu-west-1"})
+    found = check_plan(plan, Context(region="us-east-1"), resource_checks=True)
+    assert [v.rule for v in found] == ["lambda.layer-region"]

@@ -84,16 +84,18 @@ class Toolchain:
         )
 
 
-def _base_env() -> dict[str, str]:
+def _base_env(offline: bool) -> dict[str, str]:
     env = dict(os.environ)
     env["CHECKPOINT_DISABLE"] = "1"
     env["TF_IN_AUTOMATION"] = "1"
     env.setdefault("TF_INPUT", "0")
-    # The stand-ins never call AWS, and the real provider must not find ambient credentials
-    # by accident during a plan check either.
     env.setdefault("AWS_REGION", "us-east-1")
-    env.setdefault("AWS_ACCESS_KEY_ID", "testing")
-    env.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    if offline:
+        # The stand-ins never call AWS: fake credentials keep anything else from trying.
+        env.setdefault("AWS_ACCESS_KEY_ID", "testing")
+        env.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    # The real provider reads the account in every plan (the modules' aws_caller_identity), so
+    # it needs the caller's own credentials (profile, SSO or keys); a plan creates nothing.
     return env
 
 
@@ -122,7 +124,7 @@ def install_offline(home: Path) -> Toolchain:
     config = home / "terraformrc"
     config.write_text(_CLI_CONFIG.format(mirror=mirror), encoding="utf-8")
 
-    env = _base_env()
+    env = _base_env(offline=True)
     # Some environments export a TF_CLI_CONFIG_FILE of their own: always replace it.
     env["TF_CLI_CONFIG_FILE"] = str(config)
     env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
@@ -134,7 +136,7 @@ def real_toolchain() -> Toolchain:
     binary = os.environ.get("MLGW_TF_BINARY") or shutil.which("terraform")
     if not binary:
         raise RuntimeError("MLGW_TF_REAL=1 needs a terraform binary on PATH (or MLGW_TF_BINARY)")
-    return Toolchain(binary=binary, env=_base_env(), offline=False)
+    return Toolchain(binary=binary, env=_base_env(offline=False), offline=False)
 
 
 def toolchain(home: Path) -> Toolchain:

@@ -17,6 +17,7 @@ too when the real toolchain planned (``MLGW_TF_REAL=1``), so both paths check th
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from tfharness.conformance import api_model, arguments, rules
@@ -52,10 +53,14 @@ def check_plan(plan: dict[str, Any], ctx: Context, resource_checks: bool = False
     """Violations of the plan rules over a whole plan, plus (``resource_checks``) those of every
     planned resource, addressed by the resource's full address."""
     view = PlanView(plan)
+    # The region comes from the plan itself when it shows it, as the stand-in provider takes it
+    # from its configuration: a plan for GovCloud is checked as GovCloud.
+    ctx = replace(ctx, region=view.region or ctx.region)
     found: list[Violation] = []
     if resource_checks:
         for resource in view.resources:
-            for v in check_resource(resource.type, resource.values, ctx):
+            own = replace(ctx, region=view.region_of(resource) or ctx.region)
+            for v in check_resource(resource.type, resource.values, own):
                 found.append(Violation(v.rule, resource.address, v.attribute, v.message, v.source))
     for rule in RULES.values():
         if rule.kind == "plan":

@@ -66,10 +66,11 @@ def _state(values: dict[str, Any], name: str) -> bool | None:
     value = values.get(name)
     if value is UNKNOWN:
         return None
-    if value is None:
-        return False
-    # An absent nested block plans as an empty list.
-    return not (isinstance(value, (list, dict)) and not value)
+    # Zero values count as unset: an absent nested block plans as an empty list, and a real
+    # plan of an update carries what the provider read back into state for arguments the
+    # configuration never set (name_prefix = "", sqs_managed_sse_enabled = false). The
+    # provider's own checks see only the configuration, so this leans towards accepting.
+    return value not in (None, "", False) and not (isinstance(value, (list, dict)) and not value)
 
 
 def _check_one(rule: ArgumentRule, values: dict[str, Any], prefix: str) -> list[Violation]:

@@ -111,6 +111,36 @@ class PlanView:
                 )
             )
 
+    def region_of(self, resource: PlannedResource) -> str | None:
+        """The region a resource is planned in: its own ``region`` argument (hashicorp/aws 6),
+        else its provider configuration's ``region`` when the plan shows it (a constant, or a
+        root variable); None when the plan does not say."""
+        own = resource.values.get("region")
+        if isinstance(own, str) and own:
+            return own
+        key = resource.config.get("provider_config_key", "")
+        return self._provider_region(key)
+
+    def _provider_region(self, key: str) -> str | None:
+        providers = self.raw.get("configuration", {}).get("provider_config", {})
+        provider = providers.get(key) or {}
+        # A provider passed down to a module is configured at the root under its own key.
+        while not provider.get("expressions") and provider.get("parent_key"):
+            provider = providers.get(provider["parent_key"]) or {}
+        region = provider.get("expressions", {}).get("region", {})
+        if isinstance(region.get("constant_value"), str):
+            return str(region["constant_value"])
+        references = region.get("references") or []
+        if len(references) == 1 and references[0].startswith("var."):
+            value = self.raw.get("variables", {}).get(references[0][4:], {}).get("value")
+            return value if isinstance(value, str) else None
+        return None
+
+    @property
+    def region(self) -> str | None:
+        """The region of the plan's root aws provider, when the plan shows it."""
+        return self._provider_region("aws")
+
     def by_type(self, *types: str) -> list[PlannedResource]:
         return [r for r in self.resources if r.type in types]
 

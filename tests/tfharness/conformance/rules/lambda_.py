@@ -3,6 +3,7 @@ layers, the execution role's trust)."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 from collections.abc import Iterator
@@ -104,8 +105,12 @@ def layer_count(values: Json, ctx: Context) -> Iterator[Finding]:
 @resource_rule(
     "lambda.layer-region",
     "aws_lambda_function",
-    source="https://github.com/TotalTechGeek/elysia-lambda/issues/2",
-    evidence="InvalidParameterValueException: Layers are not in the same region as the function",
+    source="https://docs.datadoghq.com/serverless/guide/layer_not_authorized",
+    evidence=(
+        "a function can only include layers located in its own region; a layer from another region "
+        "fails deployment (also reported as 'Layers are not in the same region as the function', "
+        "https://github.com/TotalTechGeek/elysia-lambda/issues/2)"
+    ),
 )
 def layer_region(values: Json, ctx: Context) -> Iterator[Finding]:
     region = _region(values, ctx)
@@ -219,7 +224,9 @@ def _trusts_service(policy: Json, service: str) -> bool | None:
             continue
         actions = statement.get("Action")
         actions = [actions] if isinstance(actions, str) else actions or []
-        if not any(a in ("sts:AssumeRole", "sts:*", "*") for a in actions):
+        # Action names are case-insensitive and may hold wildcards
+        # (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_action.html).
+        if not any(isinstance(a, str) and fnmatch.fnmatchcase("sts:assumerole", a.lower()) for a in actions):
             continue
         principal = statement.get("Principal")
         if principal == "*":

@@ -1,0 +1,4 @@
+output "names" {
+  description = "The completed role names, keyed as bases."
+  value       = local.names
+}
