@@ -7,7 +7,8 @@ that key and the stage's throttle (``THROTTLED``, ``QUOTA_EXCEEDED``), the reque
 invokes its function with a REST proxy event; a direct SageMaker route renders the integration
 request template with the same VTL engine as the template tests, calls the runtime, selects the
 integration response by the runtime's status and renders its template. API Gateway's own errors
-are the plan's gateway responses, rendered with that engine too.
+are the plan's gateway responses, rendered with that engine too, except the two 413s of a request
+too large (see ``REQUEST_TOO_LONG``), which AWS was not seen to let a gateway response change.
 """
 
 from __future__ import annotations
@@ -46,14 +47,23 @@ _DEFAULT_MESSAGES = {
     "REQUEST_TOO_LARGE": (413, "Request Too Long"),
 }
 _PERIODS = {"DAY": 86400, "WEEK": 7 * 86400}
+# API Gateway's limit on a REST API request body (10 MB), and Lambda's on a synchronous invoke:
+# the JSON event going in, the result coming out
+# (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html; Lambda states the
+# request limit as 6291456 bytes and the answer's as 6291556).
 MAX_BODY_BYTES = 10 * 1024 * 1024
-# Lambda's synchronous invoke payload limit, on the JSON event going in and the result coming
-# out (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html). API Gateway
-# takes bodies up to 10 MB, so a Lambda-proxy request between the two never reaches the
-# function: API Gateway answers with its INTEGRATION_FAILURE gateway response, as it does for
-# an answer above the limit (https://github.com/DataBiosphere/azul/issues/8192).
 MAX_INVOKE_REQUEST_BYTES = 6 * 1024 * 1024
 MAX_INVOKE_RESPONSE_BYTES = 6 * 1024 * 1024 + 100
+# How API Gateway answers a request too large for it or, on a Lambda-proxy route, one whose
+# event is too large for Lambda: a fixed 413, not the plan's REQUEST_TOO_LARGE gateway response.
+# A live REST API answered an oversized Lambda event with 413, BadRequestException and
+# {"message": "Request Too Long"}, and a body over 10 MB with 413 and a plain-text message; a
+# customised REQUEST_TOO_LARGE response did not change either
+# (https://github.com/koki-develop/lgtm-generator/issues/10; the same of a customised 413 in
+# https://github.com/reapit/foundations/issues/4338). That API was edge-optimised (the answers came
+# through CloudFront): what a regional API sends over 10 MB has not been observed.
+REQUEST_TOO_LONG = b'{"message": "Request Too Long"}'
+BODY_TOO_LARGE = f"HTTP content length exceeded {MAX_BODY_BYTES} bytes.".encode()
 
 
 class TokenBucket:
@@ -255,7 +265,7 @@ class RestApi:
         if match is None:
             return self._gateway_response("MISSING_AUTHENTICATION_TOKEN", request_id, stage)
         if len(request.body) > MAX_BODY_BYTES:
-            return self._gateway_response("REQUEST_TOO_LARGE", request_id, stage)
+            return Response(413, BODY_TOO_LARGE, {"Content-Type": "text; charset=utf-8"})
         key = self._key(request, match.stage)
         if match.route.api_key_required and key is None:
             return self._gateway_response("INVALID_API_KEY", request_id, stage)
@@ -351,10 +361,21 @@ class RestApi:
             "isBase64Encoded": not text,
         }
         if len(json.dumps(event).encode("utf-8")) > MAX_INVOKE_REQUEST_BYTES:
-            return self._gateway_response("INTEGRATION_FAILURE", request_id, match.stage)
+            # The function never runs; API Gateway answers for it (see REQUEST_TOO_LONG).
+            return Response(
+                413,
+                REQUEST_TOO_LONG,
+                {
+                    "Content-Type": "application/json",
+                    "x-amzn-RequestId": request_id,
+                    "x-amzn-ErrorType": "BadRequestException",
+                },
+            )
         try:
             result = self.invoke_function(str(match.route.function_name), event)
             if len(json.dumps(result).encode("utf-8")) > MAX_INVOKE_RESPONSE_BYTES:
+                # Lambda fails to return the answer; API Gateway reports INTEGRATION_FAILURE with
+                # 502 (https://github.com/DataBiosphere/azul/issues/8258).
                 return self._gateway_response("INTEGRATION_FAILURE", request_id, match.stage)
             status = int(result["statusCode"])
             out_headers = {str(k): str(v) for k, v in (result.get("headers") or {}).items()}

@@ -25,24 +25,29 @@ locals {
     BAD_REQUEST_PARAMETERS = {
       status_code = "400", code = "BadRequest", message = "A required request parameter is missing."
     }
+    # Whether API Gateway answers a too-large request with this customised response is not
+    # confirmed: two reports saw a customised 413 ignored
+    # (https://github.com/koki-develop/lgtm-generator/issues/10,
+    # https://github.com/reapit/foundations/issues/4338). The message names both limits in case it
+    # does apply: a REST API takes bodies up to 10 MB, and a Lambda-proxy request event
+    # (the body, base64-encoded when binary, plus headers and request context) at most 6 MB
+    # (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html).
     REQUEST_TOO_LARGE = {
-      status_code = "413", code = "PayloadTooLarge", message = "The request body is larger than API Gateway accepts (10 MB)."
+      status_code = "413", code = "PayloadTooLarge", message = "The request is too large: API Gateway accepts bodies up to 10 MB, and on prediction routes the whole request event (body, base64-encoded when binary, plus headers) must stay under 6 MB, Lambda's invoke limit."
     }
     INTEGRATION_TIMEOUT = {
       status_code = "504", code = "ModelTimeout", message = "The model did not answer in time."
     }
-    # The backend could not be called or its answer not returned. On Lambda-proxy routes this is
-    # where Lambda's 6 MB limit on a synchronous invoke ends a request: the event (the body,
-    # base64-encoded when binary, plus headers and request context) must fit in 6 MB although
-    # API Gateway accepts bodies up to 10 MB, so the function never runs and cannot answer its
-    # own 413 (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html). An answer
-    # above the limit is reported as INTEGRATION_FAILURE with 502
-    # (https://github.com/DataBiosphere/azul/issues/8192). A fixed 502 here makes every
+    # The backend could not be called or its answer not returned. On Lambda-proxy routes an
+    # answer above Lambda's 6 MB invoke limit ends here: API Gateway reports INTEGRATION_FAILURE
+    # with 502 (https://github.com/DataBiosphere/azul/issues/8258). A request event above the
+    # limit does not: API Gateway answers it with 413 "Request Too Long"
+    # (https://github.com/koki-develop/lgtm-generator/issues/10). A fixed 502 here makes every
     # INTEGRATION_FAILURE answer the same, whatever status AWS would pick
     # (https://docs.aws.amazon.com/apigateway/latest/developerguide/supported-gateway-response-types.html
     # lists 504 as its default).
     INTEGRATION_FAILURE = {
-      status_code = "502", code = "IntegrationFailure", message = "The request could not be passed to the backend or its answer could not be returned. On prediction routes, requests and answers must stay under 6 MB (Lambda's invoke limit), including base64 encoding of binary bodies."
+      status_code = "502", code = "IntegrationFailure", message = "The backend could not be called or its answer could not be returned. On prediction routes, answers must stay under 6 MB (Lambda's invoke limit), including base64 encoding of binary bodies."
     }
   }
 

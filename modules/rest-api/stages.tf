@@ -54,9 +54,14 @@ locals {
     })
   }
 
-  # Stages a client can reach with an API key: those of a usage plan with an enabled key.
-  key_routes   = anytrue([for r in values(local.routes) : r.api_key_required])
-  keyed_stages = toset(flatten([for name, p in var.usage_plans : p.stages if anytrue([for k in values(local.api_keys) : k.enabled && k.usage_plan == name])]))
+  # API keys reach a stage only through a usage plan that covers it: a stage without any plan
+  # refuses every keyed request. A plan's keys may be attached outside the module (output
+  # usage_plan_ids; CreateUsagePlanKey), so a plan with no key here only warns, unless the plan
+  # says external_keys.
+  key_routes     = anytrue([for r in values(local.routes) : r.api_key_required])
+  planned_stages = toset(flatten([for p in values(var.usage_plans) : p.stages]))
+  keyed_stages   = toset(flatten([for name, p in var.usage_plans : p.stages if p.external_keys || anytrue([for k in values(local.api_keys) : k.enabled && k.usage_plan == name])]))
+  keyless_stages = sort(tolist(setsubtract(local.planned_stages, local.keyed_stages)))
 
   # Per-route stage settings: a route's own throttle, and caching of GET routes when the stage
   # has a cache. POST bodies are never cache keys, so POST routes are never cached.
@@ -155,11 +160,11 @@ resource "aws_api_gateway_stage" "this" {
 
   lifecycle {
     # API Gateway lets a request through a method that requires an API key only with a key of a
-    # usage plan that covers the stage; without one every request is 403
+    # usage plan that covers the stage; on a stage no plan covers, every request is 403
     # (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-api-usage-plans.html).
     precondition {
-      condition     = !local.key_routes || contains(local.keyed_stages, each.key)
-      error_message = "stages: routes require an API key (api_key_required is true by default), but stage ${each.key} has no usage plan with an enabled API key, so every request there would get 403. Add a usage plan for the stage and an API key on it, or set api_key_required = false on the routes that need no key."
+      condition     = !local.key_routes || contains(local.planned_stages, each.key)
+      error_message = "stages: routes require an API key (api_key_required is true by default), but no usage plan covers stage ${each.key}, so no key can ever be valid there and every request would get 403. Add the stage to a usage plan (its keys can be attached here with api_keys or elsewhere through the usage_plan_ids output), or set api_key_required = false on the routes that need no key."
     }
   }
 
@@ -215,4 +220,12 @@ resource "aws_wafv2_web_acl_association" "this" {
 
   resource_arn = aws_api_gateway_stage.this[each.key].arn
   web_acl_arn  = each.value.web_acl_arn
+}
+
+# A plan whose keys are all attached elsewhere is valid, so this only warns.
+check "usage_plans_have_keys" {
+  assert {
+    condition     = !local.key_routes || length(local.keyless_stages) == 0
+    error_message = "usage_plans: routes require an API key, but the usage plans of stage(s) ${join(", ", local.keyless_stages)} have no enabled key in api_keys, so requests there get 403 until a key is attached to one of those plans. Attach keys elsewhere (output usage_plan_ids) and set external_keys = true on the plan to say so, or add a key to api_keys."
+  }
 }

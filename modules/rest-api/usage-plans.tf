@@ -12,7 +12,9 @@ resource "aws_api_gateway_usage_plan" "this" {
 
       # Keyed "/<resource path>/<METHOD>", unescaped: AWS documents "/pets/GET" (and "//GET"
       # for the root) as keys of this map
-      # (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-create-usage-plans-with-rest-api.html).
+      # (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-create-usage-plans-with-rest-api.html),
+      # and the CDK builds them the same way. No source shows a multi-segment key; updating one
+      # in place (a patch path with the raw key) is unverified: the README says what to do.
       dynamic "throttle" {
         for_each = each.value.method_throttles
         content {

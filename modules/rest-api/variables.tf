@@ -14,8 +14,9 @@ variable "account_cloudwatch_role" {
     or leaving "create") deletes the role and, with hashicorp/aws 6.x, resets the account setting,
     so the region's other APIs can no longer write logs and enabling logging on any stage fails
     until a role is set again. Use "create" in exactly one stack per region, "existing" everywhere
-    else; to give up ownership without the reset, remove aws_api_gateway_account.this and the role
-    from the state with removed blocks (lifecycle destroy = false) before switching.
+    else. To give up ownership without the reset, first forget the setting, the role and its
+    policy attachment with terraform state rm (a removed block cannot, as the module still declares
+    them; the module README lists the addresses), and switch to "existing" before the next apply.
   EOT
   type        = string
   default     = "none"
@@ -539,11 +540,15 @@ variable "usage_plans" {
   description = <<-EOT
     Usage plans, keyed by plan name: the stages each applies to (keys of stages), default
     throttling of each key (rate in requests per second, burst), a quota (limit per DAY, WEEK or
-    MONTH) and per-route throttles (method_throttles, keyed by route name). A client over its
-    throttle gets 429 Throttled, over its quota 429 QuotaExceeded.
+    MONTH; offset 0 for DAY, 0 to 6 for WEEK, 0 to 27 for MONTH, which hashicorp/aws enforces) and
+    per-route throttles (method_throttles, keyed by route name). A client over its throttle gets
+    429 Throttled, over its quota 429 QuotaExceeded. external_keys = true says the plan's keys are
+    attached outside this module (through the usage_plan_ids output), which silences the warning
+    about a keyed stage whose plans have no key in api_keys.
   EOT
   type = map(object({
-    description = optional(string)
+    description   = optional(string)
+    external_keys = optional(bool, false)
     method_throttles = optional(map(object({
       burst = number
       rate  = number
@@ -577,14 +582,18 @@ variable "usage_plans" {
     error_message = "usage_plans: quota needs a positive limit and a period of DAY, WEEK or MONTH."
   }
 
-  # https://docs.aws.amazon.com/apigateway/latest/api/API_QuotaSettings.html: the offset is the
-  # day the period starts on (WEEK: 0 = Sunday .. 6; MONTH: 0 .. 27; DAY: only 0).
+  # hashicorp/aws refuses any other offset on create and update, before calling AWS
+  # (validUsagePlanQuotaSettings in
+  # https://github.com/hashicorp/terraform-provider-aws/blob/main/internal/service/apigateway/validate.go).
+  # AWS's pages disagree on what the offset means: the current API reference and CloudFormation
+  # call it the number of requests subtracted from the limit in the first period; the legacy API
+  # reference calls it the day the period starts on (WEEK: 0 = Sunday).
   validation {
     condition = alltrue([for p in values(var.usage_plans) : p.quota == null || try(
       floor(p.quota.offset) == p.quota.offset && p.quota.offset >= 0 && p.quota.offset <= lookup({ DAY = 0, WEEK = 6, MONTH = 27 }, p.quota.period, 0),
       false
     )])
-    error_message = "usage_plans: quota.offset is the day the period starts on: 0 for a DAY quota, 0 to 6 for WEEK (0 = Sunday), 0 to 27 for MONTH."
+    error_message = "usage_plans: quota.offset must be 0 for a DAY quota, 0 to 6 for WEEK and 0 to 27 for MONTH: hashicorp/aws refuses any other value (\"Usage Plan quota offset must be ...\")."
   }
 
   # AWS refuses per-method throttles in a plan without a plan-wide throttle: "Can not define fine

@@ -211,7 +211,24 @@ def test_execution_logging_on_a_fresh_account_needs_the_account_role(tf: Workspa
 def test_access_logging_on_a_fresh_account_needs_the_account_role_too(tf: Workspace) -> None:
     error = tf.plan_error(tf.inline(ACCESS_LOGS))
     assert "apigateway.logging-needs-account-role" in error
-    assert "access logging is on" in error
+    assert "access logging to CloudWatch Logs is on" in error
+
+
+FIREHOSE_ACCESS_LOGS = _api().replace(
+    '  stage_name    = "prod"\n}',
+    """  stage_name    = "prod"
+  access_log_settings {
+    destination_arn = "arn:aws:firehose:us-east-1:123456789012:deliverystream/amazon-apigateway-access"
+    format          = jsonencode({ requestId = "$context.requestId" })
+  }
+}""",
+)
+
+
+def test_access_logging_to_firehose_plans_on_a_fresh_account(tf: Workspace) -> None:
+    # Firehose access logs use API Gateway's service-linked role, not the account setting.
+    assert "access_log_settings" in FIREHOSE_ACCESS_LOGS
+    assert tf.plan(tf.inline(FIREHOSE_ACCESS_LOGS)).resources
 
 
 def test_execution_logging_plans_where_the_account_has_the_role(tf: Workspace) -> None:
@@ -254,6 +271,7 @@ def test_quota_offset_out_of_range_for_its_period_is_rejected(
     error = tf.plan_error(tf.inline(_usage_plan(period, offset)))
     assert "apigateway.quota-offset" in error
     assert f"out of range for a {period} quota" in error
+    assert "Usage Plan quota offset must be" in error
 
 
 @pytest.mark.parametrize(("period", "offset"), [("DAY", 0), ("WEEK", 6), ("MONTH", 27)])
@@ -288,15 +306,18 @@ resource "aws_api_gateway_usage_plan" "this" {{
     )
 
 
-@pytest.mark.parametrize("path", ["~1predict/POST", "predict/POST", "/predict/SEND", "*/*"])
-def test_usage_plan_throttle_path_not_shaped_as_aws_keys_it_is_rejected(tf: Workspace, path: str) -> None:
+@pytest.mark.parametrize("path", ["/predict/SEND", "/predict", "POST"])
+def test_usage_plan_throttle_path_naming_no_method_is_rejected(tf: Workspace, path: str) -> None:
     error = tf.plan_error(tf.inline(_throttled_plan(path)))
     assert "apigateway.usage-plan-throttle-path" in error
-    assert "not escaped with '~1'" in error
+    assert "names no HTTP method" in error
 
 
-@pytest.mark.parametrize("path", ["/predict/POST", "/predict/{model}/POST", "//GET"])
-def test_usage_plan_throttle_path_as_aws_keys_it_plans(tf: Workspace, path: str) -> None:
+# No source shows what AWS makes of a multi-segment key, raw or escaped: neither is rejected.
+@pytest.mark.parametrize(
+    "path", ["/predict/POST", "//GET", "/predict/{model}/POST", "~1predict~1{model}/POST", "*/*"]
+)
+def test_usage_plan_throttle_path_ending_in_a_method_plans(tf: Workspace, path: str) -> None:
     assert tf.plan(tf.inline(_throttled_plan(path))).resources
 
 
@@ -328,27 +349,97 @@ resource "aws_api_gateway_usage_plan_key" "this" {
 """
 
 
-def test_method_requiring_a_key_without_usage_plan_or_key_is_rejected(tf: Workspace) -> None:
+def test_method_requiring_a_key_on_a_stage_without_usage_plan_is_rejected(tf: Workspace) -> None:
     error = tf.plan_error(tf.inline(_api(key=True)))
     assert "apigateway.api-key-without-usage-plan" in error
     assert "aws_api_gateway_method.predict" in error
+    assert "stage 'prod' of its API has no usage plan" in error
     assert "every request would get 403" in error
-    without_key = tf.plan_error(
-        tf.inline(_api(key=True, extra=USAGE_PLAN % "aws_api_gateway_stage.prod.stage_name"))
-    )
-    assert "no API key attached to a usage plan" in without_key
 
 
-def test_method_requiring_a_key_with_a_plan_and_key_plans(tf: Workspace) -> None:
-    hcl = _api(key=True, extra=USAGE_PLAN % "aws_api_gateway_stage.prod.stage_name" + KEY)
+def test_method_requiring_a_key_with_a_usage_plan_but_no_key_here_plans(tf: Workspace) -> None:
+    # Keys can be attached to the plan elsewhere (CreateUsagePlanKey in another stack).
+    hcl = _api(key=True, extra=USAGE_PLAN % "aws_api_gateway_stage.prod.stage_name")
     assert tf.plan(tf.inline(hcl)).resources
+    assert tf.plan(tf.inline(hcl + KEY)).resources
     assert tf.plan(tf.inline(_api(key=False))).resources
+
+
+TEST_STAGE = """
+resource "aws_api_gateway_stage" "test" {
+  rest_api_id   = aws_api_gateway_rest_api.this.id
+  deployment_id = aws_api_gateway_deployment.this.id
+  stage_name    = "test"
+}
+"""
+
+OTHER_API = """
+resource "aws_api_gateway_rest_api" "other" {
+  name = "other"
+  body = jsonencode({ openapi = "3.0.1", info = { title = "o", version = "1" }, paths = {} })
+}
+
+resource "aws_api_gateway_deployment" "other" {
+  rest_api_id = aws_api_gateway_rest_api.other.id
+}
+
+resource "aws_api_gateway_stage" "other" {
+  rest_api_id   = aws_api_gateway_rest_api.other.id
+  deployment_id = aws_api_gateway_deployment.other.id
+  stage_name    = "prod"
+}
+
+resource "aws_api_gateway_usage_plan" "other" {
+  name = "other"
+  api_stages {
+    api_id = aws_api_gateway_rest_api.other.id
+    stage  = aws_api_gateway_stage.other.stage_name
+  }
+}
+"""
+
+
+def test_a_usage_plan_covers_only_the_api_and_stage_it_names(tf: Workspace) -> None:
+    # The API's other stage has no plan: keyed requests there can never pass.
+    error = tf.plan_error(
+        tf.inline(_api(key=True, extra=USAGE_PLAN % "aws_api_gateway_stage.prod.stage_name" + TEST_STAGE))
+    )
+    assert "apigateway.api-key-without-usage-plan" in error
+    assert "stage 'test' of its API has no usage plan" in error
+    # A plan for another API's stage of the same name does not cover this API's stage.
+    error = tf.plan_error(tf.inline(_api(key=True, extra=OTHER_API)))
+    assert "stage 'prod' of its API has no usage plan" in error
 
 
 def test_usage_plan_naming_a_new_stage_without_depending_on_it_is_rejected(tf: Workspace) -> None:
     error = tf.plan_error(tf.inline(_api(extra=USAGE_PLAN % '"prod"')))
     assert "apigateway.usage-plan-after-stage" in error
     assert "Invalid API Stage" in error
+
+
+# The module's form: api_stages from a dynamic block, whose contents a plan's configuration does
+# not show; the stage name and depends_on are what the rule has to go on.
+DYNAMIC_USAGE_PLAN = """
+resource "aws_api_gateway_usage_plan" "this" {
+  name = "conformance"
+  dynamic "api_stages" {
+    for_each = toset(["prod"])
+    content {
+      api_id = aws_api_gateway_rest_api.this.id
+      stage  = api_stages.value
+    }
+  }
+  %s
+}
+"""
+
+
+def test_usage_plan_with_dynamic_api_stages_must_depend_on_the_stage(tf: Workspace) -> None:
+    error = tf.plan_error(tf.inline(_api(extra=DYNAMIC_USAGE_PLAN % "")))
+    assert "apigateway.usage-plan-after-stage" in error
+    assert "names stage 'prod', which this apply creates" in error
+    waits = _api(extra=DYNAMIC_USAGE_PLAN % "depends_on = [aws_api_gateway_stage.prod]")
+    assert tf.plan(tf.inline(waits)).resources
 
 
 # --------------------------------------------------------------------- deployments and integrations
@@ -421,6 +512,7 @@ def test_integration_timeout_outside_the_providers_range_is_rejected(tf: Workspa
         "arn:aws:apigateway:us-east-1:runtime.sagemaker:path//endpoints/churn/invocations",
         "arn:aws:apigateway:us-east-1:runtime.sagemaker:action/InvokeEndpoint",
         "arn:aws:apigateway:us-east-1:runtime.sagemaker:path/endpoints/churn_prod/invocations",
+        "arn:aws:apigateway:us-east-1:runtime.sagemaker:path/endpoints/churn/invoke",
     ],
 )
 def test_sagemaker_integration_uri_that_is_no_invoke_endpoint_is_rejected(tf: Workspace, uri: str) -> None:
@@ -431,6 +523,23 @@ def test_sagemaker_integration_uri_that_is_no_invoke_endpoint_is_rejected(tf: Wo
 @pytest.mark.parametrize("timeout", [50, 29000, 300000])
 def test_sagemaker_integration_with_a_valid_uri_and_timeout_plans(tf: Workspace, timeout: int) -> None:
     assert tf.plan(tf.inline(_integration(GOOD_URI, timeout))).resources
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        # The endpoint taken from the request: integration.request.path.endpoint.
+        "arn:aws:apigateway:us-east-1:runtime.sagemaker:path/endpoints/{endpoint}/invocations",
+        # A stage variable ("$$" is HCL's escape of "$").
+        "arn:aws:apigateway:us-east-1:runtime.sagemaker:path/endpoints/$${stageVariables.ep}/invocations",
+        "arn:aws:apigateway:us-east-1:runtime.sagemaker:path/endpoints/churn/async-invocations",
+        "arn:aws:apigateway:us-east-1:runtime.sagemaker:path/endpoints/churn/invocations-response-stream",
+    ],
+)
+def test_sagemaker_integration_uri_of_every_runtime_operation_and_mapped_names_plans(
+    tf: Workspace, uri: str
+) -> None:
+    assert tf.plan(tf.inline(_integration(uri))).resources
 
 
 # --------------------------------------------------------------------- Lambda permissions
@@ -451,8 +560,10 @@ resource "aws_lambda_permission" "this" {{
 @pytest.mark.parametrize(
     ("source_arn", "problem"),
     [
-        ("arn:aws:execute-api:us-east-1::abc123/*/*", "not a 12-digit account id"),
+        ("arn:aws:execute-api:us-east-1::abc123/*/*", "matches no 12-digit account id"),
+        ("arn:aws:execute-api:us-east-1:1234567890:abc123/*", "matches no 12-digit account id"),
         ("arn:aws:execute-api:us-east-1:123456789012:abc123", "matches no request"),
+        ("arn:aws:execute-api::123456789012:abc123/*", "its region is empty"),
         ("arn:aws:apigateway:us-east-1::/restapis/abc123", "not an execute-api ARN"),
     ],
 )
@@ -470,6 +581,10 @@ def test_lambda_permission_source_arn_api_gateway_never_sends_is_rejected(
         "arn:aws:execute-api:us-east-1:123456789012:abc123/prod/POST/predict",
         "arn:aws:execute-api:us-east-1:123456789012:abc123/*/*/*",
         "arn:aws:execute-api:us-east-1:123456789012:abc123/authorizers/xyz",
+        # ArnLike: "*" matches across "/", so these match every request of the account or API.
+        "arn:aws:execute-api:us-east-1:123456789012:*",
+        "arn:aws:execute-api:us-east-1:123456789012:abc123*",
+        "arn:aws:execute-api:us-east-1:123456789012:abc123/*/POST/predict*",
     ],
 )
 def test_lambda_permission_with_an_execute_api_arn_plans(tf: Workspace, source_arn: str) -> None:

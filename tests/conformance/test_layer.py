@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tfharness import Workspace
-from tfharness.conformance import UNKNOWN, Context, check_plan
+from tfharness.conformance import RULES, UNKNOWN, Context, check_plan
 from tfharness.conformance.core import blocks, walk
 from tfharness.conformance.plan import PlanView, merge_unknown
 
@@ -66,7 +66,7 @@ resource "aws_api_gateway_usage_plan" "this" {
     error = tf.plan_error(tf.inline(hcl))
     assert 'in resource "aws_api_gateway_usage_plan" "this"' in error
     assert "offset = 9" in error  # Terraform quotes the configuration line of the attribute
-    assert "Source: https://docs.aws.amazon.com/apigateway/latest/api/API_QuotaSettings.html" in error
+    assert f"Source: {RULES['apigateway.quota-offset'].source}" in error
 
 
 def _provider_plan(region: object, variables: dict[str, object] | None = None) -> dict[str, object]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import socket
 import subprocess
 import sys
@@ -13,6 +14,10 @@ from typing import Any, TypeVar
 
 import requests
 from local_support import REPO_ROOT, LocalMode, start_local_mode
+
+from mlgw_local.gateway import RestApi
+from mlgw_local.http import Request, Response
+from mlgw_local.plan import Gateway, GatewayResponse, Route, Stage
 
 IRIS = {"setosa", "versicolor", "virginica"}
 DEPLOYMENT = "5f3c9a1b2c3d4e5f6a7b8c9d"
@@ -77,9 +82,10 @@ def test_bad_body_is_400(local_mode: LocalMode) -> None:
     assert answer.json()["code"] == "MalformedJson"
 
 
-def test_a_request_above_lambdas_6_mb_ends_as_the_plans_integration_failure(local_mode: LocalMode) -> None:
-    # Under API Gateway's 10 MB, over Lambda's 6 MB invoke limit: the function never runs, so
-    # the answer is API Gateway's INTEGRATION_FAILURE response as the module shapes it.
+def test_a_request_event_above_lambdas_6_mb_is_api_gateways_own_413(local_mode: LocalMode) -> None:
+    # Under API Gateway's 10 MB, over Lambda's 6 MB invoke limit: the function never runs, and API
+    # Gateway answers as a live REST API did (koki-develop/lgtm-generator#10), not with the plan's
+    # INTEGRATION_FAILURE nor its REQUEST_TOO_LARGE response.
     body = b'{"instances": [[' + b"1.0," * (7 * 1024 * 1024 // 4) + b"1.0]]}"
     answer = requests.post(
         f"{local_mode.api}/predict",
@@ -87,14 +93,27 @@ def test_a_request_above_lambdas_6_mb_ends_as_the_plans_integration_failure(loca
         headers=_headers(local_mode, **{"Content-Type": "application/json"}),
         timeout=30,
     )
-    assert answer.status_code == 502
-    document = answer.json()
-    assert document["code"] == "IntegrationFailure"
-    assert "6 MB" in document["message"]
-    assert document["requestId"] == answer.headers["x-amzn-RequestId"]
+    assert answer.status_code == 413
+    assert answer.json() == {"message": "Request Too Long"}
+    assert answer.headers["x-amzn-ErrorType"] == "BadRequestException"
+    assert answer.headers["x-amzn-RequestId"]
 
 
-def test_a_request_above_api_gateways_10_mb_is_413(local_mode: LocalMode) -> None:
+def test_a_request_event_just_under_6_mb_reaches_the_function(local_mode: LocalMode) -> None:
+    # The limit is on the event: a body well under 6 MB still reaches the handler, which answers
+    # for itself (here: 400 for a malformed prediction body), not API Gateway's 413.
+    body = b'{"instances": "' + b"x" * (5 * 1024 * 1024) + b'"}'
+    answer = requests.post(
+        f"{local_mode.api}/predict",
+        data=body,
+        headers=_headers(local_mode, **{"Content-Type": "application/json"}),
+        timeout=30,
+    )
+    assert answer.status_code != 413, answer.text[:200]
+    assert "x-amzn-ErrorType" not in answer.headers
+
+
+def test_a_request_above_api_gateways_10_mb_is_a_plain_413(local_mode: LocalMode) -> None:
     answer = requests.post(
         f"{local_mode.api}/predict",
         data=b"1" * (10 * 1024 * 1024 + 1),
@@ -102,7 +121,62 @@ def test_a_request_above_api_gateways_10_mb_is_413(local_mode: LocalMode) -> Non
         timeout=30,
     )
     assert answer.status_code == 413
-    assert answer.json()["code"] == "PayloadTooLarge"
+    assert answer.text == "HTTP content length exceeded 10485760 bytes."
+
+
+def _one_route_api(answer: dict[str, Any]) -> RestApi:
+    """A REST API of one Lambda-proxy route whose function answers ``answer``, with the module's
+    INTEGRATION_FAILURE gateway response."""
+    route = Route(
+        key="predict",
+        path="predict",
+        method="POST",
+        api_key_required=False,
+        authorization="NONE",
+        request_parameters={},
+        validate_parameters=False,
+        validate_body=False,
+        body_schema=None,
+        integration_type="AWS_PROXY",
+        function_name="predict",
+        endpoint_name=None,
+        integration_parameters={},
+        request_templates={},
+        passthrough_behavior=None,
+        timeout_seconds=29,
+        responses={},
+    )
+    failure = GatewayResponse(
+        status_code=502,
+        template=json.dumps(
+            {"message": "the plan's message", "code": "IntegrationFailure", "requestId": "$context.requestId"}
+        ),
+        headers={},
+    )
+    gateway = Gateway(
+        example="unit",
+        routes=[route],
+        stages={"prod": Stage(name="prod", variables={}, throttle=None, method_throttles={})},
+        gateway_responses={"INTEGRATION_FAILURE": failure},
+    )
+    return RestApi(gateway, lambda name, event: answer, runtime_url="http://127.0.0.1:9", host="localhost")
+
+
+def _post(api: RestApi) -> Response:
+    return api(
+        Request("POST", "/prod/predict", [], [("Content-Type", "application/json")], b"{}", "127.0.0.1")
+    )
+
+
+def test_an_answer_above_lambdas_6_mb_ends_as_the_plans_integration_failure() -> None:
+    # Lambda cannot return it; API Gateway reports INTEGRATION_FAILURE (DataBiosphere/azul#8258).
+    big = _one_route_api({"statusCode": 200, "body": "x" * (6 * 1024 * 1024 + 100)})
+    answer = _post(big)
+    assert answer.status == 502
+    document = json.loads(answer.body)
+    assert (document["code"], document["message"]) == ("IntegrationFailure", "the plan's message")
+    assert document["requestId"] == answer.headers["x-amzn-RequestId"]
+    assert _post(_one_route_api({"statusCode": 200, "body": "x" * 1024})).status == 200
 
 
 def test_unknown_model_is_404(local_mode: LocalMode) -> None:

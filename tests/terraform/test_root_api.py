@@ -167,7 +167,10 @@ def test_no_api_creates_no_function(tf: Workspace) -> None:
         ),
         # The former flag fails instead of being dropped, which would destroy the account setting.
         ({"create_account_cloudwatch_role": True}, "api.create_account_cloudwatch_role was renamed"),
-        ({"create_account_cloudwatch_role": False}, 'set api.account_cloudwatch_role = "create"'),
+        (
+            {"create_account_cloudwatch_role": False},
+            'set api.account_cloudwatch_role = "create" to keep owning',
+        ),
     ],
 )
 def test_bad_api_inputs_fail_with_their_message(tf: Workspace, api: dict[str, Any], message: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 from collections.abc import Iterator
@@ -132,9 +133,31 @@ def method_settings_logging_level(values: Json, ctx: Context) -> Iterator[Findin
             yield f"{path}.logging_level", f"logging_level {level!r} must be OFF, ERROR or INFO"
 
 
-def _logs(resource: PlannedResource) -> Iterator[tuple[str, str]]:
-    if resource.type == "aws_api_gateway_stage" and resource.values.get("access_log_settings"):
-        yield "access_log_settings", "access logging is on"
+_FIREHOSE = "aws_kinesis_firehose_delivery_stream"
+
+
+def _access_logs_to_cloudwatch(plan: PlanView, stage: PlannedResource) -> Iterator[str]:
+    """Each access log setting of a stage that writes to CloudWatch Logs, or may: a destination
+    not known yet counts unless the configuration wires it to a Firehose stream only. Access logs
+    to Firehose use the service-linked role AWSServiceRoleForAPIGateway, not the account setting
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-logging-to-kinesis.html)."""
+    settings = list(blocks(stage.values, "access_log_settings"))
+    if not settings:
+        return
+    wired = {r.type for r in plan.referenced(stage, "access_log_settings")}
+    for path, block in settings:
+        destination = block.get("destination_arn")
+        if isinstance(destination, str):
+            if destination.split(":")[2:3] == ["logs"]:
+                yield path
+        elif destination is UNKNOWN and wired != {_FIREHOSE}:
+            yield path
+
+
+def _logs(plan: PlanView, resource: PlannedResource) -> Iterator[tuple[str, str]]:
+    if resource.type == "aws_api_gateway_stage":
+        for path in _access_logs_to_cloudwatch(plan, resource):
+            yield path, "access logging to CloudWatch Logs is on"
     if resource.type == "aws_api_gateway_method_settings":
         for path, block in blocks(resource.values, "settings"):
             if (
@@ -163,23 +186,33 @@ def logging_needs_account_role(plan: PlanView, ctx: Context) -> Iterator[PlanFin
         "aws_api_gateway_account with cloudwatch_role_arn, or turn logging off"
     )
     for resource in plan.by_type("aws_api_gateway_stage", "aws_api_gateway_method_settings"):
-        for attribute, what in _logs(resource):
+        for attribute, what in _logs(plan, resource):
             yield resource.address, attribute, f"{what}: {hint}"
 
 
 # --------------------------------------------------------------------- usage plans and API keys
 
-# Usage plan quota offset by period. The API model has no bounds for it; the API reference does.
+# Usage plan quota offset by period. The API model has no bounds for it, and AWS's pages disagree
+# on what it means: the current API reference, CloudFormation (minimum 0) and every SDK call it
+# the number of requests subtracted from the limit in the initial period, while the legacy API
+# reference (https://docs.aws.amazon.com/apigateway/api-reference/resource/usage-plan/) calls it
+# the day the period starts (WEEK: 0 = Sunday). Whatever AWS enforces, hashicorp/aws refuses
+# these values itself on create and on update, before calling AWS (validUsagePlanQuotaSettings,
+# called from usage_plan.go), so a Terraform apply fails on them either way.
 _QUOTA_OFFSET_MAX = {"DAY": 0, "WEEK": 6, "MONTH": 27}
 
 
 @resource_rule(
     "apigateway.quota-offset",
     "aws_api_gateway_usage_plan",
-    source="https://docs.aws.amazon.com/apigateway/latest/api/API_QuotaSettings.html",
+    source=(
+        "https://github.com/hashicorp/terraform-provider-aws/blob/main/"
+        "internal/service/apigateway/validate.go"
+    ),
     evidence=(
-        "offset: the day that a time period starts; for example, with a time period of WEEK, "
-        "an offset of 0 starts on Sunday, and an offset of 1 starts on Monday"
+        "validUsagePlanQuotaSettings: 'Usage Plan quota offset must be zero in the DAY period', "
+        "'between 0 and 6 inclusive in the WEEK period', 'between 0 and 27 inclusive in the MONTH "
+        "period' (AWS's own pages disagree on whether offset counts days or requests)"
     ),
 )
 def quota_offset(values: Json, ctx: Context) -> Iterator[Finding]:
@@ -192,10 +225,16 @@ def quota_offset(values: Json, ctx: Context) -> Iterator[Finding]:
             allowed = "0" if top == 0 else f"0 to {top}"
             yield (
                 f"{path}.offset",
-                f"offset {offset} is out of range for a {period} quota: it must be {allowed}",
+                f"offset {offset} is out of range for a {period} quota: it must be {allowed}; "
+                "hashicorp/aws refuses anything else on apply ('Usage Plan quota offset must be ...')",
             )
 
 
+# What the sources show of a per-method throttle key: AWS documents "/pets/GET" and "//GET" (the
+# root), and the CDK builds the key as `${resource.path}/${httpMethod}`
+# (packages/aws-cdk-lib/aws-apigateway/lib/usage-plan.ts). No source shows a multi-segment key or
+# an escaped one ("~1"), or what AWS answers to a key of another shape, so the rule checks only
+# what every source agrees on: the key ends with "/<HTTP method>".
 @resource_rule(
     "apigateway.usage-plan-throttle-path",
     "aws_api_gateway_usage_plan",
@@ -213,13 +252,12 @@ def usage_plan_throttle_path(values: Json, ctx: Context) -> Iterator[Finding]:
         key = throttle.get("path")
         if not isinstance(key, str):
             continue
-        method = key.rpartition("/")[2]
-        if not key.startswith("/") or "~1" in key or method not in _METHODS:
+        resource, slash, method = key.rpartition("/")
+        if not slash or not resource or method not in _METHODS:
             yield (
                 f"{path}.path",
-                f"{key!r} must be the resource path as it is, '/' and all, then '/<HTTP method>' "
-                "(e.g. '/predict/{model}/POST'; '//GET' for the root): unlike a stage's method "
-                "settings it is not escaped with '~1'",
+                f"{key!r} names no HTTP method: a per-method throttle is keyed '<resource path>/<HTTP "
+                "method>' (AWS documents '/pets/GET', and '//GET' for the root)",
             )
 
 
@@ -244,6 +282,62 @@ def usage_plan_method_throttle(values: Json, ctx: Context) -> Iterator[Finding]:
             )
 
 
+# How a plan wires a usage plan to a stage: an api_stages entry names an API id and a stage name.
+# Values known at plan time are compared; an API created in this apply has no id yet, so the
+# configuration's references (any expression, and depends_on) stand in for it. The module builds
+# api_stages with a dynamic block, whose contents the plan's configuration does not show, so the
+# references of the whole resource count, not those of the api_stages block alone.
+_REST_API = "aws_api_gateway_rest_api"
+
+
+def _api_stage_entries(usage_plan: PlannedResource) -> list[Json]:
+    return [entry for _, entry in blocks(usage_plan.values, "api_stages")]
+
+
+def _apis_of(plan: PlanView, resource: PlannedResource) -> set[str]:
+    """The REST APIs (local addresses) a resource's rest_api_id refers to."""
+    return {r.local_address for r in plan.referenced(resource, "rest_api_id") if r.type == _REST_API}
+
+
+def _names_stage(entry: Json, stage: PlannedResource) -> bool | None:
+    """Whether an api_stages entry names this stage; None when a name is not known yet."""
+    name, stage_name = entry.get("stage"), stage.values.get("stage_name")
+    if isinstance(name, str) and isinstance(stage_name, str):
+        return name == stage_name
+    return None
+
+
+def _same_api(
+    plan: PlanView, usage_plan: PlannedResource, entry: Json, stage: PlannedResource
+) -> bool | None:
+    """Whether an api_stages entry names the stage's API; None when the plan cannot tell."""
+    api_id, stage_api = entry.get("api_id"), stage.values.get("rest_api_id")
+    if isinstance(api_id, str) and isinstance(stage_api, str):
+        return api_id == stage_api
+    if isinstance(api_id, str) and stage_api is UNKNOWN:
+        return False  # the stage's API is created in this apply: no existing id can name it
+    if usage_plan.module_address != stage.module_address:
+        return None
+    wired = plan.referenced(usage_plan)
+    if stage.local_address in {r.local_address for r in wired}:
+        return True
+    plan_apis = {r.local_address for r in wired if r.type == _REST_API}
+    stage_apis = _apis_of(plan, stage)
+    if plan_apis and stage_apis:
+        return bool(plan_apis & stage_apis)
+    return None
+
+
+def _serves(plan: PlanView, method: PlannedResource, stage: PlannedResource) -> bool:
+    """Whether the stage serves the method's API (its deployments carry the method)."""
+    method_api, stage_api = method.values.get("rest_api_id"), stage.values.get("rest_api_id")
+    if isinstance(method_api, str) and isinstance(stage_api, str):
+        return method_api == stage_api
+    if method.module_address != stage.module_address:
+        return False
+    return bool(_apis_of(plan, method) & _apis_of(plan, stage))
+
+
 @plan_rule(
     "apigateway.api-key-without-usage-plan",
     source="https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-api-usage-plans.html",
@@ -253,18 +347,32 @@ def usage_plan_method_throttle(values: Json, ctx: Context) -> Iterator[Finding]:
     ),
 )
 def api_key_without_usage_plan(plan: PlanView, ctx: Context) -> Iterator[PlanFinding]:
-    has_plan = bool(plan.by_type("aws_api_gateway_usage_plan"))
-    has_key = bool(plan.by_type("aws_api_gateway_usage_plan_key"))
-    if has_plan and has_key:
-        return
-    missing = "no usage plan" if not has_plan else "no API key attached to a usage plan"
+    # Only a stage with no usage plan at all is certain to refuse every keyed request: keys can
+    # be attached to a plan anywhere (CreateUsagePlanKey, aws_api_gateway_usage_plan_key in another
+    # stack), so a plan here without a key here is no evidence of anything.
+    stages = plan.by_type("aws_api_gateway_stage")
+    usage_plans = plan.by_type("aws_api_gateway_usage_plan")
     for method in plan.by_type("aws_api_gateway_method"):
-        if method.values.get("api_key_required") is True:
+        if method.values.get("api_key_required") is not True:
+            continue
+        bare = [
+            stage
+            for stage in stages
+            if _serves(plan, method, stage)
+            and not any(
+                _names_stage(entry, stage) is not False and _same_api(plan, up, entry, stage) is not False
+                for up in usage_plans
+                for entry in _api_stage_entries(up)
+            )
+        ]
+        if bare:
+            names = ", ".join(repr(s.values.get("stage_name")) for s in bare)
             yield (
                 method.address,
                 "api_key_required",
-                f"the method requires an API key but the plan creates {missing}, so every request "
-                "would get 403: add a usage plan for the stage and a key on it, or set "
+                f"the method requires an API key, but stage {names} of its API has no usage plan in "
+                "this plan, so no key is ever valid there and every request would get 403: add a "
+                "usage plan for the stage (its keys may be attached elsewhere), or set "
                 "api_key_required = false",
             )
 
@@ -280,23 +388,29 @@ def api_key_without_usage_plan(plan: PlanView, ctx: Context) -> Iterator[PlanFin
 def usage_plan_after_stage(plan: PlanView, ctx: Context) -> Iterator[PlanFinding]:
     new_stages = [s for s in plan.by_type("aws_api_gateway_stage") if "create" in s.actions]
     for usage_plan in plan.by_type("aws_api_gateway_usage_plan"):
-        apis = {r.local_address for r in plan.referenced(usage_plan, "api_stages")}
-        staged = [
-            s
-            for s in new_stages
-            if s.module_address == usage_plan.module_address
-            and apis & {r.local_address for r in plan.referenced(s, "rest_api_id")}
-        ]
-        if not staged:
-            continue
-        if not any(r.type == "aws_api_gateway_stage" for r in plan.referenced(usage_plan)):
-            yield (
-                usage_plan.address,
-                "api_stages",
-                "the plan names a stage that this apply creates but does not depend on it, so it may "
-                "be created first and fail with 'Invalid API Stage': take the stage name from the "
-                "aws_api_gateway_stage resource, or add it to depends_on",
+        waits_for = {r.local_address for r in plan.referenced(usage_plan)}
+        for stage in new_stages:
+            if stage.module_address != usage_plan.module_address or stage.local_address in waits_for:
+                continue
+            named = any(
+                _names_stage(entry, stage) is True
+                and (
+                    _same_api(plan, usage_plan, entry, stage)
+                    # Neither id is known: the API is created in this apply, and so is any stage of it.
+                    or (entry.get("api_id") is UNKNOWN and stage.values.get("rest_api_id") is UNKNOWN)
+                )
+                for entry in _api_stage_entries(usage_plan)
             )
+            if named:
+                yield (
+                    usage_plan.address,
+                    "api_stages",
+                    f"the plan names stage {stage.values.get('stage_name')!r}, which this apply "
+                    "creates, but does not depend on it, so it may be created first and fail with "
+                    "'Invalid API Stage': take the stage name from the aws_api_gateway_stage "
+                    "resource, or add it to depends_on",
+                )
+                break
 
 
 # --------------------------------------------------------------------- deployments and integrations
@@ -366,9 +480,12 @@ def integration_timeout(values: Json, ctx: Context) -> Iterator[Finding]:
         )
 
 
+# The SageMaker runtime's operations on an endpoint, as botocore's sagemaker-runtime model lists
+# them: InvokeEndpoint, InvokeEndpointAsync and InvokeEndpointWithResponseStream.
+_SAGEMAKER_OPERATIONS = ("invocations", "async-invocations", "invocations-response-stream")
 _SAGEMAKER_URI = re.compile(
-    r"^arn:aws[a-z-]*:apigateway:[a-z0-9-]+:runtime\.sagemaker:path/endpoints/"
-    r"(?P<name>[^/]+)/invocations$"
+    r"^arn:aws[a-z-]*:apigateway:[^:]+:runtime\.sagemaker:path/endpoints/"
+    r"(?P<name>[^/]+)/(?P<operation>[^/]+)$"
 )
 _ENDPOINT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
 
@@ -381,8 +498,8 @@ _ENDPOINT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
         "sagemaker-runtime/2017-05-13/service-2.json"
     ),
     evidence=(
-        'InvokeEndpoint is "POST /endpoints/{EndpointName}/invocations"; EndpointName matches '
-        "^[a-zA-Z0-9](-*[a-zA-Z0-9])* with at most 63 characters"
+        "POST /endpoints/{EndpointName}/invocations, /async-invocations (InvokeEndpointAsync) and "
+        "/invocations-response-stream; EndpointName matches ^[a-zA-Z0-9](-*[a-zA-Z0-9])*, max 63"
     ),
 )
 def sagemaker_integration_uri(values: Json, ctx: Context) -> Iterator[Finding]:
@@ -390,51 +507,81 @@ def sagemaker_integration_uri(values: Json, ctx: Context) -> Iterator[Finding]:
     if values.get("type") != "AWS" or not isinstance(uri, str) or ":runtime.sagemaker:" not in uri:
         return
     found = _SAGEMAKER_URI.match(uri)
-    if found is None:
+    if found is None or found["operation"] not in _SAGEMAKER_OPERATIONS:
         yield (
             "uri",
-            f"{uri!r}: a SageMaker runtime integration calls InvokeEndpoint as arn:<partition>:"
-            "apigateway:<region>:runtime.sagemaker:path/endpoints/<endpoint name>/invocations",
+            f"{uri!r}: a SageMaker runtime integration is arn:<partition>:apigateway:<region>:"
+            "runtime.sagemaker:path/endpoints/<endpoint name>/<operation>, the operation being "
+            "invocations, async-invocations or invocations-response-stream",
         )
-    elif len(found["name"]) > 63 or not _ENDPOINT_NAME.match(found["name"]):
-        yield "uri", f"{found['name']!r} is not a SageMaker endpoint name (up to 63 letters, digits, hyphens)"
+        return
+    name = found["name"]
+    # A name mapped at request time is checked by nobody here: "{endpoint}" takes the value of
+    # integration.request.path.endpoint, and a stage variable may stand in any part of an AWS
+    # integration URI's path
+    # (https://docs.aws.amazon.com/apigateway/latest/developerguide/aws-api-gateway-stage-variables-reference.html).
+    if "{" not in name and (len(name) > 63 or not _ENDPOINT_NAME.match(name)):
+        yield "uri", f"{name!r} is not a SageMaker endpoint name (up to 63 letters, digits, hyphens)"
     elif values.get("integration_http_method") not in (None, UNKNOWN, "POST"):
         yield (
             "integration_http_method",
-            f"InvokeEndpoint is a POST; {values.get('integration_http_method')!r} reaches no operation",
+            f"the SageMaker runtime's operations are POSTs; {values.get('integration_http_method')!r} "
+            "reaches none",
         )
 
 
 # --------------------------------------------------------------------- Lambda permissions
 
-_EXECUTE_API_ARN = re.compile(
-    r"^arn:(?P<partition>aws[a-z-]*):(?P<service>[^:]*):(?P<region>[^:]*):(?P<account>[^:]*):(?P<rest>.*)$"
+# API Gateway calls the function with a source ARN of
+# arn:<partition>:execute-api:<region>:<account>:<api id>/<stage>/<METHOD>/<path> (or
+# <api id>/authorizers/<id>; https://docs.aws.amazon.com/apigateway/latest/developerguide/arn-format-reference.html).
+# Lambda matches it against the permission's source_arn with ArnLike, as the function policy in
+# https://repost.aws/questions/QUizsg_qznQLWKtqUD8Ruszw/api-gateway-lacks-permissions-to-trigger-lambda-when-made-by-terraform
+# shows. ArnLike compares each colon-separated part on its own, "*" and "?" as wildcards within it;
+# "*" also spans "/".
+# So only a pattern that no such ARN can match is a mistake: "...:123456789012:*" and
+# "...:abc123*" are valid, if broad.
+_ARN_PARTS = re.compile(
+    r"^arn:(?P<partition>[^:]*):(?P<service>[^:]*):(?P<region>[^:]*):(?P<account>[^:]*):(?P<rest>.*)$"
 )
+
+
+def _like(pattern: str, text: str) -> bool:
+    """ArnLike on one ARN part: case-insensitive, "*" any run of characters, "?" one."""
+    return fnmatch.fnmatchcase(text.lower(), pattern.lower().replace("[", "[[]"))
+
+
+def _account_can_match(pattern: str) -> bool:
+    """Whether some 12-digit account id matches the pattern."""
+    if any(c not in "0123456789*?" for c in pattern):
+        return False
+    fixed = len(pattern.replace("*", ""))
+    return fixed <= 12 if "*" in pattern else fixed == 12
 
 
 @resource_rule(
     "apigateway.lambda-permission-source-arn",
     "aws_lambda_permission",
-    source="https://docs.aws.amazon.com/apigateway/latest/developerguide/arn-format-reference.html",
+    source="https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html",
     evidence=(
-        "Execute API (REST) resources are "
-        "arn:partition:execute-api:region:account-id:api-id/stage/http-method/resource-path"
+        "ArnLike: each of the six colon-delimited components of the ARN is checked separately and "
+        "each can include multi-character match wildcards (*) or single-character match wildcards (?)"
     ),
 )
 def lambda_permission_source_arn(values: Json, ctx: Context) -> Iterator[Finding]:
     arn = values.get("source_arn")
     if values.get("principal") != _APIGATEWAY or not isinstance(arn, str):
         return
-    found = _EXECUTE_API_ARN.match(arn)
+    found = _ARN_PARTS.match(arn)
     problem = None
-    if found is None or found["service"] != "execute-api":
+    if found is None or not _like(found["service"], "execute-api"):
         problem = "it is not an execute-api ARN"
     elif not found["region"]:
         problem = "its region is empty"
-    elif not re.fullmatch(r"[0-9]{12}|\*", found["account"]):
-        problem = "its account is not a 12-digit account id"
-    elif "/" not in found["rest"]:
-        problem = "it names the API but no stage, method and path, so it matches no request"
+    elif not _account_can_match(found["account"]):
+        problem = "its account matches no 12-digit account id"
+    elif not any(c in found["rest"] for c in "/*?"):
+        problem = "it names the API but no stage, method and path (nor a wildcard), so it matches no request"
     if problem:
         yield (
             "source_arn",
