@@ -199,7 +199,8 @@ variable "api" {
       xray_tracing = optional(bool, false)
     })), { prod = {} })
     usage_plans = optional(map(object({
-      description = optional(string)
+      description   = optional(string)
+      external_keys = optional(bool, false)
       method_throttles = optional(map(object({
         burst = number
         rate  = number

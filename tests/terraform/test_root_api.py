@@ -180,3 +180,15 @@ def test_bad_api_inputs_fail_with_their_message(tf: Workspace, api: dict[str, An
 
 def test_an_api_with_nothing_to_serve_is_refused(tf: Workspace) -> None:
     assert "api needs something to serve" in tf.plan_error(ROOT, {"name": "churn", "api": {}})
+
+
+def test_usage_plans_whose_keys_are_attached_elsewhere_pass_through_the_root(tf: Workspace) -> None:
+    # Without external_keys the module warns (check block) that the stage's plans have no key.
+    api = {**API, "usage_plans": {"free": {"stages": ["prod"], "external_keys": True}}, "api_keys": {}}
+    plan = tf.plan(ROOT, {"name": "churn", "endpoint": {"name": "churn-prod"}, "models": MODELS, "api": api})
+    checks = [
+        c for c in plan.raw._raw.get("checks", []) if "usage_plans_have_keys" in c["address"]["to_display"]
+    ]
+    assert checks
+    assert [p for c in checks for i in c.get("instances", []) for p in i.get("problems", [])] == []
+    assert not plan.addresses("module.api[0].aws_api_gateway_api_key.")
