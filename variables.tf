@@ -182,6 +182,7 @@ variable "api" {
       }))
       data_trace            = optional(bool, false)
       description           = optional(string)
+      external_usage_plans  = optional(bool, false)
       log_kms_key_arn       = optional(string)
       log_retention_in_days = optional(number, 30)
       logging_level         = optional(string)

@@ -5,7 +5,7 @@ locals {
   # region goes into every name, and a short hash of the path into names outside "/": a path
   # change replaces the role (path forces a new resource in the provider), and with a new
   # name the replacement can be created before the old role is deleted.
-  suffix = var.path == "/" ? "-${var.region}" : "-${var.region}-${substr(sha256(var.path), 0, 6)}"
+  suffix = var.role.path == "/" ? "-${var.region}" : "-${var.region}-${substr(sha256(var.role.path), 0, 6)}"
 
   # RoleName is at most 64 characters (same page): a longer base is cut and followed by a hash
   # of the whole base, so the name stays unique and deterministic.

@@ -20,7 +20,7 @@ module "role_name" {
 
   bases  = { this = var.name }
   region = local.region
-  path   = var.iam_role.path
+  role   = var.iam_role
 }
 
 locals {

@@ -26,7 +26,7 @@ module "role_names" {
     cloudwatch = "${var.name}-apigateway-cloudwatch"
   }
   region = local.region
-  path   = var.iam_role.path
+  role   = var.iam_role
 }
 
 locals {
@@ -84,6 +84,12 @@ resource "aws_iam_role" "cloudwatch" {
   assume_role_policy   = data.aws_iam_policy_document.apigateway_assume.json
   permissions_boundary = var.iam_role.permissions_boundary_arn
   tags                 = var.tags
+
+  # Every REST API of the region logs through this role: a replacement (new name or path) is
+  # created and set on the account before the old role is deleted.
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 # The AWS managed policy made for this role: API Gateway creates one execution log group per

@@ -163,8 +163,8 @@ resource "aws_api_gateway_stage" "this" {
     # usage plan that covers the stage; on a stage no plan covers, every request is 403
     # (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-api-usage-plans.html).
     precondition {
-      condition     = !local.key_routes || contains(local.planned_stages, each.key)
-      error_message = "stages: routes require an API key (api_key_required is true by default), but no usage plan covers stage ${each.key}, so no key can ever be valid there and every request would get 403. Add the stage to a usage plan (its keys can be attached here with api_keys or elsewhere through the usage_plan_ids output), or set api_key_required = false on the routes that need no key."
+      condition     = !local.key_routes || contains(local.planned_stages, each.key) || each.value.external_usage_plans
+      error_message = "stages: routes require an API key (api_key_required is true by default), but no usage plan covers stage ${each.key}, so no key can ever be valid there and every request would get 403. Add the stage to a usage plan (its keys can be attached here with api_keys or elsewhere through the usage_plan_ids output), set external_usage_plans = true on the stage when a usage plan managed elsewhere covers it, or set api_key_required = false on the routes that need no key."
     }
   }
 

@@ -190,40 +190,7 @@ variable "iam_role" {
   default  = {}
   nullable = false
 
-  validation {
-    condition     = length(compact([var.iam_role.arn, var.iam_role.name, var.iam_role.name_prefix])) <= 1
-    error_message = "iam_role: set at most one of arn (an existing role), name and name_prefix (for the created role)."
-  }
-
-  # RoleName: 1-64 characters of [\w+=,.@-] (https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html).
-  validation {
-    condition     = var.iam_role.name == null || can(regex("^[\\w+=,.@-]{1,64}$", coalesce(var.iam_role.name, "-")))
-    error_message = "iam_role.name must be 1 to 64 letters, digits or the characters _+=,.@- (IAM's role name rule)."
-  }
-
-  # The provider leaves 26 characters of the 64 for the unique suffix it appends, so a prefix
-  # is at most 38 (roleNamePrefixMaxLen in
-  # https://github.com/hashicorp/terraform-provider-aws/blob/v6.47.0/internal/service/iam/role.go).
-  validation {
-    condition     = var.iam_role.name_prefix == null || can(regex("^[\\w+=,.@-]{1,38}$", coalesce(var.iam_role.name_prefix, "-")))
-    error_message = "iam_role.name_prefix must be 1 to 38 letters, digits or the characters _+=,.@-: the provider appends a 26-character unique suffix within IAM's 64."
-  }
-
-  # Path: "/" or /segment(s)/ of printable ASCII, at most 512 characters (CreateRole, as above).
-  validation {
-    condition     = length(var.iam_role.path) <= 512 && can(regex("^/([\\x21-\\x7E]+/)?$", var.iam_role.path))
-    error_message = "iam_role.path must be \"/\" or begin and end with \"/\" (printable ASCII, at most 512 characters), e.g. \"/ml-gateway/\"."
-  }
-
-  validation {
-    condition     = var.iam_role.arn == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", coalesce(var.iam_role.arn, "-")))
-    error_message = "iam_role.arn must be an IAM role ARN, e.g. arn:aws:iam::123456789012:role/apigateway-sagemaker."
-  }
-
-  validation {
-    condition     = var.iam_role.permissions_boundary_arn == null || can(regex("^arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/.+$", coalesce(var.iam_role.permissions_boundary_arn, "-")))
-    error_message = "iam_role.permissions_boundary_arn must be the ARN of a managed policy, e.g. arn:aws:iam::123456789012:policy/boundary."
-  }
+  # Validated where every module's role is named: modules/iam-role-name.
 }
 
 variable "lambda_function" {
@@ -443,7 +410,9 @@ variable "stages" {
     their cache_key_parameters) and an optional WAF web ACL association. Execution and access
     logging need the region's API Gateway CloudWatch role (account_cloudwatch_role): left null,
     logging_level is ERROR and access_logs true where the role is "existing" or "create", OFF
-    and false where it is "none".
+    and false where it is "none". A stage serving routes that need an API key must be in one of
+    usage_plans, or set external_usage_plans = true when a usage plan managed elsewhere (for
+    example one shared by several APIs) covers it.
   EOT
   type = map(object({
     access_log_format = optional(string)
@@ -454,6 +423,7 @@ variable "stages" {
     }))
     data_trace            = optional(bool, false)
     description           = optional(string)
+    external_usage_plans  = optional(bool, false)
     log_kms_key_arn       = optional(string)
     log_retention_in_days = optional(number, 30)
     logging_level         = optional(string)

@@ -284,5 +284,5 @@ module "role_name" {
 
   bases  = { this = "${var.name}-sagemaker" }
   region = local.region
-  path   = var.iam_role.path
+  role   = var.iam_role
 }

@@ -357,6 +357,11 @@ def test_method_requiring_a_key_on_a_stage_without_usage_plan_is_rejected(tf: Wo
     assert "every request would get 403" in error
 
 
+def test_method_requiring_a_key_on_a_stage_covered_by_usage_plans_elsewhere_plans(tf: Workspace) -> None:
+    context = Context(region="us-east-1", apigateway_usage_plans_elsewhere=True)
+    assert tf.plan(tf.inline(_api(key=True)), context=context).resources
+
+
 def test_method_requiring_a_key_with_a_usage_plan_but_no_key_here_plans(tf: Workspace) -> None:
     # Keys can be attached to the plan elsewhere (CreateUsagePlanKey in another stack).
     hcl = _api(key=True, extra=USAGE_PLAN % "aws_api_gateway_stage.prod.stage_name")
@@ -509,7 +514,6 @@ def test_integration_timeout_outside_the_providers_range_is_rejected(tf: Workspa
 @pytest.mark.parametrize(
     "uri",
     [
-        "arn:aws:apigateway:us-east-1:runtime.sagemaker:path//endpoints/churn/invocations",
         "arn:aws:apigateway:us-east-1:runtime.sagemaker:action/InvokeEndpoint",
         "arn:aws:apigateway:us-east-1:runtime.sagemaker:path/endpoints/churn_prod/invocations",
         "arn:aws:apigateway:us-east-1:runtime.sagemaker:path/endpoints/churn/invoke",
@@ -533,6 +537,7 @@ def test_sagemaker_integration_with_a_valid_uri_and_timeout_plans(tf: Workspace,
         # A stage variable ("$$" is HCL's escape of "$").
         "arn:aws:apigateway:us-east-1:runtime.sagemaker:path/endpoints/$${stageVariables.ep}/invocations",
         "arn:aws:apigateway:us-east-1:runtime.sagemaker:path/endpoints/churn/async-invocations",
+        "arn:aws:apigateway:us-east-1:runtime.sagemaker:path//endpoints/churn/invocations",
         "arn:aws:apigateway:us-east-1:runtime.sagemaker:path/endpoints/churn/invocations-response-stream",
     ],
 )

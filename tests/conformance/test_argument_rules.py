@@ -134,3 +134,35 @@ def test_every_rule_names_arguments_the_schema_has() -> None:
             names = set(block.get("attributes", {})) | set(block.get("block_types", {}))
             unknown += [f"{type_name}: {n}" for n in (*rule.attributes, *rule.requires) if n not in names]
     assert not unknown, f"arguments.toml names arguments the schema does not have: {unknown}"
+
+
+ZERO_THROTTLE = """
+resource "aws_api_gateway_usage_plan" "this" {
+  name = "conformance"
+  throttle_settings {
+    burst_limit = 0
+    rate_limit  = 0
+  }
+}
+"""
+
+
+def test_a_zero_written_in_the_configuration_counts_as_set(tf: Workspace) -> None:
+    # throttle_settings declares AtLeastOneOf(burst_limit, rate_limit): a throttle of 0 is a
+    # value the user wrote, and the provider accepts it.
+    assert tf.plan(tf.inline(ZERO_THROTTLE)).resources
+
+
+def test_an_explicit_false_in_the_configuration_still_conflicts() -> None:
+    values = {"name": "q", "sqs_managed_sse_enabled": False, "kms_master_key_id": "alias/q"}
+    found = arguments.check_resource("aws_sqs_queue", values)
+    assert [v.rule for v in found] == ["provider-arguments conflicts_with"]
+
+
+def test_values_a_real_plan_read_back_from_state_do_not_conflict() -> None:
+    # An update plan of the real provider carries name_prefix = "" next to the name it set.
+    values = {"name": "churn-predict", "name_prefix": "", "assume_role_policy": "{}"}
+    assert arguments.check_resource("aws_iam_role", values, from_state=True) == []
+    assert [v.rule for v in arguments.check_resource("aws_iam_role", values)] == [
+        "provider-arguments conflicts_with"
+    ]

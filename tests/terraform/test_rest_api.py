@@ -800,3 +800,13 @@ def test_the_usage_plan_without_its_depends_on_fails_the_conformance_layer(tf: W
     error = tf.plan_error("modules/rest-api-no-stage-wait", MINIMAL)
     assert "apigateway.usage-plan-after-stage" in error
     assert "names stage 'prod', which this apply creates" in error
+
+
+def test_a_stage_covered_by_usage_plans_managed_elsewhere_plans(tf: Workspace) -> None:
+    # A usage plan of another stack (one shared by several APIs) may cover the stage: the stage
+    # says so, and the conformance layer is told the same.
+    stages = {"prod": {"external_usage_plans": True}}
+    context = Context(region="us-east-1", apigateway_usage_plans_elsewhere=True)
+    plan = tf.plan(MODULE, _minimal(stages=stages, usage_plans={}, api_keys={}), context=context)
+    assert not plan.addresses("aws_api_gateway_usage_plan.")
+    assert plan.addresses("aws_api_gateway_stage.") == ['aws_api_gateway_stage.this["prod"]']

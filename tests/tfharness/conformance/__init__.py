@@ -39,10 +39,15 @@ __all__ = [
 ]
 
 
-def check_resource(type_name: str, values: dict[str, Any], ctx: Context) -> list[Violation]:
-    """Every violation of one resource's values: API model, provider arguments, resource rules."""
+def check_resource(
+    type_name: str, values: dict[str, Any], ctx: Context, from_state: bool = False
+) -> list[Violation]:
+    """Every violation of one resource's values: API model, provider arguments, resource rules.
+
+    ``from_state``: the values come from a real plan, where the provider has also filled in
+    what it read back into state (the stand-in sees the configuration)."""
     found = api_model.check_resource(type_name, values)
-    found.extend(arguments.check_resource(type_name, values))
+    found.extend(arguments.check_resource(type_name, values, from_state))
     for rule in rules_for(type_name):
         for attribute, message in rule.check(values, ctx):
             found.append(Violation(rule.id, type_name, attribute, message, rule.source))
@@ -60,7 +65,7 @@ def check_plan(plan: dict[str, Any], ctx: Context, resource_checks: bool = False
     if resource_checks:
         for resource in view.resources:
             own = replace(ctx, region=view.region_of(resource) or ctx.region)
-            for v in check_resource(resource.type, resource.values, own):
+            for v in check_resource(resource.type, resource.values, own, from_state=True):
                 found.append(Violation(v.rule, resource.address, v.attribute, v.message, v.source))
     for rule in RULES.values():
         if rule.kind == "plan":

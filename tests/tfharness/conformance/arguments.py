@@ -61,20 +61,26 @@ def load_rules(path: Path = TABLE_PATH) -> dict[str, list[ArgumentRule]]:
     return rules
 
 
-def _state(values: dict[str, Any], name: str) -> bool | None:
-    """Whether an argument is set: True, False, or None when the plan does not know yet."""
+def _state(values: dict[str, Any], name: str, from_state: bool) -> bool | None:
+    """Whether an argument is set: True, False, or None when the plan does not know yet.
+
+    The provider decides on the configuration: an argument is set when it is written there,
+    whatever its value, and an absent nested block plans as an empty list. That is what the
+    stand-in sees. A real plan's values also carry what the provider read back into state for
+    arguments the configuration never set (``name_prefix = ""``, ``sqs_managed_sse_enabled =
+    false``), so ``from_state`` also counts empty strings and false as unset, leaning towards
+    accepting; numbers always count, since 0 is a value users write (a throttle of 0).
+    """
     value = values.get(name)
     if value is UNKNOWN:
         return None
-    # Zero values count as unset: an absent nested block plans as an empty list, and a real
-    # plan of an update carries what the provider read back into state for arguments the
-    # configuration never set (name_prefix = "", sqs_managed_sse_enabled = false). The
-    # provider's own checks see only the configuration, so this leans towards accepting.
-    return value not in (None, "", False) and not (isinstance(value, (list, dict)) and not value)
+    if value is None or (isinstance(value, (list, dict)) and not value):
+        return False
+    return not (from_state and (value is False or value == ""))
 
 
-def _check_one(rule: ArgumentRule, values: dict[str, Any], prefix: str) -> list[Violation]:
-    states = {name: _state(values, name) for name in (*rule.attributes, *rule.requires)}
+def _check_one(rule: ArgumentRule, values: dict[str, Any], prefix: str, from_state: bool) -> list[Violation]:
+    states = {name: _state(values, name, from_state) for name in (*rule.attributes, *rule.requires)}
     if None in states.values():
         return []
     present = [name for name in rule.attributes if states[name]]
@@ -103,11 +109,12 @@ def _check_one(rule: ArgumentRule, values: dict[str, Any], prefix: str) -> list[
     ]
 
 
-def check_resource(type_name: str, values: dict[str, Any]) -> list[Violation]:
+def check_resource(type_name: str, values: dict[str, Any], from_state: bool = False) -> list[Violation]:
+    """Violations of the argument rules; ``from_state`` for a real plan's values (see _state)."""
     violations: list[Violation] = []
     for rule in load_rules().get(type_name, []):
         # Each element of the nested block the rule is declared in, or the resource itself.
         scopes = blocks(values, rule.block) if rule.block else iter([("", values)])
         for prefix, scope in scopes:
-            violations.extend(_check_one(rule, scope, prefix))
+            violations.extend(_check_one(rule, scope, prefix, from_state))
     return violations

@@ -76,6 +76,8 @@ class Context:
     # The account-level API Gateway setting (aws_api_gateway_account.cloudwatch_role_arn) is
     # already set in this region by something outside the plan.
     apigateway_cloudwatch_role_set: bool = False
+    # Usage plans managed outside the plan (another stack) cover the REST API stages it creates.
+    apigateway_usage_plans_elsewhere: bool = False
 
     @property
     def partition(self) -> str | None:
@@ -94,11 +96,13 @@ class Context:
         return cls(
             region=region,
             account_id=os.environ.get("STANDIN_ACCOUNT_ID", "123456789012"),
-            apigateway_cloudwatch_role_set=os.environ.get("MLGW_ACCOUNT_APIGATEWAY_CLOUDWATCH_ROLE", "")
-            .strip()
-            .lower()
-            in {"1", "true", "yes"},
+            apigateway_cloudwatch_role_set=_flag("MLGW_ACCOUNT_APIGATEWAY_CLOUDWATCH_ROLE"),
+            apigateway_usage_plans_elsewhere=_flag("MLGW_ACCOUNT_APIGATEWAY_USAGE_PLANS_ELSEWHERE"),
         )
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes"}
 
 
 # A finding of a resource rule: (attribute path, message). A plan rule adds the address.

@@ -349,7 +349,11 @@ def _serves(plan: PlanView, method: PlannedResource, stage: PlannedResource) -> 
 def api_key_without_usage_plan(plan: PlanView, ctx: Context) -> Iterator[PlanFinding]:
     # Only a stage with no usage plan at all is certain to refuse every keyed request: keys can
     # be attached to a plan anywhere (CreateUsagePlanKey, aws_api_gateway_usage_plan_key in another
-    # stack), so a plan here without a key here is no evidence of anything.
+    # stack), so a plan here without a key here is no evidence of anything. Usage plans of
+    # another stack may cover the stages too (the module's stages.external_usage_plans): the
+    # context says so.
+    if ctx.apigateway_usage_plans_elsewhere:
+        return
     stages = plan.by_type("aws_api_gateway_stage")
     usage_plans = plan.by_type("aws_api_gateway_usage_plan")
     for method in plan.by_type("aws_api_gateway_method"):
@@ -483,8 +487,10 @@ def integration_timeout(values: Json, ctx: Context) -> Iterator[Finding]:
 # The SageMaker runtime's operations on an endpoint, as botocore's sagemaker-runtime model lists
 # them: InvokeEndpoint, InvokeEndpointAsync and InvokeEndpointWithResponseStream.
 _SAGEMAKER_OPERATIONS = ("invocations", "async-invocations", "invocations-response-stream")
+# "path//endpoints/..." is common in published configurations and accepted as well: nothing says
+# API Gateway refuses the doubled slash, so the rule does not either.
 _SAGEMAKER_URI = re.compile(
-    r"^arn:aws[a-z-]*:apigateway:[^:]+:runtime\.sagemaker:path/endpoints/"
+    r"^arn:aws[a-z-]*:apigateway:[^:]+:runtime\.sagemaker:path/+endpoints/"
     r"(?P<name>[^/]+)/(?P<operation>[^/]+)$"
 )
 _ENDPOINT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
