@@ -88,3 +88,13 @@ output "batch_failure_queue_arn" {
   description = "Queue receiving batch events the function failed on after its retries."
   value       = try(module.batch_predict[0].failure_queue_arn, null)
 }
+
+output "rest_api" {
+  description = "Every output of the REST API module (modules/rest-api) except the key values, which are in api_key_values: openapi, stages, usage_plans, api_keys, invoke_urls and the rest (null without an API). Local mode reads the API from here."
+  value       = local.api_enabled ? { for name, value in module.api[0] : name => value if name != "api_key_values" } : null
+}
+
+output "s3_triggers" {
+  description = "Every output of the S3 triggers module (modules/s3-triggers) of each bucket, keyed by bucket name: trigger_rules, watched_prefixes, rule_arns, bucket_arn. Local mode reads the triggers from here."
+  value       = module.s3_triggers
+}
