@@ -131,7 +131,6 @@ class _Call:
 
     request: Request
     match: _Match
-    key: ApiKey | None
     request_id: str
     context: dict[str, Any]
     stage_variables: dict[str, str]
@@ -396,7 +395,6 @@ class RestApi:
         call = _Call(
             request=request,
             match=match,
-            key=key,
             request_id=request_id,
             context=self._context(request, match, key, request_id),
             stage_variables=self.gateway.stages[match.stage].variables,
@@ -510,10 +508,7 @@ class RestApi:
             for name, values in (result.get("multiValueHeaders") or {}).items():
                 out_headers[str(name)] = ", ".join(str(v) for v in values)
             raw = str(result.get("body") or "")
-            decode = bool(result.get("isBase64Encoded")) and is_binary(
-                request.header("Accept"), self.api.binary_media_types
-            )
-            payload = base64.b64decode(raw, validate=True) if decode else raw.encode("utf-8")
+            encoded = bool(result.get("isBase64Encoded"))
         except _Failure:
             raise
         except Exception:
@@ -523,6 +518,14 @@ class RestApi:
                 {"message": "Internal server error"},
                 {"x-amzn-RequestId": call.request_id, "x-amzn-ErrorType": "InternalServerErrorException"},
             )
+        payload = raw.encode("utf-8")
+        if encoded and is_binary(request.header("Accept"), self.api.binary_media_types):
+            try:
+                payload = base64.b64decode(raw, validate=True)
+            except binascii.Error:
+                # Base64 that does not decode is an API configuration error (500)
+                # (https://docs.aws.amazon.com/apigateway/latest/developerguide/supported-gateway-response-types.html).
+                raise _Failure("API_CONFIGURATION_ERROR") from None
         return Response(status, payload, {"x-amzn-RequestId": call.request_id, **out_headers})
 
     # -- AWS (SageMaker runtime) and MOCK integrations

@@ -339,6 +339,15 @@ def test_a_base64_answer_is_decoded_only_when_the_first_accept_type_is_binary(
     assert answer.body == (PNG if decoded else encoded.encode())
 
 
+def test_base64_that_does_not_decode_is_an_api_configuration_error(runtime: Runtime) -> None:
+    api, functions = _api(runtime)
+    functions.answer = {"statusCode": 200, "body": "not base64!", "isBase64Encoded": True}
+    answer = api(_request("POST", "/prod/predict/iris", b"{}", Accept="image/png"))
+    assert (answer.status, answer.headers["x-amzn-ErrorType"]) == (500, "API_CONFIGURATION_ERROR")
+    # For a text Accept the answer is not decoded, so it reaches the client as it is.
+    assert api(_request("POST", "/prod/predict/iris", b"{}", Accept="text/plain")).body == b"not base64!"
+
+
 def test_a_text_answer_is_never_decoded(runtime: Runtime) -> None:
     api, functions = _api(runtime)
     functions.answer = {"statusCode": 200, "headers": {"Content-Type": "image/png"}, "body": "aGVsbG8="}
