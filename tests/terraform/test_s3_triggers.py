@@ -61,7 +61,8 @@ def test_trigger_rules_output_names_what_invokes_which_function(tf: Workspace) -
     assert set(rules) == {r["id"] for r in notification} == {"batch-csv", "batch-jsonl", "actuals"}
     for planned in notification:
         rule = rules[planned["id"]]
-        assert (rule["filter_prefix"], rule["filter_suffix"]) == (planned["filter_prefix"], planned["filter_suffix"])
+        assert rule["filter_prefix"] == planned["filter_prefix"]
+        assert rule["filter_suffix"] == planned["filter_suffix"]
         assert rule["function_arn"] == planned["lambda_function_arn"]
         assert rule["events"] == planned["events"]
     assert rules["batch-jsonl"] == {
