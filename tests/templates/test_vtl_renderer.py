@@ -6,7 +6,8 @@ import json
 from typing import ClassVar
 
 import pytest
-from vtl import (
+
+from mlgw_local.vtl import (
     AmbiguousSelectionError,
     JavaDialectError,
     JavaString,
