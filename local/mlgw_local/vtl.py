@@ -31,11 +31,14 @@ Java's ``\\d``, ``\\s`` and ``\\w`` are ASCII-only.
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar, cast
+from urllib.parse import quote_plus, unquote_plus
 
 from airspeed.operators import TemplateExecutionError
 from localstack.services.apigateway.next_gen.execute_api.template_mapping import (
@@ -45,6 +48,8 @@ from localstack.services.apigateway.next_gen.execute_api.template_mapping import
     MappingTemplateVariables,
     VelocityInput,
     VelocityUtilApiGateway,
+    VTLJsonDict,
+    VTLJsonList,
 )
 from localstack.services.apigateway.next_gen.execute_api.variables import (
     ContextVariableOverrides,
@@ -86,18 +91,124 @@ def _java_replacement(replacement: str) -> Callable[[re.Match[str]], str]:
     return expand
 
 
-class JavaString(str):
-    """A string with ``java.lang.String`` semantics for the methods templates may call."""
+def _utf16(text: str) -> bytes:
+    return str.encode(text, "utf-16-le", "surrogatepass")
 
-    JAVA_METHODS: ClassVar[frozenset[str]] = frozenset({"matches", "replaceAll", "split", "trim"})
+
+def _from_utf16(data: bytes) -> str:
+    return bytes.decode(data, "utf-16-le", "surrogatepass")
+
+
+def _java_index(text: str, char_index: int) -> int:
+    """Index in UTF-16 code units (Java's unit) of the Python character index."""
+    return len(_utf16(str.__getitem__(text, slice(0, char_index)))) // 2
+
+
+class JavaString(str):
+    """A string with ``java.lang.String`` semantics for the methods templates may call.
+
+    Indices and lengths count UTF-16 code units, as Java does. Any other attribute fails the
+    render, so a template cannot lean on a Python-only method that AWS would not resolve.
+    """
+
+    JAVA_METHODS: ClassVar[frozenset[str]] = frozenset(
+        {
+            "charAt",
+            "concat",
+            "contains",
+            "endsWith",
+            "equals",
+            "equalsIgnoreCase",
+            "indexOf",
+            "isEmpty",
+            "lastIndexOf",
+            "length",
+            "matches",
+            "replace",
+            "replaceAll",
+            "replaceFirst",
+            "split",
+            "startsWith",
+            "substring",
+            "toLowerCase",
+            "toString",
+            "toUpperCase",
+            "trim",
+        }
+    )
 
     def __getattribute__(self, name: str) -> Any:
         if name.startswith("__") or name in JavaString.JAVA_METHODS:
             return super().__getattribute__(name)
+        if name == "keys":
+            # the engine asks every #foreach value whether it is a map; a string is not
+            raise AttributeError(name)
         raise JavaDialectError(
             f"{name}() is not a java.lang.String method this renderer implements "
             f"(implemented: {', '.join(sorted(JavaString.JAVA_METHODS))})"
         )
+
+    def length(self) -> int:
+        return len(_utf16(self)) // 2
+
+    def isEmpty(self) -> bool:
+        return str.__len__(self) == 0
+
+    def toString(self) -> JavaString:
+        return self
+
+    def equals(self, other: Any) -> bool:
+        return isinstance(other, str) and str.__eq__(self, other)
+
+    def equalsIgnoreCase(self, other: Any) -> bool:
+        return isinstance(other, str) and str.lower(self) == str.lower(other)
+
+    def contains(self, part: Any) -> bool:
+        return str.__contains__(self, _java_str(part))
+
+    def startsWith(self, prefix: str, offset: int = 0) -> bool:
+        return _utf16(self)[2 * offset :].startswith(_utf16(prefix)) if offset >= 0 else False
+
+    def endsWith(self, suffix: str) -> bool:
+        return str.endswith(self, suffix)
+
+    def indexOf(self, part: str, from_index: int = 0) -> int:
+        units, wanted = _utf16(self), _utf16(_java_str(part))
+        start = max(from_index, 0) * 2
+        while (found := units.find(wanted, start)) != -1 and found % 2:
+            start = found + 1
+        return -1 if found == -1 else found // 2
+
+    def lastIndexOf(self, part: str) -> int:
+        units, wanted = _utf16(self), _utf16(_java_str(part))
+        end = len(units)
+        while (found := units.rfind(wanted, 0, end)) != -1 and found % 2:
+            end = found + len(wanted) - 1
+        return -1 if found == -1 else found // 2
+
+    def charAt(self, index: int) -> JavaString:
+        return self.substring(index, index + 1)
+
+    def substring(self, begin: int, end: int | None = None) -> JavaString:
+        """``substring(begin[, end])``; out-of-range indices fail as Java's exception would."""
+        units = _utf16(self)
+        stop = len(units) // 2 if end is None else end
+        if not 0 <= begin <= stop <= len(units) // 2:
+            raise IndexError(f"substring({begin}, {end}) out of range for length {len(units) // 2}")
+        return JavaString(_from_utf16(units[2 * begin : 2 * stop]))
+
+    def concat(self, other: str) -> JavaString:
+        return JavaString(str.__add__(self, other))
+
+    def replace(self, target: Any, replacement: Any) -> JavaString:  # type: ignore[override]
+        """``replace(CharSequence, CharSequence)``: every literal occurrence, no regex."""
+        return JavaString(str.replace(self, _java_str(target), _java_str(replacement)))
+
+    def toLowerCase(self) -> JavaString:
+        return JavaString(str.lower(self))
+
+    def toUpperCase(self) -> JavaString:
+        return JavaString(str.upper(self))
 
     def trim(self) -> JavaString:
         """Strip every character up to U+0020 from both ends, as Java does (not Unicode spaces)."""
@@ -114,9 +225,12 @@ class JavaString(str):
     def replaceAll(self, regex: str, replacement: str) -> JavaString:
         return JavaString(_java_regex(regex).sub(_java_replacement(replacement), self))
 
-    def split(self, regex: str) -> list[JavaString]:  # type: ignore[override]
+    def replaceFirst(self, regex: str, replacement: str) -> JavaString:
+        return JavaString(_java_regex(regex).sub(_java_replacement(replacement), self, count=1))
+
+    def split(self, regex: str) -> JavaList:  # type: ignore[override]
         """``String.split(regex)``: no match gives the whole string, trailing empties are dropped."""
-        parts: list[JavaString] = []
+        parts = JavaList()
         index = 0
         for match in _java_regex(regex).finditer(self):
             if match.end() == 0:
@@ -124,21 +238,112 @@ class JavaString(str):
             parts.append(JavaString(str.__getitem__(self, slice(index, match.start()))))
             index = match.end()
         if index == 0:
-            return [JavaString(self)]
+            return JavaList([JavaString(self)])
         parts.append(JavaString(str.__getitem__(self, slice(index, None))))
         while parts and not parts[-1]:
             parts.pop()
         return parts
 
 
-def _javafy(value: Any) -> Any:
+def _java_str(value: Any) -> str:
+    """``String.valueOf``: how Java prints a value (null, booleans, maps and lists included)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, dict) and not isinstance(value, JavaMap | VTLJsonDict):
+        return "{" + ", ".join(f"{_java_str(k)}={_java_str(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple) and not isinstance(value, JavaList | VTLJsonList):
+        return "[" + ", ".join(_java_str(item) for item in value) + "]"
+    return str(value)
+
+
+class JavaMap(dict[str, Any]):
+    """A ``java.util.Map`` as templates see one: Java's methods, printed as ``{a=b, c=d}``."""
+
+    def __str__(self) -> str:
+        return "{" + ", ".join(f"{_java_str(k)}={_java_str(v)}" for k, v in self.items()) + "}"
+
+    def toString(self) -> str:
+        return str(self)
+
+    def size(self) -> int:
+        return len(self)
+
+    def isEmpty(self) -> bool:
+        return not self
+
+    def containsKey(self, key: Any) -> bool:
+        return key in self
+
+    def containsValue(self, value: Any) -> bool:
+        return value in dict.values(self)
+
+    def keySet(self) -> JavaList:
+        return JavaList(self.keys())
+
+    def values(self) -> JavaList:  # type: ignore[override]
+        return JavaList(dict.values(self))
+
+    def put(self, key: Any, value: Any) -> Any:
+        previous = self.get(key)
+        self[key] = value
+        return previous
+
+    def putAll(self, other: Mapping[Any, Any]) -> None:
+        self.update(other)
+
+    def remove(self, key: Any) -> Any:
+        return self.pop(key, None)
+
+
+class JavaList(list[Any]):
+    """A ``java.util.List`` as templates see one: Java's methods, printed as ``[x, y]``."""
+
+    def __str__(self) -> str:
+        return "[" + ", ".join(_java_str(item) for item in self) + "]"
+
+    def toString(self) -> str:
+        return str(self)
+
+    def size(self) -> int:
+        return len(self)
+
+    def isEmpty(self) -> bool:
+        return not self
+
+    def get(self, index: int) -> Any:
+        return self[index]
+
+    def contains(self, value: Any) -> bool:
+        return value in self
+
+    def add(self, value: Any) -> bool:
+        self.append(value)
+        return True
+
+
+def _java_value(value: Any) -> Any:
+    """A copy of a JSON-like value with Java types: strings, maps and lists."""
+    if isinstance(value, dict):
+        return JavaMap({key: _java_value(item) for key, item in value.items()})
+    if isinstance(value, list):
+        return JavaList(_java_value(item) for item in value)
+    if isinstance(value, str):
+        return JavaString(value)
+    return value
+
+
+def _java_strings(value: Any) -> Any:
     """Turn every string inside nested dicts and lists into a JavaString, in place."""
     if isinstance(value, dict):
         for key, item in value.items():
-            value[key] = _javafy(item)
+            value[key] = _java_strings(item)
         return value
     if isinstance(value, list):
-        value[:] = [_javafy(item) for item in value]
+        value[:] = [_java_strings(item) for item in value]
         return value
     if isinstance(value, str):
         return JavaString(value)
@@ -184,36 +389,91 @@ def _utf16_units(text: str) -> list[int]:
     return units
 
 
+def url_encode(text: str) -> str:
+    """``java.net.URLEncoder.encode(text, "UTF-8")``: form encoding of UTF-8 bytes.
+
+    Letters, digits and ``.-*_`` stay, a space becomes ``+``, every other byte ``%XY``
+    (https://docs.oracle.com/javase/8/docs/api/java/net/URLEncoder.html); Python's quote_plus
+    differs on ``*`` (kept by Java) and ``~`` (kept by Python).
+    """
+    return quote_plus(text, safe="*").replace("~", "%7E")
+
+
 class _JavaUtil(VelocityUtilApiGateway):
-    # A null argument stays null, which this engine renders as an empty string.
+    """``$util`` over Java values; each function takes any value as its ``String.valueOf`` text.
+
+    The functions are listed in the variables reference for data transformations
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-mapping-template-reference.html).
+    A null argument stays null, which this engine renders as an empty string.
+    """
+
     def escapeJavaScript(self, obj: Any) -> JavaString | None:
         if obj is None:
             return None
-        return JavaString(escape_javascript(str(obj)))
+        return JavaString(escape_javascript(_java_str(obj)))
+
+    def base64Encode(self, obj: Any) -> JavaString | None:
+        if obj is None:
+            return None
+        return JavaString(base64.b64encode(_java_str(obj).encode("utf-8")).decode("ascii"))
+
+    def base64Decode(self, obj: Any) -> JavaString | None:
+        if obj is None:
+            return None
+        return JavaString(base64.b64decode(_java_str(obj), validate=True).decode("utf-8"))
+
+    def urlEncode(self, obj: Any) -> JavaString | None:
+        if obj is None:
+            return None
+        return JavaString(url_encode(_java_str(obj)))
+
+    def urlDecode(self, obj: Any) -> JavaString | None:
+        if obj is None:
+            return None
+        return JavaString(unquote_plus(_java_str(obj), errors="strict"))
+
+    def parseJson(self, obj: Any) -> Any:
+        if obj is None:
+            return None
+        return _java_value(json.loads(_java_str(obj)))
 
 
 class _JavaInput(VelocityInput):
+    """``$input``: parameters, ``json``, ``path`` and ``body`` answer with Java values."""
+
     def params(self, name: str | None = None) -> Any:
         if not name:
-            return self.parameters
+            return _java_value(self.parameters)
         for location in ("path", "querystring", "header"):
             values = self.parameters.get(location) or {}
             if name in values:
-                return values[name]
+                return JavaString(values[name])
         return JavaString("")
 
     def json(self, path: str) -> JavaString:
         return JavaString(super().json(path))
 
+    def path(self, path: str) -> Any:
+        return _java_strings(super().path(path))
+
+    @property
+    def body(self) -> JavaString:
+        return JavaString(VelocityInput.body.fget(self))  # type: ignore[attr-defined]
+
 
 class _JavaVtlTemplate(ApiGatewayVtlTemplate):
     def prepare_namespace(self, variables: dict[str, Any], source: str = APIGW_SOURCE) -> dict[str, Any]:
         namespace = super().prepare_namespace(variables, source)
-        # The context dict must stay the same object: render_* read the overrides back from it.
-        _javafy(namespace["context"])
-        _javafy(namespace.get("stageVariables"))
+        # render_* read the overrides back from the context dict, so its own values are replaced
+        # in place; the template sees a Java map over the same values.
+        context = namespace["context"]
+        for key, value in context.items():
+            context[key] = _java_value(value)
+        namespace["context"] = JavaMap(context)
+        if namespace.get("stageVariables") is not None:
+            namespace["stageVariables"] = _java_value(namespace["stageVariables"])
         input_var = variables.get("input") or {}
-        namespace["input"] = _JavaInput(input_var.get("body"), _javafy(input_var.get("params")))
+        namespace["input"] = _JavaInput(input_var.get("body"), input_var.get("params"))
         namespace["util"] = _JavaUtil()
         return namespace
 
