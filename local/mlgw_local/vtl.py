@@ -3,15 +3,26 @@
 API Gateway evaluates mapping templates with Java Velocity: strings are ``java.lang.String``
 and ``$util`` is backed by Java libraries. LocalStack renders the same templates with
 airspeed, a Python port, and differs from API Gateway in ways that would let a template pass
-here and fail on AWS (or the reverse). Each difference that matters to this project's templates
-is shimmed below, never worked around inside a template:
+here and fail on AWS (or the reverse). Each difference that matters to this project's templates or
+to users' own templates is shimmed below, never worked around inside a template; the cases
+of ``tests/templates/aws_corpus.json`` hold the renderer to outputs recorded on API Gateway:
 
 * Strings. LocalStack hands templates Python strings: ``trim()`` and ``matches()`` render
   nothing, ``split()`` splits literally and keeps trailing empty strings, and Python-only
   methods such as ``strip()`` work although they fail on AWS. :class:`JavaString` gives
-  request parameters, context and stage variables, ``$input.json`` results and
-  ``$util.escapeJavaScript`` results the ``java.lang.String`` semantics of the methods it
-  implements, and raises :class:`JavaDialectError` for any other method.
+  request parameters, context and stage variables, ``$input.json``, ``$input.path`` and
+  ``$input.body`` results and ``$util`` results the ``java.lang.String`` semantics of the
+  methods it implements (lengths and indices in UTF-16 units), and raises
+  :class:`JavaDialectError` for any other method.
+* Maps and lists. ``$input.params()``, nested ``$context`` values and ``$util.parseJson``
+  results are :class:`JavaMap` and :class:`JavaList`: Java's methods, printed as Java prints
+  them (``{a=b, c=d}``, ``[x, y]``, ``null``); LocalStack printed Python's ``{'a': 'b'}``.
+* ``$util``. LocalStack's ``base64Encode``, ``urlEncode`` and the others call Python string
+  methods on their argument, so a request value failed the render, and ``base64Decode``
+  answered bytes. Each takes any value as its ``String.valueOf`` text here, and ``urlEncode``
+  follows ``java.net.URLEncoder``.
+* Whitespace. LocalStack strips the template before rendering; API Gateway keeps a template's
+  leading and trailing whitespace, as recorded outputs show.
 * ``$input.params(name)``. LocalStack skips a parameter whose value is empty and looks for the
   name in the next location; API Gateway returns the first location (path, query string,
   header) that has the name, empty or not.
@@ -32,6 +43,7 @@ Java's ``\\d``, ``\\s`` and ``\\w`` are ASCII-only.
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -54,6 +66,7 @@ from localstack.services.apigateway.next_gen.execute_api.template_mapping import
 from localstack.services.apigateway.next_gen.execute_api.variables import (
     ContextVariableOverrides,
     ContextVariables,
+    ContextVarsResponseOverride,
 )
 from localstack.utils.aws.templating import APIGW_SOURCE
 
@@ -476,6 +489,31 @@ class _JavaVtlTemplate(ApiGatewayVtlTemplate):
         namespace["input"] = _JavaInput(input_var.get("body"), input_var.get("params"))
         namespace["util"] = _JavaUtil()
         return namespace
+
+    # LocalStack strips the template before rendering; API Gateway keeps its leading and trailing
+    # whitespace (recorded outputs in tests/templates/aws_corpus.json end in the template's spaces).
+    def render_request(
+        self,
+        template: str,
+        variables: MappingTemplateVariables,
+        context_overrides: ContextVariableOverrides,
+    ) -> tuple[str, ContextVariableOverrides]:
+        variables_copy = copy.deepcopy(variables)
+        variables_copy["context"].update(copy.deepcopy(context_overrides))
+        rendered = self.render_vtl(template=template, variables=cast(dict[str, Any], variables_copy))
+        return rendered, ContextVariableOverrides(
+            requestOverride=variables_copy["context"]["requestOverride"],
+            responseOverride=variables_copy["context"]["responseOverride"],
+        )
+
+    def render_response(
+        self,
+        template: str,
+        variables: MappingTemplateVariables,
+        context_overrides: ContextVariableOverrides,
+    ) -> tuple[str, ContextVarsResponseOverride]:
+        rendered, overrides = self.render_request(template, variables, context_overrides)
+        return rendered, overrides["responseOverride"]
 
 
 @dataclass(frozen=True)
