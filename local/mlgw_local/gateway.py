@@ -26,10 +26,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import jsonschema
-from vtl import render_request, render_response, select_integration_response
 
 from mlgw_local.http import Request, Response
 from mlgw_local.plan import ApiKey, Gateway, GatewayResponse, Quota, Route, Throttle
+from mlgw_local.vtl import render_request, render_response, select_integration_response
 
 ACCOUNT_ID = "123456789012"
 API_ID = "local"
