@@ -422,6 +422,19 @@ def test_busy_model_is_503_with_retry_after(
     assert (status, body["code"], headers["Retry-After"]) == (503, client_code, "4")
 
 
+def test_a_model_answering_429_through_sagemaker_is_503_with_retry_after(handler: ModuleType) -> None:
+    with Stubber(handler.CLIENTS.sagemaker_runtime) as stub:
+        stub.add_client_error(
+            "invoke_endpoint",
+            "ModelError",
+            "Received client error (429) from primary",
+            424,
+            modeled_fields={"OriginalStatusCode": 429, "OriginalMessage": "slow down"},
+        )
+        status, headers, body = invoke(handler, post('{"var1": "1.2"}'))
+    assert (status, body["code"], headers["Retry-After"]) == (503, "ModelThrottled", "4")
+
+
 def test_model_timeout_is_504(handler: ModuleType, model_server: ModelServer) -> None:
     model_server.default = Reply(delay=1.0)
     status, _, body = invoke(handler, post('{"var1": 1}', model="kserve"))
