@@ -3,8 +3,12 @@
 import dataclasses
 import json
 import logging
+import os
+import subprocess
+import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from actuals_fake_api import Fault
@@ -418,6 +422,47 @@ def test_the_token_appears_in_no_log_line(
     assert "actuals file failed" in logged
     assert TOKEN not in logged.replace(f"token {TOKEN} is not valid", "")
     assert "rotated-token-9d8c" not in logged
+
+
+def test_the_token_stays_out_of_the_log_even_at_debug(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A Lambda log level of DEBUG sets the root logger to DEBUG, where botocore.parsers would
+    # log every response body, GetSecretValue's SecretString included.
+    caplog.set_level(logging.DEBUG)
+    harness.use()
+    harness.put(KEY, csv_text(3))
+
+    harness.invoke(s3_event(KEY))
+
+    assert len(harness.api.delivered_ids()) == 3
+    assert caplog.records, "nothing was logged at all: the test would prove nothing"
+    assert TOKEN not in caplog.text
+    assert not [
+        record
+        for record in caplog.records
+        if record.name.startswith(("botocore", "urllib3")) and record.levelno < logging.INFO
+    ]
+
+
+def test_every_handler_keeps_botocore_wire_logging_off_at_a_debug_log_level() -> None:
+    # A fresh interpreter, as a cold start: the root logger at DEBUG as the Lambda runtime sets it
+    # for a log level of DEBUG, then each handler imported.
+    probe = (
+        "import logging\n"
+        "logging.getLogger().setLevel(logging.DEBUG)\n"
+        "import mlgw.handlers.predict, mlgw.handlers.report_actuals, mlgw.handlers.batch_predict\n"
+        "names = ['botocore.parsers', 'botocore.endpoint', 'botocore.hooks', 'botocore.auth',\n"
+        "         'botocore.retries.standard', 'boto3.resources.action', 'urllib3.connectionpool']\n"
+        "print([name for name in names if logging.getLogger(name).isEnabledFor(logging.DEBUG)])\n"
+    )
+    source = Path(report_actuals.__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(source), "AWS_DEFAULT_REGION": "us-east-1"}
+    result = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    )
+
+    assert result.stdout.strip() == "[]", result.stderr
 
 
 def test_model_monitor_sink_writes_ground_truth_json_lines(harness: Harness) -> None:
