@@ -119,6 +119,8 @@ class _ChunkReader(io.RawIOBase):
         super().__init__()
         self._chunks = iter(chunks)
         self._pending = memoryview(b"")
+        self._fetched = 0
+        self._fetched_newlines = 0
 
     def readable(self) -> bool:
         return True
@@ -130,16 +132,43 @@ class _ChunkReader(io.RawIOBase):
             if chunk is None:
                 return 0
             self._pending = memoryview(chunk)
+            self._fetched += len(chunk)
+            self._fetched_newlines += chunk.count(b"\n")
         size = min(len(target), len(self._pending))
         target[:size] = self._pending[:size]
         self._pending = self._pending[size:]
         return size
+
+    def tell(self) -> int:
+        """Bytes handed out so far; lets the buffered reader above report its own position."""
+        return self._fetched - len(self._pending)
+
+    def newlines_handed_out(self) -> int:
+        return self._fetched_newlines - bytes(self._pending).count(b"\n")
 
 
 def text_stream(chunks: Iterable[bytes]) -> TextIO:
     """Decode UTF-8 (dropping a leading byte-order mark) without joining the chunks."""
     raw = io.BufferedReader(_ChunkReader(chunks), buffer_size=READ_BUFFER_BYTES)
     return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+
+
+def undecodable_line(text: TextIO, error: UnicodeDecodeError) -> int | None:
+    """The physical line, from 1, of the first byte ``error`` refused in a ``text_stream``.
+
+    The decoder raises on the bytes of its latest read (``error.object``, which ends where
+    the text layer's reads end) with the offset of the bad byte in them. Every line break
+    handed to the text layer, minus those from the bad byte on, comes before it. Lines end
+    with LF or CRLF. None for any other stream.
+    """
+    buffer = getattr(text, "buffer", None)
+    raw = getattr(buffer, "raw", None)
+    if not isinstance(buffer, io.BufferedReader) or not isinstance(raw, _ChunkReader):
+        return None
+    unread = raw.tell() - buffer.tell()  # read from the chunks, not yet by the text layer
+    held = buffer.peek(unread)[:unread] if unread > 0 else b""
+    from_bad_byte = bytes(error.object[error.start :]).count(b"\n")
+    return raw.newlines_handed_out() - held.count(b"\n") - from_bad_byte + 1
 
 
 def parse_actual_value(raw: str) -> int | float | str | None:
@@ -364,7 +393,9 @@ def iter_batches(text: TextIO, batch_rows: int, bad_rows: BadRowLog) -> Iterator
         if rest is not None:
             yield from _csv_batches(chain(rest, text), columns, position, batch_rows, bad_rows)
     except UnicodeDecodeError as exc:
-        raise CsvFileError(f"file is not UTF-8 text (near line {position.lines + 1}): {exc.reason}") from None
+        line = undecodable_line(text, exc)
+        where = f"line {line}" if line is not None else f"near line {position.lines + 1}"
+        raise CsvFileError(f"file is not UTF-8 text ({where}): {exc.reason}") from None
     except csv.Error as exc:
         raise CsvFileError(f"malformed CSV near line {position.lines + 1}: {exc}") from None
 

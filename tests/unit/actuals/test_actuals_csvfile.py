@@ -147,6 +147,54 @@ def test_file_level_problems_raise(data: bytes, message: str) -> None:
         parse(data)
 
 
+def _bad_byte_at(
+    line: int, *, lines: int, crlf: bool = False, bom: bool = False, quoted: bool = False
+) -> bytes:
+    """A valid file of ``lines`` physical lines whose line ``line`` (from 1) holds a stray 0xff."""
+    end = b"\r\n" if crlf else b"\n"
+    rows = [b"associationId,actualValue"] + [b"id-%06d,%d" % (n, n % 7) for n in range(2, lines + 1)]
+    if quoted:
+        rows[1] = b'"quoted, id",1'
+    rows[line - 1] = rows[line - 1][:3] + b"\xff" + rows[line - 1][3:]
+    return (b"\xef\xbb\xbf" if bom else b"") + end.join(rows) + end
+
+
+@pytest.mark.parametrize("piece", [0, 4099, 65536, 300_000])
+@pytest.mark.parametrize(
+    ("line", "options"),
+    [
+        pytest.param(20_002, {}, id="line-20002"),
+        pytest.param(20_002, {"crlf": True, "bom": True}, id="crlf-bom"),
+        pytest.param(20_002, {"quoted": True}, id="csv-module-path"),
+        pytest.param(1, {}, id="header"),
+        pytest.param(2, {"bom": True}, id="first-row"),
+        pytest.param(25_000, {}, id="last-line"),
+    ],
+)
+def test_text_that_is_not_utf8_is_reported_at_its_exact_line(
+    line: int, options: dict[str, bool], piece: int
+) -> None:
+    data = _bad_byte_at(line, lines=25_000, **options)
+
+    with pytest.raises(CsvFileError, match=rf"not UTF-8 text \(line {line}\)"):
+        parse(data, piece=piece, batch_rows=1000)
+
+
+@pytest.mark.parametrize("line", [1, 2, 700, 1500])
+def test_the_exact_line_survives_one_byte_reads(line: int) -> None:
+    data = _bad_byte_at(line, lines=1500, crlf=True, bom=True)
+
+    with pytest.raises(CsvFileError, match=rf"not UTF-8 text \(line {line}\)"):
+        parse(data, piece=1, batch_rows=100)
+
+
+def test_a_multibyte_character_cut_by_the_end_of_the_file_is_on_the_last_line() -> None:
+    data = "associationId,actualValue\na,1\nb,2\nc,é".encode()[:-1]
+
+    with pytest.raises(CsvFileError, match=r"not UTF-8 text \(line 4\)"):
+        parse(data, piece=7)
+
+
 def _generated(rows: int) -> Iterator[bytes]:
     yield b"associationId,actualValue\n"
     block = 1000
