@@ -65,7 +65,7 @@ smoke: $(STAMP) ## call every prediction route of a deployed root once: make smo
 bench: $(STAMP) ## every benchmark under bench/: prints a table, writes bench/results.json
 	$(PY) bench/run.py
 
-docs: $(STAMP) ## regenerate the input/output tables of every Terraform README
+docs: $(STAMP) ## regenerate the input/output tables of every Terraform README and the root's module-shaped input types
 	$(PY) scripts/gen_docs.py
 
 docs-check: $(STAMP)

@@ -108,14 +108,17 @@ variable "api" {
     function and its Lambda-proxy routes: POST and GET /predict for the "default" model and
     POST and GET /predict/{model} for the others (GET takes ?data=1.2,3.4). routes adds
     more, such as direct SageMaker routes (type = "sagemaker"), which use the primary
-    endpoint unless they name one. stages, usage_plans, api_keys, authorizers, cors,
-    endpoint_configuration, resource_policy and account_cloudwatch_role (the region's API
-    Gateway CloudWatch role: "none", the default, means no stage logging; "existing" or
-    "create" turn logging on by default, and "create" changes an account-wide setting) are
-    passed to modules/rest-api: its README documents each. predict sets the function's memory and timeout (under API Gateway's
-    29 s) and whether its routes need an API key.
+    endpoint unless they name one. Every input of modules/rest-api is a field of api, with
+    the module's type and default, and is passed to it as it is: its README documents each
+    (account_cloudwatch_role, the region's API Gateway CloudWatch role: "none", the default,
+    means no stage logging; "existing" or "create" turn logging on by default, and "create"
+    changes an account-wide setting). The root sets the module's name, tags,
+    default_endpoint_name (the primary endpoint), iam_role (from iam_roles) and
+    lambda_function (the prediction function) itself. predict sets the function's memory and
+    timeout (under API Gateway's 29 s) and whether its routes need an API key.
   EOT
   type = object({
+    # BEGIN_MODULE_INPUTS modules/rest-api: generated from its variables by `make docs`, do not edit
     account_cloudwatch_role = optional(string, "none")
     api_keys = optional(map(object({
       description = optional(string)
@@ -137,16 +140,10 @@ variable "api" {
       allow_origin  = string
       max_age       = optional(number, 600)
     }))
-    create_account_cloudwatch_role = optional(bool)
-    description                    = optional(string)
+    description = optional(string)
     endpoint_configuration = optional(object({
       type             = optional(string, "REGIONAL")
       vpc_endpoint_ids = optional(list(string), [])
-    }), {})
-    predict = optional(object({
-      api_key_required = optional(bool, true)
-      memory_size      = optional(number, 512)
-      timeout          = optional(number, 25)
     }), {})
     resource_policy = optional(string)
     routes = optional(map(object({
@@ -217,6 +214,13 @@ variable "api" {
         rate  = number
       }))
     })), {})
+    # END_MODULE_INPUTS modules/rest-api
+    create_account_cloudwatch_role = optional(bool)
+    predict = optional(object({
+      api_key_required = optional(bool, true)
+      memory_size      = optional(number, 512)
+      timeout          = optional(number, 25)
+    }), {})
   })
   default = null
 
@@ -353,12 +357,16 @@ variable "endpoint" {
     route whose endpoint_name is null. Null: no primary endpoint (every sagemaker route then
     names its own). { name = "<existing>" } brings an endpoint you already run; add create
     to have Terraform own it through modules/sagemaker-endpoint (model, endpoint
-    configuration named by a content hash, blue/green updates, autoscaling): its README
-    documents every field of create.
+    configuration named by a content hash, blue/green updates, autoscaling). Every input of
+    that module is a field of create, with the module's type and default (its README
+    documents each), except name (endpoint.name), tags and iam_role: the model's role comes
+    from create.execution_role_arn (an existing role) or is created, with
+    create.permissions_boundary_arn or else iam_roles.permissions_boundary_arn.
   EOT
   type = object({
     name = string
     create = optional(object({
+      # BEGIN_MODULE_INPUTS modules/sagemaker-endpoint: generated from its variables by `make docs`, do not edit
       async_inference = optional(object({
         error_topic_arn                         = optional(string)
         failure_s3_uri                          = optional(string)
@@ -392,8 +400,7 @@ variable "endpoint" {
         traffic_shifting                     = optional(string, "ALL_AT_ONCE")
         wait_interval_in_seconds             = optional(number, 300)
       }), {})
-      execution_role_arn = optional(string)
-      kms_key_arn        = optional(string)
+      kms_key_arn = optional(string)
       logging = optional(object({
         kms_key_arn       = optional(string)
         retention_in_days = optional(number, 30)
@@ -410,7 +417,6 @@ variable "endpoint" {
           subnet_ids         = list(string)
         }))
       })
-      permissions_boundary_arn = optional(string)
       s3_access = optional(object({
         kms_key_arns   = optional(list(string), [])
         read_prefixes  = optional(list(string), [])
@@ -448,6 +454,9 @@ variable "endpoint" {
         }))
         volume_size_in_gb = optional(number)
       }))
+      # END_MODULE_INPUTS modules/sagemaker-endpoint
+      execution_role_arn       = optional(string)
+      permissions_boundary_arn = optional(string)
     }))
   })
   default = null

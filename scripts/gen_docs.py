@@ -1,5 +1,6 @@
-"""Generate the Inputs and Outputs tables of every Terraform README from the code, and the
-catalogue of AWS conformance rules in tests/tfharness/README.md from the rule registry.
+"""Generate the Inputs and Outputs tables of every Terraform README from the code, the
+catalogue of AWS conformance rules in tests/tfharness/README.md from the rule registry, and the
+root inputs that restate a module's variables (scripts/root_inputs.py).
 
     python scripts/gen_docs.py           # rewrite the tables in place (`make docs`)
     python scripts/gen_docs.py --check   # exit 1 and name the stale READMEs (run by the tests)
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import hcl2
+import root_inputs
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BEGIN = "<!-- BEGIN_TF_DOCS -->"
@@ -58,6 +60,10 @@ def _raw_types(text: str) -> dict[str, str]:
             body = [line[2:] if line.startswith("  ") else line for line in collected[1:]]
             types[match.group(1)] = "\n".join([first, *body])
     return types
+
+
+def _without_comments(type_expression: str) -> str:
+    return "\n".join(line for line in type_expression.splitlines() if not line.lstrip().startswith("#"))
 
 
 def _cell(text: str) -> str:
@@ -102,7 +108,7 @@ def render(module: Path) -> str:
             spec = variables[name]
             has_default = "default" in spec
             default = _default(spec["default"][0]) if has_default else "n/a"
-            type_ = _code(raw_types.get(name, "any"))
+            type_ = _code(_without_comments(raw_types.get(name, "any")))
             description = _cell(spec.get("description", [""])[0])
             required = "no" if has_default else "yes"
             lines.append(
@@ -178,6 +184,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="fail when a README is stale instead of writing")
     args = parser.parse_args(argv)
     stale = []
+    # The root's module inputs first: the root README's table shows them.
+    variables = REPO_ROOT / root_inputs.ROOT_VARIABLES
+    current = variables.read_text(encoding="utf-8")
+    regenerated = root_inputs.regenerate(current, REPO_ROOT)
+    if current != regenerated and args.check:
+        stale.append(root_inputs.ROOT_VARIABLES)
+    elif current != regenerated:
+        variables.write_text(regenerated, encoding="utf-8")
+        print(f"updated {root_inputs.ROOT_VARIABLES}")
     for readme, current, new in [*(updated_readme(m) for m in terraform_dirs()), updated_rules_readme()]:
         if current == new:
             continue
@@ -186,10 +201,12 @@ def main(argv: list[str] | None = None) -> int:
         else:
             readme.write_text(new, encoding="utf-8")
             print(f"updated {readme.relative_to(REPO_ROOT).as_posix()}")
+    problems = root_inputs.wiring_problems(REPO_ROOT)
+    for problem in problems:
+        print(f"root input: {problem}", file=sys.stderr)
     if stale:
         print("stale Terraform docs (run `make docs`): " + ", ".join(stale), file=sys.stderr)
-        return 1
-    return 0
+    return 1 if stale or problems else 0
 
 
 if __name__ == "__main__":

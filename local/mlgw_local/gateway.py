@@ -35,11 +35,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from vtl import render_request, render_response, select_integration_response
-
 from mlgw_local.http import Request, Response
 from mlgw_local.openapi import IntegrationResponse, Operation, is_binary, media_type
 from mlgw_local.plan import ApiKey, Gateway, Quota, Throttle
+from mlgw_local.vtl import render_request, render_response, select_integration_response
 
 ACCOUNT_ID = "123456789012"
 API_ID = "local"

@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 from openapi_sample import KEY, OTHER_STAGE_KEY, QUOTA_KEY, TEMPLATES, document, gateway
-from vtl import render_request
 
 from mlgw_local.gateway import RestApi
 from mlgw_local.http import Request, Response
 from mlgw_local.openapi import DocumentError, is_binary, parse
+from mlgw_local.vtl import render_request
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe"
 

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 import requests
 from local_support import REPO_ROOT, LocalMode, start_local_mode
-from vtl import render_request
+
+from mlgw_local.vtl import render_request
 
 RATINGS_TEMPLATE = REPO_ROOT / "modules" / "rest-api" / "templates" / "ratings_request.vtl"
 NEW_ROUTE = """routes = {

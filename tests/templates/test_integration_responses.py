@@ -9,7 +9,8 @@ from typing import Any, NamedTuple
 
 import botocore.session
 import pytest
-from vtl import render_request, render_response, select_integration_response
+
+from mlgw_local.vtl import render_request, render_response, select_integration_response
 
 REQUEST_ID = "7d3c1e2a-5b4f-4c6d-9e8f-0a1b2c3d4e5f"
 ENTRY_KEYS = {

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from vtl import render_request, render_response
+
+from mlgw_local.vtl import render_request, render_response
 
 REQUEST_ID = "c0ffee00-1234-4cde-8f00-0123456789ab"
 

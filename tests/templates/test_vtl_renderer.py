@@ -6,7 +6,9 @@ import json
 from typing import ClassVar
 
 import pytest
-from vtl import (
+from airspeed.operators import TemplateExecutionError
+
+from mlgw_local.vtl import (
     AmbiguousSelectionError,
     JavaDialectError,
     JavaString,
@@ -98,6 +100,88 @@ class TestRenderer:
             "$input.params('id') $input.json('$.a')", '{"a": [1]}', 200, path_params={"id": "7"}
         )
         assert rendered.body == "7 [1]"
+
+
+class TestRequestValuesAreJavaValues:
+    """$util functions, String methods and printing on values from the request and context."""
+
+    QUERY: ClassVar[dict[str, str]] = {"q": "a b~*&é", "b64": "aGVsbG8gw6k=", "enc": "a+b%7E%2A%C3%A9"}
+
+    @pytest.mark.parametrize(
+        ("expression", "expected"),
+        [
+            ("$util.base64Encode($input.params('q'))", "YSBifiomw6k="),
+            ("$util.base64Decode($input.params('b64'))", "hello é"),
+            # URLEncoder keeps * and encodes ~, unlike Python's quote_plus
+            ("$util.urlEncode($input.params('q'))", "a+b%7E*%26%C3%A9"),
+            ("$util.urlDecode($input.params('enc'))", "a b~*é"),
+            ("$util.urlEncode($context.requestId)", "id%2F1"),
+            ("$util.base64Encode($input.json('$.a'))", "InhcIiI="),
+            ("$util.urlEncode($input.path('$.a'))", "x%22"),
+            ("$util.escapeJavaScript($input.path('$.a'))", 'x\\"'),
+            ("$util.parseJson($input.json('$')).a", 'x"'),
+            ("$util.parseJson($input.body)", '{a=x", n=null, l=[1, true]}'),
+        ],
+    )
+    def test_util_functions_take_request_values(self, expression: str, expected: str) -> None:
+        body = '{"a": "x\\"", "n": null, "l": [1, true]}'
+        rendered = render_request(expression, body, query=self.QUERY, context={"requestId": "id/1"})
+        assert rendered == expected
+
+    @pytest.mark.parametrize(
+        ("expression", "expected"),
+        [
+            ("$input.params('s').length()", "7"),
+            ("$input.params('e').length()", "2"),
+            ("$input.params('s').isEmpty() $input.params('none').isEmpty()", "false true"),
+            ("$input.params('s').contains('B.c')", "true"),
+            ("$input.params('s').equals('aB.cDe ') $input.params('s').equals(7)", "true false"),
+            ("$input.params('s').toString()", "aB.cDe "),
+            ("$input.params('s').substring(1, 4) $input.params('s').substring(3)", "B.c cDe "),
+            ("$input.params('s').indexOf('c') $input.params('s').indexOf('z')", "3 -1"),
+            ("$input.params('s').startsWith('aB') $input.params('s').endsWith('e ')", "true true"),
+            ("$input.params('s').replace('.', '-')", "aB-cDe "),
+            ("$input.params('s').toLowerCase()$input.params('s').toUpperCase()", "ab.cde AB.CDE "),
+            ("$input.params('s').trim().length()", "6"),
+            ("$context.stage.toUpperCase()", "PROD"),
+            ("$input.json('$.a').length()", "5"),
+            ("$input.path('$.a').substring(1)", '"'),
+        ],
+    )
+    def test_java_string_methods(self, expression: str, expected: str) -> None:
+        body = '{"a": "x\\""}'
+        query = {"s": "aB.cDe ", "e": "😀"}
+        assert render_request(expression, body, query=query, context={"stage": "prod"}) == expected
+
+    def test_out_of_range_substring_fails_the_render(self) -> None:
+        with pytest.raises(TemplateExecutionError, match="out of range"):
+            render_request("$input.params('s').substring(2, 1)", query={"s": "abc"})
+
+    def test_maps_and_lists_print_as_java_does(self) -> None:
+        template = (
+            "$input.params()|$input.params().querystring|$input.params().header.keySet()|"
+            "$context.identity|$context.authorizer"
+        )
+        context = {
+            "identity": {"sourceIp": "192.0.2.1", "user": None},
+            "authorizer": {"claims": {"sub": "u1"}, "scopes": ["a", "b"], "admin": False},
+        }
+        query = {"a": "b", "c": "d"}
+        rendered = render_request(template, path_params={"id": "7"}, query=query, context=context)
+        assert rendered == (
+            "{path={id=7}, querystring={a=b, c=d}, header={}}|{a=b, c=d}|[]|"
+            "{sourceIp=192.0.2.1, user=null}|{claims={sub=u1}, scopes=[a, b], admin=false}"
+        )
+
+    def test_java_maps_have_java_methods(self) -> None:
+        template = (
+            "$input.params().querystring.size() $input.params().querystring.containsKey('a') "
+            "$input.params().querystring.get('a') #foreach($k in $input.params().querystring.keySet())$k#end"
+        )
+        assert render_request(template, query={"a": "b", "c": "d"}) == "2 true b ac"
+
+    def test_template_whitespace_is_kept(self) -> None:
+        assert render_request("\n $input.params('a') \n", query={"a": "b"}) == "\n b \n"
 
 
 class TestEscapeJavaScript:

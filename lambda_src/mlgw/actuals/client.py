@@ -148,6 +148,23 @@ class ActualsApi:
     def actuals_url(self, deployment_id: str) -> str:
         return urljoin(self._api_url, f"api/v2/deployments/{deployment_id}/actuals/fromJSON/")
 
+    def target_type(self, deployment_id: str, deadline: float) -> str | None:
+        """The deployment's ``model.targetType`` ("Regression", "Binary", ...), or None when the
+        service does not say: the lookup is refused (a token allowed to submit actuals but not
+        to read the deployment, a receiver that serves only the actuals routes) or the answer
+        lacks the field. Throttling and server errors are retried like any request."""
+        url = urljoin(self._api_url, f"api/v2/deployments/{deployment_id}/")
+        response = self._request("GET", url, None, deadline)
+        if response.status != 200:
+            return None
+        try:
+            payload = json.loads(response.data or b"{}")
+        except ValueError:
+            return None
+        model = payload.get("model") if isinstance(payload, dict) else None
+        target_type = model.get("targetType") if isinstance(model, dict) else None
+        return target_type if isinstance(target_type, str) else None
+
     def submit(self, deployment_id: str, body: bytes, deadline: float) -> str | None:
         """POST one chunk; the status URL to poll, or None when the service finished at once."""
         response = self._request("POST", self.actuals_url(deployment_id), body, deadline)
@@ -163,6 +180,12 @@ class ActualsApi:
         interval = self._poll_interval
         while True:
             response = self._request("GET", status_url, None, deadline)
+            if response.status == 307 and response.headers.get("Location"):
+                # The official client follows a temporary redirect of the status once and reads
+                # the answer as the status (datarobot/utils/waiters.py, wait_for_async_resolution);
+                # the next poll goes to the status URL again.
+                moved = urljoin(status_url, response.headers["Location"])
+                response = self._request("GET", moved, None, deadline)
             if response.status == 303 or (response.status == 200 and _status_of(response) in _DONE):
                 return
             if response.status == 404:

@@ -16,7 +16,7 @@ import math
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date
 from itertools import chain, islice, repeat
 from json.encoder import encode_basestring_ascii
 from operator import itemgetter
@@ -40,6 +40,35 @@ _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _INTEGER = re.compile(r"[+-]?\d+")
 _BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+_INFERENCE_ID = re.compile(r"[!-~][ -~]{0,63}")
+"""A SageMaker InferenceId: 1-64 characters, the first not a space, all printable (botocore's
+sagemaker-runtime service-2.json, shape InferenceId: min 1, max 64, pattern \\A\\S[\\p{Print}]*\\z,
+read as ASCII, the conservative reading). Model Monitor merges ground truth on it."""
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:[Zz]|[+-](\d{2}):(\d{2}))", re.ASCII
+)
+"""RFC 3339 section 5.6 date-time (https://www.rfc-editor.org/rfc/rfc3339#section-5.6): a full date,
+"T", a time with seconds, and "Z" or a numeric offset. "T" and "Z" may be lower case (section 5.6,
+NOTE); the space the RFC lets applications use instead of "T" is not accepted."""
+
+
+@dataclass(frozen=True, slots=True)
+class RowRules:
+    """What the file's destinations require of a row, learned once per file.
+
+    ``numeric_values``: the deployment is a regression deployment, so an actual value must be a
+    finite number and is sent as a JSON number; otherwise it is a label, sent as the text written
+    (surrounding blanks dropped), as the official client sends what it is given.
+    ``inference_ids``: associationId becomes a Model Monitor eventId, so it must be an InferenceId.
+    """
+
+    numeric_values: bool = False
+    inference_ids: bool = False
+
+    def merge(self, other: RowRules) -> RowRules:
+        return RowRules(
+            self.numeric_values or other.numeric_values, self.inference_ids or other.inference_ids
+        )
 
 
 class CsvFileError(ValueError):
@@ -119,6 +148,8 @@ class _ChunkReader(io.RawIOBase):
         super().__init__()
         self._chunks = iter(chunks)
         self._pending = memoryview(b"")
+        self._fetched = 0
+        self._fetched_newlines = 0
 
     def readable(self) -> bool:
         return True
@@ -130,16 +161,43 @@ class _ChunkReader(io.RawIOBase):
             if chunk is None:
                 return 0
             self._pending = memoryview(chunk)
+            self._fetched += len(chunk)
+            self._fetched_newlines += chunk.count(b"\n")
         size = min(len(target), len(self._pending))
         target[:size] = self._pending[:size]
         self._pending = self._pending[size:]
         return size
+
+    def tell(self) -> int:
+        """Bytes handed out so far; lets the buffered reader above report its own position."""
+        return self._fetched - len(self._pending)
+
+    def newlines_handed_out(self) -> int:
+        return self._fetched_newlines - bytes(self._pending).count(b"\n")
 
 
 def text_stream(chunks: Iterable[bytes]) -> TextIO:
     """Decode UTF-8 (dropping a leading byte-order mark) without joining the chunks."""
     raw = io.BufferedReader(_ChunkReader(chunks), buffer_size=READ_BUFFER_BYTES)
     return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+
+
+def undecodable_line(text: TextIO, error: UnicodeDecodeError) -> int | None:
+    """The physical line, from 1, of the first byte ``error`` refused in a ``text_stream``.
+
+    The decoder raises on the bytes of its latest read (``error.object``, which ends where
+    the text layer's reads end) with the offset of the bad byte in them. Every line break
+    handed to the text layer, minus those from the bad byte on, comes before it. Lines end
+    with LF or CRLF. None for any other stream.
+    """
+    buffer = getattr(text, "buffer", None)
+    raw = getattr(buffer, "raw", None)
+    if not isinstance(buffer, io.BufferedReader) or not isinstance(raw, _ChunkReader):
+        return None
+    unread = raw.tell() - buffer.tell()  # read from the chunks, not yet by the text layer
+    held = buffer.peek(unread)[:unread] if unread > 0 else b""
+    from_bad_byte = bytes(error.object[error.start :]).count(b"\n")
+    return raw.newlines_handed_out() - held.count(b"\n") - from_bad_byte + 1
 
 
 def parse_actual_value(raw: str) -> int | float | str | None:
@@ -157,12 +215,33 @@ def parse_actual_value(raw: str) -> int | float | str | None:
     return value
 
 
-def _association_id_problem(association_id: str) -> str | None:
+def _association_id_problem(association_id: str, rules: RowRules) -> str | None:
     if not association_id.strip():
         return "associationId is empty"
     if len(association_id) > MAX_ASSOCIATION_ID_LENGTH:
         return f"associationId is longer than {MAX_ASSOCIATION_ID_LENGTH} characters"
+    if rules.inference_ids and not _INFERENCE_ID.fullmatch(association_id):
+        return (
+            "associationId is not a SageMaker InferenceId (1-64 printable ASCII characters, "
+            "not starting with a space), so Model Monitor could never merge it"
+        )
     return None
+
+
+def is_rfc3339(stamp: str) -> bool:
+    """A date-time exactly as RFC 3339 writes it, with a date and times that exist."""
+    match = _RFC3339.fullmatch(stamp)
+    if match is None:
+        return False
+    year, month, day, hour, minute, second, offset_hours, offset_minutes = (
+        int(group or 0) for group in match.groups()
+    )
+    try:
+        date(year, month, day)
+    except ValueError:
+        return False
+    # Second 60 is a leap second, which RFC 3339 allows (section 5.7).
+    return hour <= 23 and minute <= 59 and second <= 60 and offset_hours <= 23 and offset_minutes <= 59
 
 
 def _value_json(value: int | float | str) -> str:
@@ -204,7 +283,16 @@ def _columns(header: list[str]) -> _Columns:
     )
 
 
-def _columnar_batch(ids: list[str], values: list[str]) -> Batch | None:
+def _ids_json(ids: list[str]) -> list[str]:
+    plain = "".join(ids)
+    if plain.isascii() and plain.isprintable() and '"' not in plain and "\\" not in plain:
+        # Printable ASCII without quote or backslash needs no escaping; NUL cannot occur
+        # (it is not printable), so it safely separates the ids while they are quoted.
+        return ('"' + '"\x00"'.join(ids) + '"').split("\x00")
+    return list(map(encode_basestring_ascii, ids))
+
+
+def _columnar_batch(ids: list[str], values: list[str], rules: RowRules) -> Batch | None:
     """Ids and values checked and encoded a column at a time; None when any row needs a closer look.
 
     Every test here is a C-level pass over a whole column (the JSON scanner validates
@@ -212,6 +300,13 @@ def _columnar_batch(ids: list[str], values: list[str]) -> Batch | None:
     """
     if max(map(len, ids)) > MAX_ASSOCIATION_ID_LENGTH or not all(map(str.strip, ids)):
         return None
+    if rules.inference_ids and not all(map(_INFERENCE_ID.fullmatch, ids)):
+        return None
+    if not rules.numeric_values:
+        texts = list(map(str.strip, values))
+        if not all(texts):
+            return None
+        return Batch(_ids_json(ids), list(map(encode_basestring_ascii, texts)), texts)
     joined = ",".join(values)
     if any(char in joined for char in _NOT_IN_NUMBERS):
         return None
@@ -221,27 +316,20 @@ def _columnar_batch(ids: list[str], values: list[str]) -> Batch | None:
         return None
     if len(numbers) != len(values) or not (-math.inf < min(numbers) and max(numbers) < math.inf):
         return None
-    plain = "".join(ids)
-    if plain.isascii() and plain.isprintable() and '"' not in plain and "\\" not in plain:
-        # Printable ASCII without quote or backslash needs no escaping; NUL cannot occur
-        # (it is not printable), so it safely separates the ids while they are quoted.
-        ids_json = ('"' + '"\x00"'.join(ids) + '"').split("\x00")
-    else:
-        ids_json = list(map(encode_basestring_ascii, ids))
-    return Batch(ids_json, values, values)
+    return Batch(_ids_json(ids), values, values)
 
 
-def _fast_batch(records: list[list[str]], columns: _Columns) -> Batch | None:
+def _fast_batch(records: list[list[str]], columns: _Columns, rules: RowRules) -> Batch | None:
     """The whole batch at C speed when every row is plainly valid; None sends it down the row path."""
     if columns.timestamp is not None or columns.was_acted_on is not None:
         return None
     if set(map(len, records)) != {columns.width}:
         return None
     ids = list(map(itemgetter(columns.association_id), records))
-    return _columnar_batch(ids, list(map(itemgetter(columns.actual_value), records)))
+    return _columnar_batch(ids, list(map(itemgetter(columns.actual_value), records)), rules)
 
 
-def _quote_free_batch(block: str, columns: _Columns) -> Batch | None:
+def _quote_free_batch(block: str, columns: _Columns, rules: RowRules) -> Batch | None:
     """Rows of a block of whole lines without quotes, split without the csv module.
 
     Without quotes every line is one record and every comma a separator, so splitting
@@ -260,26 +348,39 @@ def _quote_free_batch(block: str, columns: _Columns) -> Batch | None:
     if set(map(str.count, lines, repeat(","))) != {width - 1}:
         return None
     fields = ",".join(lines).split(",")
-    return _columnar_batch(fields[columns.association_id :: width], fields[columns.actual_value :: width])
+    return _columnar_batch(
+        fields[columns.association_id :: width], fields[columns.actual_value :: width], rules
+    )
 
 
-def _convert_row(record: list[str], columns: _Columns) -> tuple[str, str, str, str] | str:
+def _value_problem(text: str, rules: RowRules) -> tuple[str, None] | tuple[None, str]:
+    """(reason, None) for a bad actual value, else (None, its JSON)."""
+    if not text:
+        return "actualValue is empty", None
+    if not rules.numeric_values:
+        return None, encode_basestring_ascii(text)
+    value = parse_actual_value(text)
+    if value is None or isinstance(value, str):
+        return f"actualValue {text[:40]!r} is not a finite number, as a regression deployment needs", None
+    return None, _value_json(value)
+
+
+def _convert_row(record: list[str], columns: _Columns, rules: RowRules) -> tuple[str, str, str, str] | str:
     """One row as (id JSON, value JSON, value text, extra fields JSON), or the reason it is bad."""
     if len(record) != columns.width:
         return f"expected {columns.width} fields, found {len(record)}"
     association_id = record[columns.association_id]
-    problem = _association_id_problem(association_id)
+    problem = _association_id_problem(association_id, rules)
     if problem:
         return problem
-    value = parse_actual_value(record[columns.actual_value])
-    if value is None:
-        return "actualValue is empty or not a finite number"
+    text = record[columns.actual_value].strip()
+    problem, value_json = _value_problem(text, rules)
+    if problem is not None or value_json is None:
+        return problem or "actualValue is empty"
     extras: dict[str, Any] = {}
     if columns.timestamp is not None and (stamp := record[columns.timestamp].strip()):
-        try:
-            datetime.fromisoformat(stamp)
-        except ValueError:
-            return f"timestamp {stamp[:40]!r} is not an ISO 8601 date-time"
+        if not is_rfc3339(stamp):
+            return f"timestamp {stamp[:40]!r} is not an RFC 3339 date-time such as 2024-05-01T12:00:00Z"
         extras[TIMESTAMP] = stamp
     if columns.was_acted_on is not None and (acted := record[columns.was_acted_on].strip()):
         flag = _BOOLEANS.get(acted.lower())
@@ -287,16 +388,17 @@ def _convert_row(record: list[str], columns: _Columns) -> tuple[str, str, str, s
             return f"wasActedOn {acted[:20]!r} is not true or false"
         extras[WAS_ACTED_ON] = flag
     extra_json = "".join(f",{json.dumps(name)}:{json.dumps(item)}" for name, item in extras.items())
-    return (
-        encode_basestring_ascii(association_id),
-        _value_json(value),
-        record[columns.actual_value].strip(),
-        extra_json,
-    )
+    return (encode_basestring_ascii(association_id), value_json, text, extra_json)
 
 
 def _slow_batch(
-    records: list[list[str]], columns: _Columns, first_row: int, first_line: int, bad_rows: BadRowLog
+    records: list[list[str]],
+    columns: _Columns,
+    first_row: int,
+    first_line: int,
+    bad_rows: BadRowLog,
+    *,
+    rules: RowRules,
 ) -> tuple[Batch, int]:
     """Row by row, so each bad row is reported with its number; returns the batch and rows seen."""
     ids: list[str] = []
@@ -311,7 +413,7 @@ def _slow_batch(
         if not any(record):
             continue
         row += 1
-        result = _convert_row(record, columns)
+        result = _convert_row(record, columns, rules)
         if isinstance(result, str):
             bad_rows.add(BadRow(row, start_line, result))
             continue
@@ -324,13 +426,19 @@ def _slow_batch(
 
 
 def _records_batch(
-    records: list[list[str]], columns: _Columns, rows_seen: int, first_line: int, bad_rows: BadRowLog
+    records: list[list[str]],
+    columns: _Columns,
+    rows_seen: int,
+    first_line: int,
+    bad_rows: BadRowLog,
+    *,
+    rules: RowRules,
 ) -> tuple[Batch, int]:
     """A batch of parsed records, column-wise when they are all clean; returns it and the rows seen."""
-    batch = _fast_batch(records, columns)
+    batch = _fast_batch(records, columns, rules)
     if batch is not None:
         return batch, len(records)
-    return _slow_batch(records, columns, rows_seen, first_line, bad_rows)
+    return _slow_batch(records, columns, rows_seen, first_line, bad_rows, rules=rules)
 
 
 class _CsvPosition:
@@ -341,7 +449,9 @@ class _CsvPosition:
         self.lines = lines
 
 
-def iter_batches(text: TextIO, batch_rows: int, bad_rows: BadRowLog) -> Iterator[Batch]:
+def iter_batches(
+    text: TextIO, batch_rows: int, bad_rows: BadRowLog, rules: RowRules | None = None
+) -> Iterator[Batch]:
     """Valid rows in file order, a bounded block at a time; bad rows go to ``bad_rows``.
 
     Blocks of whole lines without a quote character (most files, all the way through)
@@ -352,6 +462,7 @@ def iter_batches(text: TextIO, batch_rows: int, bad_rows: BadRowLog) -> Iterator
     Raises CsvFileError for problems no row-level skip can fix: a missing header, text
     that is not UTF-8, or broken CSV quoting.
     """
+    rules = rules or RowRules()
     reader = csv.reader(text, strict=True)
     position = _CsvPosition(0)
     try:
@@ -360,17 +471,19 @@ def iter_batches(text: TextIO, batch_rows: int, bad_rows: BadRowLog) -> Iterator
             raise CsvFileError(f"file has no header: expected columns {', '.join(REQUIRED_COLUMNS)}")
         columns = _columns(header)
         position.lines = reader.line_num
-        rest = yield from _quote_free_blocks(text, columns, position, bad_rows)
+        rest = yield from _quote_free_blocks(text, columns, position, bad_rows, rules)
         if rest is not None:
-            yield from _csv_batches(chain(rest, text), columns, position, batch_rows, bad_rows)
+            yield from _csv_batches(chain(rest, text), columns, position, batch_rows, bad_rows, rules=rules)
     except UnicodeDecodeError as exc:
-        raise CsvFileError(f"file is not UTF-8 text (near line {position.lines + 1}): {exc.reason}") from None
+        line = undecodable_line(text, exc)
+        where = f"line {line}" if line is not None else f"near line {position.lines + 1}"
+        raise CsvFileError(f"file is not UTF-8 text ({where}): {exc.reason}") from None
     except csv.Error as exc:
         raise CsvFileError(f"malformed CSV near line {position.lines + 1}: {exc}") from None
 
 
 def _quote_free_blocks(
-    text: TextIO, columns: _Columns, position: _CsvPosition, bad_rows: BadRowLog
+    text: TextIO, columns: _Columns, position: _CsvPosition, bad_rows: BadRowLog, rules: RowRules
 ) -> Iterator[Batch]:
     """Batches of quote-free blocks; returns the unread lines once a block has a quote, else None."""
     carry = ""
@@ -387,13 +500,15 @@ def _quote_free_blocks(
         block, carry = data[:cut], data[cut:]
         if not block.endswith(("\n", "\r")):
             block += "\n"
-        batch = _quote_free_batch(block, columns)
+        batch = _quote_free_batch(block, columns, rules)
         if batch is not None:
             position.rows += len(batch)
             position.lines += len(batch)
         else:
             records = list(csv.reader(io.StringIO(block, newline=""), strict=True))
-            batch, seen = _slow_batch(records, columns, position.rows, position.lines + 1, bad_rows)
+            batch, seen = _slow_batch(
+                records, columns, position.rows, position.lines + 1, bad_rows, rules=rules
+            )
             position.rows += seen
             position.lines += sum(1 + _line_breaks(record) for record in records)
         if len(batch):
@@ -405,7 +520,13 @@ def _line_breaks(record: list[str]) -> int:
 
 
 def _csv_batches(
-    lines: Iterable[str], columns: _Columns, position: _CsvPosition, batch_rows: int, bad_rows: BadRowLog
+    lines: Iterable[str],
+    columns: _Columns,
+    position: _CsvPosition,
+    batch_rows: int,
+    bad_rows: BadRowLog,
+    *,
+    rules: RowRules,
 ) -> Iterator[Batch]:
     reader = csv.reader(lines, strict=True)
     start = position.lines
@@ -416,7 +537,7 @@ def _csv_batches(
             position.lines = start + reader.line_num
             if not records:
                 return
-            batch, seen = _records_batch(records, columns, position.rows, first_line, bad_rows)
+            batch, seen = _records_batch(records, columns, position.rows, first_line, bad_rows, rules=rules)
             position.rows += seen
             if len(batch):
                 yield batch

@@ -37,7 +37,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from mlgw.actuals import completion
 from mlgw.actuals.client import DeliveryError, PermanentDeliveryError, TransientDeliveryError
 from mlgw.actuals.completion import InputFile
-from mlgw.actuals.csvfile import BadRowLog, Batch, CsvFileError, iter_batches, text_stream
+from mlgw.actuals.csvfile import BadRowLog, Batch, CsvFileError, RowRules, iter_batches, text_stream
 from mlgw.actuals.settings import ActualsSettings
 from mlgw.actuals.sinks import Chunk, Sink, Target
 from mlgw.actuals.state import LeaseLost, ProgressState, StateStore
@@ -128,6 +128,7 @@ class _Run:
     size: int = 0
     target: Target | None = None
     bad_rows: BadRowLog | None = None
+    rules: RowRules = field(default_factory=RowRules)
     rows_sent: int = 0
     chunks_sent: int = 0
 
@@ -265,7 +266,7 @@ class Reporter:
 
     def _batches(self, run: _Run, batch_rows: int, bad_rows: BadRowLog) -> Iterator[Batch]:
         try:
-            yield from iter_batches(text_stream(self._open(run)), batch_rows, bad_rows)
+            yield from iter_batches(text_stream(self._open(run)), batch_rows, bad_rows, run.rules)
         except CsvFileError as exc:
             raise _Rejected(str(exc)) from None
 
@@ -330,6 +331,9 @@ class Reporter:
 
     def _deliver_file(self, run: _Run, progress: ProgressState, deadline: float) -> None:
         settings = self._settings
+        assert run.target is not None
+        for sink in self._sinks:
+            run.rules = run.rules.merge(sink.row_rules(run.target, deadline))
         run.bad_rows = BadRowLog(settings.bad_rows_in_report)
         if settings.skip_bad_rows or progress.accepted:
             # Skipping needs no look ahead, and accepted chunks mean an earlier invocation

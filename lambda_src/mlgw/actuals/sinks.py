@@ -18,12 +18,13 @@ from json.encoder import encode_basestring_ascii
 from typing import Any, Protocol
 
 from mlgw.actuals.client import ActualsApi, StatusGone
-from mlgw.actuals.csvfile import Batch
+from mlgw.actuals.csvfile import Batch, RowRules
 
 _ROW_WITH_EXTRAS = '{"associationId":%s,"actualValue":%s%s}'
 _GROUND_TRUTH = (
     '{"groundTruthData":{"data":%s,"encoding":"CSV"},"eventMetadata":{"eventId":%s},"eventVersion":"0"}'
 )
+_CSV_SPECIAL = (",", '"', "\r", "\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,10 @@ class Target:
 
 class Sink(Protocol):
     name: str
+
+    def row_rules(self, target: Target, deadline: float) -> RowRules:
+        """What this sink needs of every row of the target's file; asked once per file."""
+        ...
 
     def encode(self, batch: Batch) -> bytes: ...
 
@@ -77,6 +82,11 @@ class DataRobotSink:
     def __init__(self, api: ActualsApi) -> None:
         self._api = api
 
+    def row_rules(self, target: Target, deadline: float) -> RowRules:
+        """Numbers for a regression deployment; for any other kind the values as written."""
+        target_type = self._api.target_type(target.deployment_id, deadline)
+        return RowRules(numeric_values=(target_type or "").lower() == "regression")
+
     def encode(self, batch: Batch) -> bytes:
         return datarobot_body(batch)
 
@@ -97,9 +107,22 @@ class DataRobotSink:
         self._api.wait(status_url, deadline)
 
 
+def csv_field(text: str) -> str:
+    """One CSV field: quoted, with quotes doubled, when it holds a separator, a quote or a line
+    break (RFC 4180 section 2, https://www.rfc-editor.org/rfc/rfc4180#section-2), else as is."""
+    if any(char in text for char in _CSV_SPECIAL):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
 def ground_truth_lines(batch: Batch) -> bytes:
-    """Records in Model Monitor's ground-truth merge format; the label travels as CSV text."""
-    data = map(encode_basestring_ascii, batch.texts)
+    """Records in Model Monitor's ground-truth merge format
+    (https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-model-quality-merge.html):
+    the label is one field of CSV text ("encoding": "CSV"), so a label holding a comma is quoted,
+    or the merge job would read two fields."""
+    joined = "".join(batch.texts)
+    texts = map(csv_field, batch.texts) if any(char in joined for char in _CSV_SPECIAL) else batch.texts
+    data = map(encode_basestring_ascii, texts)
     return ("\n".join(map(_GROUND_TRUTH.__mod__, zip(data, batch.ids_json, strict=True))) + "\n").encode()
 
 
@@ -123,6 +146,10 @@ class ModelMonitorSink:
         endpoint = self._endpoint or target.deployment_id
         hour = target.uploaded_at.strftime("%Y/%m/%d/%H")
         return f"{self._prefix}{endpoint}/{hour}/{target.stem}-{target.etag[:16]}-{chunk_index:06d}.jsonl"
+
+    def row_rules(self, target: Target, deadline: float) -> RowRules:
+        """associationId becomes the eventId Model Monitor merges on a captured InferenceId."""
+        return RowRules(inference_ids=True)
 
     def encode(self, batch: Batch) -> bytes:
         return ground_truth_lines(batch)

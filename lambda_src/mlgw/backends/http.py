@@ -7,6 +7,7 @@ once per container and shared by every route, so keep-alive connections survive 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import urllib3
@@ -28,6 +29,12 @@ from mlgw.routing import Route
 # urllib3 sleeps 0 s before the first retry and backoff_factor * 2 ** (n - 1) before retry n,
 # so this factor keeps the whole backoff well under a second for any budget settings accept.
 BACKOFF_FACTOR = 0.05
+
+# Retry-After in its delay-seconds form, a non-negative decimal integer (RFC 9110, section 10.2.3:
+# https://www.rfc-editor.org/rfc/rfc9110#section-10.2.3). ASCII digits only, and few of them:
+# str.isdigit() also accepts digits such as "²" that int() refuses, and int() refuses more than
+# sys.get_int_max_str_digits() digits, so either would turn a model's odd header into a crash.
+_DELAY_SECONDS = re.compile(r"[0-9]{1,9}")
 
 
 def retry_policy(max_attempts: int) -> urllib3.Retry:
@@ -62,8 +69,8 @@ def request_body(route: Route, payload: Payload) -> tuple[bytes, str]:
 
 
 def _retry_after(headers: Any, default: int) -> int:
-    raw = headers.get("Retry-After", "")
-    return max(1, int(raw)) if raw.isdigit() else default
+    raw = headers.get("Retry-After", "").strip()
+    return max(1, int(raw)) if _DELAY_SECONDS.fullmatch(raw) else default
 
 
 class HttpBackend:

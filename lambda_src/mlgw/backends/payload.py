@@ -90,9 +90,19 @@ def _reject_constant(name: str) -> Any:
 def _parse_json(body: bytes) -> Records:
     try:
         document = json.loads(body, parse_constant=_reject_constant)
+    except InvalidInput:
+        raise
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8 text"
         raise InvalidInput("MalformedJson", f"the request body is not valid JSON: {reason}") from None
+    except RecursionError:
+        # The decoder recurses once per nesting level and stops at the interpreter's recursion
+        # limit (https://docs.python.org/3/library/json.html#json.loads); no record nests at all.
+        raise InvalidInput("MalformedJson", "the request body is nested too deeply") from None
+    except ValueError:
+        # An integer longer than sys.get_int_max_str_digits() (4300 digits by default):
+        # https://docs.python.org/3/library/stdtypes.html#int-max-str-digits
+        raise InvalidInput("MalformedJson", "the request body holds a number with too many digits") from None
     if not isinstance(document, dict):
         raise InvalidInput("InvalidRecord", 'send one JSON object, or {"instances": [...]}')
     if "instances" not in document:
@@ -149,7 +159,16 @@ def _field(value: Scalar) -> str:
 
 
 def _typed(value: str) -> Scalar:
-    return json.loads(value) if _JSON_NUMBER.fullmatch(value) else value
+    if not _JSON_NUMBER.fullmatch(value):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        # An integer longer than sys.get_int_max_str_digits() (4300 digits by default) has no
+        # Python value: https://docs.python.org/3/library/stdtypes.html#int-max-str-digits
+        raise InvalidInput(
+            "InvalidRecord", f"a number of {len(value)} characters is too long to send as a JSON number"
+        ) from None
 
 
 def positional(row: Row, feature_names: Sequence[str] | None) -> list[Scalar]:

@@ -22,6 +22,7 @@ from mlgw.backends.payload import Payload, encode
 from mlgw.routing import Route
 
 _THROTTLING_CODES = {"ThrottlingException", "Throttling", "TooManyRequestsException"}
+_TOO_MANY_REQUESTS = 429
 
 INFERENCE_ID = re.compile(r"[!-~][ -~]{0,63}")
 """SageMaker's InferenceId: up to 64 printable ASCII characters, not starting with a space."""
@@ -71,7 +72,16 @@ class SageMakerBackend:
         code, status = client_error_code(exc)
         endpoint = self._route.endpoint_name
         if code == "ModelError":
+            # ModelError's fields (botocore/data/sagemaker-runtime/2017-05-13/service-2.json, shape
+            # ModelError: Message, OriginalStatusCode, OriginalMessage, LogStreamArn; documented at
+            # https://docs.aws.amazon.com/botocore/latest/reference/services/sagemaker-runtime/client/exceptions/ModelError.html)
+            # carry the container's own answer. A container answering 429 is throttling, as an
+            # `http` model server answering 429 is: callers back off instead of failing rows.
             original = exc.response.get("OriginalStatusCode")
+            if original == _TOO_MANY_REQUESTS:
+                return Throttled(
+                    f"ModelError from endpoint {endpoint} (original status {original})", self._retry_after
+                )
             return ModelError(
                 f"ModelError from endpoint {endpoint} (original status {original})",
                 int(original) if original is not None else None,

@@ -23,8 +23,10 @@ from mlgw.actuals.pipeline import Invocation
 from mlgw.backends.clients import build_model_clients
 from mlgw.batch.pipeline import BatchPredictor, Outcome
 from mlgw.batch.settings import BatchSettings, load_settings
+from mlgw.logs import quiet_wire_logging
 from mlgw.s3events import handle_each
 
+quiet_wire_logging()
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "batch_predict"))
 
 # The function answers no one in real time, so AWS calls may wait and retry longer than the

@@ -19,9 +19,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from mlgw.apigw import error_response, parse_event
 from mlgw.backends.clients import build_model_clients
 from mlgw.env import SettingsError
+from mlgw.logs import quiet_wire_logging
 from mlgw.predict.service import PredictService
 from mlgw.predict.settings import PARAMETER_BUDGET, PredictSettings, load_settings
 from mlgw.routing import ParameterRoutes, RouteSource, StaticRoutes
+
+quiet_wire_logging()
 
 
 def _load() -> PredictSettings | SettingsError:

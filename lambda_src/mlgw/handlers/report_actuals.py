@@ -25,8 +25,10 @@ from mlgw.actuals.pipeline import Invocation, Reporter
 from mlgw.actuals.settings import SINK_DATAROBOT, SINK_MODEL_MONITOR, ActualsSettings, load_settings
 from mlgw.actuals.sinks import DataRobotSink, ModelMonitorSink, Sink
 from mlgw.actuals.state import require_conditional_writes
+from mlgw.logs import quiet_wire_logging
 from mlgw.s3events import handle_each
 
+quiet_wire_logging()
 logger = Logger(service="report_actuals")
 
 

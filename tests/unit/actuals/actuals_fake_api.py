@@ -2,8 +2,11 @@
 
 POST /api/v2/deployments/{id}/actuals/fromJSON/ answers 202 with a Location header;
 GET on that location answers RUNNING a configurable number of times, then a 303 (or a
-final JSON status). Scripted faults are consumed one per POST, in order, before the
-body is accepted, so a faulted request never counts as delivered.
+final JSON status); a status may first answer 307 to a moved copy of itself. GET
+/api/v2/deployments/{id}/ answers the deployment with its model's ``targetType`` (or 404
+for ids in ``missing_deployments``); those lookups are counted apart from ``requests``.
+Scripted faults are consumed one per POST, in order, before the body is accepted, so a
+faulted request never counts as delivered.
 
 Run as a script (``python actuals_fake_api.py --latency 0.05``) it prints its port and
 serves until stdin closes, which lets the benchmark keep it in a separate process.
@@ -25,6 +28,7 @@ from typing import Any
 
 ACTUALS_PATH = "/api/v2/deployments/"
 STATUS_PATH = "/api/v2/status/"
+MOVED_STATUS_PATH = "/api/v2/moved-status/"
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,10 @@ class FakeActualsApi:
         self.running_polls = running_polls
         self.final_status = final_status
         self.keep_rows = keep_rows
+        self.target_type: str | None = "Binary"
+        self.missing_deployments: set[str] = set()
+        self.lookups: list[str] = []
+        self.status_redirects = 0
         self.faults: deque[Fault] = deque()
         self.submissions: list[Submission] = []
         self.requests = 0
@@ -133,11 +141,12 @@ class FakeActualsApi:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def _authorized(self) -> bool:
+            def _authorized(self, *, count: bool = True) -> bool:
                 authorization = self.headers.get("Authorization", "")
                 with api._lock:
-                    api.requests += 1
-                    api.authorizations.append(authorization)
+                    if count:
+                        api.requests += 1
+                        api.authorizations.append(authorization)
                 if authorization.removeprefix("Bearer ") in api.tokens:
                     return True
                 self._send(401, {"message": "Invalid token"})
@@ -166,9 +175,22 @@ class FakeActualsApi:
             def do_GET(self) -> None:
                 if api.latency:
                     time.sleep(api.latency)
+                if self.path.startswith(ACTUALS_PATH):
+                    self._deployment()
+                    return
                 if not self._authorized():
                     return
-                job = self.path[len(STATUS_PATH) :].strip("/") if self.path.startswith(STATUS_PATH) else ""
+                job = ""
+                for prefix in (STATUS_PATH, MOVED_STATUS_PATH):
+                    if self.path.startswith(prefix):
+                        job = self.path[len(prefix) :].strip("/")
+                if self.path.startswith(STATUS_PATH) and job in api.polls:
+                    with api._lock:
+                        moved = api.status_redirects > 0
+                        api.status_redirects -= moved
+                    if moved:
+                        self._send(307, {}, {"Location": f"{MOVED_STATUS_PATH}{job}/"})
+                        return
                 with api._lock:
                     seen = api.polls.get(job)
                     if seen is not None:
@@ -181,6 +203,18 @@ class FakeActualsApi:
                     self._send(303, {"status": "COMPLETED"}, {"Location": f"{api.url}/api/v2/deployments/"})
                 else:
                     self._send(200, {"status": api.final_status, "message": "ingestion finished"})
+
+            def _deployment(self) -> None:
+                if not self._authorized(count=False):
+                    return
+                deployment_id = self.path[len(ACTUALS_PATH) :].strip("/")
+                with api._lock:
+                    api.lookups.append(deployment_id)
+                if "/" in deployment_id or deployment_id in api.missing_deployments:
+                    self._send(404, {"message": "Not found"})
+                    return
+                model = {"id": "model-1"} if api.target_type is None else {"targetType": api.target_type}
+                self._send(200, {"id": deployment_id, "model": model})
 
             def _fault(self, fault: Fault) -> None:
                 if fault.stall_seconds:

@@ -105,6 +105,25 @@ def test_unknown_status_url_is_reported_as_gone(fake_api: FakeActualsApi) -> Non
         api.wait(f"{fake_api.url}/api/v2/status/999/", time.monotonic() + 5)
 
 
+def test_a_307_from_the_status_poll_is_followed_once(fake_api: FakeActualsApi) -> None:
+    fake_api.running_polls = 2
+    fake_api.status_redirects = 2
+    api, _, _ = make_api(fake_api)
+
+    deliver(api)
+
+    assert len(fake_api.submissions) == 1
+    assert fake_api.polls == {"1": 3}
+
+
+def test_the_deployment_target_type_comes_from_the_deployment(fake_api: FakeActualsApi) -> None:
+    fake_api.target_type = "Regression"
+    api, _, _ = make_api(fake_api)
+
+    assert api.target_type(DEPLOYMENT, time.monotonic() + 5) == "Regression"
+    assert fake_api.lookups == [DEPLOYMENT]
+
+
 def test_429_waits_at_least_retry_after(fake_api: FakeActualsApi) -> None:
     fake_api.faults.extend([Fault(429, {"Retry-After": "2"}, "slow down"), Fault(429)])
     api, sleeps, _ = make_api(fake_api)

@@ -1,10 +1,15 @@
 """The handler end to end: moto S3 and Secrets Manager, the real local actuals API."""
 
+import csv
 import dataclasses
 import json
 import logging
+import os
+import subprocess
+import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from actuals_fake_api import Fault
@@ -49,7 +54,7 @@ def test_happy_path_delivers_every_row_once_in_bounded_chunks_then_deletes(harne
     assert sorted(len(s.rows) for s in harness.api.submissions) == [5, 10, 10]
     assert {s.deployment_id for s in harness.api.submissions} == {DEPLOYMENT}
     first = next(s for s in harness.api.submissions if s.association_ids[0] == "id-000000")
-    assert first.rows[1] == {"associationId": "id-000001", "actualValue": 1}
+    assert first.rows[1] == {"associationId": "id-000001", "actualValue": "1"}
     assert result["results"][0]["status"] == "reported"
     assert result["results"][0]["rows_sent"] == 25
     assert harness.object_keys() == []
@@ -280,10 +285,61 @@ def test_bad_rows_reject_the_whole_file_before_anything_is_sent(harness: Harness
     assert report["badRowCount"] == 3
     assert report["badRows"] == [
         {"row": 2, "line": 3, "reason": "associationId is empty"},
-        {"row": 3, "line": 4, "reason": "actualValue is empty or not a finite number"},
+        {"row": 3, "line": 4, "reason": "actualValue is empty"},
     ]
     assert harness.get(FAILED) == body.encode()
     assert STATE not in harness.object_keys()
+
+
+@pytest.mark.parametrize(
+    ("target_type", "expected"),
+    [
+        ("Regression", [7, 1.0, 1000.0, -2]),
+        ("Binary", ["007", "1.0", "1e3", "-2"]),
+        ("Multiclass", ["007", "1.0", "1e3", "-2"]),
+        (None, ["007", "1.0", "1e3", "-2"]),  # an answer without model.targetType
+    ],
+)
+def test_values_are_numbers_only_for_a_regression_deployment_asked_once_per_file(
+    harness: Harness, target_type: str | None, expected: list[object]
+) -> None:
+    harness.api.target_type = target_type
+    harness.use(ACTUALS_REPORT_ROWS="2")
+    harness.put(KEY, "associationId,actualValue\na,007\nb,1.0\nc,1e3\nd,-2\n")
+
+    harness.invoke(s3_event(KEY))
+
+    rows = sorted(
+        (row for s in harness.api.submissions for row in s.rows), key=lambda row: row["associationId"]
+    )
+    assert [row["actualValue"] for row in rows] == expected
+    assert harness.api.lookups == [DEPLOYMENT]
+    assert harness.api.authorizations == [f"Bearer {TOKEN}"] * harness.api.requests
+
+
+def test_a_label_in_a_regression_deployment_is_a_bad_row(harness: Harness) -> None:
+    harness.api.target_type = "Regression"
+    harness.use()
+    harness.put(KEY, "associationId,actualValue\na,1\nb,cat\n")
+
+    with pytest.raises(ActualsReportingError, match="FileFailed"):
+        harness.invoke(s3_event(KEY))
+
+    assert harness.api.requests == 0
+    (bad,) = harness.report(FAILED)["badRows"]
+    assert (bad["row"], bad["line"]) == (2, 3)
+    assert "regression" in bad["reason"]
+
+
+def test_a_refused_deployment_lookup_leaves_the_values_as_written(harness: Harness) -> None:
+    harness.api.missing_deployments = {DEPLOYMENT}
+    harness.use()
+    harness.put(KEY, "associationId,actualValue\na,007\n")
+
+    harness.invoke(s3_event(KEY))
+
+    assert [row["actualValue"] for s in harness.api.submissions for row in s.rows] == ["007"]
+    assert harness.api.lookups == [DEPLOYMENT]
 
 
 def test_skip_mode_delivers_the_good_rows_and_reports_the_skipped_ones(harness: Harness) -> None:
@@ -420,6 +476,47 @@ def test_the_token_appears_in_no_log_line(
     assert "rotated-token-9d8c" not in logged
 
 
+def test_the_token_stays_out_of_the_log_even_at_debug(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A Lambda log level of DEBUG sets the root logger to DEBUG, where botocore.parsers would
+    # log every response body, GetSecretValue's SecretString included.
+    caplog.set_level(logging.DEBUG)
+    harness.use()
+    harness.put(KEY, csv_text(3))
+
+    harness.invoke(s3_event(KEY))
+
+    assert len(harness.api.delivered_ids()) == 3
+    assert caplog.records, "nothing was logged at all: the test would prove nothing"
+    assert TOKEN not in caplog.text
+    assert not [
+        record
+        for record in caplog.records
+        if record.name.startswith(("botocore", "urllib3")) and record.levelno < logging.INFO
+    ]
+
+
+def test_every_handler_keeps_botocore_wire_logging_off_at_a_debug_log_level() -> None:
+    # A fresh interpreter, as a cold start: the root logger at DEBUG as the Lambda runtime sets it
+    # for a log level of DEBUG, then each handler imported.
+    probe = (
+        "import logging\n"
+        "logging.getLogger().setLevel(logging.DEBUG)\n"
+        "import mlgw.handlers.predict, mlgw.handlers.report_actuals, mlgw.handlers.batch_predict\n"
+        "names = ['botocore.parsers', 'botocore.endpoint', 'botocore.hooks', 'botocore.auth',\n"
+        "         'botocore.retries.standard', 'boto3.resources.action', 'urllib3.connectionpool']\n"
+        "print([name for name in names if logging.getLogger(name).isEnabledFor(logging.DEBUG)])\n"
+    )
+    source = Path(report_actuals.__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(source), "AWS_DEFAULT_REGION": "us-east-1"}
+    result = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    )
+
+    assert result.stdout.strip() == "[]", result.stderr
+
+
 def test_model_monitor_sink_writes_ground_truth_json_lines(harness: Harness) -> None:
     harness.use(ACTUALS_SINKS="model-monitor,datarobot", ACTUALS_GROUND_TRUTH_ENDPOINT="churn-prod")
     harness.put(
@@ -448,6 +545,33 @@ def test_model_monitor_sink_writes_ground_truth_json_lines(harness: Harness) -> 
     ]
     assert sum(len(harness.get(k).decode().splitlines()) for k in written) == 11
     assert len(harness.api.delivered_ids()) == 11
+
+
+def test_model_monitor_ground_truth_quotes_labels_and_refuses_ids_it_could_never_merge(
+    harness: Harness,
+) -> None:
+    harness.use(ACTUALS_SINKS="model-monitor", ACTUALS_BAD_ROWS="skip")
+    harness.put(
+        KEY,
+        "associationId,actualValue\n"
+        'evt-1,"red, large"\n'
+        'evt-2,"say ""hi"""\n'
+        f"{'x' * 65},1\n"
+        "clé,1\n"
+        "evt-5,plain\n",
+    )
+
+    result = harness.invoke(s3_event(KEY))
+
+    (written,) = [k for k in harness.object_keys() if k.startswith("upload_actuals-ground-truth/")]
+    records = [json.loads(line) for line in harness.get(written).decode().splitlines()]
+    assert [r["eventMetadata"]["eventId"] for r in records] == ["evt-1", "evt-2", "evt-5"]
+    labels = [r["groundTruthData"]["data"] for r in records]
+    assert labels == ['"red, large"', '"say ""hi"""', "plain"]
+    # each label reads back as exactly one CSV field holding the original text
+    assert [next(csv.reader([label])) for label in labels] == [["red, large"], ['say "hi"'], ["plain"]]
+    assert result["results"][0]["bad_rows"] == 2
+    assert harness.api.lookups == []
 
 
 def test_cold_start_reads_settings_from_the_environment(
@@ -549,9 +673,7 @@ def test_a_bad_row_after_good_chunks_sends_nothing_with_or_without_a_spool(
 
     assert harness.api.requests == 0
     report = harness.report(FAILED)
-    assert report["badRows"] == [
-        {"row": 36, "line": 37, "reason": "actualValue is empty or not a finite number"}
-    ]
+    assert report["badRows"] == [{"row": 36, "line": 37, "reason": "actualValue is empty"}]
     assert harness.get(FAILED) == body.encode()
 
 

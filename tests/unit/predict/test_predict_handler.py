@@ -309,6 +309,22 @@ def test_missing_content_type_is_read_as_json(handler: ModuleType) -> None:
             "InvalidInferenceId",
             id="long-inference-id",
         ),
+        # Python's json module raises RecursionError past its nesting limit, and ValueError for
+        # integers longer than sys.get_int_max_str_digits() (4300 by default):
+        # https://docs.python.org/3/library/stdtypes.html#int-max-str-digits
+        pytest.param(lambda: post('{"a": ' + "[" * 5000 + "]" * 5000 + "}"), "MalformedJson", id="deep-json"),
+        pytest.param(lambda: post('{"a": ' + "9" * 100_000 + "}"), "MalformedJson", id="huge-integer"),
+        pytest.param(lambda: get(["1," + "9" * 100_000]), "InvalidRecord", id="get-huge-integer-to-json"),
+        pytest.param(
+            lambda: post("1," + "9" * 100_000, content_type="text/csv"),
+            "InvalidRecord",
+            id="csv-huge-integer-to-json",
+        ),
+        pytest.param(
+            lambda: post("1," + "9" * 100_000, model="kserve", content_type="text/csv"),
+            "InvalidRecord",
+            id="csv-huge-integer-to-kserve",
+        ),
     ],
 )
 def test_bad_input_is_a_400_before_any_model_call(
@@ -322,6 +338,16 @@ def test_bad_input_is_a_400_before_any_model_call(
     assert body["code"] == code
     assert body["requestId"] == REQUEST_ID
     assert set(body) == {"message", "code", "requestId"}
+
+
+def test_bad_input_is_never_logged_as_an_unexpected_error(
+    handler: ModuleType, model_server: ModelServer, capture_logs: LogCapture
+) -> None:
+    logs = capture_logs(handler)
+    for event in (post("[" * 5000), get(["9" * 100_000]), post('{"a": ' + "9" * 100_000 + "}")):
+        assert invoke(handler, event)[0] == 400
+    assert not [entry for entry in logs() if entry.get("level") == "ERROR" or "exception" in entry]
+    assert model_server.received == []
 
 
 def test_unknown_route_is_404(handler: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
@@ -394,6 +420,19 @@ def test_busy_model_is_503_with_retry_after(
         stub.add_client_error("invoke_endpoint", code, "busy", http_status)
         status, headers, body = invoke(handler, post('{"var1": "1.2"}'))
     assert (status, body["code"], headers["Retry-After"]) == (503, client_code, "4")
+
+
+def test_a_model_answering_429_through_sagemaker_is_503_with_retry_after(handler: ModuleType) -> None:
+    with Stubber(handler.CLIENTS.sagemaker_runtime) as stub:
+        stub.add_client_error(
+            "invoke_endpoint",
+            "ModelError",
+            "Received client error (429) from primary",
+            424,
+            modeled_fields={"OriginalStatusCode": 429, "OriginalMessage": "slow down"},
+        )
+        status, headers, body = invoke(handler, post('{"var1": "1.2"}'))
+    assert (status, body["code"], headers["Retry-After"]) == (503, "ModelThrottled", "4")
 
 
 def test_model_timeout_is_504(handler: ModuleType, model_server: ModelServer) -> None:

@@ -85,6 +85,24 @@ def test_retry_after_falls_back_to_the_setting(model_server: ModelServer) -> Non
     assert caught.value.retry_after == 2
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        # past Python's 4300-digit limit on int(): a ValueError, not a number
+        pytest.param("9" * 5000, id="5000-digits"),
+        # a superscript two arrives as latin-1 and passes str.isdigit(), but int() refuses it
+        pytest.param("\u00b2", id="superscript-digit"),
+        pytest.param("-5", id="negative"),
+        pytest.param("3.5", id="fraction"),
+    ],
+)
+def test_an_unreadable_retry_after_falls_back_to_the_setting(model_server: ModelServer, value: str) -> None:
+    model_server.reply(Reply(status=503, headers={"Retry-After": value}))
+    with pytest.raises(Unavailable) as caught:
+        backend(model_server.url).predict(Payload(b'{"a": 1}', JSON), inference_id="i")
+    assert caught.value.retry_after == 2
+
+
 def test_read_timeout_is_retried_then_reported(model_server: ModelServer) -> None:
     model_server.default = Reply(delay=1.0)
     with pytest.raises(BackendTimeout):

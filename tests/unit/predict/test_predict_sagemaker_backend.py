@@ -162,6 +162,23 @@ def test_model_error_keeps_the_original_status_apart_from_its_message() -> None:
     assert "var1=1.2" not in str(error)
 
 
+def test_a_model_answering_429_is_throttling_not_a_model_error() -> None:
+    # ModelError carries the container's own status in OriginalStatusCode:
+    # https://docs.aws.amazon.com/botocore/latest/reference/services/sagemaker-runtime/client/exceptions/ModelError.html
+    client = runtime()
+    with Stubber(client) as stub:
+        stub.add_client_error(
+            "invoke_endpoint",
+            "ModelError",
+            "Received client error (429) from primary",
+            424,
+            modeled_fields={"OriginalStatusCode": 429, "OriginalMessage": "too many requests"},
+        )
+        with pytest.raises(Throttled) as caught:
+            SageMakerBackend(client, ROUTE, retry_after=7).predict(RECORD, inference_id="i")
+    assert caught.value.retry_after == 7
+
+
 def test_payload_over_the_limit_fails_before_any_call() -> None:
     client = runtime()
     route = Route(name="r", backend="sagemaker", endpoint_name="e", max_payload_bytes=10)
