@@ -109,7 +109,7 @@ variable "api" {
     POST and GET /predict/{model} for the others (GET takes ?data=1.2,3.4). routes adds
     more, such as direct SageMaker routes (type = "sagemaker"), which use the primary
     endpoint unless they name one. stages, usage_plans, api_keys, authorizers, cors,
-    endpoint_configuration, resource_policy and account_cloudwatch_role (the region's API
+    custom_domain, endpoint_configuration, resource_policy and account_cloudwatch_role (the region's API
     Gateway CloudWatch role: "none", the default, means no stage logging; "existing" or
     "create" turn logging on by default, and "create" changes an account-wide setting) are
     passed to modules/rest-api: its README documents each. predict sets the function's memory and timeout (under API Gateway's
@@ -136,6 +136,16 @@ variable "api" {
       allow_headers = optional(list(string), ["Authorization", "Content-Type", "X-Amz-Date", "X-Amz-Security-Token", "X-Api-Key"])
       allow_origin  = string
       max_age       = optional(number, 600)
+    }))
+    custom_domain = optional(object({
+      base_paths           = optional(map(string))
+      certificate_arn      = optional(string)
+      domain_name          = string
+      endpoint_access_mode = optional(string)
+      endpoint_type        = optional(string, "REGIONAL")
+      ip_address_type      = optional(string, "dualstack")
+      route53_zone_id      = optional(string)
+      security_policy      = optional(string, "TLS_1_2")
     }))
     create_account_cloudwatch_role = optional(bool)
     description                    = optional(string)
