@@ -649,15 +649,16 @@ variable "custom_domain" {
   # https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-security-policies-list.html
   # https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-security-policies.html
   # (botocore apigateway service-2.json SecurityPolicy and EndpointAccessMode list the same values).
+  # The legacy TLS_1_0 policy, which AWS still accepts, is left out on purpose: it admits TLS 1.0.
   validation {
-    condition = var.custom_domain == null || contains(concat(["TLS_1_0", "TLS_1_2"], try(var.custom_domain.endpoint_type, "") == "EDGE" ? [
+    condition = var.custom_domain == null || contains(concat(["TLS_1_2"], try(var.custom_domain.endpoint_type, "") == "EDGE" ? [
       "SecurityPolicy_TLS13_2025_EDGE", "SecurityPolicy_TLS12_PFS_2025_EDGE", "SecurityPolicy_TLS12_2018_EDGE",
       ] : [
       "SecurityPolicy_TLS13_1_3_2025_09", "SecurityPolicy_TLS13_1_3_FIPS_2025_09", "SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09",
       "SecurityPolicy_TLS13_1_2_FIPS_PQ_2025_09", "SecurityPolicy_TLS13_1_2_FIPS_PFS_PQ_2025_09", "SecurityPolicy_TLS13_1_2_Ext2_PQ_2025_09",
       "SecurityPolicy_TLS13_1_2_Ext2_FIPS_PQ_2025_09", "SecurityPolicy_TLS13_1_2_PQ_2025_09", "SecurityPolicy_TLS13_1_2_2021_06",
     ]), try(var.custom_domain.security_policy, ""))
-    error_message = "custom_domain.security_policy must be TLS_1_2 (default), TLS_1_0, or an enhanced policy for the domain's endpoint type: SecurityPolicy_*_EDGE ones for EDGE, the other SecurityPolicy_* ones for REGIONAL (see API Gateway's list of supported security policies)."
+    error_message = "custom_domain.security_policy must be TLS_1_2 (default) or an enhanced policy for the domain's endpoint type: SecurityPolicy_*_EDGE ones for EDGE, the other SecurityPolicy_* ones for REGIONAL (see API Gateway's list of supported security policies). TLS_1_0, which still admits TLS 1.0 clients, is not offered."
   }
 
   validation {
@@ -666,7 +667,7 @@ variable "custom_domain" {
       ? contains(["BASIC", "STRICT"], coalesce(try(var.custom_domain.endpoint_access_mode, null), "unset"))
       : try(var.custom_domain.endpoint_access_mode, null) == null
     )
-    error_message = "custom_domain.endpoint_access_mode: an enhanced security policy (SecurityPolicy_*) needs endpoint_access_mode BASIC or STRICT (AWS refuses it otherwise: \"Endpoint access mode is required for the specified security policy\"); TLS_1_0 and TLS_1_2 take none, leave it null."
+    error_message = "custom_domain.endpoint_access_mode: an enhanced security policy (SecurityPolicy_*) needs endpoint_access_mode BASIC or STRICT (AWS refuses it otherwise: \"Endpoint access mode is required for the specified security policy\"); TLS_1_2 takes none, leave it null."
   }
 
   validation {

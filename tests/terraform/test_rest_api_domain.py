@@ -172,7 +172,11 @@ def test_alias_records_point_at_the_target_the_endpoint_type_names() -> None:
         ),
         (
             {"certificate_arn": CERT_US_EAST_1, "endpoint_access_mode": "STRICT"},
-            "TLS_1_0 and TLS_1_2 take none",
+            "TLS_1_2 takes none",
+        ),
+        (
+            {"certificate_arn": CERT_US_EAST_1, "security_policy": "TLS_1_0"},
+            "TLS_1_0, which still admits TLS 1.0",
         ),
         (
             {"certificate_arn": CERT_US_EAST_1, "security_policy": "SecurityPolicy_TLS13_2025_EDGE"},
