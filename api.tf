@@ -92,6 +92,7 @@ module "api" {
   account_cloudwatch_role = var.api.account_cloudwatch_role
   authorizers             = var.api.authorizers
   cors                    = var.api.cors
+  custom_domain           = var.api.custom_domain
   stages                  = var.api.stages
   usage_plans             = var.api.usage_plans
   api_keys                = var.api.api_keys

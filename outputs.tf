@@ -88,3 +88,13 @@ output "batch_failure_queue_arn" {
   description = "Queue receiving batch events the function failed on after its retries."
   value       = try(module.batch_predict[0].failure_queue_arn, null)
 }
+
+output "api_custom_domain_urls" {
+  description = "URL of each stage on the API's custom domain, keyed by stage name ({} without api.custom_domain)."
+  value       = try(module.api[0].custom_domain_url, {})
+}
+
+output "api_custom_domain_target" {
+  description = "Where DNS must point the API's custom domain when Route 53 records are not created: domain_name and its hosted zone_id (null without api.custom_domain)."
+  value       = try(module.api[0].custom_domain_target, null)
+}

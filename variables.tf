@@ -140,6 +140,16 @@ variable "api" {
       allow_origin  = string
       max_age       = optional(number, 600)
     }))
+    custom_domain = optional(object({
+      base_paths           = optional(map(string))
+      certificate_arn      = optional(string)
+      domain_name          = string
+      endpoint_access_mode = optional(string)
+      endpoint_type        = optional(string, "REGIONAL")
+      ip_address_type      = optional(string, "dualstack")
+      route53_zone_id      = optional(string)
+      security_policy      = optional(string, "TLS_1_2")
+    }))
     description = optional(string)
     endpoint_configuration = optional(object({
       type             = optional(string, "REGIONAL")

@@ -61,6 +61,7 @@ def test_example_plans_with_its_tfvars_example(tf: Workspace, example: str) -> N
     "example",
     [
         "examples/complete",
+        "examples/custom-domain",
         "examples/direct-sagemaker",
         "examples/existing-endpoint",
         "examples/lambda-proxy",
@@ -272,6 +273,27 @@ def test_complete_example_scores_batch_files_through_the_endpoint_without_batch_
     ]
     actuals = complete.resource("module.ml_gateway.module.report_actuals[0].aws_lambda_function.this")
     assert actuals["environment"][0]["variables"]["ACTUALS_SINKS"] == "datarobot"
+
+
+def test_custom_domain_example_serves_prod_at_the_root_and_test_under_its_path(tf: Workspace) -> None:
+    values = _tfvars("examples/custom-domain")
+    plan = _plan(tf, "examples/custom-domain")
+    api = "module.ml_gateway.module.api[0]"
+    domain = plan.resource(f"{api}.aws_api_gateway_domain_name.this[0]")
+    assert (domain["domain_name"], domain["regional_certificate_arn"]) == (
+        values["domain_name"],
+        values["certificate_arn"],
+    )
+    mappings = {
+        plan.resource(a)["stage_name"]: plan.resource(a)["base_path"]
+        for a in plan.addresses(f"{api}.aws_api_gateway_base_path_mapping.this")
+    }
+    assert mappings == {"prod": "", "test": "test"}
+    records = [plan.resource(a) for a in plan.addresses(f"{api}.aws_route53_record.custom_domain")]
+    assert sorted(r["type"] for r in records) == ["A", "AAAA"]
+    assert {r["zone_id"] for r in records} == {values["route53_zone_id"]}
+    assert plan.outputs["url"] == f"https://{values['domain_name']}"
+    assert plan.outputs["urls"]["test"] == f"https://{values['domain_name']}/test"
 
 
 def test_existing_endpoint_example_scopes_the_function_to_that_endpoint(tf: Workspace) -> None:
