@@ -271,7 +271,11 @@ variable "batch_prediction" {
     output_prefix mirroring the input key, rejected rows and a report under error_prefix.
     Output and error prefixes must be siblings of the input prefix. create_bucket = true
     creates a hardened bucket (modules/data-bucket). transform turns on SageMaker Batch
-    Transform for very large files: model_name defaults to the model of a created endpoint.
+    Transform for very large files: model_name defaults to the model of a created endpoint;
+    the rows are staged under staging_prefix (header-free copies, job records, raw job
+    outputs), and an EventBridge rule hands the finished job back to the function, which
+    writes the output under output_prefix. CSV files then need a route that reads and
+    answers text/csv.
   EOT
   type = object({
     bucket                 = string
@@ -280,6 +284,7 @@ variable "batch_prediction" {
     input_prefix           = optional(string, "batch/in/")
     output_prefix          = optional(string, "batch/out/")
     error_prefix           = optional(string, "batch/errors/")
+    staging_prefix         = optional(string, "batch/staging/")
     suffixes               = optional(list(string), [".csv", ".jsonl", ".ndjson"])
     model_route            = optional(string, "default")
     csv_header             = optional(bool, true)
@@ -296,13 +301,15 @@ variable "batch_prediction" {
       min_bytes      = optional(number, 536870912)
       instance_type  = optional(string, "ml.m5.xlarge")
       instance_count = optional(number, 1)
+      # Staging objects left by a failed job are removed by a lifecycle rule (created bucket only).
+      staging_expiration_days = optional(number, 7)
     }))
   })
   default = null
 
   validation {
     condition = var.batch_prediction == null || alltrue([
-      for p in [try(var.batch_prediction.input_prefix, ""), try(var.batch_prediction.output_prefix, ""), try(var.batch_prediction.error_prefix, "")] :
+      for p in [try(var.batch_prediction.input_prefix, ""), try(var.batch_prediction.output_prefix, ""), try(var.batch_prediction.error_prefix, ""), try(var.batch_prediction.staging_prefix, "")] :
       length(p) > 1 && endswith(p, "/") && !startswith(p, "/")
     ])
     error_message = "batch_prediction prefixes must be key prefixes ending with \"/\" and not starting with one, e.g. \"batch/in/\"."
@@ -314,9 +321,12 @@ variable "batch_prediction" {
         [try(var.batch_prediction.input_prefix, ""), try(var.batch_prediction.output_prefix, "")],
         [try(var.batch_prediction.input_prefix, ""), try(var.batch_prediction.error_prefix, "")],
         [try(var.batch_prediction.output_prefix, ""), try(var.batch_prediction.error_prefix, "")],
+        [try(var.batch_prediction.input_prefix, ""), try(var.batch_prediction.staging_prefix, "")],
+        [try(var.batch_prediction.output_prefix, ""), try(var.batch_prediction.staging_prefix, "")],
+        [try(var.batch_prediction.error_prefix, ""), try(var.batch_prediction.staging_prefix, "")],
       ] : !startswith(pair[0], pair[1]) && !startswith(pair[1], pair[0])
     ])
-    error_message = "batch_prediction input_prefix, output_prefix and error_prefix must not be nested in one another: results written inside the input prefix would be scored again, in a loop. Use siblings such as batch/in/, batch/out/ and batch/errors/."
+    error_message = "batch_prediction input_prefix, output_prefix, error_prefix and staging_prefix must not be nested in one another: results written inside the input prefix would be scored again, in a loop. Use siblings such as batch/in/, batch/out/, batch/errors/ and batch/staging/."
   }
 
   validation {
@@ -337,6 +347,11 @@ variable "batch_prediction" {
   validation {
     condition     = var.batch_prediction == null || try(var.batch_prediction.csv_header, true) || try(var.batch_prediction.transform == null, true) || try(var.batch_prediction.id_column == null, true) || length(try(var.batch_prediction.feature_columns, [])) > 0
     error_message = "batch_prediction: headerless CSV with an id_column and Batch Transform needs feature_columns, so the job can leave the id column out of what the model reads."
+  }
+
+  validation {
+    condition     = var.batch_prediction == null || try(var.batch_prediction.transform == null, true) || try(var.batch_prediction.transform.staging_expiration_days >= 1 && floor(var.batch_prediction.transform.staging_expiration_days) == var.batch_prediction.transform.staging_expiration_days, false)
+    error_message = "batch_prediction.transform.staging_expiration_days must be a whole number of days, at least 1."
   }
 
   validation {

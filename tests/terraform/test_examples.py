@@ -250,7 +250,7 @@ def test_complete_example_every_route_speaks_the_models_csv(complete: PlanResult
     ]
 
 
-def test_complete_example_scores_batch_files_through_the_endpoint_without_batch_transform(
+def test_complete_example_scores_batch_files_through_the_endpoint_and_large_ones_with_batch_transform(
     complete: PlanResult,
 ) -> None:
     features = _tfvars("examples/complete")["feature_names"]
@@ -262,7 +262,13 @@ def test_complete_example_scores_batch_files_through_the_endpoint_without_batch_
     assert env["BATCH_ID_COLUMN"] == "customer_id"
     assert env["BATCH_FEATURE_COLUMNS"] == ",".join(features)
     assert env["BATCH_PREDICTION_COLUMNS"] == "churn_probability"
-    assert not [k for k in env if k.startswith("BATCH_TRANSFORM_")]
+    # Header CSV takes Batch Transform with the endpoint's model, finished by the job's state change
+    assert (
+        env["BATCH_TRANSFORM_MODEL_NAME"]
+        == complete.resource("module.ml_gateway.module.endpoint[0].aws_sagemaker_model.this")["name"]
+    )
+    assert env["BATCH_STAGING_PREFIX"] == "batch/staging/"
+    assert "module.ml_gateway.aws_cloudwatch_event_rule.batch_transform[0]" in complete.resources
     bucket = f"churn-{ACCOUNT}-us-east-1"
     rules = complete.resource(
         f'module.ml_gateway.module.s3_triggers["{bucket}"].aws_s3_bucket_notification.this[0]'

@@ -2,8 +2,8 @@
 
 For every input `<input prefix><path>` the function writes, at deterministic keys:
 
-- `<output prefix><path>`: the predictions (streaming path), or `<output prefix><path>.out`
-  written by the Batch Transform job (transform path);
+- `<output prefix><path>`: the predictions, streamed here or, on the transform path, assembled
+  from the Batch Transform job's result when the job ends (`mlgw.batch.completion`);
 - `<error prefix><path>.errors.jsonl`: one JSON line per row that was not scored;
 - `<error prefix><path>.report.json`: the summary of the run.
 
@@ -200,43 +200,56 @@ class BatchPredictor:
             return False
         metadata = existing.get("Metadata", {})
         return (
-            output.META_ROWS in metadata
+            (output.META_ROWS in metadata or transform.META_TRANSFORM_JOB in metadata)
             and metadata.get(output.META_SOURCE_ETAG) == source.etag
             and metadata.get(output.META_SOURCE_VERSION, "") == (source.version_id or "")
         )
 
     def _use_transform(self, source: Source, remaining: float) -> bool:
         """Batch Transform takes files above the size threshold, and files that the estimated
-        streaming rate cannot finish in the time left, if the job can read them as they are."""
+        streaming rate cannot finish in the time left."""
         settings = self._settings
         job = settings.transform
         if job is None:
-            return False
-        if source.input_format == CSV_FORMAT and settings.csv_header:
             return False
         estimate = source.size / settings.stream_bytes_per_second
         return source.size >= job.min_bytes or estimate > remaining - settings.time_margin
 
     def _start_transform(self, run: _Run, invocation: Invocation) -> Outcome:
+        """Rows are staged server side and the job is created; `mlgw.batch.completion` writes the
+        output when the job ends. A file the job cannot take is rejected with the reason."""
         source = run.source
         settings = self._settings
-        # Only headerless CSV reaches this path, whose columns are positions.
-        features = settings.csv_columns.features if source.input_format == CSV_FORMAT else None
-        positions = tuple(int(index) for index in features) if features else None
-        job = transform.start_job(
-            self._sagemaker,
-            self._s3,
-            settings,
-            bucket=source.bucket,
-            key=source.key,
-            relative_key=source.relative_key,
-            etag=source.etag,
-            version_id=source.version_id,
-            input_format=source.input_format,
-            feature_positions=positions,
-        )
+        remaining = invocation.remaining_seconds() - settings.time_margin
+        try:
+            job = transform.start_job(
+                self._sagemaker,
+                self._s3,
+                settings,
+                transform.Source(
+                    source.bucket,
+                    source.key,
+                    source.relative_key,
+                    source.etag,
+                    source.version_id,
+                    source.size,
+                    source.input_format,
+                ),
+                output_key=output_key(settings, source.relative_key),
+                report_key=report_key(settings, source.relative_key),
+                request_id=invocation.request_id,
+                deadline=self._clock() + remaining,
+                clock=self._clock,
+            )
+        except FileRejected as exc:
+            return self._reject(run, f"Batch Transform: {exc}", invocation)
+        except transform.SourceChanged:
+            self._log.info("input changed before its job started; its new version has its own event")
+            return Outcome(source.key, "changed")
+        except (transform.CopyDeadline, ClientError, BotoCoreError) as exc:
+            self._fail(run, exc, invocation)
         status = "transform-started" if job.created else "transform-exists"
-        detail = {"transformJobName": job.name, "manifestKey": job.manifest_key}
+        detail = {"transformJobName": job.name}
         if job.created:
             put_report(
                 self._s3,

@@ -63,6 +63,7 @@ class BatchSettings:
     input_prefix: str
     output_prefix: str
     error_prefix: str
+    staging_prefix: str
     route: Route
     csv_header: bool
     csv_columns: Columns
@@ -87,7 +88,11 @@ class BatchSettings:
     @property
     def own_prefixes(self) -> dict[str, str]:
         """Prefixes this function writes to, by the variable that sets them."""
-        return {"BATCH_OUTPUT_PREFIX": self.output_prefix, "BATCH_ERROR_PREFIX": self.error_prefix}
+        return {
+            "BATCH_OUTPUT_PREFIX": self.output_prefix,
+            "BATCH_ERROR_PREFIX": self.error_prefix,
+            "BATCH_STAGING_PREFIX": self.staging_prefix,
+        }
 
 
 def load_settings(env: Mapping[str, str]) -> BatchSettings:
@@ -101,6 +106,8 @@ def load_settings(env: Mapping[str, str]) -> BatchSettings:
         input_prefix=input_prefix,
         output_prefix=env_prefix(env, "BATCH_OUTPUT_PREFIX", sibling_prefix(input_prefix, "output")),
         error_prefix=env_prefix(env, "BATCH_ERROR_PREFIX", sibling_prefix(input_prefix, "errors")),
+        # Batch Transform's header-free copies of inputs, job records and raw job outputs.
+        staging_prefix=env_prefix(env, "BATCH_STAGING_PREFIX", sibling_prefix(input_prefix, "staging")),
         route=route,
         csv_header=csv_header,
         csv_columns=Columns(features, id_column) if csv_header else _positions(features, id_column),
@@ -215,10 +222,8 @@ def _check_prefixes(settings: BatchSettings) -> None:
                 f"{name} ({value!r}) must not be nested with BATCH_INPUT_PREFIX ({inputs!r}): "
                 "objects written there would trigger this function again"
             )
-    if settings.output_prefix.startswith(settings.error_prefix) or settings.error_prefix.startswith(
-        settings.output_prefix
-    ):
-        raise SettingsError(
-            f"BATCH_OUTPUT_PREFIX ({settings.output_prefix!r}) and BATCH_ERROR_PREFIX "
-            f"({settings.error_prefix!r}) must not be nested"
-        )
+    owned = list(settings.own_prefixes.items())
+    for index, (name, value) in enumerate(owned):
+        for other, other_value in owned[index + 1 :]:
+            if value.startswith(other_value) or other_value.startswith(value):
+                raise SettingsError(f"{name} ({value!r}) and {other} ({other_value!r}) must not be nested")
