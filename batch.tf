@@ -12,6 +12,14 @@ locals {
   )
   batch_transform_enabled = local.batch_enabled && try(var.batch_prediction.transform != null, false)
 
+  # Same rule as the time-margin validation of var.batch_prediction (see there for the source).
+  batch_model_call = local.batch_enabled ? local.batch.model_call : null
+  batch_call_worst_case = !local.batch_enabled ? null : (
+    local.batch_model_call.max_attempts * (local.batch_model_call.connect_timeout_seconds + local.batch_model_call.read_timeout_seconds)
+    + sum(concat([0], [for i in range(local.batch_model_call.max_attempts - 1) : min(pow(2, i), 20) + 5]))
+  )
+  batch_time_margin = !local.batch_enabled ? null : coalesce(local.batch.time_margin_seconds, local.batch_call_worst_case + 30)
+
   batch_endpoint_arn = try(
     "arn:${local.partition}:sagemaker:${local.region}:${local.account_id}:endpoint/${lower(local.batch_route.endpoint_name)}", null
   )
@@ -67,6 +75,11 @@ module "batch_predict" {
       BATCH_PREDICTION_COLUMNS = join(",", local.batch.prediction_columns)
       BATCH_SIZE               = tostring(local.batch.batch_size)
       BATCH_CONCURRENCY        = tostring(local.batch.concurrency)
+      # The margin is computed here, where the timeout is validated against it.
+      BATCH_TIME_MARGIN_SECONDS     = tostring(local.batch_time_margin)
+      MODEL_CONNECT_TIMEOUT_SECONDS = tostring(local.batch_model_call.connect_timeout_seconds)
+      MODEL_READ_TIMEOUT_SECONDS    = tostring(local.batch_model_call.read_timeout_seconds)
+      MODEL_MAX_ATTEMPTS            = tostring(local.batch_model_call.max_attempts)
     },
     local.endpoint_name == null ? {} : { DEFAULT_ENDPOINT_NAME = local.endpoint_name },
     length(local.batch.feature_columns) == 0 ? {} : { BATCH_FEATURE_COLUMNS = join(",", local.batch.feature_columns) },

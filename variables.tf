@@ -275,26 +275,34 @@ variable "batch_prediction" {
     the rows are staged under staging_prefix (header-free copies, job records, raw job
     outputs), and an EventBridge rule hands the finished job back to the function, which
     writes the output under output_prefix. CSV files then need a route that reads and
-    answers text/csv.
+    answers text/csv. model_call sets each model call's timeouts and attempts;
+    time_margin_seconds (null = the worst case of one model call + 30 s) is the time kept
+    back before the function's timeout, and must cover one model call.
   EOT
   type = object({
-    bucket                 = string
-    create_bucket          = optional(bool, false)
-    bucket_kms_key_arn     = optional(string)
-    input_prefix           = optional(string, "batch/in/")
-    output_prefix          = optional(string, "batch/out/")
-    error_prefix           = optional(string, "batch/errors/")
-    staging_prefix         = optional(string, "batch/staging/")
-    suffixes               = optional(list(string), [".csv", ".jsonl", ".ndjson"])
-    model_route            = optional(string, "default")
-    csv_header             = optional(bool, true)
-    feature_columns        = optional(list(string), [])
-    id_column              = optional(string)
-    prediction_columns     = optional(list(string), ["prediction"])
-    batch_size             = optional(number, 500)
-    concurrency            = optional(number, 4)
-    memory_size            = optional(number, 1024)
-    timeout                = optional(number, 900)
+    bucket             = string
+    create_bucket      = optional(bool, false)
+    bucket_kms_key_arn = optional(string)
+    input_prefix       = optional(string, "batch/in/")
+    output_prefix      = optional(string, "batch/out/")
+    error_prefix       = optional(string, "batch/errors/")
+    staging_prefix     = optional(string, "batch/staging/")
+    suffixes           = optional(list(string), [".csv", ".jsonl", ".ndjson"])
+    model_route        = optional(string, "default")
+    csv_header         = optional(bool, true)
+    feature_columns    = optional(list(string), [])
+    id_column          = optional(string)
+    prediction_columns = optional(list(string), ["prediction"])
+    batch_size         = optional(number, 500)
+    concurrency        = optional(number, 4)
+    memory_size        = optional(number, 1024)
+    timeout            = optional(number, 900)
+    model_call = optional(object({
+      connect_timeout_seconds = optional(number, 2)
+      read_timeout_seconds    = optional(number, 70)
+      max_attempts            = optional(number, 3)
+    }), {})
+    time_margin_seconds    = optional(number)
     output_expiration_days = optional(number)
     transform = optional(object({
       model_name     = optional(string)
@@ -367,6 +375,38 @@ variable "batch_prediction" {
   validation {
     condition     = var.batch_prediction == null || try(var.batch_prediction.timeout >= 60 && var.batch_prediction.timeout <= 900, false)
     error_message = "batch_prediction.timeout must be between 60 and 900 seconds."
+  }
+
+  validation {
+    condition = var.batch_prediction == null || try(
+      var.batch_prediction.model_call.connect_timeout_seconds >= 0.1 && var.batch_prediction.model_call.connect_timeout_seconds <= 60 &&
+      var.batch_prediction.model_call.read_timeout_seconds >= 0.1 && var.batch_prediction.model_call.read_timeout_seconds <= 600 &&
+      var.batch_prediction.model_call.max_attempts >= 1 && var.batch_prediction.model_call.max_attempts <= 10 &&
+      floor(var.batch_prediction.model_call.max_attempts) == var.batch_prediction.model_call.max_attempts,
+      false
+    )
+    error_message = "batch_prediction.model_call: connect_timeout_seconds must be between 0.1 and 60, read_timeout_seconds between 0.1 and 600, max_attempts a whole number between 1 and 10."
+  }
+
+  # The worst case of one model call: every attempt times out in full, and botocore's standard
+  # retry mode sleeps at most min(2^i, 20) s before retry i + 1, raised by up to 5 s more when the
+  # service sends x-amz-retry-after (botocore/retries/standard.py, ExponentialBackoff:
+  # https://github.com/boto/botocore/blob/develop/botocore/retries/standard.py). No call starts
+  # once the margin is reached, so the margin must cover one call started just before it.
+  validation {
+    condition = var.batch_prediction == null || try(
+      var.batch_prediction.time_margin_seconds == null || var.batch_prediction.time_margin_seconds >= (var.batch_prediction.model_call.max_attempts * (var.batch_prediction.model_call.connect_timeout_seconds + var.batch_prediction.model_call.read_timeout_seconds) + sum(concat([0], [for i in range(var.batch_prediction.model_call.max_attempts - 1) : min(pow(2, i), 20) + 5]))),
+      false
+    )
+    error_message = "batch_prediction.time_margin_seconds must be at least the worst case of one model call, model_call.max_attempts x (connect_timeout_seconds + read_timeout_seconds) plus up to min(2^i, 20) + 5 s of backoff before each retry i + 1 (229 s with the default model_call): raise it, leave it null (that worst case + 30 s), or lower the model_call timeouts or attempts."
+  }
+
+  validation {
+    condition = var.batch_prediction == null || try(
+      var.batch_prediction.timeout >= coalesce(var.batch_prediction.time_margin_seconds, (var.batch_prediction.model_call.max_attempts * (var.batch_prediction.model_call.connect_timeout_seconds + var.batch_prediction.model_call.read_timeout_seconds) + sum(concat([0], [for i in range(var.batch_prediction.model_call.max_attempts - 1) : min(pow(2, i), 20) + 5]))) + 30) + 60,
+      false
+    )
+    error_message = "batch_prediction.timeout must leave at least 60 s of scoring after the time margin (time_margin_seconds, by default the worst case of one model call + 30 s: 259 s with the default model_call): raise timeout, or lower the model_call timeouts or attempts."
   }
 
   validation {

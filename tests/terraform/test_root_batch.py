@@ -50,6 +50,13 @@ def test_function_settings_and_iam_scope(tf: Workspace) -> None:
         "BATCH_CONCURRENCY": "4",
         "BATCH_FEATURE_COLUMNS": "tenure,plan",
         "BATCH_ID_COLUMN": "customer_id",
+        "BATCH_TIME_MARGIN_SECONDS": "259",
+    }
+    # 3 x (2 + 70) + (1 + 5) + (2 + 5) = 229 s for one model call, and 30 s to finish
+    assert {k: v for k, v in env.items() if k.startswith("MODEL_")} == {
+        "MODEL_CONNECT_TIMEOUT_SECONDS": "2",
+        "MODEL_READ_TIMEOUT_SECONDS": "70",
+        "MODEL_MAX_ATTEMPTS": "3",
     }
     assert json.loads(env["MODELS_JSON"])["csv"]["endpoint_name"] == "Churn-Prod"
 
@@ -219,6 +226,21 @@ def test_without_batch_transform_there_is_no_job_rule_and_no_staging_grant(tf: W
         ({"suffixes": ["csv"]}, "suffixes must be file extensions starting with a dot"),
         ({"transform": {}}, "transform needs model_name"),
         (
+            {"time_margin_seconds": 30},
+            "time_margin_seconds must be at least the worst case of one model call",
+        ),
+        (
+            {"time_margin_seconds": 228},
+            "time_margin_seconds must be at least the worst case of one model call",
+        ),
+        ({"timeout": 300}, "timeout must leave at least 60 s of scoring after the time margin"),
+        (
+            {"time_margin_seconds": 600, "timeout": 659},
+            "timeout must leave at least 60 s of scoring after the time margin",
+        ),
+        ({"model_call": {"max_attempts": 0}}, "max_attempts a whole number between 1 and 10"),
+        ({"model_call": {"read_timeout_seconds": 601}}, "read_timeout_seconds between 0.1 and 600"),
+        (
             {"csv_header": False, "id_column": "1", "transform": {"model_name": "m"}},
             "headerless CSV with an id_column and Batch Transform needs feature_columns",
         ),
@@ -228,6 +250,19 @@ def test_bad_batch_settings_fail_with_their_message(
     tf: Workspace, overrides: dict[str, Any], message: str
 ) -> None:
     assert message in tf.plan_error(ROOT, _batch(**overrides))
+
+
+def test_a_shorter_model_call_allows_a_shorter_timeout_and_margin(tf: Workspace) -> None:
+    plan = tf.plan(ROOT, _batch(timeout=120, model_call={"read_timeout_seconds": 10, "max_attempts": 2}))
+    env = plan.resource(f"{FN}.aws_lambda_function.this")["environment"][0]["variables"]
+    # 2 x (2 + 10) + (1 + 5) = 30 s for one call, and 30 s to finish
+    assert (env["BATCH_TIME_MARGIN_SECONDS"], env["MODEL_MAX_ATTEMPTS"]) == ("60", "2")
+
+
+def test_an_explicit_margin_is_passed_as_set(tf: Workspace) -> None:
+    plan = tf.plan(ROOT, _batch(time_margin_seconds=240))
+    env = plan.resource(f"{FN}.aws_lambda_function.this")["environment"][0]["variables"]
+    assert env["BATCH_TIME_MARGIN_SECONDS"] == "240"
 
 
 def test_amazon_ml_routes_cannot_score_files(tf: Workspace) -> None:

@@ -30,6 +30,21 @@ MIB = 1024 * 1024
 # with a letter or digit; the hash suffix takes 17 of them. Lower case, as ARNs spell job names.
 _JOB_PREFIX = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,44}[a-z0-9])?")
 _COLUMN_NUMBER = re.compile(r"[1-9][0-9]*")
+# botocore's standard retry mode raises a retry's backoff to the service's `x-amz-retry-after`
+# header, by at most 5 s more than the computed backoff (botocore/retries/standard.py,
+# ExponentialBackoff: https://github.com/boto/botocore/blob/develop/botocore/retries/standard.py).
+_RETRY_AFTER_EXTRA_SECONDS = 5.0
+# Time kept back, beyond the longest model call, to write the errors object, the report and the
+# output (or abort them) once the last call has returned.
+FINISH_SECONDS = 30.0
+
+
+def call_worst_case_seconds(budget: CallBudget) -> float:
+    """Longest one model call can take, retries included: every attempt times out in full and
+    every backoff sleeps its longest, Retry-After included. The `http` backend's own backoff
+    (urllib3, 0.05 s doubling) is shorter than botocore's for every attempt count settings allow,
+    so this bounds both backends."""
+    return budget.worst_case_seconds() + _RETRY_AFTER_EXTRA_SECONDS * (budget.max_attempts - 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +116,11 @@ def load_settings(env: Mapping[str, str]) -> BatchSettings:
     csv_header = env_bool(env, "BATCH_CSV_HEADER", default=True)
     features = _names(env, "BATCH_FEATURE_COLUMNS")
     id_column = env_opt_str(env, "BATCH_ID_COLUMN")
+    model_budget = CallBudget(
+        connect_timeout=env_float(env, "MODEL_CONNECT_TIMEOUT_SECONDS", 2.0, minimum=0.1, maximum=60),
+        read_timeout=env_float(env, "MODEL_READ_TIMEOUT_SECONDS", 70.0, minimum=0.1, maximum=600),
+        max_attempts=env_int(env, "MODEL_MAX_ATTEMPTS", 3, minimum=1, maximum=10),
+    )
     settings = BatchSettings(
         bucket=env_str(env, "BATCH_BUCKET"),
         input_prefix=input_prefix,
@@ -125,16 +145,12 @@ def load_settings(env: Mapping[str, str]) -> BatchSettings:
         # S3 refuses parts below 5 MiB (but the last). The output buffer holds one part, so the
         # smallest is the default: 10,000 of them still allow a 50 GB output.
         part_bytes=env_int(env, "BATCH_PART_SIZE_MB", 5, minimum=5, maximum=512) * MIB,
-        time_margin=env_float(env, "BATCH_TIME_MARGIN_SECONDS", 30.0, minimum=1, maximum=600),
+        time_margin=_time_margin(env, model_budget),
         stream_bytes_per_second=env_float(
             env, "BATCH_STREAM_BYTES_PER_SECOND", 1_000_000.0, minimum=1, maximum=1e10
         ),
         transform=_transform(env),
-        model_budget=CallBudget(
-            connect_timeout=env_float(env, "MODEL_CONNECT_TIMEOUT_SECONDS", 2.0, minimum=0.1, maximum=60),
-            read_timeout=env_float(env, "MODEL_READ_TIMEOUT_SECONDS", 70.0, minimum=0.1, maximum=600),
-            max_attempts=env_int(env, "MODEL_MAX_ATTEMPTS", 3, minimum=1, maximum=10),
-        ),
+        model_budget=model_budget,
         sagemaker_runtime_endpoint_url=env_opt_str(env, "SAGEMAKER_RUNTIME_ENDPOINT_URL"),
         service_name=env_str(env, "POWERTOOLS_SERVICE_NAME", "batch_predict"),
         metrics_namespace=env_str(env, "POWERTOOLS_METRICS_NAMESPACE", "MlGateway"),
@@ -146,6 +162,21 @@ def load_settings(env: Mapping[str, str]) -> BatchSettings:
             "is on: the job's input filter must leave the id column out without reading the file first"
         )
     return settings
+
+
+def _time_margin(env: Mapping[str, str], budget: CallBudget) -> float:
+    """No model call starts once the margin is reached, but a call started just before it may
+    last its worst case, so a smaller margin would let the function run into its timeout."""
+    worst = call_worst_case_seconds(budget)
+    margin = env_float(env, "BATCH_TIME_MARGIN_SECONDS", worst + FINISH_SECONDS, minimum=1, maximum=900)
+    if margin < worst:
+        raise SettingsError(
+            f"BATCH_TIME_MARGIN_SECONDS ({margin:g} s) must be at least the worst case of one model "
+            f"call ({worst:g} s: MODEL_MAX_ATTEMPTS x (MODEL_CONNECT_TIMEOUT_SECONDS + "
+            "MODEL_READ_TIMEOUT_SECONDS) plus the retries' backoff): raise the margin, or lower the "
+            "model timeouts or attempts"
+        )
+    return margin
 
 
 def _route(env: Mapping[str, str]) -> Route:

@@ -72,6 +72,9 @@ def _record(metrics: Metrics, outcome: Outcome) -> None:
     metrics.add_metric(name="RowsPredicted", unit=MetricUnit.Count, value=outcome.rows)
     metrics.add_metric(name="RowErrors", unit=MetricUnit.Count, value=outcome.error_rows)
     metrics.add_metric(name="ModelCalls", unit=MetricUnit.Count, value=outcome.model_calls)
+    if outcome.status == "rejected":
+        # Alarmable: a file no retry can help succeeds as an invocation, so only this shows it.
+        metrics.add_metric(name="FilesRejected", unit=MetricUnit.Count, value=1)
 
 
 @logger.inject_lambda_context(clear_state=True)
