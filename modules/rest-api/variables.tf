@@ -351,7 +351,7 @@ variable "routes" {
 
   validation {
     condition     = length(distinct([for r in values(var.routes) : "${upper(r.method)} /${trim(r.path, "/")}"])) == length(var.routes)
-    error_message = "routes: two routes serve the same method and path: ${join("; ", [for route, names in { for k, r in var.routes : "${upper(r.method)} /${trim(r.path, "/")}" => k... } : "${join(" and ", sort(names))} both serve ${route}" if length(names) > 1])}. Give each method and path one route."
+    error_message = "routes: two routes serve the same method and path: ${join("; ", [for route in distinct([for r in values(var.routes) : "${upper(r.method)} /${trim(r.path, "/")}"]) : "${join(" and ", sort([for k, r in var.routes : k if "${upper(r.method)} /${trim(r.path, "/")}" == route]))} both serve ${route}" if length([for r in values(var.routes) : r if "${upper(r.method)} /${trim(r.path, "/")}" == route]) > 1])}. Give each method and path one route."
   }
 
   # API Gateway allows one {parameter} child per resource: /users/{id} and /users/{user_id}/items
