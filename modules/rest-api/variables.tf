@@ -218,7 +218,7 @@ variable "iam_role" {
 }
 
 variable "lambda_function" {
-  description = "The function that lambda_proxy routes invoke: its name (for the invoke permissions) and invoke ARN (modules/lambda-function outputs function_name and invoke_arn). Required when any route is lambda_proxy."
+  description = "The function that lambda_proxy routes invoke: its name or ARN (the document's invoke URI is built from it, so it is known at plan time; the invoke permissions name it) and its invoke ARN, which must name the same function (modules/lambda-function outputs function_name and invoke_arn). Required when any route is lambda_proxy."
   type = object({
     function_name = string
     invoke_arn    = string

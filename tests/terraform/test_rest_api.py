@@ -1108,3 +1108,13 @@ def test_bad_api_settings_fail_with_their_message(
 def test_a_compression_size_at_the_limit_plans(tf: Workspace) -> None:
     document = _document(tf.plan(MODULE, _minimal(minimum_compression_size=10485760)))
     assert document["x-amazon-apigateway-minimum-compression-size"] == 10485760
+
+
+def test_an_invoke_arn_of_another_function_fails_before_the_api_changes(tf: Workspace) -> None:
+    # The document invokes the function named by function_name; an invoke ARN beside it that names
+    # another function means the caller wired two different functions.
+    other = INVOKE_ARN.replace("churn-predict", "churn-other")
+    error = tf.plan_error(
+        MODULE, _minimal(lambda_function={"function_name": "churn-predict", "invoke_arn": other})
+    )
+    assert "lambda_function: invoke_arn does not match function_name" in error
