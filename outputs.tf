@@ -59,6 +59,11 @@ output "api_key_values" {
   sensitive   = true
 }
 
+output "api_openapi" {
+  description = "The REST API's OpenAPI 3.0.1 document (JSON text, exactly the API's body; null without an API). make openapi writes it to a file."
+  value       = try(module.api[0].openapi, null)
+}
+
 output "invoke_url" {
   description = "Invoke URL of the prod stage (or the first stage): what `make smoke` calls."
   value       = try(lookup(module.api[0].invoke_urls, "prod", values(module.api[0].invoke_urls)[0]), null)

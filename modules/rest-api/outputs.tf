@@ -49,6 +49,11 @@ output "lambda_permission_scopes" {
   value       = { for k, p in local.lambda_permissions : k => "${p.stage}/${p.method}/${p.path}" }
 }
 
+output "openapi" {
+  description = "The API as one OpenAPI 3.0.1 document with API Gateway's extensions, as JSON text: exactly the REST API's body. Render docs or clients from it, or import it elsewhere."
+  value       = local.openapi_json
+}
+
 output "rest_api_arn" {
   description = "ARN of the REST API."
   value       = aws_api_gateway_rest_api.this.arn

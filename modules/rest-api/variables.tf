@@ -106,6 +106,23 @@ variable "authorizers" {
   }
 }
 
+variable "binary_media_types" {
+  description = <<-EOT
+    Media types API Gateway treats as binary (x-amazon-apigateway-binary-media-types), for example
+    ["image/png", "application/octet-stream"] or ["*/*"]. A request or answer in one of them is
+    passed to a Lambda-proxy function base64-encoded (isBase64Encoded) and decoded on the way back;
+    any other is text. Empty (default): every payload is text.
+  EOT
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for t in var.binary_media_types : can(regex("^[A-Za-z0-9*][A-Za-z0-9!#$&^_.+*-]*/[A-Za-z0-9*][A-Za-z0-9!#$&^_.+*-]*$", t))])
+    error_message = "binary_media_types: each entry must be a media type such as image/png, application/octet-stream or */*."
+  }
+}
+
 variable "cors" {
   description = <<-EOT
     Cross-origin requests from browsers. Null: no CORS. Otherwise every route path answers
@@ -141,6 +158,13 @@ variable "description" {
   description = "Description of the REST API shown in the API Gateway console."
   type        = string
   default     = null
+}
+
+variable "disable_execute_api_endpoint" {
+  description = "Turn off the API's default https://<id>.execute-api.<region>.amazonaws.com endpoint, so that clients reach it only through a custom domain (x-amazon-apigateway-endpoint-configuration disableExecuteApiEndpoint)."
+  type        = bool
+  default     = false
+  nullable    = false
 }
 
 variable "endpoint_configuration" {
@@ -194,12 +218,29 @@ variable "iam_role" {
 }
 
 variable "lambda_function" {
-  description = "The function that lambda_proxy routes invoke: its name (for the invoke permissions) and invoke ARN (modules/lambda-function outputs function_name and invoke_arn). Required when any route is lambda_proxy."
+  description = "The function that lambda_proxy routes invoke: its name or ARN (the document's invoke URI is built from it, so it is known at plan time; the invoke permissions name it) and its invoke ARN, which must name the same function (modules/lambda-function outputs function_name and invoke_arn). Required when any route is lambda_proxy."
   type = object({
     function_name = string
     invoke_arn    = string
   })
   default = null
+}
+
+variable "minimum_compression_size" {
+  description = <<-EOT
+    Smallest answer, in bytes, that API Gateway compresses for clients that accept it
+    (x-amazon-apigateway-minimum-compression-size): 0 compresses every answer, null (default)
+    turns compression off.
+  EOT
+  type        = number
+  default     = null
+
+  # RestApi.minimumCompressionSize: "non-negative between 0 and 10485760 (10M) bytes, inclusive"
+  # (https://docs.aws.amazon.com/apigateway/latest/api/API_RestApi.html); null disables compression.
+  validation {
+    condition     = var.minimum_compression_size == null || try(var.minimum_compression_size >= 0 && var.minimum_compression_size <= 10485760 && floor(var.minimum_compression_size) == var.minimum_compression_size, false)
+    error_message = "minimum_compression_size must be a whole number of bytes from 0 to 10485760 (10 MB), API Gateway's range, or null to turn compression off."
+  }
 }
 
 variable "name" {
@@ -293,33 +334,45 @@ variable "routes" {
     error_message = "routes: method ANY is allowed only on lambda_proxy routes; a sagemaker route serves one method."
   }
 
+  # API Gateway refuses any other resource path part with BadRequestException "Resource's path
+  # part only allow a-zA-Z0-9._- and curly braces at the beginning and the end and an optional
+  # plus sign before the closing brace" (https://github.com/claudiajs/claudia/issues/11,
+  # https://github.com/getmoto/moto/blob/master/moto/apigateway/exceptions.py). A ':' is reported
+  # to pass the console (https://github.com/aws/aws-cdk/issues/22477), but the module keeps to the
+  # documented characters: a path also becomes part of execute-api ARNs in Lambda permissions.
+  # Parameter names are further limited to letters, digits and '_' (they become
+  # method.request.path.<name>).
   validation {
-    condition = alltrue([for r in values(var.routes) : alltrue([
+    condition = alltrue([for r in values(var.routes) : trim(r.path, "/") != "" && alltrue([
       for i, s in split("/", trim(r.path, "/")) : can(regex("^([A-Za-z0-9._-]+|\\{[A-Za-z0-9_]+\\}|\\{[A-Za-z0-9_]+\\+\\})$", s)) && (!endswith(s, "+}") || i == length(split("/", trim(r.path, "/"))) - 1)
-    ]) && trim(r.path, "/") != ""])
-    error_message = "routes: path must be one or more segments separated by '/', each letters, digits, '.', '_' or '-', or a {parameter}; a greedy {parameter+} only as the last segment. The API root itself cannot be a route."
+    ])])
+    error_message = "routes: invalid path(s) ${join(", ", [for k, r in var.routes : "${k} (\"${r.path}\")" if !(trim(r.path, "/") != "" && alltrue([for i, s in split("/", trim(r.path, "/")) : can(regex("^([A-Za-z0-9._-]+|\\{[A-Za-z0-9_]+\\}|\\{[A-Za-z0-9_]+\\+\\})$", s)) && (!endswith(s, "+}") || i == length(split("/", trim(r.path, "/"))) - 1)]))])}: a path is one or more segments separated by '/', each letters, digits, '.', '_' or '-' (API Gateway refuses other characters in a path part), or a {parameter} of letters, digits and '_'; a greedy {parameter+} only as the last segment. The API root itself cannot be a route."
   }
 
   validation {
-    condition     = alltrue([for r in values(var.routes) : length(split("/", trim(r.path, "/"))) <= 5])
-    error_message = "routes: path can have at most 5 segments."
+    condition     = length(distinct([for r in values(var.routes) : "${upper(r.method)} /${trim(r.path, "/")}"])) == length(var.routes)
+    error_message = "routes: two routes serve the same method and path: ${join("; ", [for route in distinct([for r in values(var.routes) : "${upper(r.method)} /${trim(r.path, "/")}"]) : "${join(" and ", sort([for k, r in var.routes : k if "${upper(r.method)} /${trim(r.path, "/")}" == route]))} both serve ${route}" if length([for r in values(var.routes) : r if "${upper(r.method)} /${trim(r.path, "/")}" == route]) > 1])}. Give each method and path one route."
   }
 
+  # API Gateway allows one {parameter} child per resource: /users/{id} and /users/{user_id}/items
+  # cannot both exist.
   validation {
-    condition     = length(distinct([for r in values(var.routes) : "${upper(r.method)} ${trim(r.path, "/")}"])) == length(var.routes)
-    error_message = "routes: two routes serve the same method and path; give each method and path one route."
-  }
-
-  validation {
-    condition = alltrue(flatten([
-      for r in values(var.routes) : [
-        for i, s in split("/", trim(r.path, "/")) : length(distinct([
-          for o in values(var.routes) : split("/", trim(o.path, "/"))[i]
-          if length(split("/", trim(o.path, "/"))) > i && startswith(split("/", trim(o.path, "/"))[i], "{") && join("/", slice(split("/", trim(o.path, "/")), 0, i)) == join("/", slice(split("/", trim(r.path, "/")), 0, i))
-        ])) <= 1
+    condition = length(flatten([
+      for a, ra in var.routes : [
+        for b, rb in var.routes : [
+          for i, s in split("/", trim(ra.path, "/")) : true
+          if a != b && length(split("/", trim(rb.path, "/"))) > i && startswith(s, "{") && startswith(try(split("/", trim(rb.path, "/"))[i], ""), "{") && s != try(split("/", trim(rb.path, "/"))[i], "") && join("/", slice(split("/", trim(ra.path, "/")), 0, i)) == join("/", slice(split("/", trim(rb.path, "/")), 0, i))
+        ]
       ]
-    ]))
-    error_message = "routes: paths that share a prefix must use the same parameter name at the same position (API Gateway allows one {parameter} child per resource)."
+    ])) == 0
+    error_message = "routes: paths that share a prefix must use the same parameter name at the same position (API Gateway allows one {parameter} child per resource): ${join("; ", distinct(flatten([
+      for a, ra in var.routes : [
+        for b, rb in var.routes : [
+          for i, s in split("/", trim(ra.path, "/")) : "route ${a} has ${s} where route ${b} has ${split("/", trim(rb.path, "/"))[i]}, after /${join("/", slice(split("/", trim(ra.path, "/")), 0, i))}"
+          if sort([a, b])[0] == a && a != b && length(split("/", trim(rb.path, "/"))) > i && startswith(s, "{") && startswith(try(split("/", trim(rb.path, "/"))[i], ""), "{") && s != try(split("/", trim(rb.path, "/"))[i], "") && join("/", slice(split("/", trim(ra.path, "/")), 0, i)) == join("/", slice(split("/", trim(rb.path, "/")), 0, i))
+        ]
+      ]
+    ])))}."
   }
 
   validation {
