@@ -135,6 +135,7 @@ variable "api" {
       result_ttl_in_seconds          = optional(number, 300)
       type                           = string
     })), {})
+    binary_media_types = optional(list(string), [])
     cors = optional(object({
       allow_headers = optional(list(string), ["Authorization", "Content-Type", "X-Amz-Date", "X-Amz-Security-Token", "X-Api-Key"])
       allow_origin  = string
@@ -150,12 +151,14 @@ variable "api" {
       route53_zone_id      = optional(string)
       security_policy      = optional(string, "TLS_1_2")
     }))
-    description = optional(string)
+    description                  = optional(string)
+    disable_execute_api_endpoint = optional(bool, false)
     endpoint_configuration = optional(object({
       type             = optional(string, "REGIONAL")
       vpc_endpoint_ids = optional(list(string), [])
     }), {})
-    resource_policy = optional(string)
+    minimum_compression_size = optional(number)
+    resource_policy          = optional(string)
     routes = optional(map(object({
       accept                    = optional(string, "application/json")
       api_key_required          = optional(bool, true)
