@@ -19,7 +19,7 @@ PYTEST_ARGS ?=
 export CHECKPOINT_DISABLE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv local local-batch local-actuals test lint validate plan security pytest smoke bench docs docs-check schemas lock clean
+.PHONY: help venv local local-batch local-actuals test lint validate plan openapi security pytest smoke bench docs docs-check schemas lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -52,6 +52,9 @@ validate: $(STAMP) ## terraform init + validate of the root, every module and ev
 
 plan: $(STAMP) ## offline plan of an example: make plan EXAMPLE=examples/<name> [VARS=file.tfvars]
 	$(TFH) plan $(EXAMPLE) $(if $(VARS),--var-file $(VARS))
+
+openapi: $(STAMP) ## write the OpenAPI document (REST API body) of an example's offline plan: make openapi EXAMPLE=examples/<name> [OUT=openapi.json] [VARS=file.tfvars]
+	$(TFH) openapi $(EXAMPLE) --out $(or $(OUT),openapi.json) $(if $(VARS),--var-file $(VARS))
 
 security: $(STAMP) ## checkov over every module and example (skips carry their reason inline)
 	$(VENV)/bin/checkov --config-file .checkov.yaml

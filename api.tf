@@ -83,18 +83,22 @@ module "api" {
   source = "./modules/rest-api"
   count  = local.api_enabled ? 1 : 0
 
-  name                    = var.name
-  description             = coalesce(var.api.description, "Predictions of ${var.name}")
-  tags                    = var.tags
-  default_endpoint_name   = local.endpoint_name
-  endpoint_configuration  = var.api.endpoint_configuration
-  resource_policy         = var.api.resource_policy
-  account_cloudwatch_role = var.api.account_cloudwatch_role
-  authorizers             = var.api.authorizers
-  cors                    = var.api.cors
-  stages                  = var.api.stages
-  usage_plans             = var.api.usage_plans
-  api_keys                = var.api.api_keys
+  name                         = var.name
+  description                  = coalesce(var.api.description, "Predictions of ${var.name}")
+  tags                         = var.tags
+  default_endpoint_name        = local.endpoint_name
+  endpoint_configuration       = var.api.endpoint_configuration
+  resource_policy              = var.api.resource_policy
+  account_cloudwatch_role      = var.api.account_cloudwatch_role
+  authorizers                  = var.api.authorizers
+  cors                         = var.api.cors
+  custom_domain                = var.api.custom_domain
+  binary_media_types           = var.api.binary_media_types
+  minimum_compression_size     = var.api.minimum_compression_size
+  disable_execute_api_endpoint = var.api.disable_execute_api_endpoint
+  stages                       = var.api.stages
+  usage_plans                  = var.api.usage_plans
+  api_keys                     = var.api.api_keys
   iam_role = {
     arn                      = lookup(var.iam_roles.arns, "api_sagemaker", null)
     name_prefix              = lookup(var.iam_roles.arns, "api_sagemaker", null) == null ? local.role_name_prefixes["apigateway"] : null

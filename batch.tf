@@ -12,6 +12,14 @@ locals {
   )
   batch_transform_enabled = local.batch_enabled && try(var.batch_prediction.transform != null, false)
 
+  # Same rule as the time-margin validation of var.batch_prediction (see there for the source).
+  batch_model_call = local.batch_enabled ? local.batch.model_call : null
+  batch_call_worst_case = !local.batch_enabled ? null : (
+    local.batch_model_call.max_attempts * (local.batch_model_call.connect_timeout_seconds + local.batch_model_call.read_timeout_seconds)
+    + sum(concat([0], [for i in range(local.batch_model_call.max_attempts - 1) : min(pow(2, i), 20) + 5]))
+  )
+  batch_time_margin = !local.batch_enabled ? null : coalesce(local.batch.time_margin_seconds, local.batch_call_worst_case + 30)
+
   batch_endpoint_arn = try(
     "arn:${local.partition}:sagemaker:${local.region}:${local.account_id}:endpoint/${lower(local.batch_route.endpoint_name)}", null
   )
@@ -24,10 +32,16 @@ module "batch_bucket" {
   name        = local.batch.bucket
   kms_key_arn = local.batch.bucket_kms_key_arn
   tags        = var.tags
-  expirations = local.batch.output_expiration_days == null ? {} : {
-    outputs = { prefix = local.batch.output_prefix, days = local.batch.output_expiration_days }
-    errors  = { prefix = local.batch.error_prefix, days = local.batch.output_expiration_days }
-  }
+  expirations = merge(
+    local.batch.output_expiration_days == null ? {} : {
+      outputs = { prefix = local.batch.output_prefix, days = local.batch.output_expiration_days }
+      errors  = { prefix = local.batch.error_prefix, days = local.batch.output_expiration_days }
+    },
+    # The function deletes a job's staging objects when it ends; this removes what a failure leaves.
+    local.batch_transform_enabled ? {
+      staging = { prefix = local.batch.staging_prefix, days = local.batch.transform.staging_expiration_days }
+    } : {},
+  )
 }
 
 module "batch_predict" {
@@ -61,6 +75,11 @@ module "batch_predict" {
       BATCH_PREDICTION_COLUMNS = join(",", local.batch.prediction_columns)
       BATCH_SIZE               = tostring(local.batch.batch_size)
       BATCH_CONCURRENCY        = tostring(local.batch.concurrency)
+      # The margin is computed here, where the timeout is validated against it.
+      BATCH_TIME_MARGIN_SECONDS     = tostring(local.batch_time_margin)
+      MODEL_CONNECT_TIMEOUT_SECONDS = tostring(local.batch_model_call.connect_timeout_seconds)
+      MODEL_READ_TIMEOUT_SECONDS    = tostring(local.batch_model_call.read_timeout_seconds)
+      MODEL_MAX_ATTEMPTS            = tostring(local.batch_model_call.max_attempts)
     },
     local.endpoint_name == null ? {} : { DEFAULT_ENDPOINT_NAME = local.endpoint_name },
     length(local.batch.feature_columns) == 0 ? {} : { BATCH_FEATURE_COLUMNS = join(",", local.batch.feature_columns) },
@@ -71,6 +90,7 @@ module "batch_predict" {
       BATCH_TRANSFORM_INSTANCE_TYPE  = local.batch.transform.instance_type
       BATCH_TRANSFORM_INSTANCE_COUNT = tostring(local.batch.transform.instance_count)
       BATCH_TRANSFORM_JOB_PREFIX     = local.batch_job_prefix
+      BATCH_STAGING_PREFIX           = local.batch.staging_prefix
     } : {},
   )
 
@@ -112,10 +132,21 @@ module "batch_predict" {
       }
     } : {},
     local.batch_transform_enabled ? {
-      # The job runs as the model's own execution role, so no iam:PassRole is needed.
-      StartTransformJobs = {
-        actions   = ["sagemaker:CreateTransformJob"]
+      # CreateTransformJob takes no role: the job runs as the model's execution role, passed
+      # when the model was created, so no iam:PassRole is granted
+      # (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTransformJob.html).
+      # Job names end in a content hash, so the prefix is as narrow as the ARN can be.
+      RunTransformJobs = {
+        actions   = ["sagemaker:CreateTransformJob", "sagemaker:DescribeTransformJob"]
         resources = ["arn:${local.partition}:sagemaker:${local.region}:${local.account_id}:transform-job/${local.batch_job_prefix}-*"]
+      }
+      # Rows are staged by UploadPartCopy, which needs s3:GetObject on the source (ReadInputs)
+      # and s3:PutObject on the destination
+      # (https://docs.aws.amazon.com/AmazonS3/latest/API/API_UploadPartCopy.html). The function
+      # also reads job records and outputs there, and deletes them once a job is finished.
+      StageTransformJobs = {
+        actions   = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"]
+        resources = ["${local.batch_bucket_arn}/${local.batch.staging_prefix}*"]
       }
     } : {},
     local.batch.bucket_kms_key_arn == null ? {} : {
@@ -125,4 +156,43 @@ module "batch_predict" {
       }
     },
   )
+}
+
+# SageMaker reports every transform job state change to EventBridge
+# (https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html).
+# A job of this function that ended invokes it, which writes the job's output with the header.
+# Staging objects are written under staging_prefix, outside the S3 trigger's input prefix, so
+# they never start the pipeline.
+resource "aws_cloudwatch_event_rule" "batch_transform" {
+  count = local.batch_transform_enabled ? 1 : 0
+
+  name        = "${var.name}-batch-transform"
+  description = "Batch Transform jobs of ${local.batch_function_name} that ended"
+  event_pattern = jsonencode({
+    source        = ["aws.sagemaker"]
+    "detail-type" = ["SageMaker Transform Job State Change"]
+    detail = {
+      TransformJobName   = [{ prefix = "${local.batch_job_prefix}-" }]
+      TransformJobStatus = ["Completed", "Failed", "Stopped"]
+    }
+  })
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "batch_transform" {
+  count = local.batch_transform_enabled ? 1 : 0
+
+  rule      = aws_cloudwatch_event_rule.batch_transform[0].name
+  target_id = "batch-predict"
+  arn       = module.batch_predict[0].function_arn
+}
+
+resource "aws_lambda_permission" "batch_transform" {
+  count = local.batch_transform_enabled ? 1 : 0
+
+  statement_id  = "${var.name}-events-batch-transform"
+  action        = "lambda:InvokeFunction"
+  function_name = module.batch_predict[0].function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.batch_transform[0].arn
 }

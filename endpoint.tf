@@ -1,11 +1,11 @@
 locals {
   endpoint_create = try(var.endpoint.create, null)
 
-  # Batch Transform jobs run as the model's role: they read the input files and the
-  # manifests the batch function writes under the output prefix, and write their results there.
+  # Batch Transform jobs run as the model's role: they read the rows the batch function stages
+  # under the staging prefix and write their results there; the function writes the output.
   endpoint_batch_access = local.batch_transform_enabled && try(var.batch_prediction.transform.model_name, null) == null ? {
-    read_prefixes  = ["s3://${local.batch.bucket}/${local.batch.input_prefix}", "s3://${local.batch.bucket}/${local.batch.output_prefix}"]
-    write_prefixes = ["s3://${local.batch.bucket}/${local.batch.output_prefix}"]
+    read_prefixes  = ["s3://${local.batch.bucket}/${local.batch.staging_prefix}"]
+    write_prefixes = ["s3://${local.batch.bucket}/${local.batch.staging_prefix}"]
     kms_key_arns   = compact([local.batch.bucket_kms_key_arn])
   } : { read_prefixes = [], write_prefixes = [], kms_key_arns = [] }
 }

@@ -59,6 +59,11 @@ output "api_key_values" {
   sensitive   = true
 }
 
+output "api_openapi" {
+  description = "The REST API's OpenAPI 3.0.1 document (JSON text, exactly the API's body; null without an API). make openapi writes it to a file."
+  value       = try(module.api[0].openapi, null)
+}
+
 output "invoke_url" {
   description = "Invoke URL of the prod stage (or the first stage): what `make smoke` calls."
   value       = try(lookup(module.api[0].invoke_urls, "prod", values(module.api[0].invoke_urls)[0]), null)
@@ -87,6 +92,16 @@ output "batch_function_name" {
 output "batch_failure_queue_arn" {
   description = "Queue receiving batch events the function failed on after its retries."
   value       = try(module.batch_predict[0].failure_queue_arn, null)
+}
+
+output "api_custom_domain_urls" {
+  description = "URL of each stage on the API's custom domain, keyed by stage name ({} without api.custom_domain)."
+  value       = try(module.api[0].custom_domain_url, {})
+}
+
+output "api_custom_domain_target" {
+  description = "Where DNS must point the API's custom domain when Route 53 records are not created: domain_name and its hosted zone_id (null without api.custom_domain)."
+  value       = try(module.api[0].custom_domain_target, null)
 }
 
 output "rest_api" {

@@ -9,7 +9,7 @@ locals {
         function_name  = module.batch_predict[0].function_name
         prefix         = local.batch.input_prefix
         suffixes       = local.batch.suffixes
-        write_prefixes = [local.batch.output_prefix, local.batch.error_prefix]
+        write_prefixes = compact([local.batch.output_prefix, local.batch.error_prefix, local.batch_transform_enabled ? local.batch.staging_prefix : null])
       }
     } : {},
     local.actuals_enabled ? {

@@ -135,17 +135,30 @@ variable "api" {
       result_ttl_in_seconds          = optional(number, 300)
       type                           = string
     })), {})
+    binary_media_types = optional(list(string), [])
     cors = optional(object({
       allow_headers = optional(list(string), ["Authorization", "Content-Type", "X-Amz-Date", "X-Amz-Security-Token", "X-Api-Key"])
       allow_origin  = string
       max_age       = optional(number, 600)
     }))
-    description = optional(string)
+    custom_domain = optional(object({
+      base_paths           = optional(map(string))
+      certificate_arn      = optional(string)
+      domain_name          = string
+      endpoint_access_mode = optional(string)
+      endpoint_type        = optional(string, "REGIONAL")
+      ip_address_type      = optional(string, "dualstack")
+      route53_zone_id      = optional(string)
+      security_policy      = optional(string, "TLS_1_2")
+    }))
+    description                  = optional(string)
+    disable_execute_api_endpoint = optional(bool, false)
     endpoint_configuration = optional(object({
       type             = optional(string, "REGIONAL")
       vpc_endpoint_ids = optional(list(string), [])
     }), {})
-    resource_policy = optional(string)
+    minimum_compression_size = optional(number)
+    resource_policy          = optional(string)
     routes = optional(map(object({
       accept                    = optional(string, "application/json")
       api_key_required          = optional(bool, true)
@@ -261,38 +274,53 @@ variable "batch_prediction" {
     output_prefix mirroring the input key, rejected rows and a report under error_prefix.
     Output and error prefixes must be siblings of the input prefix. create_bucket = true
     creates a hardened bucket (modules/data-bucket). transform turns on SageMaker Batch
-    Transform for very large files: model_name defaults to the model of a created endpoint.
+    Transform for very large files: model_name defaults to the model of a created endpoint;
+    the rows are staged under staging_prefix (header-free copies, job records, raw job
+    outputs), and an EventBridge rule hands the finished job back to the function, which
+    writes the output under output_prefix. CSV files then need a route that reads and
+    answers text/csv. model_call sets each model call's timeouts and attempts;
+    time_margin_seconds (null = the worst case of one model call + 30 s) is the time kept
+    back before the function's timeout, and must cover one model call.
   EOT
   type = object({
-    bucket                 = string
-    create_bucket          = optional(bool, false)
-    bucket_kms_key_arn     = optional(string)
-    input_prefix           = optional(string, "batch/in/")
-    output_prefix          = optional(string, "batch/out/")
-    error_prefix           = optional(string, "batch/errors/")
-    suffixes               = optional(list(string), [".csv", ".jsonl", ".ndjson"])
-    model_route            = optional(string, "default")
-    csv_header             = optional(bool, true)
-    feature_columns        = optional(list(string), [])
-    id_column              = optional(string)
-    prediction_columns     = optional(list(string), ["prediction"])
-    batch_size             = optional(number, 500)
-    concurrency            = optional(number, 4)
-    memory_size            = optional(number, 1024)
-    timeout                = optional(number, 900)
+    bucket             = string
+    create_bucket      = optional(bool, false)
+    bucket_kms_key_arn = optional(string)
+    input_prefix       = optional(string, "batch/in/")
+    output_prefix      = optional(string, "batch/out/")
+    error_prefix       = optional(string, "batch/errors/")
+    staging_prefix     = optional(string, "batch/staging/")
+    suffixes           = optional(list(string), [".csv", ".jsonl", ".ndjson"])
+    model_route        = optional(string, "default")
+    csv_header         = optional(bool, true)
+    feature_columns    = optional(list(string), [])
+    id_column          = optional(string)
+    prediction_columns = optional(list(string), ["prediction"])
+    batch_size         = optional(number, 500)
+    concurrency        = optional(number, 4)
+    memory_size        = optional(number, 1024)
+    timeout            = optional(number, 900)
+    model_call = optional(object({
+      connect_timeout_seconds = optional(number, 2)
+      read_timeout_seconds    = optional(number, 70)
+      max_attempts            = optional(number, 3)
+    }), {})
+    time_margin_seconds    = optional(number)
     output_expiration_days = optional(number)
     transform = optional(object({
       model_name     = optional(string)
       min_bytes      = optional(number, 536870912)
       instance_type  = optional(string, "ml.m5.xlarge")
       instance_count = optional(number, 1)
+      # Staging objects left by a failed job are removed by a lifecycle rule (created bucket only).
+      staging_expiration_days = optional(number, 7)
     }))
   })
   default = null
 
   validation {
     condition = var.batch_prediction == null || alltrue([
-      for p in [try(var.batch_prediction.input_prefix, ""), try(var.batch_prediction.output_prefix, ""), try(var.batch_prediction.error_prefix, "")] :
+      for p in [try(var.batch_prediction.input_prefix, ""), try(var.batch_prediction.output_prefix, ""), try(var.batch_prediction.error_prefix, ""), try(var.batch_prediction.staging_prefix, "")] :
       length(p) > 1 && endswith(p, "/") && !startswith(p, "/")
     ])
     error_message = "batch_prediction prefixes must be key prefixes ending with \"/\" and not starting with one, e.g. \"batch/in/\"."
@@ -304,9 +332,12 @@ variable "batch_prediction" {
         [try(var.batch_prediction.input_prefix, ""), try(var.batch_prediction.output_prefix, "")],
         [try(var.batch_prediction.input_prefix, ""), try(var.batch_prediction.error_prefix, "")],
         [try(var.batch_prediction.output_prefix, ""), try(var.batch_prediction.error_prefix, "")],
+        [try(var.batch_prediction.input_prefix, ""), try(var.batch_prediction.staging_prefix, "")],
+        [try(var.batch_prediction.output_prefix, ""), try(var.batch_prediction.staging_prefix, "")],
+        [try(var.batch_prediction.error_prefix, ""), try(var.batch_prediction.staging_prefix, "")],
       ] : !startswith(pair[0], pair[1]) && !startswith(pair[1], pair[0])
     ])
-    error_message = "batch_prediction input_prefix, output_prefix and error_prefix must not be nested in one another: results written inside the input prefix would be scored again, in a loop. Use siblings such as batch/in/, batch/out/ and batch/errors/."
+    error_message = "batch_prediction input_prefix, output_prefix, error_prefix and staging_prefix must not be nested in one another: results written inside the input prefix would be scored again, in a loop. Use siblings such as batch/in/, batch/out/, batch/errors/ and batch/staging/."
   }
 
   validation {
@@ -330,6 +361,11 @@ variable "batch_prediction" {
   }
 
   validation {
+    condition     = var.batch_prediction == null || try(var.batch_prediction.transform == null, true) || try(var.batch_prediction.transform.staging_expiration_days >= 1 && floor(var.batch_prediction.transform.staging_expiration_days) == var.batch_prediction.transform.staging_expiration_days, false)
+    error_message = "batch_prediction.transform.staging_expiration_days must be a whole number of days, at least 1."
+  }
+
+  validation {
     condition     = var.batch_prediction == null || try(var.batch_prediction.batch_size >= 1 && var.batch_prediction.batch_size <= 100000, false)
     error_message = "batch_prediction.batch_size must be between 1 and 100000 rows per model call."
   }
@@ -342,6 +378,38 @@ variable "batch_prediction" {
   validation {
     condition     = var.batch_prediction == null || try(var.batch_prediction.timeout >= 60 && var.batch_prediction.timeout <= 900, false)
     error_message = "batch_prediction.timeout must be between 60 and 900 seconds."
+  }
+
+  validation {
+    condition = var.batch_prediction == null || try(
+      var.batch_prediction.model_call.connect_timeout_seconds >= 0.1 && var.batch_prediction.model_call.connect_timeout_seconds <= 60 &&
+      var.batch_prediction.model_call.read_timeout_seconds >= 0.1 && var.batch_prediction.model_call.read_timeout_seconds <= 600 &&
+      var.batch_prediction.model_call.max_attempts >= 1 && var.batch_prediction.model_call.max_attempts <= 10 &&
+      floor(var.batch_prediction.model_call.max_attempts) == var.batch_prediction.model_call.max_attempts,
+      false
+    )
+    error_message = "batch_prediction.model_call: connect_timeout_seconds must be between 0.1 and 60, read_timeout_seconds between 0.1 and 600, max_attempts a whole number between 1 and 10."
+  }
+
+  # The worst case of one model call: every attempt times out in full, and botocore's standard
+  # retry mode sleeps at most min(2^i, 20) s before retry i + 1, raised by up to 5 s more when the
+  # service sends x-amz-retry-after (botocore/retries/standard.py, ExponentialBackoff:
+  # https://github.com/boto/botocore/blob/develop/botocore/retries/standard.py). No call starts
+  # once the margin is reached, so the margin must cover one call started just before it.
+  validation {
+    condition = var.batch_prediction == null || try(
+      var.batch_prediction.time_margin_seconds == null || var.batch_prediction.time_margin_seconds >= (var.batch_prediction.model_call.max_attempts * (var.batch_prediction.model_call.connect_timeout_seconds + var.batch_prediction.model_call.read_timeout_seconds) + sum(concat([0], [for i in range(var.batch_prediction.model_call.max_attempts - 1) : min(pow(2, i), 20) + 5]))),
+      false
+    )
+    error_message = "batch_prediction.time_margin_seconds must be at least the worst case of one model call, model_call.max_attempts x (connect_timeout_seconds + read_timeout_seconds) plus up to min(2^i, 20) + 5 s of backoff before each retry i + 1 (229 s with the default model_call): raise it, leave it null (that worst case + 30 s), or lower the model_call timeouts or attempts."
+  }
+
+  validation {
+    condition = var.batch_prediction == null || try(
+      var.batch_prediction.timeout >= coalesce(var.batch_prediction.time_margin_seconds, (var.batch_prediction.model_call.max_attempts * (var.batch_prediction.model_call.connect_timeout_seconds + var.batch_prediction.model_call.read_timeout_seconds) + sum(concat([0], [for i in range(var.batch_prediction.model_call.max_attempts - 1) : min(pow(2, i), 20) + 5]))) + 30) + 60,
+      false
+    )
+    error_message = "batch_prediction.timeout must leave at least 60 s of scoring after the time margin (time_margin_seconds, by default the worst case of one model call + 30 s: 259 s with the default model_call): raise timeout, or lower the model_call timeouts or attempts."
   }
 
   validation {

@@ -94,14 +94,16 @@ module "ml_gateway" {
 
   # CSV files under batch/in/ with a header of customer_id and every feature column are scored
   # through the default route; batch/out/ gets the same rows with a churn_probability column.
-  # No Batch Transform (transform): it does not run for CSV files with a header yet, so every
-  # file, however large, is scored through the endpoint.
+  # Files of 512 MiB and more (or too slow to stream in 15 minutes) go to Batch Transform with
+  # the endpoint's model: their rows are staged under batch/staging/ without the header, and
+  # the output is written to batch/out/ with it when the job ends.
   batch_prediction = {
     bucket             = module.data_bucket.name
     id_column          = "customer_id"
     feature_columns    = var.feature_names
     suffixes           = [".csv"]
     prediction_columns = ["churn_probability"]
+    transform          = {}
   }
 
   # CSVs of associationId,actualValue (the customer's churn outcome, 0 or 1) under

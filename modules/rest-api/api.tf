@@ -1,20 +1,58 @@
+# The API is its OpenAPI document (openapi.tf), imported with PutRestApi in overwrite mode, the
+# provider's default for put_rest_api_mode: the document replaces the API's whole definition, and
+# anything it leaves out is deleted, API-level settings included (resourceRestAPIUpdate in
+# https://github.com/hashicorp/terraform-provider-aws/blob/main/internal/service/apigateway/rest_api.go;
+# https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-import-api-update.html).
+# So no route-level resource (resource, method, integration, their responses, models,
+# validators, gateway responses, authorizers) is managed beside it: the provider's documentation
+# warns that an import overwrites such resources, and overwrite mode removes them.
+#
+# Which API settings are arguments and which live in the document:
+# - After each import the provider re-applies the arguments that are set (name, description,
+#   api_key_source, binary_media_types, disable_execute_api_endpoint, minimum_compression_size,
+#   policy, endpoint_configuration) where they differ from what the import left; an argument
+#   wins over the document. It skips arguments that are unset or zero (false, [], null), so only
+#   the document can carry those values through an overwrite import.
+# - Hence api key source, binary media types, minimum compression size, execute-api switch-off
+#   and VPC endpoint ids are only in the document: one value each, correct through every import.
+# - The endpoint type is an argument: the document cannot express it.
+# - The resource policy is the policy argument, not an aws_api_gateway_rest_api_policy: since
+#   hashicorp/aws 6.48.0 a body update wipes a policy set by that separate resource
+#   (https://github.com/hashicorp/terraform-provider-aws/issues/49672), while a policy argument
+#   present in the configuration is re-applied after the import
+#   (https://github.com/hashicorp/terraform-provider-aws/pull/48118).
 resource "aws_api_gateway_rest_api" "this" {
   name        = var.name
   description = var.description
-  # Clients identify themselves with the x-api-key header; usage plans meter them by it.
-  api_key_source = "HEADER"
+  body        = local.openapi_json
 
   endpoint_configuration {
     types            = [var.endpoint_configuration.type]
     vpc_endpoint_ids = var.endpoint_configuration.type == "PRIVATE" ? var.endpoint_configuration.vpc_endpoint_ids : null
   }
 
+  policy = local.resource_policy
+
   tags = var.tags
 
   # A replacement API (new endpoint type, for example) is built before the old one goes.
   lifecycle {
     create_before_destroy = true
+
+    # The document builds the invoke URIs from the function names; an invoke ARN given beside
+    # them must be the same function.
+    precondition {
+      condition     = var.lambda_function == null || try(var.lambda_function.invoke_arn == local.lambda_invoke_uris["route"], true)
+      error_message = "lambda_function: invoke_arn does not match function_name (the document invokes ${try(local.lambda_invoke_uris["route"], "")}); pass the function's own name (or ARN) and invoke ARN, for example modules/lambda-function's function_name and invoke_arn."
+    }
+    precondition {
+      condition     = alltrue([for k, a in var.authorizers : a.type == "COGNITO_USER_POOLS" || a.function_invoke_arn == local.lambda_invoke_uris["authorizer/${k}"]])
+      error_message = "authorizers: function_invoke_arn does not match function_name for authorizer(s) ${join(", ", [for k, a in var.authorizers : k if a.type != "COGNITO_USER_POOLS" && a.function_invoke_arn != try(local.lambda_invoke_uris["authorizer/${k}"], "")])}; pass the function's own name (or ARN) and invoke ARN."
+    }
   }
+
+  # The integrations name the SageMaker role, which must exist when the document is imported.
+  depends_on = [aws_iam_role.sagemaker]
 }
 
 # A PRIVATE API admits only its VPC endpoints unless the caller brings a policy of its own.
@@ -52,86 +90,20 @@ locals {
   resource_policy = var.resource_policy != null ? var.resource_policy : try(data.aws_iam_policy_document.private[0].json, null)
 }
 
-resource "aws_api_gateway_rest_api_policy" "this" {
-  count = var.resource_policy != null || var.endpoint_configuration.type == "PRIVATE" ? 1 : 0
+# The resource policy moved into the API's policy argument. Forget the former separate resource
+# rather than destroy it: destroying it removes the policy the API now carries.
+removed {
+  from = aws_api_gateway_rest_api_policy.this
 
-  rest_api_id = aws_api_gateway_rest_api.this.id
-  policy      = local.resource_policy
+  lifecycle {
+    destroy = false
+  }
 }
 
-# The path tree: one resource per distinct path prefix of the routes, one block per depth.
-resource "aws_api_gateway_resource" "depth1" {
-  for_each = local.prefixes_by_depth[1]
-
-  rest_api_id = aws_api_gateway_rest_api.this.id
-  parent_id   = aws_api_gateway_rest_api.this.root_resource_id
-  path_part   = each.value.path_part
-}
-
-resource "aws_api_gateway_resource" "depth2" {
-  for_each = local.prefixes_by_depth[2]
-
-  rest_api_id = aws_api_gateway_rest_api.this.id
-  parent_id   = aws_api_gateway_resource.depth1[each.value.parent].id
-  path_part   = each.value.path_part
-}
-
-resource "aws_api_gateway_resource" "depth3" {
-  for_each = local.prefixes_by_depth[3]
-
-  rest_api_id = aws_api_gateway_rest_api.this.id
-  parent_id   = aws_api_gateway_resource.depth2[each.value.parent].id
-  path_part   = each.value.path_part
-}
-
-resource "aws_api_gateway_resource" "depth4" {
-  for_each = local.prefixes_by_depth[4]
-
-  rest_api_id = aws_api_gateway_rest_api.this.id
-  parent_id   = aws_api_gateway_resource.depth3[each.value.parent].id
-  path_part   = each.value.path_part
-}
-
-resource "aws_api_gateway_resource" "depth5" {
-  for_each = local.prefixes_by_depth[5]
-
-  rest_api_id = aws_api_gateway_rest_api.this.id
-  parent_id   = aws_api_gateway_resource.depth4[each.value.parent].id
-  path_part   = each.value.path_part
-}
-
-resource "aws_api_gateway_request_validator" "this" {
-  for_each = local.validators
-
-  rest_api_id                 = aws_api_gateway_rest_api.this.id
-  name                        = "${var.name}-${each.key}"
-  validate_request_body       = each.value.body
-  validate_request_parameters = each.value.parameters
-}
-
-resource "aws_api_gateway_model" "this" {
-  for_each = local.models
-
-  rest_api_id  = aws_api_gateway_rest_api.this.id
-  name         = each.value.name
-  description  = "Request body of the ${each.key} route"
-  content_type = "application/json"
-  schema       = each.value.schema
-}
-
-resource "aws_api_gateway_authorizer" "this" {
-  for_each = var.authorizers
-
-  rest_api_id                      = aws_api_gateway_rest_api.this.id
-  name                             = "${var.name}-${each.key}"
-  type                             = each.value.type
-  provider_arns                    = each.value.type == "COGNITO_USER_POOLS" ? each.value.provider_arns : null
-  authorizer_uri                   = each.value.type == "COGNITO_USER_POOLS" ? null : each.value.function_invoke_arn
-  identity_source                  = each.value.identity_source
-  identity_validation_expression   = each.value.identity_validation_expression
-  authorizer_result_ttl_in_seconds = each.value.result_ttl_in_seconds
-}
-
+# Lambda authorizers: API Gateway may invoke the function for this API's authorizers. The
+# authorizer ids are assigned by the import, so the permission names every authorizer of the API
+# (an authorizer's invocations come from <execution ARN>/authorizers/<authorizer id>,
+# https://repost.aws/questions/QUueKWr4bAR3eDw9nVqhJLlQ/http-authorizer-lambda-permissions).
 resource "aws_lambda_permission" "authorizer" {
   for_each = { for k, a in var.authorizers : k => a if a.type != "COGNITO_USER_POOLS" }
 
@@ -139,5 +111,5 @@ resource "aws_lambda_permission" "authorizer" {
   action        = "lambda:InvokeFunction"
   function_name = each.value.function_name
   principal     = "apigateway.amazonaws.com"
-  source_arn    = "${aws_api_gateway_rest_api.this.execution_arn}/authorizers/${aws_api_gateway_authorizer.this[each.key].id}"
+  source_arn    = "${aws_api_gateway_rest_api.this.execution_arn}/authorizers/*"
 }

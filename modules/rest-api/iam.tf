@@ -31,7 +31,16 @@ module "role_names" {
 
 locals {
   create_sagemaker_role = length(local.sagemaker_routes) > 0 && var.iam_role.arn == null
-  sagemaker_role_arn    = length(local.sagemaker_routes) == 0 ? null : (local.create_sagemaker_role ? aws_iam_role.sagemaker[0].arn : var.iam_role.arn)
+  # The document names the role, so its ARN is built from the name, path, account and partition
+  # (arn:<partition>:iam::<account>:role<path><name>,
+  # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html#identifiers-arns).
+  # A name_prefix leaves the name to IAM: the ARN, and with it the document, is known only
+  # after apply.
+  sagemaker_role_arn = length(local.sagemaker_routes) == 0 ? null : (
+    var.iam_role.arn != null ? var.iam_role.arn :
+    var.iam_role.name_prefix != null ? aws_iam_role.sagemaker[0].arn :
+    "arn:${local.partition}:iam::${local.account_id}:role${var.iam_role.path}${coalesce(var.iam_role.name, module.role_names.names["sagemaker"])}"
+  )
 }
 
 # The role API Gateway assumes to call the SageMaker runtime for direct routes: InvokeEndpoint

@@ -25,27 +25,6 @@ locals {
   lambda_routes    = { for k, r in local.routes : k => r if r.type == "lambda_proxy" }
   sagemaker_routes = { for k, r in local.routes : k => r if r.type == "sagemaker" }
 
-  # Every path prefix of every route becomes one aws_api_gateway_resource, shared by all routes
-  # below it. Each depth is its own resource block so a child can reference its parent.
-  path_prefixes = toset(flatten([
-    for r in values(local.routes) : [for i in range(length(r.segments)) : join("/", slice(r.segments, 0, i + 1))]
-  ]))
-  prefixes_by_depth = {
-    for depth in range(1, 6) : depth => {
-      for p in local.path_prefixes : p => {
-        parent    = join("/", slice(split("/", p), 0, depth - 1))
-        path_part = element(split("/", p), depth - 1)
-      } if length(split("/", p)) == depth
-    }
-  }
-  resource_ids = merge(
-    { for p, r in aws_api_gateway_resource.depth1 : p => r.id },
-    { for p, r in aws_api_gateway_resource.depth2 : p => r.id },
-    { for p, r in aws_api_gateway_resource.depth3 : p => r.id },
-    { for p, r in aws_api_gateway_resource.depth4 : p => r.id },
-    { for p, r in aws_api_gateway_resource.depth5 : p => r.id },
-  )
-
   method_request_parameters = {
     for k, r in local.routes : k => merge(
       { for p in r.path_parameters : "method.request.path.${p}" => true },
@@ -98,23 +77,11 @@ locals {
 
   cors_origin = var.cors == null ? null : "'${var.cors.allow_origin}'"
 
-  # Integration settings, resolved from the route and the template files, so that the
-  # deployment hash changes whenever a template's content does.
+  # Integration settings of direct SageMaker routes, resolved from the route and the template
+  # files (embedded with file(), so the template tests and the document read the same bytes).
   integrations = {
-    for k, r in local.routes : k => r.type == "lambda_proxy" ? {
-      type                    = "AWS_PROXY"
-      uri                     = try(var.lambda_function.invoke_arn, null)
-      credentials             = null
-      passthrough_behavior    = null
-      request_parameters      = {}
-      request_templates       = {}
-      integration_http_method = "POST"
-      } : {
-      type                    = "AWS"
-      uri                     = "arn:${local.partition}:apigateway:${local.region}:runtime.sagemaker:path/endpoints/${coalesce(r.endpoint_name, var.default_endpoint_name)}/invocations"
-      credentials             = "sagemaker"
-      passthrough_behavior    = "NEVER"
-      integration_http_method = "POST"
+    for k, r in local.sagemaker_routes : k => {
+      uri = "arn:${local.partition}:apigateway:${local.region}:runtime.sagemaker:path/endpoints/${coalesce(r.endpoint_name, var.default_endpoint_name)}/invocations"
       request_parameters = merge(
         {
           "integration.request.header.Content-Type" = (

@@ -60,6 +60,11 @@ output "lambda_permission_scopes" {
   value       = { for k, p in local.lambda_permissions : k => "${p.stage}/${p.method}/${p.path}" }
 }
 
+output "openapi" {
+  description = "The API as one OpenAPI 3.0.1 document with API Gateway's extensions, as JSON text: exactly the REST API's body. Render docs or clients from it, or import it elsewhere."
+  value       = local.openapi_json
+}
+
 output "rest_api_arn" {
   description = "ARN of the REST API."
   value       = aws_api_gateway_rest_api.this.arn
@@ -123,4 +128,24 @@ output "usage_plans" {
 output "usage_plan_ids" {
   description = "ID of each usage plan, keyed by plan name."
   value       = { for k, p in aws_api_gateway_usage_plan.this : k => p.id }
+}
+
+output "custom_domain_name" {
+  description = "The custom domain name (null without custom_domain)."
+  value       = try(aws_api_gateway_domain_name.this[0].domain_name, null)
+}
+
+output "custom_domain_target" {
+  description = "Where DNS must point the custom domain when you manage DNS yourself: domain_name (the regional endpoint of a REGIONAL domain, the CloudFront distribution of an EDGE one) and the Route 53 hosted zone_id of that target for an alias record, or use domain_name as a CNAME value elsewhere (null without custom_domain)."
+  value = try({
+    domain_name = local.edge_domain ? aws_api_gateway_domain_name.this[0].cloudfront_domain_name : aws_api_gateway_domain_name.this[0].regional_domain_name
+    zone_id     = local.edge_domain ? aws_api_gateway_domain_name.this[0].cloudfront_zone_id : aws_api_gateway_domain_name.this[0].regional_zone_id
+  }, null)
+}
+
+output "custom_domain_url" {
+  description = "URL of each stage served on the custom domain, keyed by stage name: https://<domain>/<base path>, without a trailing slash ({} without custom_domain)."
+  value = {
+    for stage, path in local.custom_domain_base_paths : stage => trimsuffix("https://${aws_api_gateway_domain_name.this[0].domain_name}/${path}", "/")
+  }
 }

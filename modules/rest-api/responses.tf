@@ -1,3 +1,4 @@
+# API Gateway's own errors, as x-amazon-apigateway-gateway-responses of the document (openapi.tf).
 locals {
   # Without AWS_IAM routes, MISSING_AUTHENTICATION_TOKEN only ever means "no such method and
   # path", so it answers 404; with them it also means "request not signed" and stays 403.
@@ -51,9 +52,13 @@ locals {
     }
   }
 
-  gateway_response_headers = merge(
-    var.cors == null ? {} : { "gatewayresponse.header.Access-Control-Allow-Origin" = local.cors_origin },
-  )
+  # Headers every gateway response carries, and the Retry-After hint of THROTTLED.
+  gateway_response_parameters = {
+    for type in keys(local.gateway_response_templates) : type => merge(
+      var.cors == null ? {} : { "gatewayresponse.header.Access-Control-Allow-Origin" = local.cors_origin },
+      type == "THROTTLED" ? { "gatewayresponse.header.Retry-After" = "'1'" } : {},
+    )
+  }
 
   gateway_response_templates = merge(
     {
@@ -68,19 +73,5 @@ locals {
       DEFAULT_4XX = "{\"message\": $context.error.messageString, \"code\": \"ClientError\", \"requestId\": \"$context.requestId\"}"
       DEFAULT_5XX = "{\"message\": $context.error.messageString, \"code\": \"GatewayError\", \"requestId\": \"$context.requestId\"}"
     },
-  )
-}
-
-resource "aws_api_gateway_gateway_response" "this" {
-  for_each = local.gateway_response_templates
-
-  rest_api_id   = aws_api_gateway_rest_api.this.id
-  response_type = each.key
-  # DEFAULT_4XX and DEFAULT_5XX keep each error's own status.
-  status_code        = try(local.gateway_responses[each.key].status_code, null)
-  response_templates = { "application/json" = each.value }
-  response_parameters = merge(
-    local.gateway_response_headers,
-    each.key == "THROTTLED" ? { "gatewayresponse.header.Retry-After" = "'1'" } : {},
   )
 }

@@ -1,21 +1,10 @@
 locals {
-  # Everything a deployment snapshots, resolved from inputs and template files (so the hash is
-  # known at plan time and editing a .vtl file redeploys).
+  # What a deployment snapshots: the document, plus the API settings that live outside it (the
+  # endpoint type and the resource policy take effect on the stages only with a new deployment).
   deployment_hash = sha1(jsonencode({
-    api = {
-      endpoint_configuration = var.endpoint_configuration
-      resource_policy        = local.resource_policy
-    }
-    resources             = sort(tolist(local.path_prefixes))
-    methods               = { for k, r in local.routes : k => [r.method, r.path, r.api_key_required, r.authorization, r.authorizer, r.authorization_scopes, local.method_request_parameters[k], local.route_validators[k]] }
-    integrations          = { for k, r in local.routes : k => [local.integrations[k], r.cache_key_parameters, r.timeout_milliseconds] }
-    method_responses      = local.method_responses
-    integration_responses = local.integration_responses
-    validators            = local.validators
-    models                = local.models
-    authorizers           = var.authorizers
-    gateway_responses     = [local.gateway_response_templates, local.gateway_response_headers]
-    cors                  = [var.cors, local.cors_paths]
+    openapi                = local.openapi_json
+    endpoint_configuration = var.endpoint_configuration
+    resource_policy        = local.resource_policy
   }))
 
   default_access_log_format = jsonencode({
@@ -92,19 +81,6 @@ resource "aws_api_gateway_deployment" "this" {
   lifecycle {
     create_before_destroy = true
   }
-
-  depends_on = [
-    aws_api_gateway_rest_api_policy.this,
-    aws_api_gateway_method.this,
-    aws_api_gateway_integration.this,
-    aws_api_gateway_method_response.sagemaker,
-    aws_api_gateway_integration_response.sagemaker,
-    aws_api_gateway_method.cors,
-    aws_api_gateway_integration.cors,
-    aws_api_gateway_method_response.cors,
-    aws_api_gateway_integration_response.cors,
-    aws_api_gateway_gateway_response.this,
-  ]
 }
 
 resource "aws_cloudwatch_log_group" "access" {

@@ -106,6 +106,23 @@ variable "authorizers" {
   }
 }
 
+variable "binary_media_types" {
+  description = <<-EOT
+    Media types API Gateway treats as binary (x-amazon-apigateway-binary-media-types), for example
+    ["image/png", "application/octet-stream"] or ["*/*"]. A request or answer in one of them is
+    passed to a Lambda-proxy function base64-encoded (isBase64Encoded) and decoded on the way back;
+    any other is text. Empty (default): every payload is text.
+  EOT
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for t in var.binary_media_types : can(regex("^[A-Za-z0-9*][A-Za-z0-9!#$&^_.+*-]*/[A-Za-z0-9*][A-Za-z0-9!#$&^_.+*-]*$", t))])
+    error_message = "binary_media_types: each entry must be a media type such as image/png, application/octet-stream or */*."
+  }
+}
+
 variable "cors" {
   description = <<-EOT
     Cross-origin requests from browsers. Null: no CORS. Otherwise every route path answers
@@ -141,6 +158,13 @@ variable "description" {
   description = "Description of the REST API shown in the API Gateway console."
   type        = string
   default     = null
+}
+
+variable "disable_execute_api_endpoint" {
+  description = "Turn off the API's default https://<id>.execute-api.<region>.amazonaws.com endpoint, so that clients reach it only through a custom domain (x-amazon-apigateway-endpoint-configuration disableExecuteApiEndpoint)."
+  type        = bool
+  default     = false
+  nullable    = false
 }
 
 variable "endpoint_configuration" {
@@ -194,12 +218,29 @@ variable "iam_role" {
 }
 
 variable "lambda_function" {
-  description = "The function that lambda_proxy routes invoke: its name (for the invoke permissions) and invoke ARN (modules/lambda-function outputs function_name and invoke_arn). Required when any route is lambda_proxy."
+  description = "The function that lambda_proxy routes invoke: its name or ARN (the document's invoke URI is built from it, so it is known at plan time; the invoke permissions name it) and its invoke ARN, which must name the same function (modules/lambda-function outputs function_name and invoke_arn). Required when any route is lambda_proxy."
   type = object({
     function_name = string
     invoke_arn    = string
   })
   default = null
+}
+
+variable "minimum_compression_size" {
+  description = <<-EOT
+    Smallest answer, in bytes, that API Gateway compresses for clients that accept it
+    (x-amazon-apigateway-minimum-compression-size): 0 compresses every answer, null (default)
+    turns compression off.
+  EOT
+  type        = number
+  default     = null
+
+  # RestApi.minimumCompressionSize: "non-negative between 0 and 10485760 (10M) bytes, inclusive"
+  # (https://docs.aws.amazon.com/apigateway/latest/api/API_RestApi.html); null disables compression.
+  validation {
+    condition     = var.minimum_compression_size == null || try(var.minimum_compression_size >= 0 && var.minimum_compression_size <= 10485760 && floor(var.minimum_compression_size) == var.minimum_compression_size, false)
+    error_message = "minimum_compression_size must be a whole number of bytes from 0 to 10485760 (10 MB), API Gateway's range, or null to turn compression off."
+  }
 }
 
 variable "name" {
@@ -293,33 +334,45 @@ variable "routes" {
     error_message = "routes: method ANY is allowed only on lambda_proxy routes; a sagemaker route serves one method."
   }
 
+  # API Gateway refuses any other resource path part with BadRequestException "Resource's path
+  # part only allow a-zA-Z0-9._- and curly braces at the beginning and the end and an optional
+  # plus sign before the closing brace" (https://github.com/claudiajs/claudia/issues/11,
+  # https://github.com/getmoto/moto/blob/master/moto/apigateway/exceptions.py). A ':' is reported
+  # to pass the console (https://github.com/aws/aws-cdk/issues/22477), but the module keeps to the
+  # documented characters: a path also becomes part of execute-api ARNs in Lambda permissions.
+  # Parameter names are further limited to letters, digits and '_' (they become
+  # method.request.path.<name>).
   validation {
-    condition = alltrue([for r in values(var.routes) : alltrue([
+    condition = alltrue([for r in values(var.routes) : trim(r.path, "/") != "" && alltrue([
       for i, s in split("/", trim(r.path, "/")) : can(regex("^([A-Za-z0-9._-]+|\\{[A-Za-z0-9_]+\\}|\\{[A-Za-z0-9_]+\\+\\})$", s)) && (!endswith(s, "+}") || i == length(split("/", trim(r.path, "/"))) - 1)
-    ]) && trim(r.path, "/") != ""])
-    error_message = "routes: path must be one or more segments separated by '/', each letters, digits, '.', '_' or '-', or a {parameter}; a greedy {parameter+} only as the last segment. The API root itself cannot be a route."
+    ])])
+    error_message = "routes: invalid path(s) ${join(", ", [for k, r in var.routes : "${k} (\"${r.path}\")" if !(trim(r.path, "/") != "" && alltrue([for i, s in split("/", trim(r.path, "/")) : can(regex("^([A-Za-z0-9._-]+|\\{[A-Za-z0-9_]+\\}|\\{[A-Za-z0-9_]+\\+\\})$", s)) && (!endswith(s, "+}") || i == length(split("/", trim(r.path, "/"))) - 1)]))])}: a path is one or more segments separated by '/', each letters, digits, '.', '_' or '-' (API Gateway refuses other characters in a path part), or a {parameter} of letters, digits and '_'; a greedy {parameter+} only as the last segment. The API root itself cannot be a route."
   }
 
   validation {
-    condition     = alltrue([for r in values(var.routes) : length(split("/", trim(r.path, "/"))) <= 5])
-    error_message = "routes: path can have at most 5 segments."
+    condition     = length(distinct([for r in values(var.routes) : "${upper(r.method)} /${trim(r.path, "/")}"])) == length(var.routes)
+    error_message = "routes: two routes serve the same method and path: ${join("; ", [for route in distinct([for r in values(var.routes) : "${upper(r.method)} /${trim(r.path, "/")}"]) : "${join(" and ", sort([for k, r in var.routes : k if "${upper(r.method)} /${trim(r.path, "/")}" == route]))} both serve ${route}" if length([for r in values(var.routes) : r if "${upper(r.method)} /${trim(r.path, "/")}" == route]) > 1])}. Give each method and path one route."
   }
 
+  # API Gateway allows one {parameter} child per resource: /users/{id} and /users/{user_id}/items
+  # cannot both exist.
   validation {
-    condition     = length(distinct([for r in values(var.routes) : "${upper(r.method)} ${trim(r.path, "/")}"])) == length(var.routes)
-    error_message = "routes: two routes serve the same method and path; give each method and path one route."
-  }
-
-  validation {
-    condition = alltrue(flatten([
-      for r in values(var.routes) : [
-        for i, s in split("/", trim(r.path, "/")) : length(distinct([
-          for o in values(var.routes) : split("/", trim(o.path, "/"))[i]
-          if length(split("/", trim(o.path, "/"))) > i && startswith(split("/", trim(o.path, "/"))[i], "{") && join("/", slice(split("/", trim(o.path, "/")), 0, i)) == join("/", slice(split("/", trim(r.path, "/")), 0, i))
-        ])) <= 1
+    condition = length(flatten([
+      for a, ra in var.routes : [
+        for b, rb in var.routes : [
+          for i, s in split("/", trim(ra.path, "/")) : true
+          if a != b && length(split("/", trim(rb.path, "/"))) > i && startswith(s, "{") && startswith(try(split("/", trim(rb.path, "/"))[i], ""), "{") && s != try(split("/", trim(rb.path, "/"))[i], "") && join("/", slice(split("/", trim(ra.path, "/")), 0, i)) == join("/", slice(split("/", trim(rb.path, "/")), 0, i))
+        ]
       ]
-    ]))
-    error_message = "routes: paths that share a prefix must use the same parameter name at the same position (API Gateway allows one {parameter} child per resource)."
+    ])) == 0
+    error_message = "routes: paths that share a prefix must use the same parameter name at the same position (API Gateway allows one {parameter} child per resource): ${join("; ", distinct(flatten([
+      for a, ra in var.routes : [
+        for b, rb in var.routes : [
+          for i, s in split("/", trim(ra.path, "/")) : "route ${a} has ${s} where route ${b} has ${split("/", trim(rb.path, "/"))[i]}, after /${join("/", slice(split("/", trim(ra.path, "/")), 0, i))}"
+          if sort([a, b])[0] == a && a != b && length(split("/", trim(rb.path, "/"))) > i && startswith(s, "{") && startswith(try(split("/", trim(rb.path, "/"))[i], ""), "{") && s != try(split("/", trim(rb.path, "/"))[i], "") && join("/", slice(split("/", trim(ra.path, "/")), 0, i)) == join("/", slice(split("/", trim(rb.path, "/")), 0, i))
+        ]
+      ]
+    ])))}."
   }
 
   validation {
@@ -581,5 +634,134 @@ variable "usage_plans" {
   validation {
     condition     = alltrue([for p in values(var.usage_plans) : alltrue([for r in keys(p.method_throttles) : contains(keys(var.routes), r) && upper(try(var.routes[r].method, "ANY")) != "ANY"])])
     error_message = "usage_plans: method_throttles keys must be route names (keys of routes) of routes with a single method, not ANY."
+  }
+}
+
+variable "custom_domain" {
+  description = <<-EOT
+    A custom domain name for the API (null: none; clients use the execute-api invoke URLs).
+    domain_name is the host name clients call (api.example.com) and certificate_arn the ACM
+    certificate that covers it: in us-east-1 for an EDGE domain, in the API's region for a
+    REGIONAL one. endpoint_type REGIONAL (default) serves the domain from the API's region, EDGE
+    through a CloudFront distribution that API Gateway manages. security_policy is the TLS policy
+    (TLS_1_2 by default; the enhanced SecurityPolicy_* policies need endpoint_access_mode BASIC
+    or STRICT, and those ending in _EDGE are for EDGE domains). ip_address_type "dualstack"
+    (default) answers IPv4 and IPv6 clients, "ipv4" IPv4 only. base_paths maps stage names to
+    the base path each is served under ("" or null: the domain's root); left null, every stage
+    is served under its own name (https://api.example.com/prod). route53_zone_id, when set,
+    creates alias records for the domain in that public hosted zone: A, and AAAA for a
+    dualstack domain. Otherwise point your DNS at the target_domain_name output. Set
+    disable_execute_api_endpoint = true once clients use the domain, so that the execute-api
+    URLs stop answering.
+  EOT
+  type = object({
+    base_paths           = optional(map(string))
+    certificate_arn      = optional(string)
+    domain_name          = string
+    endpoint_access_mode = optional(string)
+    endpoint_type        = optional(string, "REGIONAL")
+    ip_address_type      = optional(string, "dualstack")
+    route53_zone_id      = optional(string)
+    security_policy      = optional(string, "TLS_1_2")
+  })
+  default = null
+
+  validation {
+    condition     = var.custom_domain == null || can(regex("^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z]{2,63}$", var.custom_domain.domain_name))
+    error_message = "custom_domain.domain_name must be a fully qualified host name such as api.example.com (labels of letters, digits and hyphens separated by dots; wildcard names are not supported by this module)."
+  }
+
+  # API Gateway serves a custom domain only over TLS with an ACM certificate covering it:
+  # https://docs.aws.amazon.com/apigateway/latest/developerguide/how-to-custom-domains-prerequisites.html
+  validation {
+    condition     = var.custom_domain == null || try(var.custom_domain.certificate_arn != null, false)
+    error_message = "custom_domain.certificate_arn is required: API Gateway serves a custom domain name only with an ACM certificate that covers it. Request or import one in ACM (in us-east-1 for an EDGE domain, in the API's region for a REGIONAL one) and pass its ARN."
+  }
+
+  validation {
+    condition     = try(var.custom_domain.certificate_arn, null) == null || can(regex("^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[A-Za-z0-9-]+$", var.custom_domain.certificate_arn))
+    error_message = "custom_domain.certificate_arn must be an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>): ACM is the only certificate source API Gateway accepts for a domain name."
+  }
+
+  validation {
+    condition     = var.custom_domain == null || contains(["REGIONAL", "EDGE"], try(var.custom_domain.endpoint_type, ""))
+    error_message = "custom_domain.endpoint_type must be REGIONAL (served from the API's region) or EDGE (through CloudFront)."
+  }
+
+  # An edge-optimized domain name takes its certificate from us-east-1 whatever the API's region:
+  # https://docs.aws.amazon.com/apigateway/latest/developerguide/how-to-custom-domains-prerequisites.html
+  # and https://docs.aws.amazon.com/apigateway/latest/developerguide/how-to-edge-optimized-custom-domain-name.html
+  # (the REGIONAL rule, the API's own region, is a precondition of the domain name: domain.tf).
+  validation {
+    condition     = try(var.custom_domain.endpoint_type, null) != "EDGE" || try(split(":", var.custom_domain.certificate_arn)[3] == "us-east-1", true)
+    error_message = "custom_domain: an EDGE domain needs its ACM certificate in us-east-1 (US East, N. Virginia), whatever the API's region; request or import the certificate there, or use endpoint_type = \"REGIONAL\" with a certificate in the API's region."
+  }
+
+  # Security policies per endpoint type, and the endpoint access mode that the enhanced
+  # (SecurityPolicy_*) policies require and the legacy ones do not take:
+  # https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-security-policies-list.html
+  # https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-security-policies.html
+  # (botocore apigateway service-2.json SecurityPolicy and EndpointAccessMode list the same values).
+  # The legacy TLS_1_0 policy, which AWS still accepts, is left out on purpose: it admits TLS 1.0.
+  validation {
+    condition = var.custom_domain == null || contains(concat(["TLS_1_2"], try(var.custom_domain.endpoint_type, "") == "EDGE" ? [
+      "SecurityPolicy_TLS13_2025_EDGE", "SecurityPolicy_TLS12_PFS_2025_EDGE", "SecurityPolicy_TLS12_2018_EDGE",
+      ] : [
+      "SecurityPolicy_TLS13_1_3_2025_09", "SecurityPolicy_TLS13_1_3_FIPS_2025_09", "SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09",
+      "SecurityPolicy_TLS13_1_2_FIPS_PQ_2025_09", "SecurityPolicy_TLS13_1_2_FIPS_PFS_PQ_2025_09", "SecurityPolicy_TLS13_1_2_Ext2_PQ_2025_09",
+      "SecurityPolicy_TLS13_1_2_Ext2_FIPS_PQ_2025_09", "SecurityPolicy_TLS13_1_2_PQ_2025_09", "SecurityPolicy_TLS13_1_2_2021_06",
+    ]), try(var.custom_domain.security_policy, ""))
+    error_message = "custom_domain.security_policy must be TLS_1_2 (default) or an enhanced policy for the domain's endpoint type: SecurityPolicy_*_EDGE ones for EDGE, the other SecurityPolicy_* ones for REGIONAL (see API Gateway's list of supported security policies). TLS_1_0, which still admits TLS 1.0 clients, is not offered."
+  }
+
+  validation {
+    condition = var.custom_domain == null || (
+      startswith(try(var.custom_domain.security_policy, ""), "SecurityPolicy_")
+      ? contains(["BASIC", "STRICT"], coalesce(try(var.custom_domain.endpoint_access_mode, null), "unset"))
+      : try(var.custom_domain.endpoint_access_mode, null) == null
+    )
+    error_message = "custom_domain.endpoint_access_mode: an enhanced security policy (SecurityPolicy_*) needs endpoint_access_mode BASIC or STRICT (AWS refuses it otherwise: \"Endpoint access mode is required for the specified security policy\"); TLS_1_2 takes none, leave it null."
+  }
+
+  validation {
+    condition     = var.custom_domain == null || contains(["ipv4", "dualstack"], try(var.custom_domain.ip_address_type, ""))
+    error_message = "custom_domain.ip_address_type must be dualstack (IPv4 and IPv6 clients) or ipv4."
+  }
+
+  validation {
+    condition     = try(var.custom_domain.base_paths, null) == null || length(try(var.custom_domain.base_paths, {})) > 0
+    error_message = "custom_domain.base_paths must map at least one stage, or be left null to serve every stage under its own name."
+  }
+
+  validation {
+    condition     = alltrue([for s in keys(coalesce(try(var.custom_domain.base_paths, null), {})) : contains(keys(var.stages), s)])
+    error_message = "custom_domain.base_paths keys must be stage names (keys of stages); unknown: ${join(", ", sort([for s in keys(coalesce(try(var.custom_domain.base_paths, null), {})) : s if !contains(keys(var.stages), s)]))}."
+  }
+
+  # A base path is one segment of letters, digits and $-_.+!*'() (AWS's characters for API
+  # mappings, at most 300: https://docs.aws.amazon.com/apigateway/latest/developerguide/websocket-api-mappings.html
+  # and https://docs.aws.amazon.com/apigateway/latest/developerguide/rest-api-mappings.html).
+  # Multi-level paths (a/b) are left out: AWS takes them only on REGIONAL TLS_1_2 domains, and
+  # hashicorp/aws separates the parts of a mapping's ID with "/", so it would read the second
+  # level as a domain name ID (base_path_mapping.go, basePathMappingParseResourceID).
+  validation {
+    condition     = alltrue([for p in values(coalesce(try(var.custom_domain.base_paths, null), {})) : p == null || can(regex("^[A-Za-z0-9$_.+!*'()-]{0,300}$", p))])
+    error_message = "custom_domain.base_paths values must be \"\" or null (the domain's root) or one path segment of up to 300 letters, digits and $-_.+!*'() characters, without \"/\"."
+  }
+
+  # Each base path of a domain name leads to one mapping: API Gateway refuses a second one.
+  validation {
+    condition = try(var.custom_domain.base_paths, null) == null || (
+      length(distinct([for p in values(coalesce(try(var.custom_domain.base_paths, null), {})) : p == null ? "" : p])) == length(coalesce(try(var.custom_domain.base_paths, null), {}))
+    )
+    error_message = "custom_domain.base_paths: two stages share a base path; give each stage its own (at most one may be the root, \"\")."
+  }
+
+  # Private APIs are reached through private custom domain names
+  # (https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-private-custom-domains.html),
+  # which this module does not create; it builds public (REGIONAL or EDGE) ones only.
+  validation {
+    condition     = var.custom_domain == null || var.endpoint_configuration.type != "PRIVATE"
+    error_message = "custom_domain cannot serve a PRIVATE API: a private API needs a private custom domain name, which this module does not create."
   }
 }

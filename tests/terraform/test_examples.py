@@ -35,6 +35,25 @@ def _tfvars(example: str) -> dict[str, Any]:
         return {name: value[0] for name, value in hcl2.load(handle).items() if not name.startswith("__")}
 
 
+def _operations(plan: PlanResult, api: str) -> dict[str, dict[str, Any]]:
+    """The routes of a REST API module's document (its body), keyed by route name."""
+    document = json.loads(plan.resource(f"{api}.aws_api_gateway_rest_api.this")["body"])
+    return {
+        op["operationId"]: op | {"_method": method.upper()}
+        for item in document["paths"].values()
+        for method, op in item.items()
+        if method != "options"
+    }
+
+
+def _parameters(operation: dict[str, Any]) -> dict[str, bool]:
+    location = {"path": "path", "query": "querystring", "header": "header"}
+    return {
+        f"method.request.{location[p['in']]}.{p['name']}": p["required"]
+        for p in operation.get("parameters", [])
+    }
+
+
 def _plan(tf: Workspace, example: str) -> PlanResult:
     return tf.plan(example, var_file=str(tf.path(example) / TFVARS))
 
@@ -61,6 +80,7 @@ def test_example_plans_with_its_tfvars_example(tf: Workspace, example: str) -> N
     "example",
     [
         "examples/complete",
+        "examples/custom-domain",
         "examples/direct-sagemaker",
         "examples/existing-endpoint",
         "examples/lambda-proxy",
@@ -145,12 +165,10 @@ def test_lambda_proxy_example_wires_the_function_into_the_api(tf: Workspace) -> 
     assert json.loads(fn["environment"][0]["variables"]["MODELS_JSON"]) == {
         "default": {"backend": "sagemaker", "endpoint_name": values["endpoint_name"]}
     }
-    methods = {a: plan.resource(a) for a in plan.addresses("module.api.aws_api_gateway_method.this")}
-    assert {m["http_method"] for m in methods.values()} == {"POST"}
-    assert {m["api_key_required"] for m in methods.values()} == {True}
-    assert {
-        plan.resource(a)["type"] for a in plan.addresses("module.api.aws_api_gateway_integration.this")
-    } == {"AWS_PROXY"}
+    methods = _operations(plan, "module.api")
+    assert {m["_method"] for m in methods.values()} == {"POST"}
+    assert all({"api_key": []} in m["security"] for m in methods.values())
+    assert {m["x-amazon-apigateway-integration"]["type"] for m in methods.values()} == {"aws_proxy"}
     permissions = plan.addresses("module.api.aws_lambda_permission.route")
     assert {plan.resource(a)["function_name"] for a in permissions} == {f"{values['name']}-predict"}
     assert 'module.api.aws_api_gateway_usage_plan_key.this["example-client"]' in plan.resources
@@ -165,8 +183,8 @@ def test_direct_sagemaker_example_has_no_function_and_invokes_only_its_endpoint(
         policy["Statement"][0]["Resource"]
         == f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:endpoint/{values['endpoint_name']}"
     )
-    ratings = plan.resource('module.api.aws_api_gateway_method.this["ratings"]')
-    assert ratings["request_parameters"] == {
+    ratings = _operations(plan, "module.api")["ratings"]
+    assert _parameters(ratings) == {
         "method.request.path.user_id": True,
         "method.request.querystring.items": True,
     }
@@ -180,11 +198,13 @@ def test_direct_sagemaker_example_has_no_function_and_invokes_only_its_endpoint(
 
 def test_query_string_example_requires_data_on_get(tf: Workspace) -> None:
     plan = _plan(tf, "examples/query-string")
-    method = plan.resource('module.api.aws_api_gateway_method.this["predict"]')
-    assert method["http_method"] == "GET"
-    assert method["request_parameters"] == {"method.request.querystring.data": True}
-    validators = plan.addresses("module.api.aws_api_gateway_request_validator.")
-    assert [plan.resource(a)["validate_request_parameters"] for a in validators] == [True]
+    method = _operations(plan, "module.api")["predict"]
+    assert method["_method"] == "GET"
+    assert _parameters(method) == {"method.request.querystring.data": True}
+    document = json.loads(plan.resource("module.api.aws_api_gateway_rest_api.this")["body"])
+    validators = document["x-amazon-apigateway-request-validators"]
+    assert [v["validateRequestParameters"] for v in validators.values()] == [True]
+    assert method["x-amazon-apigateway-request-validator"] in validators
     fn = plan.resource("module.predict.aws_lambda_function.this")
     default = json.loads(fn["environment"][0]["variables"]["MODELS_JSON"])["default"]
     assert (default["content_type"], default["endpoint_name"]) == (
@@ -234,11 +254,11 @@ def test_complete_example_every_route_speaks_the_models_csv(complete: PlanResult
             "serverless": False,
         }
     }
-    methods = complete.addresses("module.ml_gateway.module.api[0].aws_api_gateway_method.this")
-    assert not [a for a in methods if "ratings" in a]
-    score = complete.resource('module.ml_gateway.module.api[0].aws_api_gateway_integration.this["score"]')
-    assert score["type"] == "AWS"
-    assert set(score["request_templates"]) == {"text/csv"}
+    methods = _operations(complete, "module.ml_gateway.module.api[0]")
+    assert not [k for k in methods if "ratings" in k]
+    score = methods["score"]["x-amazon-apigateway-integration"]
+    assert score["type"] == "aws"
+    assert set(score["requestTemplates"]) == {"text/csv"}
     assert complete.addresses("module.ml_gateway.module.api[0].aws_api_gateway_stage.this") == [
         'module.ml_gateway.module.api[0].aws_api_gateway_stage.this["prod"]',
         'module.ml_gateway.module.api[0].aws_api_gateway_stage.this["test"]',
@@ -249,7 +269,7 @@ def test_complete_example_every_route_speaks_the_models_csv(complete: PlanResult
     ]
 
 
-def test_complete_example_scores_batch_files_through_the_endpoint_without_batch_transform(
+def test_complete_example_scores_batch_files_through_the_endpoint_and_large_ones_with_batch_transform(
     complete: PlanResult,
 ) -> None:
     features = _tfvars("examples/complete")["feature_names"]
@@ -261,7 +281,13 @@ def test_complete_example_scores_batch_files_through_the_endpoint_without_batch_
     assert env["BATCH_ID_COLUMN"] == "customer_id"
     assert env["BATCH_FEATURE_COLUMNS"] == ",".join(features)
     assert env["BATCH_PREDICTION_COLUMNS"] == "churn_probability"
-    assert not [k for k in env if k.startswith("BATCH_TRANSFORM_")]
+    # Header CSV takes Batch Transform with the endpoint's model, finished by the job's state change
+    assert (
+        env["BATCH_TRANSFORM_MODEL_NAME"]
+        == complete.resource("module.ml_gateway.module.endpoint[0].aws_sagemaker_model.this")["name"]
+    )
+    assert env["BATCH_STAGING_PREFIX"] == "batch/staging/"
+    assert "module.ml_gateway.aws_cloudwatch_event_rule.batch_transform[0]" in complete.resources
     bucket = f"churn-{ACCOUNT}-us-east-1"
     rules = complete.resource(
         f'module.ml_gateway.module.s3_triggers["{bucket}"].aws_s3_bucket_notification.this[0]'
@@ -272,6 +298,27 @@ def test_complete_example_scores_batch_files_through_the_endpoint_without_batch_
     ]
     actuals = complete.resource("module.ml_gateway.module.report_actuals[0].aws_lambda_function.this")
     assert actuals["environment"][0]["variables"]["ACTUALS_SINKS"] == "datarobot"
+
+
+def test_custom_domain_example_serves_prod_at_the_root_and_test_under_its_path(tf: Workspace) -> None:
+    values = _tfvars("examples/custom-domain")
+    plan = _plan(tf, "examples/custom-domain")
+    api = "module.ml_gateway.module.api[0]"
+    domain = plan.resource(f"{api}.aws_api_gateway_domain_name.this[0]")
+    assert (domain["domain_name"], domain["regional_certificate_arn"]) == (
+        values["domain_name"],
+        values["certificate_arn"],
+    )
+    mappings = {
+        plan.resource(a)["stage_name"]: plan.resource(a)["base_path"]
+        for a in plan.addresses(f"{api}.aws_api_gateway_base_path_mapping.this")
+    }
+    assert mappings == {"prod": "", "test": "test"}
+    records = [plan.resource(a) for a in plan.addresses(f"{api}.aws_route53_record.custom_domain")]
+    assert sorted(r["type"] for r in records) == ["A", "AAAA"]
+    assert {r["zone_id"] for r in records} == {values["route53_zone_id"]}
+    assert plan.outputs["url"] == f"https://{values['domain_name']}"
+    assert plan.outputs["urls"]["test"] == f"https://{values['domain_name']}/test"
 
 
 def test_existing_endpoint_example_scopes_the_function_to_that_endpoint(tf: Workspace) -> None:

@@ -95,3 +95,30 @@ def test_real_toolchain_without_a_binary_says_what_is_missing(monkeypatch: pytes
     monkeypatch.setenv("PATH", "")
     with pytest.raises(RuntimeError, match="needs a terraform binary"):
         real_toolchain()
+
+
+def test_make_openapi_reads_the_one_rest_api_body_of_a_plan() -> None:
+    from tfharness.__main__ import _rest_api_bodies
+
+    shown = {
+        "planned_values": {
+            "root_module": {
+                "resources": [
+                    {"address": "aws_s3_bucket.b", "mode": "managed", "type": "aws_s3_bucket", "values": {}}
+                ],
+                "child_modules": [
+                    {
+                        "resources": [
+                            {
+                                "address": "module.api.aws_api_gateway_rest_api.this",
+                                "mode": "managed",
+                                "type": "aws_api_gateway_rest_api",
+                                "values": {"body": '{"openapi": "3.0.1"}'},
+                            }
+                        ]
+                    }
+                ],
+            }
+        }
+    }
+    assert _rest_api_bodies(shown) == {"module.api.aws_api_gateway_rest_api.this": '{"openapi": "3.0.1"}'}

@@ -94,6 +94,38 @@ def _config_resource(plan: PlanResult, address: str) -> dict[str, Any]:
     return next(r for r in resources if r["address"] == address)
 
 
+def _document(plan: PlanResult) -> dict[str, Any]:
+    """The OpenAPI document the API is imported from: the body, identical to output openapi."""
+    body = plan.resource("aws_api_gateway_rest_api.this")["body"]
+    assert body == plan.outputs["openapi"]
+    return dict(json.loads(body))
+
+
+def _operations(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every route's operation, keyed by its operationId (the route name)."""
+    return {
+        op["operationId"]: op | {"_path": path, "_method": method}
+        for path, item in document["paths"].items()
+        for method, op in item.items()
+        if method != "options"
+    }
+
+
+def _parameters(operation: dict[str, Any]) -> dict[str, bool]:
+    """method.request.<location>.<name> -> required, as API Gateway maps OpenAPI parameters."""
+    location = {"path": "path", "query": "querystring", "header": "header"}
+    return {
+        f"method.request.{location[p['in']]}.{p['name']}": p["required"]
+        for p in operation.get("parameters", [])
+    }
+
+
+def _integration_responses(operation: dict[str, Any]) -> dict[str | None, dict[str, Any]]:
+    """The integration responses keyed by selection pattern (None for the default one)."""
+    responses = operation["x-amazon-apigateway-integration"]["responses"]
+    return {(None if k == "default" else k): v for k, v in responses.items()}
+
+
 def test_stages_and_their_settings(plan: PlanResult) -> None:
     assert plan.addresses("aws_api_gateway_stage.") == [
         'aws_api_gateway_stage.this["prod"]',
@@ -199,41 +231,56 @@ def test_every_key_is_attached_to_its_plan(plan: PlanResult) -> None:
 
 
 def test_api_key_required_on_every_method_unless_switched_off(plan: PlanResult) -> None:
-    methods = {a: plan.resource(a) for a in plan.addresses("aws_api_gateway_method.this")}
-    assert len(methods) == len(BASE["routes"])
-    required = {a: m["api_key_required"] for a, m in methods.items()}
-    assert required.pop('aws_api_gateway_method.this["health"]') is False
+    document = _document(plan)
+    operations = _operations(document)
+    assert len(operations) == len(BASE["routes"])
+    required = {k: {"api_key": []} in op.get("security", []) for k, op in operations.items()}
+    assert required.pop("health") is False
+    assert "security" not in operations["health"]
     assert set(required.values()) == {True}
+    assert document["components"]["securitySchemes"]["api_key"] == {
+        "type": "apiKey",
+        "name": "x-api-key",
+        "in": "header",
+    }
+    assert document["x-amazon-apigateway-api-key-source"] == "HEADER"
 
 
 def test_paths_share_their_prefix_resources(plan: PlanResult) -> None:
-    depth1 = {a: plan.resource(a)["path_part"] for a in plan.addresses("aws_api_gateway_resource.depth1")}
-    assert sorted(depth1.values()) == ["health", "models", "predict", "predicted-ratings"]
-    assert plan.resource('aws_api_gateway_resource.depth2["predict/{model}"]')["path_part"] == "{model}"
-    assert plan.resource('aws_api_gateway_resource.depth3["models/legacy/csv"]')["path_part"] == "csv"
-    # predict, predict/{model}, predicted-ratings, predicted-ratings/{user_id}, health, models,
-    # models/legacy, models/legacy/csv: each once, though predict serves three routes.
-    assert len(plan.addresses("aws_api_gateway_resource.")) == 8
+    paths = _document(plan)["paths"]
+    # One path item per distinct path, holding every method of it: /predict serves two routes.
+    assert sorted(paths) == [
+        "/health",
+        "/models/legacy/csv",
+        "/predict",
+        "/predict/{model}",
+        "/predicted-ratings/{user_id}",
+    ]
+    assert sorted(paths["/predict"]) == ["get", "post"]
+    assert list(paths["/health"]) == ["x-amazon-apigateway-any-method"]
+    # No route-level resource is managed beside the body.
+    for kind in ("resource", "method", "integration", "method_response", "integration_response"):
+        assert not plan.addresses(f"aws_api_gateway_{kind}."), kind
+    for kind in ("request_validator", "model", "gateway_response", "authorizer", "rest_api_policy"):
+        assert not plan.addresses(f"aws_api_gateway_{kind}."), kind
 
 
 def test_request_parameters_are_required_and_validated(plan: PlanResult) -> None:
-    ratings = plan.resource('aws_api_gateway_method.this["ratings"]')
-    assert ratings["request_parameters"] == {
+    document = _document(plan)
+    operations = _operations(document)
+    assert _parameters(operations["ratings"]) == {
         "method.request.path.user_id": True,
         "method.request.querystring.items": True,
     }
-    assert plan.resource('aws_api_gateway_method.this["query"]')["request_parameters"] == {
-        "method.request.querystring.data": True
+    assert _parameters(operations["query"]) == {"method.request.querystring.data": True}
+    assert document["x-amazon-apigateway-request-validators"] == {
+        "churn-api-parameters": {"validateRequestBody": False, "validateRequestParameters": True}
     }
-    validators = [plan.resource(a) for a in plan.addresses("aws_api_gateway_request_validator.")]
-    assert validators == [
-        validators[0]
-        | {
-            "name": "churn-api-parameters",
-            "validate_request_parameters": True,
-            "validate_request_body": False,
-        }
-    ]
+    validated = {k for k, op in operations.items() if "x-amazon-apigateway-request-validator" in op}
+    assert validated == {"ratings", "query", "predict-model"}
+    assert {operations[k]["x-amazon-apigateway-request-validator"] for k in validated} == {
+        "churn-api-parameters"
+    }
 
 
 def test_lambda_permissions_are_scoped_to_stage_method_and_path(plan: PlanResult) -> None:
@@ -323,67 +370,64 @@ def test_long_permission_statement_ids_are_hashed_under_lambdas_limit(tf: Worksp
 
 
 def test_sagemaker_integrations_never_pass_through(plan: PlanResult) -> None:
-    ratings = plan.resource('aws_api_gateway_integration.this["ratings"]')
-    assert ratings["type"] == "AWS"
-    assert ratings["integration_http_method"] == "POST"
+    operations = _operations(_document(plan))
+    ratings = operations["ratings"]["x-amazon-apigateway-integration"]
+    assert ratings["type"] == "aws"
+    assert ratings["httpMethod"] == "POST"
     assert ratings["uri"] == (
         "arn:aws:apigateway:us-east-1:runtime.sagemaker:path/endpoints/Churn-Prod/invocations"
     )
-    assert ratings["passthrough_behavior"] == "NEVER"
-    assert ratings["request_templates"] == {
+    assert ratings["passthroughBehavior"] == "never"
+    # Known at plan time: the role's ARN is built from its name, not read after apply.
+    assert ratings["credentials"] == f"arn:aws:iam::{ACCOUNT}:role/churn-api-apigateway-sagemaker-us-east-1"
+    assert plan.resource("aws_iam_role.sagemaker[0]")["name"] == "churn-api-apigateway-sagemaker-us-east-1"
+    assert ratings["requestTemplates"] == {
         "application/json": (TEMPLATES / "ratings_request.vtl").read_text(encoding="utf-8")
     }
-    assert ratings["request_parameters"] == {
+    assert ratings["requestParameters"] == {
         "integration.request.header.Content-Type": "'application/json'",
         "integration.request.header.Accept": "'application/json'",
     }
-    csv = plan.resource('aws_api_gateway_integration.this["csv"]')
+    assert ratings["timeoutInMillis"] == 29000
+    csv = operations["csv"]["x-amazon-apigateway-integration"]
     assert csv["uri"].endswith("path/endpoints/Legacy-CSV/invocations")
-    assert csv["request_templates"] == {
+    assert csv["requestTemplates"] == {
         "text/csv": (TEMPLATES / "passthrough_request.vtl").read_text(encoding="utf-8")
     }
-    assert csv["request_parameters"]["integration.request.header.Content-Type"] == "'text/csv'"
-    assert csv["request_parameters"]["integration.request.header.Accept"] == "'text/csv'"
-    proxy = plan.resource('aws_api_gateway_integration.this["predict"]')
-    assert (proxy["type"], proxy["uri"], proxy["integration_http_method"]) == (
-        "AWS_PROXY",
-        INVOKE_ARN,
-        "POST",
-    )
+    assert csv["requestParameters"]["integration.request.header.Content-Type"] == "'text/csv'"
+    assert csv["requestParameters"]["integration.request.header.Accept"] == "'text/csv'"
+    assert (operations["csv"]["_path"], operations["csv"]["_method"]) == ("/models/legacy/csv", "post")
+    proxy = operations["predict"]["x-amazon-apigateway-integration"]
+    assert (proxy["type"], proxy["uri"], proxy["httpMethod"]) == ("aws_proxy", INVOKE_ARN, "POST")
+    assert "credentials" not in proxy
 
 
 def test_integration_responses_map_every_sagemaker_error(plan: PlanResult) -> None:
     table = json.loads((TEMPLATES / "integration_responses.json").read_text(encoding="utf-8"))
+    operations = _operations(_document(plan))
     for route in ("ratings", "csv"):
-        responses = {
-            a.split("/")[-1].rstrip('"]'): plan.resource(a)
-            for a in plan.addresses(f'aws_api_gateway_integration_response.sagemaker["{route}/')
-        }
-        assert set(responses) == set(table)
-        by_pattern = {r["selection_pattern"]: r["status_code"] for r in responses.values()}
+        responses = _integration_responses(operations[route])
+        assert set(responses) == {entry["selection_pattern"] for entry in table.values()}
+        by_pattern = {pattern: r["statusCode"] for pattern, r in responses.items()}
         for sagemaker_status, client_status in ERROR_STATUSES.items():
             assert by_pattern[sagemaker_status] == client_status
         assert by_pattern[None] == "200"
-        for name, entry in table.items():
+        for entry in table.values():
             if entry["template"]:
                 body = (TEMPLATES / entry["template"]).read_text(encoding="utf-8")
-                assert responses[name]["response_templates"] == {"application/json": body}
-        unavailable = responses["model-not-ready"]["response_parameters"]
+                assert responses[entry["selection_pattern"]]["responseTemplates"] == {
+                    "application/json": body
+                }
+        unavailable = responses[table["model-not-ready"]["selection_pattern"]]["responseParameters"]
         assert unavailable == {"method.response.header.Retry-After": "'5'"}
-        statuses = {
-            plan.resource(a)["status_code"]: plan.resource(a)["response_parameters"]
-            for a in plan.addresses(f'aws_api_gateway_method_response.sagemaker["{route}/')
-        }
+        statuses = operations[route]["responses"]
         assert set(statuses) == {"200", "400", "413", "502", "503", "504"}
-        assert statuses["503"] == {"method.response.header.Retry-After": True}
-    ratings_success = plan.resource('aws_api_gateway_integration_response.sagemaker["ratings/success"]')
-    assert ratings_success["response_templates"] == {
+        assert statuses["503"]["headers"] == {"Retry-After": {"schema": {"type": "string"}}}
+        assert all("headers" not in statuses[s] for s in ("200", "400", "413", "502", "504"))
+    assert _integration_responses(operations["ratings"])[None]["responseTemplates"] == {
         "application/json": (TEMPLATES / "ratings_response.vtl").read_text(encoding="utf-8")
     }
-    assert (
-        plan.resource('aws_api_gateway_integration_response.sagemaker["csv/success"]')["response_templates"]
-        is None
-    )
+    assert "responseTemplates" not in _integration_responses(operations["csv"])[None]
 
 
 def test_gateway_responses_are_json_with_the_request_id(plan: PlanResult) -> None:
@@ -399,19 +443,24 @@ def test_gateway_responses_are_json_with_the_request_id(plan: PlanResult) -> Non
         # Where a Lambda-proxy request or answer above Lambda's 6 MB invoke limit ends.
         "INTEGRATION_FAILURE": ("502", "IntegrationFailure"),
     }
+    responses = _document(plan)["x-amazon-apigateway-gateway-responses"]
+    assert set(responses) == set(expected) | {"DEFAULT_4XX", "DEFAULT_5XX"}
     for response_type, (status, code) in expected.items():
-        response = plan.resource(f'aws_api_gateway_gateway_response.this["{response_type}"]')
-        body = json.loads(response["response_templates"]["application/json"])
-        assert (response["status_code"], body["code"], body["requestId"]) == (
+        response = responses[response_type]
+        body = json.loads(response["responseTemplates"]["application/json"])
+        assert (response["statusCode"], body["code"], body["requestId"]) == (
             status,
             code,
             "$context.requestId",
         )
         assert body["message"]
+    # A throttled client is told when to retry; without CORS no other header is set.
+    assert responses["THROTTLED"]["responseParameters"] == {"gatewayresponse.header.Retry-After": "'1'"}
+    assert all("responseParameters" not in r for t, r in responses.items() if t != "THROTTLED")
     for response_type in ("DEFAULT_4XX", "DEFAULT_5XX"):
-        response = plan.resource(f'aws_api_gateway_gateway_response.this["{response_type}"]')
-        assert response["status_code"] is None
-        rendered = response["response_templates"]["application/json"].replace(
+        response = responses[response_type]
+        assert "statusCode" not in response
+        rendered = response["responseTemplates"]["application/json"].replace(
             "$context.error.messageString", '"Forbidden"'
         )
         assert json.loads(rendered)["requestId"] == "$context.requestId"
@@ -421,12 +470,48 @@ def test_deployment_is_replaced_before_destroy_and_hashes_the_configuration(plan
     deployment = plan.resource("aws_api_gateway_deployment.this")
     assert deployment["triggers"] == {"redeployment": plan.outputs["deployment_hash"]}
     assert len(plan.outputs["deployment_hash"]) == 40
+    # The deployment waits for the API, whose body imports every method and integration.
     config = _config_resource(plan, "aws_api_gateway_deployment.this")
-    assert {"aws_api_gateway_integration.this", "aws_api_gateway_integration_response.sagemaker"} <= set(
-        config["depends_on"]
-    )
+    assert "aws_api_gateway_rest_api.this" in config["expressions"]["rest_api_id"]["references"]
+    assert config["expressions"]["triggers"]["references"][0] == "local.deployment_hash"
     changes = {c["address"]: c for c in plan.raw._raw["resource_changes"]}
     assert changes['aws_api_gateway_stage.this["prod"]']["change"]["after_unknown"]["deployment_id"] is True
+
+
+def test_deployment_hash_follows_the_document_and_the_settings_outside_it(
+    tf: Workspace, plan: PlanResult
+) -> None:
+    # A route change reaches the document and the hash; the resource policy and the endpoint
+    # type live outside the document and reach the hash too.
+    changed_route = tf.plan(
+        MODULE,
+        _with(
+            routes={**BASE["routes"], "query": {**BASE["routes"]["query"], "query_parameters": {"x": True}}}
+        ),
+        context=ROLE_SET,
+    )
+    assert changed_route.outputs["openapi"] != plan.outputs["openapi"]
+    assert changed_route.outputs["deployment_hash"] != plan.outputs["deployment_hash"]
+    policy = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": "*",
+                    "Action": "execute-api:Invoke",
+                    "Resource": "execute-api:/*",
+                }
+            ],
+        }
+    )
+    with_policy = tf.plan(MODULE, _with(resource_policy=policy), context=ROLE_SET)
+    assert with_policy.outputs["openapi"] == plan.outputs["openapi"]
+    assert with_policy.outputs["deployment_hash"] != plan.outputs["deployment_hash"]
+    assert json.loads(with_policy.resource("aws_api_gateway_rest_api.this")["policy"]) == json.loads(policy)
+    edge = tf.plan(MODULE, _with(endpoint_configuration={"type": "EDGE"}), context=ROLE_SET)
+    assert edge.outputs["openapi"] == plan.outputs["openapi"]
+    assert edge.outputs["deployment_hash"] != plan.outputs["deployment_hash"]
 
 
 def test_deployment_hash_follows_template_content(tf: Workspace, plan: PlanResult) -> None:
@@ -484,35 +569,66 @@ def test_private_api_with_cors_authorizers_cache_and_account_role(tf: Workspace)
     assert api["endpoint_configuration"] == [
         api["endpoint_configuration"][0] | {"types": ["PRIVATE"], "vpc_endpoint_ids": ["vpce-0abc"]}
     ]
-    policy = json.loads(plan.resource("aws_api_gateway_rest_api_policy.this[0]")["policy"])
+    policy = json.loads(api["policy"])
     deny = next(s for s in policy["Statement"] if s["Effect"] == "Deny")
     assert deny["Condition"] == {"StringNotEquals": {"aws:SourceVpce": "vpce-0abc"}}
 
-    predict = plan.resource('aws_api_gateway_method.this["predict"]')
-    assert predict["authorization"] == "COGNITO_USER_POOLS"
-    assert predict["request_models"] == {"application/json": "PredictRequest"}
-    assert plan.resource('aws_api_gateway_authorizer.this["users"]')["provider_arns"] == [pool]
-    assert plan.resource('aws_api_gateway_model.this["predict"]')["schema"] == json.dumps(
-        {"type": "object", "required": ["instances"]}
-    )
-    assert sorted(plan.resource(a)["name"] for a in plan.addresses("aws_api_gateway_request_validator.")) == [
+    document = _document(plan)
+    assert document["servers"][0]["x-amazon-apigateway-endpoint-configuration"] == {
+        "disableExecuteApiEndpoint": False,
+        "vpcEndpointIds": ["vpce-0abc"],
+    }
+    operations = _operations(document)
+    predict = operations["predict"]
+    # COGNITO_USER_POOLS: the users authorizer, no API key.
+    assert predict["security"] == [{"ml-private-users": []}]
+    assert predict["requestBody"] == {
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PredictRequest"}}}
+    }
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["ml-private-users"]["x-amazon-apigateway-authtype"] == "cognito_user_pools"
+    assert schemes["ml-private-users"]["x-amazon-apigateway-authorizer"] == {
+        "type": "cognito_user_pools",
+        "providerARNs": [pool],
+        "identitySource": "method.request.header.Authorization",
+        "authorizerResultTtlInSeconds": 300,
+    }
+    assert document["components"]["schemas"]["PredictRequest"] == {
+        "type": "object",
+        "required": ["instances"],
+    }
+    assert sorted(document["x-amazon-apigateway-request-validators"]) == [
         "ml-private-body",
         "ml-private-parameters",
     ]
+    assert predict["x-amazon-apigateway-request-validator"] == "ml-private-body"
+    # AWS_IAM: requests signed with SigV4.
+    assert operations["lookup"]["security"] == [{"sigv4": []}]
+    assert schemes["sigv4"]["x-amazon-apigateway-authtype"] == "awsSigv4"
+    assert "api_key" not in schemes
 
-    options = plan.resource('aws_api_gateway_method.cors["predict"]')
-    assert (options["http_method"], options["api_key_required"], options["authorization"]) == (
-        "OPTIONS",
-        False,
-        "NONE",
-    )
-    preflight = plan.resource('aws_api_gateway_integration_response.cors["predict"]')["response_parameters"]
+    options = document["paths"]["/predict"]["options"]
+    # No API key, no authorization: browsers send preflights without credentials.
+    assert "security" not in options
+    assert options["x-amazon-apigateway-integration"]["type"] == "mock"
+    preflight = options["x-amazon-apigateway-integration"]["responses"]["default"]["responseParameters"]
     assert preflight["method.response.header.Access-Control-Allow-Methods"] == "'GET,OPTIONS,POST'"
     assert preflight["method.response.header.Access-Control-Allow-Origin"] == "'https://app.example.com'"
-    missing = plan.resource('aws_api_gateway_gateway_response.this["MISSING_AUTHENTICATION_TOKEN"]')
-    assert missing["status_code"] == "403"
-    assert missing["response_parameters"] == {
+    assert set(options["responses"]["200"]["headers"]) == {
+        "Access-Control-Allow-Headers",
+        "Access-Control-Allow-Methods",
+        "Access-Control-Allow-Origin",
+        "Access-Control-Max-Age",
+    }
+    responses = document["x-amazon-apigateway-gateway-responses"]
+    missing = responses["MISSING_AUTHENTICATION_TOKEN"]
+    assert missing["statusCode"] == "403"
+    assert missing["responseParameters"] == {
         "gatewayresponse.header.Access-Control-Allow-Origin": "'https://app.example.com'"
+    }
+    assert responses["THROTTLED"]["responseParameters"] == {
+        "gatewayresponse.header.Access-Control-Allow-Origin": "'https://app.example.com'",
+        "gatewayresponse.header.Retry-After": "'1'",
     }
 
     stage = plan.resource('aws_api_gateway_stage.this["prod"]')
@@ -526,7 +642,7 @@ def test_private_api_with_cors_authorizers_cache_and_account_role(tf: Workspace)
         cached["settings"][0],
         {"caching_enabled": True, "cache_ttl_in_seconds": 60, "cache_data_encrypted": True},
     )
-    assert plan.resource('aws_api_gateway_integration.this["lookup"]')["cache_key_parameters"] == [
+    assert operations["lookup"]["x-amazon-apigateway-integration"]["cacheKeyParameters"] == [
         "method.request.querystring.data"
     ]
     assert plan.resource('aws_wafv2_web_acl_association.this["prod"]')["web_acl_arn"] == waf
@@ -546,8 +662,8 @@ def test_private_api_with_cors_authorizers_cache_and_account_role(tf: Workspace)
 
 
 def _gateway_message(plan: PlanResult, response_type: str) -> str:
-    response = plan.resource(f'aws_api_gateway_gateway_response.this["{response_type}"]')
-    return str(json.loads(response["response_templates"]["application/json"])["message"])
+    response = _document(plan)["x-amazon-apigateway-gateway-responses"][response_type]
+    return str(json.loads(response["responseTemplates"]["application/json"])["message"])
 
 
 def test_integration_failure_speaks_of_answers_over_6_mb_only(plan: PlanResult) -> None:
@@ -810,3 +926,195 @@ def test_a_stage_covered_by_usage_plans_managed_elsewhere_plans(tf: Workspace) -
     plan = tf.plan(MODULE, _minimal(stages=stages, usage_plans={}, api_keys={}), context=context)
     assert not plan.addresses("aws_api_gateway_usage_plan.")
     assert plan.addresses("aws_api_gateway_stage.") == ['aws_api_gateway_stage.this["prod"]']
+
+
+def test_api_settings_live_in_the_document(tf: Workspace) -> None:
+    plan = tf.plan(
+        MODULE,
+        _minimal(
+            binary_media_types=["image/png", "application/octet-stream"],
+            minimum_compression_size=1024,
+            disable_execute_api_endpoint=True,
+        ),
+    )
+    document = _document(plan)
+    assert document["openapi"] == "3.0.1"
+    assert document["x-amazon-apigateway-binary-media-types"] == ["image/png", "application/octet-stream"]
+    assert document["x-amazon-apigateway-minimum-compression-size"] == 1024
+    assert document["servers"][0]["x-amazon-apigateway-endpoint-configuration"] == {
+        "disableExecuteApiEndpoint": True
+    }
+    # Only the document carries them (an argument would override it after each import).
+    api = plan.resource("aws_api_gateway_rest_api.this")
+    for argument in ("binary_media_types", "minimum_compression_size", "disable_execute_api_endpoint"):
+        assert argument not in api, argument
+    assert "put_rest_api_mode" not in api or api["put_rest_api_mode"] in (None, "overwrite")
+
+
+def test_api_settings_default_to_text_no_compression_and_the_execute_api_endpoint(tf: Workspace) -> None:
+    document = _document(tf.plan(MODULE, MINIMAL))
+    assert document["x-amazon-apigateway-binary-media-types"] == []
+    assert "x-amazon-apigateway-minimum-compression-size" not in document
+    assert document["servers"][0]["x-amazon-apigateway-endpoint-configuration"] == {
+        "disableExecuteApiEndpoint": False
+    }
+    assert "x-amazon-apigateway-request-validators" not in document
+
+
+def test_lambda_authorizers_are_security_schemes_invoked_through_the_api(tf: Workspace) -> None:
+    authorizer_arn = (
+        "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/"
+        f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:churn-auth/invocations"
+    )
+    routes = {
+        "predict": {
+            "type": "lambda_proxy",
+            "path": "predict",
+            "authorization": "CUSTOM",
+            "authorizer": "tokens",
+        },
+        "scored": {
+            "type": "lambda_proxy",
+            "path": "scored",
+            "authorization": "COGNITO_USER_POOLS",
+            "authorizer": "users",
+            "authorization_scopes": ["ml/predict"],
+            "api_key_required": False,
+        },
+    }
+    authorizers = {
+        "tokens": {
+            "type": "TOKEN",
+            "function_name": "churn-auth",
+            "function_invoke_arn": authorizer_arn,
+            "identity_source": "method.request.header.X-Token",
+            "result_ttl_in_seconds": 0,
+        },
+        "users": {
+            "type": "COGNITO_USER_POOLS",
+            "provider_arns": [f"arn:aws:cognito-idp:us-east-1:{ACCOUNT}:userpool/us-east-1_example"],
+        },
+    }
+    plan = tf.plan(MODULE, _minimal(routes=routes, authorizers=authorizers))
+    document = _document(plan)
+    scheme = document["components"]["securitySchemes"]["churn-api-tokens"]
+    assert (scheme["type"], scheme["name"], scheme["in"]) == ("apiKey", "X-Token", "header")
+    assert scheme["x-amazon-apigateway-authtype"] == "custom"
+    assert scheme["x-amazon-apigateway-authorizer"] == {
+        "type": "token",
+        "authorizerUri": authorizer_arn,
+        "identitySource": "method.request.header.X-Token",
+        "authorizerResultTtlInSeconds": 0,
+    }
+    operations = _operations(document)
+    # API key and authorizer both apply: one security requirement holding both.
+    assert operations["predict"]["security"] == [{"api_key": [], "churn-api-tokens": []}]
+    # Cognito scopes go with the authorizer in the operation's security.
+    assert operations["scored"]["security"] == [{"churn-api-users": ["ml/predict"]}]
+    permission = plan.resource('aws_lambda_permission.authorizer["tokens"]')
+    assert (permission["function_name"], permission["principal"]) == (
+        "churn-auth",
+        "apigateway.amazonaws.com",
+    )
+    source_arn = _config_resource(plan, "aws_lambda_permission.authorizer")["expressions"]["source_arn"]
+    assert source_arn["references"][0] == "aws_api_gateway_rest_api.this.execution_arn"
+    assert not plan.addresses('aws_lambda_permission.authorizer["users"]')
+
+
+def test_the_integration_role_arn_follows_its_path_and_an_existing_role(tf: Workspace) -> None:
+    routes = {
+        "score": {"type": "sagemaker", "path": "score", "endpoint_name": "churn", "api_key_required": False}
+    }
+    named = tf.plan(
+        MODULE, {"name": "churn", "routes": routes, "iam_role": {"name": "ml-api", "path": "/ml/"}}
+    )
+    credentials = _operations(_document(named))["score"]["x-amazon-apigateway-integration"]["credentials"]
+    assert credentials == f"arn:aws:iam::{ACCOUNT}:role/ml/ml-api"
+    assert (
+        named.resource("aws_iam_role.sagemaker[0]")["name"],
+        named.resource("aws_iam_role.sagemaker[0]")["path"],
+    ) == (
+        "ml-api",
+        "/ml/",
+    )
+    existing = f"arn:aws:iam::{ACCOUNT}:role/platform/apigw"
+    plan = tf.plan(MODULE, {"name": "churn", "routes": routes, "iam_role": {"arn": existing}})
+    assert _operations(_document(plan))["score"]["x-amazon-apigateway-integration"]["credentials"] == existing
+
+
+@pytest.mark.parametrize(
+    ("routes", "messages"),
+    [
+        (
+            {"a": {"type": "lambda_proxy", "path": "p"}, "b": {"type": "lambda_proxy", "path": "/p/"}},
+            ["two routes serve the same method and path", "a and b both serve POST /p"],
+        ),
+        (
+            {
+                "users": {"type": "lambda_proxy", "path": "users/{id}"},
+                "ratings": {"type": "lambda_proxy", "path": "users/{user_id}/ratings", "method": "GET"},
+            },
+            [
+                "must use the same parameter name at the same position",
+                "route ratings has {user_id} where route users has {id}, after /users",
+            ],
+        ),
+        (
+            {
+                "ok": {"type": "lambda_proxy", "path": "predict"},
+                "bad": {"type": "lambda_proxy", "path": "v1/pre dict"},
+            },
+            [
+                'routes: invalid path(s) bad ("v1/pre dict")',
+                "API Gateway refuses other characters in a path part",
+            ],
+        ),
+        (
+            {"greedy": {"type": "lambda_proxy", "path": "files/{key+}/meta"}},
+            [
+                'invalid path(s) greedy ("files/{key+}/meta")',
+                "a greedy {parameter+} only as the last segment",
+            ],
+        ),
+    ],
+    ids=["same-method-and-path", "parameter-names-differ", "path-characters", "greedy-not-last"],
+)
+def test_conflicting_or_invalid_routes_fail_naming_the_routes(
+    tf: Workspace, routes: dict[str, Any], messages: list[str]
+) -> None:
+    error = tf.plan_error(MODULE, _minimal(routes=routes))
+    for message in messages:
+        assert message in error
+
+
+@pytest.mark.parametrize(
+    ("tf_vars", "message"),
+    [
+        (
+            _minimal(minimum_compression_size=10485761),
+            "minimum_compression_size must be a whole number of bytes from 0 to 10485760",
+        ),
+        (_minimal(minimum_compression_size=-1), "or null to turn compression off"),
+        (_minimal(binary_media_types=["png"]), "binary_media_types: each entry must be a media type"),
+    ],
+    ids=["compression-above-10-mb", "compression-negative", "binary-type-not-a-media-type"],
+)
+def test_bad_api_settings_fail_with_their_message(
+    tf: Workspace, tf_vars: dict[str, Any], message: str
+) -> None:
+    assert message in tf.plan_error(MODULE, tf_vars)
+
+
+def test_a_compression_size_at_the_limit_plans(tf: Workspace) -> None:
+    document = _document(tf.plan(MODULE, _minimal(minimum_compression_size=10485760)))
+    assert document["x-amazon-apigateway-minimum-compression-size"] == 10485760
+
+
+def test_an_invoke_arn_of_another_function_fails_before_the_api_changes(tf: Workspace) -> None:
+    # The document invokes the function named by function_name; an invoke ARN beside it that names
+    # another function means the caller wired two different functions.
+    other = INVOKE_ARN.replace("churn-predict", "churn-other")
+    error = tf.plan_error(
+        MODULE, _minimal(lambda_function={"function_name": "churn-predict", "invoke_arn": other})
+    )
+    assert "lambda_function: invoke_arn does not match function_name" in error

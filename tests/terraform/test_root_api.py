@@ -84,10 +84,13 @@ def test_prediction_iam_names_exact_endpoint_and_model_arns(plan: Any) -> None:
 
 
 def test_prediction_routes_and_the_direct_route_are_created_with_api_keys(plan: Any) -> None:
+    document = json.loads(plan.resource("module.api[0].aws_api_gateway_rest_api.this")["body"])
+    location = {"path": "path", "query": "querystring", "header": "header"}
     methods = {
-        (values["http_method"], key.split('"')[1]): values
-        for key, values in plan.resources.items()
-        if key.startswith("module.api[0].aws_api_gateway_method.this[")
+        (method.upper(), op["operationId"]): op
+        for item in document["paths"].values()
+        for method, op in item.items()
+        if method != "options"
     }
     assert set(methods) == {
         ("POST", "predict"),
@@ -96,16 +99,15 @@ def test_prediction_routes_and_the_direct_route_are_created_with_api_keys(plan: 
         ("GET", "predict-model-get"),
         ("GET", "ratings"),
     }
-    assert all(m["api_key_required"] for m in methods.values())
-    assert methods[("GET", "predict-get")]["request_parameters"] == {"method.request.querystring.data": True}
-    integrations = {
-        key.split('"')[1]: values
-        for key, values in plan.resources.items()
-        if key.startswith("module.api[0].aws_api_gateway_integration.this[")
-    }
+    assert all({"api_key": []} in m["security"] for m in methods.values())
+    assert {
+        f"method.request.{location[p['in']]}.{p['name']}": p["required"]
+        for p in methods[("GET", "predict-get")]["parameters"]
+    } == {"method.request.querystring.data": True}
+    integrations = {key[1]: op["x-amazon-apigateway-integration"] for key, op in methods.items()}
     # A stage cache must never answer one client's ?data= (or model) with another's result.
-    assert integrations["predict-get"]["cache_key_parameters"] == ["method.request.querystring.data"]
-    assert sorted(integrations["predict-model-get"]["cache_key_parameters"]) == [
+    assert integrations["predict-get"]["cacheKeyParameters"] == ["method.request.querystring.data"]
+    assert sorted(integrations["predict-model-get"]["cacheKeyParameters"]) == [
         "method.request.path.model",
         "method.request.querystring.data",
     ]
@@ -144,6 +146,11 @@ def test_the_account_cloudwatch_role_can_be_created_from_the_root(tf: Workspace)
     ]
     settings = plan.resource('module.api[0].aws_api_gateway_method_settings.all["prod"]')["settings"][0]
     assert settings["logging_level"] == "ERROR"
+
+
+def test_the_document_passes_through_the_root(plan: Any) -> None:
+    assert plan.outputs["api_openapi"] == plan.resource("module.api[0].aws_api_gateway_rest_api.this")["body"]
+    assert json.loads(plan.outputs["api_openapi"])["openapi"] == "3.0.1"
 
 
 def test_no_api_creates_no_function(tf: Workspace) -> None:

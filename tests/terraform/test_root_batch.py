@@ -50,6 +50,13 @@ def test_function_settings_and_iam_scope(tf: Workspace) -> None:
         "BATCH_CONCURRENCY": "4",
         "BATCH_FEATURE_COLUMNS": "tenure,plan",
         "BATCH_ID_COLUMN": "customer_id",
+        "BATCH_TIME_MARGIN_SECONDS": "259",
+    }
+    # 3 x (2 + 70) + (1 + 5) + (2 + 5) = 229 s for one model call, and 30 s to finish
+    assert {k: v for k, v in env.items() if k.startswith("MODEL_")} == {
+        "MODEL_CONNECT_TIMEOUT_SECONDS": "2",
+        "MODEL_READ_TIMEOUT_SECONDS": "70",
+        "MODEL_MAX_ATTEMPTS": "3",
     }
     assert json.loads(env["MODELS_JSON"])["csv"]["endpoint_name"] == "Churn-Prod"
 
@@ -64,7 +71,7 @@ def test_function_settings_and_iam_scope(tf: Workspace) -> None:
     assert (
         statements["InvokeModel"]["Resource"] == f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:endpoint/churn-prod"
     )
-    assert "StartTransformJobs" not in statements
+    assert "RunTransformJobs" not in statements
     # Inputs are never writable or deletable by the function.
     for statement in statements.values():
         if (
@@ -106,10 +113,8 @@ def test_created_bucket_is_hardened_and_expires_outputs(tf: Workspace) -> None:
     )
 
 
-def test_batch_transform_uses_the_created_endpoint_model_and_its_role_gets_the_prefixes(
-    tf: Workspace,
-) -> None:
-    tf_vars = _batch(transform={})
+def _transform_vars(**overrides: Any) -> dict[str, Any]:
+    tf_vars = _batch(transform={}, **overrides)
     tf_vars["endpoint"] = {
         "name": "churn-prod",
         "create": {
@@ -120,23 +125,87 @@ def test_batch_transform_uses_the_created_endpoint_model_and_its_role_gets_the_p
             "variants": {"primary": {"instance_type": "ml.m5.large"}},
         },
     }
-    plan = tf.plan(ROOT, tf_vars)
+    return tf_vars
+
+
+def test_batch_transform_uses_the_created_endpoint_model_and_its_role_gets_the_staging_prefix(
+    tf: Workspace,
+) -> None:
+    plan = tf.plan(ROOT, _transform_vars())
     statements = _statements(plan, f"{FN}.aws_iam_role_policy.this[0]")
-    assert statements["StartTransformJobs"]["Action"] == "sagemaker:CreateTransformJob"
-    assert statements["StartTransformJobs"]["Resource"] == (
+    assert statements["RunTransformJobs"]["Action"] == [
+        "sagemaker:CreateTransformJob",
+        "sagemaker:DescribeTransformJob",
+    ]
+    assert statements["RunTransformJobs"]["Resource"] == (
         f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:transform-job/churn-batch-*"
     )
+    # UploadPartCopy reads the input (ReadInputs) and writes the staging prefix; completion reads
+    # and deletes staging objects there, and writes the output (WriteResults)
+    assert statements["StageTransformJobs"]["Resource"] == "arn:aws:s3:::churn-data/batch/staging/*"
+    assert statements["StageTransformJobs"]["Action"] == [
+        "s3:AbortMultipartUpload",
+        "s3:DeleteObject",
+        "s3:GetObject",
+        "s3:PutObject",
+    ]
+    assert statements["ReadInputs"]["Resource"] == "arn:aws:s3:::churn-data/batch/in/*"
+    # CreateTransformJob takes no role, so the function passes none
+    assert all("iam:PassRole" not in str(statement["Action"]) for statement in statements.values())
     env = plan.resource(f"{FN}.aws_lambda_function.this")["environment"][0]["variables"]
     assert env["BATCH_TRANSFORM_JOB_PREFIX"] == "churn-batch"
+    assert env["BATCH_STAGING_PREFIX"] == "batch/staging/"
     assert env["BATCH_TRANSFORM_INSTANCE_TYPE"] == "ml.m5.xlarge"
+    # The job, running as the model's role, reads and writes the staging prefix only
     role_policies = [
         v["policy"]
         for k, v in plan.resources.items()
         if k.startswith("module.endpoint[0].aws_iam_role_policy.") and isinstance(v.get("policy"), str)
     ]
     text = " ".join(role_policies)
-    assert "arn:aws:s3:::churn-data/batch/in/*" in text
-    assert "arn:aws:s3:::churn-data/batch/out/*" in text
+    assert "arn:aws:s3:::churn-data/batch/staging/*" in text
+    assert "arn:aws:s3:::churn-data/batch/in/*" not in text
+    assert "arn:aws:s3:::churn-data/batch/out/*" not in text
+
+
+def test_batch_transform_jobs_that_end_invoke_the_function(tf: Workspace) -> None:
+    plan = tf.plan(ROOT, _transform_vars())
+    rule = plan.resource("aws_cloudwatch_event_rule.batch_transform[0]")
+    assert rule["name"] == "churn-batch-transform"
+    assert json.loads(rule["event_pattern"]) == {
+        "source": ["aws.sagemaker"],
+        "detail-type": ["SageMaker Transform Job State Change"],
+        "detail": {
+            "TransformJobName": [{"prefix": "churn-batch-"}],
+            "TransformJobStatus": ["Completed", "Failed", "Stopped"],
+        },
+    }
+    target = plan.resource("aws_cloudwatch_event_target.batch_transform[0]")
+    assert target["rule"] == "churn-batch-transform"
+    permission = plan.resource("aws_lambda_permission.batch_transform[0]")
+    assert (permission["principal"], permission["action"], permission["function_name"]) == (
+        "events.amazonaws.com",
+        "lambda:InvokeFunction",
+        "churn-batch-predict",
+    )
+
+
+def test_batch_transform_staging_never_triggers_and_expires_in_a_created_bucket(tf: Workspace) -> None:
+    plan = tf.plan(ROOT, _transform_vars(create_bucket=True))
+    rules = plan.resource("module.batch_bucket[0].aws_s3_bucket_lifecycle_configuration.this")["rule"]
+    staging = [r for r in rules if r["id"] == "expire-staging"]
+    assert staging[0]["filter"][0]["prefix"] == "batch/staging/"
+    assert staging[0]["expiration"][0]["days"] == 7
+    notification = plan.resource('module.s3_triggers["churn-data"].aws_s3_bucket_notification.this[0]')
+    assert {r["filter_prefix"] for r in notification["lambda_function"]} == {"batch/in/"}
+
+
+def test_without_batch_transform_there_is_no_job_rule_and_no_staging_grant(tf: Workspace) -> None:
+    plan = tf.plan(ROOT, _batch(create_bucket=True))
+    assert "aws_cloudwatch_event_rule.batch_transform[0]" not in plan.resources
+    statements = _statements(plan, f"{FN}.aws_iam_role_policy.this[0]")
+    assert "StageTransformJobs" not in statements
+    assert "RunTransformJobs" not in statements
 
 
 @pytest.mark.parametrize(
@@ -144,12 +213,33 @@ def test_batch_transform_uses_the_created_endpoint_model_and_its_role_gets_the_p
     [
         ({"output_prefix": "batch/in/out/"}, "must not be nested in one another"),
         ({"error_prefix": "batch/"}, "must not be nested in one another"),
+        ({"staging_prefix": "batch/in/staging/"}, "must not be nested in one another"),
+        ({"staging_prefix": "staging"}, "prefixes must be key prefixes ending with"),
+        (
+            {"transform": {"model_name": "m", "staging_expiration_days": 0}},
+            "staging_expiration_days must be a whole number of days",
+        ),
         ({"input_prefix": "batch/in"}, "prefixes must be key prefixes ending with"),
         ({"model_route": "missing"}, "model_route must name a route of models"),
         ({"batch_size": 0}, "batch_size must be between 1 and 100000"),
         ({"concurrency": 65}, "concurrency must be between 1 and 64"),
         ({"suffixes": ["csv"]}, "suffixes must be file extensions starting with a dot"),
         ({"transform": {}}, "transform needs model_name"),
+        (
+            {"time_margin_seconds": 30},
+            "time_margin_seconds must be at least the worst case of one model call",
+        ),
+        (
+            {"time_margin_seconds": 228},
+            "time_margin_seconds must be at least the worst case of one model call",
+        ),
+        ({"timeout": 300}, "timeout must leave at least 60 s of scoring after the time margin"),
+        (
+            {"time_margin_seconds": 600, "timeout": 659},
+            "timeout must leave at least 60 s of scoring after the time margin",
+        ),
+        ({"model_call": {"max_attempts": 0}}, "max_attempts a whole number between 1 and 10"),
+        ({"model_call": {"read_timeout_seconds": 601}}, "read_timeout_seconds between 0.1 and 600"),
         (
             {"csv_header": False, "id_column": "1", "transform": {"model_name": "m"}},
             "headerless CSV with an id_column and Batch Transform needs feature_columns",
@@ -160,6 +250,19 @@ def test_bad_batch_settings_fail_with_their_message(
     tf: Workspace, overrides: dict[str, Any], message: str
 ) -> None:
     assert message in tf.plan_error(ROOT, _batch(**overrides))
+
+
+def test_a_shorter_model_call_allows_a_shorter_timeout_and_margin(tf: Workspace) -> None:
+    plan = tf.plan(ROOT, _batch(timeout=120, model_call={"read_timeout_seconds": 10, "max_attempts": 2}))
+    env = plan.resource(f"{FN}.aws_lambda_function.this")["environment"][0]["variables"]
+    # 2 x (2 + 10) + (1 + 5) = 30 s for one call, and 30 s to finish
+    assert (env["BATCH_TIME_MARGIN_SECONDS"], env["MODEL_MAX_ATTEMPTS"]) == ("60", "2")
+
+
+def test_an_explicit_margin_is_passed_as_set(tf: Workspace) -> None:
+    plan = tf.plan(ROOT, _batch(time_margin_seconds=240))
+    env = plan.resource(f"{FN}.aws_lambda_function.this")["environment"][0]["variables"]
+    assert env["BATCH_TIME_MARGIN_SECONDS"] == "240"
 
 
 def test_amazon_ml_routes_cannot_score_files(tf: Workspace) -> None:

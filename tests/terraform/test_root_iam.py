@@ -96,7 +96,8 @@ def test_existing_roles_replace_the_created_ones(tf: Workspace) -> None:
     assert plan.resource("module.endpoint[0].aws_sagemaker_model.this")["execution_role_arn"] == (
         f"arn:aws:iam::{ACCOUNT}:role/platform/model"
     )
-    integration = plan.resource('module.api[0].aws_api_gateway_integration.this["ratings"]')
+    document = json.loads(plan.resource("module.api[0].aws_api_gateway_rest_api.this")["body"])
+    integration = document["paths"]["/ratings/{user_id}"]["get"]["x-amazon-apigateway-integration"]
     assert integration["credentials"] == arns["api_sagemaker"]
 
 

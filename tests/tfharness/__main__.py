@@ -2,6 +2,8 @@
 
 validate [DIR ...]         init + validate the root, every module and example (or DIRs)
 plan DIR [--var-file F]    offline plan of one directory, printed as Terraform prints it
+openapi DIR [--var-file F] [--out FILE]
+                           the OpenAPI document (REST API body) of DIR's offline plan, to FILE or stdout
 fmt-check                  terraform fmt -check over every Terraform directory
 terraform ARGS ...         any terraform command with the toolchain's environment
 """
@@ -13,6 +15,7 @@ import json
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from tfharness.toolchain import toolchain
 from tfharness.workspace import (
@@ -89,6 +92,66 @@ def _plan(rel: str, var_file: str | None) -> int:
         return 0
 
 
+def _rest_api_bodies(shown: dict[str, Any]) -> dict[str, str]:
+    """The body of every REST API in a `terraform show -json` plan, keyed by resource address."""
+    bodies: dict[str, str] = {}
+
+    def walk(module: dict[str, Any]) -> None:
+        for resource in module.get("resources", []):
+            if resource.get("type") == "aws_api_gateway_rest_api" and resource.get("mode") == "managed":
+                body = (resource.get("values") or {}).get("body")
+                if isinstance(body, str) and body:
+                    bodies[resource["address"]] = body
+        for child in module.get("child_modules", []):
+            walk(child)
+
+    walk(shown.get("planned_values", {}).get("root_module", {}))
+    return bodies
+
+
+def _openapi(rel: str, var_file: str | None, out: str | None) -> int:
+    chain = toolchain(HOME)
+    source = (Path.cwd() / rel).resolve()
+    try:
+        rel = source.relative_to(REPO_ROOT).as_posix()
+    except ValueError:
+        print(f"{rel} is not inside the repository", file=sys.stderr)
+        return 2
+    check_schemas_cover(source, chain)
+    with tempfile.TemporaryDirectory() as scratch:
+        workspace = Workspace(chain, Path(scratch))
+        target = workspace.path(rel)
+        init = chain.run(["init", "-input=false", "-backend=false", "-no-color"], cwd=target)
+        if init.returncode != 0:
+            print(init.stdout + init.stderr, file=sys.stderr)
+            return init.returncode
+        args = ["plan", "-input=false", "-refresh=false", "-lock=false", "-no-color", "-out=tfplan"]
+        if var_file:
+            args.append(f"-var-file={(Path.cwd() / var_file).resolve()}")
+        elif example_var_file(source):
+            args.append(f"-var-file={example_var_file(source)}")
+        plan = chain.run(args, cwd=target)
+        if plan.returncode != 0:
+            sys.stderr.write(plan.stdout + plan.stderr)
+            return plan.returncode
+        shown = chain.run(["show", "-json", "tfplan"], cwd=target)
+        if shown.returncode != 0:
+            sys.stderr.write(shown.stderr)
+            return shown.returncode
+    bodies = _rest_api_bodies(json.loads(shown.stdout))
+    if len(bodies) != 1:
+        found = ", ".join(sorted(bodies)) or "none"
+        print(f"{rel}: expected one REST API with a known body in the plan, found {found}", file=sys.stderr)
+        return 1
+    text = json.dumps(json.loads(next(iter(bodies.values()))), indent=2) + "\n"
+    if out:
+        (Path.cwd() / out).write_text(text, encoding="utf-8")
+        print(f"{rel}: OpenAPI document of {next(iter(bodies))} written to {out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def _fmt_check() -> int:
     chain = toolchain(HOME)
     failed = False
@@ -118,12 +181,18 @@ def main(argv: list[str] | None = None) -> int:
     plan = sub.add_parser("plan")
     plan.add_argument("dir")
     plan.add_argument("--var-file")
+    openapi = sub.add_parser("openapi")
+    openapi.add_argument("dir")
+    openapi.add_argument("--var-file")
+    openapi.add_argument("--out")
     sub.add_parser("fmt-check")
     args = parser.parse_args(argv)
     if args.command == "validate":
         return _validate(args.dirs)
     if args.command == "plan":
         return _plan(args.dir, args.var_file)
+    if args.command == "openapi":
+        return _openapi(args.dir, args.var_file, args.out)
     return _fmt_check()
 
 

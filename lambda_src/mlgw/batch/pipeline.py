@@ -2,8 +2,8 @@
 
 For every input `<input prefix><path>` the function writes, at deterministic keys:
 
-- `<output prefix><path>`: the predictions (streaming path), or `<output prefix><path>.out`
-  written by the Batch Transform job (transform path);
+- `<output prefix><path>`: the predictions, streamed here or, on the transform path, assembled
+  from the Batch Transform job's result when the job ends (`mlgw.batch.completion`);
 - `<error prefix><path>.errors.jsonl`: one JSON line per row that was not scored;
 - `<error prefix><path>.report.json`: the summary of the run.
 
@@ -21,7 +21,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,6 +36,7 @@ from mlgw.batch.records import (
     CsvReader,
     FileRejected,
     Item,
+    LineCounts,
     RowError,
     byte_stream,
     input_format,
@@ -47,6 +48,11 @@ from mlgw.s3events import S3Object
 
 S3_READ_CHUNK_BYTES = 256 * 1024
 CONTENT_TYPES = {CSV_FORMAT: "text/csv", "jsonl": "application/x-ndjson"}
+# Batches in a row, in file order, whose every row failed with a model-side (5xx) error before the
+# failure counts as the model's rather than the rows': a model that cannot read a row usually
+# refuses it (4xx), but some containers answer 500 to input they choke on. A file whose every
+# batch failed that way fails too, however few batches it has.
+SYSTEMIC_SERVER_FAILURES = 5
 
 
 class BatchFailed(Exception):
@@ -87,6 +93,9 @@ class _Run:
     predicted: int = 0
     calls: int = 0
     codes: Counter[str] = field(default_factory=Counter)
+    lines: LineCounts = field(default_factory=LineCounts)
+    batches_called: int = 0
+    server_failure_streak: int = 0
 
     @property
     def error_rows(self) -> int:
@@ -200,43 +209,56 @@ class BatchPredictor:
             return False
         metadata = existing.get("Metadata", {})
         return (
-            output.META_ROWS in metadata
+            (output.META_ROWS in metadata or transform.META_TRANSFORM_JOB in metadata)
             and metadata.get(output.META_SOURCE_ETAG) == source.etag
             and metadata.get(output.META_SOURCE_VERSION, "") == (source.version_id or "")
         )
 
     def _use_transform(self, source: Source, remaining: float) -> bool:
         """Batch Transform takes files above the size threshold, and files that the estimated
-        streaming rate cannot finish in the time left, if the job can read them as they are."""
+        streaming rate cannot finish in the time left."""
         settings = self._settings
         job = settings.transform
         if job is None:
-            return False
-        if source.input_format == CSV_FORMAT and settings.csv_header:
             return False
         estimate = source.size / settings.stream_bytes_per_second
         return source.size >= job.min_bytes or estimate > remaining - settings.time_margin
 
     def _start_transform(self, run: _Run, invocation: Invocation) -> Outcome:
+        """Rows are staged server side and the job is created; `mlgw.batch.completion` writes the
+        output when the job ends. A file the job cannot take is rejected with the reason."""
         source = run.source
         settings = self._settings
-        # Only headerless CSV reaches this path, whose columns are positions.
-        features = settings.csv_columns.features if source.input_format == CSV_FORMAT else None
-        positions = tuple(int(index) for index in features) if features else None
-        job = transform.start_job(
-            self._sagemaker,
-            self._s3,
-            settings,
-            bucket=source.bucket,
-            key=source.key,
-            relative_key=source.relative_key,
-            etag=source.etag,
-            version_id=source.version_id,
-            input_format=source.input_format,
-            feature_positions=positions,
-        )
+        remaining = invocation.remaining_seconds() - settings.time_margin
+        try:
+            job = transform.start_job(
+                self._sagemaker,
+                self._s3,
+                settings,
+                transform.Source(
+                    source.bucket,
+                    source.key,
+                    source.relative_key,
+                    source.etag,
+                    source.version_id,
+                    source.size,
+                    source.input_format,
+                ),
+                output_key=output_key(settings, source.relative_key),
+                report_key=report_key(settings, source.relative_key),
+                request_id=invocation.request_id,
+                deadline=self._clock() + remaining,
+                clock=self._clock,
+            )
+        except FileRejected as exc:
+            return self._reject(run, f"Batch Transform: {exc}", invocation)
+        except transform.SourceChanged:
+            self._log.info("input changed before its job started; its new version has its own event")
+            return Outcome(source.key, "changed")
+        except (transform.CopyDeadline, ClientError, BotoCoreError) as exc:
+            self._fail(run, exc, invocation)
         status = "transform-started" if job.created else "transform-exists"
-        detail = {"transformJobName": job.name, "manifestKey": job.manifest_key}
+        detail = {"transformJobName": job.name}
         if job.created:
             put_report(
                 self._s3,
@@ -301,6 +323,10 @@ class BatchPredictor:
         try:
             items = self._items(run, out)
             self._score_all(run, items, out, write_error, deadline)
+            newer = self._superseded(source)
+            if newer is not None:
+                _abort(out, errors)
+                return self._drop(run, newer)
             errors.close()
             put_report(
                 self._s3,
@@ -335,10 +361,13 @@ class BatchPredictor:
         settings = self._settings
         stream = byte_stream(self._open(run.source))
         if run.source.input_format != CSV_FORMAT:
-            return json_lines(stream, settings.json_columns, limit=settings.max_record_bytes)
+            return json_lines(
+                stream, settings.json_columns, limit=settings.max_record_bytes, counts=run.lines
+            )
         reader = CsvReader(
             stream, settings.csv_columns, header=settings.csv_header, limit=settings.max_record_bytes
         )
+        run.lines = reader.counts
         reader.read_header()
         out.write(output.csv_header(reader.layout, settings.prediction_columns))
         return iter(reader)
@@ -373,6 +402,11 @@ class BatchPredictor:
                     self._write(run, window.popleft().result(), out, write_error)
             while window:
                 self._write(run, window.popleft().result(), out, write_error)
+            if run.batches_called and run.server_failure_streak == run.batches_called:
+                raise SystemicFailure(
+                    "ModelServerError",
+                    f"every one of the file's {run.batches_called} batches failed on the model side",
+                )
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
@@ -384,6 +418,17 @@ class BatchPredictor:
         write_error: Callable[[RowError], None],
     ) -> None:
         run.calls += scored.calls
+        if scored.calls:
+            run.batches_called += 1
+            if scored.server_failed:
+                run.server_failure_streak += 1
+                if run.server_failure_streak >= SYSTEMIC_SERVER_FAILURES:
+                    raise SystemicFailure(
+                        "ModelServerError",
+                        f"{run.server_failure_streak} batches in a row failed on the model side (5xx)",
+                    )
+            elif scored.records:
+                run.server_failure_streak = 0
         for error in scored.errors:
             write_error(error)
         columns = self._settings.prediction_columns
@@ -398,8 +443,46 @@ class BatchPredictor:
             except output.PredictionShape as exc:
                 write_error(RowError(record.row, record.line, "PredictionShape", str(exc), record.text))
                 continue
+            except (RecursionError, ValueError) as exc:
+                # A prediction nested too deep, or holding too long an integer, to be written.
+                reason = f"the prediction cannot be written: {type(exc).__name__}"
+                write_error(RowError(record.row, record.line, "PredictionShape", reason, record.text))
+                continue
             out.write(line)
             run.predicted += 1
+
+    def _superseded(self, source: Source) -> str | None:
+        """Why this run's results no longer belong to the input, or None if they still do.
+
+        A run of an older version can still be streaming when a newer version of the key is
+        uploaded and scored. The key's current ETag and version are read again just before
+        anything is written: when they changed (or the object is gone), the newer version's own
+        event writes, or has written, the results, which this run must not replace. What is
+        left is the interval between this read and the writes (a few S3 requests), in which a
+        newer version would have to be uploaded, read, scored and written in full.
+        """
+        current = self._head(source.key)
+        if current is None:
+            return "the input was deleted while it was scored"
+        if str(current["ETag"]) != source.etag or current.get("VersionId") != source.version_id:
+            return f"a newer version of the input (ETag {current['ETag']}) replaced it while it was scored"
+        return None
+
+    def _drop(self, run: _Run, reason: str) -> Outcome:
+        """Nothing is written, the report included: its key is the newer version's as well."""
+        source = run.source
+        self._log.warning(
+            "output dropped: this version of the input was superseded",
+            extra={"key": source.key, "etag": source.etag, "version_id": source.version_id, "reason": reason},
+        )
+        return Outcome(
+            source.key,
+            "superseded",
+            run.predicted,
+            run.error_rows,
+            run.calls,
+            detail={"reason": reason, "etag": source.etag, "versionId": source.version_id},
+        )
 
     def _fail(self, run: _Run, exc: Exception, invocation: Invocation) -> None:
         kind = exc.kind if isinstance(exc, SystemicFailure) else type(exc).__name__
@@ -437,6 +520,7 @@ class BatchPredictor:
             "errorRows": run.error_rows,
             "errorCodes": dict(sorted(run.codes.items())),
             "errorsKey": errors_key(settings, source.relative_key) if status == "completed" else None,
+            "lines": asdict(run.lines),
             "modelCalls": run.calls,
             "requestId": invocation.request_id,
             "seconds": round(self._clock() - run.started, 3),

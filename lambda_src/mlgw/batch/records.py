@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO, cast
@@ -103,7 +104,19 @@ class _Line:
     complete: bool
 
 
-def _lines(stream: BinaryIO, limit: int) -> Iterator[_Line]:
+@dataclass(slots=True)
+class LineCounts:
+    """Where the physical lines of a file went, so a reader can reconcile them with its rows:
+    `physical` = `header` + `blank` + `continuation` + data rows (scored or in the errors object),
+    `continuation` being the lines after the first of records whose quoted fields span lines."""
+
+    physical: int = 0
+    header: int = 0
+    blank: int = 0
+    continuation: int = 0
+
+
+def _lines(stream: BinaryIO, limit: int, counts: LineCounts) -> Iterator[_Line]:
     """Physical lines without their line break (LF or CRLF). A line longer than `limit` is
     consumed to its end but only its first bytes are kept, with `complete` false."""
     number = 0
@@ -112,6 +125,7 @@ def _lines(stream: BinaryIO, limit: int) -> Iterator[_Line]:
         if not chunk:
             return
         number += 1
+        counts.physical = number
         if chunk.endswith(b"\n") or len(chunk) <= limit:
             body = chunk.rstrip(b"\n").removesuffix(b"\r")
             complete = len(body) <= limit
@@ -138,37 +152,114 @@ class _Raw:
     row: int
     line: int
     body: bytes
+    lines: tuple[_Line, ...] = ()
 
 
-def _csv_records(lines: Iterator[_Line], limit: int) -> Iterator[_Raw | RowError]:
-    """Physical lines joined into CSV records: a record ends at a line break outside quotes,
-    which is where the count of quote characters so far is even (`""` escapes count twice)."""
-    row = 0
-    parts: list[bytes] = []
-    start = 0
-    size = quotes = 0
-    for line in lines:
-        if not parts and not line.body.strip() and line.complete:
+# A record whose quoted field spans more physical lines than this is not a record: its first line
+# is rejected and reading resumes on the next line, so an unclosed quote costs one row.
+MAX_RECORD_LINES = 1000
+_QUOTE = b'"'
+_QUOTE_BYTE = 0x22
+
+
+def _in_quotes_after(body: bytes, in_quotes: bool) -> bool:
+    """Whether a quoted field is still open at the end of `body`, given whether one was open at its
+    start. As RFC 4180 (section 2, rules 5-7: https://www.rfc-editor.org/rfc/rfc4180#section-2)
+    and Python's csv reader have it, a quote opens a quoted field only as the first character of a
+    field; elsewhere (`5'11"`) it is an ordinary character. Inside a quoted field `""` is a quote."""
+    if _QUOTE not in body:
+        return in_quotes
+    size = len(body)
+    position = 0
+    field_start = not in_quotes
+    while True:
+        if in_quotes:
+            found = body.find(_QUOTE, position)
+            if found < 0:
+                return True
+            if found + 1 < size and body[found + 1] == _QUOTE_BYTE:
+                position = found + 2
+                continue
+            in_quotes, field_start, position = False, False, found + 1
             continue
-        if not parts:
-            row += 1
-            start, size, quotes = line.number, 0, 0
-        if not line.complete:
-            yield _too_long(row, start, b"\n".join([*parts, line.body]), limit)
-            parts = []
+        if field_start and position < size and body[position] == _QUOTE_BYTE:
+            in_quotes, position = True, position + 1
             continue
-        parts.append(line.body)
-        size += len(line.body) + 1
-        quotes += line.body.count(b'"')
-        if size > limit:
-            yield _too_long(row, start, b"\n".join(parts), limit)
-            parts = []
-        elif quotes % 2 == 0:
-            yield _Raw(row, start, b"\n".join(parts))
-            parts = []
-    if parts:
-        body = b"\n".join(parts)
-        yield RowError(row, start, "MalformedCsv", "quoted field is not closed", _preview(body))
+        comma = body.find(b",", position)
+        if comma < 0:
+            return False
+        position, field_start = comma + 1, True
+
+
+class _CsvRecords:
+    """Physical lines joined into CSV records: a record ends at a line break outside a quoted field.
+
+    A record that spans several lines is only a candidate: when it runs past `MAX_RECORD_LINES`
+    lines or `limit` bytes, reaches the end of the file with its quote open, or does not parse,
+    `split_back` rejects its first line alone and the lines after it are read again as records of
+    their own. So a stray or unclosed quote costs the row it is on, and every other physical line
+    still ends up in the output or in the errors object.
+    """
+
+    def __init__(self, lines: Iterator[_Line], limit: int, counts: LineCounts) -> None:
+        self._lines = lines
+        self._limit = limit
+        self._counts = counts
+        self._pending: deque[_Line] = deque()
+        self._row = 0
+
+    def __iter__(self) -> Iterator[_Raw | RowError]:
+        return self
+
+    def _next_line(self) -> _Line | None:
+        if self._pending:
+            return self._pending.popleft()
+        return next(self._lines, None)
+
+    def __next__(self) -> _Raw | RowError:
+        limit = self._limit
+        while True:
+            first = self._next_line()
+            if first is None:
+                raise StopIteration
+            if first.complete and not first.body.strip():
+                self._counts.blank += 1
+                continue
+            break
+        self._row += 1
+        if not first.complete:
+            return _too_long(self._row, first.number, first.body, limit)
+        if not _in_quotes_after(first.body, False):
+            return _Raw(self._row, first.number, first.body)
+        parts = [first]
+        size = len(first.body)
+        while True:
+            line = self._next_line()
+            if line is None:
+                if len(parts) == 1:
+                    reason = "quoted field is not closed"
+                    return RowError(self._row, first.number, "MalformedCsv", reason, _preview(first.body))
+                return self.split_back(parts, "its quoted field is not closed before the end of the file")
+            parts.append(line)
+            size += len(line.body) + 1
+            if not line.complete or size > limit or len(parts) > MAX_RECORD_LINES:
+                bound = f"{MAX_RECORD_LINES} lines or {limit} bytes"
+                return self.split_back(parts, f"its quoted field is not closed within {bound}")
+            if not _in_quotes_after(line.body, True):
+                self._counts.continuation += len(parts) - 1
+                body = b"\n".join(part.body for part in parts)
+                return _Raw(self._row, first.number, body, tuple(parts))
+
+    def split_back(
+        self, parts: list[_Line] | tuple[_Line, ...], reason: str, *, accepted: bool = False
+    ) -> RowError:
+        """Reject the first line of a multi-line candidate and read the others again."""
+        if accepted:
+            self._counts.continuation -= len(parts) - 1
+        self._pending.extendleft(reversed(parts[1:]))
+        first = parts[0]
+        text = f"a quoted field opens on this line, and the record from here on {reason}"
+        return RowError(self._row, first.number, "MalformedCsv", text, _preview(first.body))
 
 
 def _decode(raw: _Raw) -> str | RowError:
@@ -227,7 +318,8 @@ class CsvReader:
     """Reads a CSV file; `layout` is known once the header (or, without one, the first row) is read."""
 
     def __init__(self, stream: BinaryIO, columns: Columns, *, header: bool, limit: int) -> None:
-        self._records = _csv_records(_lines(stream, limit), limit)
+        self.counts = LineCounts()
+        self._records = _CsvRecords(_lines(stream, limit, self.counts), limit, self.counts)
         self._columns = columns
         self._has_header = header
         self.layout: CsvLayout | None = None
@@ -242,6 +334,8 @@ class CsvReader:
             return
         if isinstance(first, RowError):
             raise FileRejected(f"header line: {first.reason}")
+        self.counts.header = 1 + len(first.lines[1:])
+        self.counts.continuation -= len(first.lines[1:])
         text = _decode(first)
         if isinstance(text, RowError):
             raise FileRejected(f"header line: {text.reason}")
@@ -257,35 +351,42 @@ class CsvReader:
                 yield RowError(raw.row - rows_before, raw.line, raw.code, raw.reason, raw.original)
                 continue
             row = raw.row - rows_before
-            text = _decode(raw)
-            if isinstance(text, RowError):
-                yield RowError(row, raw.line, text.code, text.reason, text.original)
+            item = self._record(row, raw)
+            if isinstance(item, RowError) and raw.lines:
+                # A multi-line candidate that is not a good record: only its first line is rejected.
+                error = self._records.split_back(
+                    raw.lines, f"is not a valid row ({item.reason})", accepted=True
+                )
+                yield RowError(row, error.line, error.code, error.reason, error.original)
                 continue
-            fields = _parse_csv(text)
-            if isinstance(fields, str):
-                yield RowError(row, raw.line, "MalformedCsv", fields, text)
-                continue
-            if self.layout is None:
-                self.layout = _layout(self._columns, None, len(fields))
-                if any(index >= len(fields) for index in (*self.layout.features, self.layout.id or 0)):
-                    raise FileRejected(
-                        f"the first row has {len(fields)} fields, fewer than the columns named"
-                    )
-            layout = self.layout
-            if len(fields) != layout.width:
-                reason = f"expected {layout.width} fields, found {len(fields)}"
-                yield RowError(row, raw.line, "WrongFieldCount", reason, text)
-                continue
-            features: list[Scalar] = [fields[index] for index in layout.features]
-            row_id = fields[layout.id] if layout.id is not None else None
-            yield Record(row, raw.line, text, features, row_id)
+            yield item
+
+    def _record(self, row: int, raw: _Raw) -> Item:
+        text = _decode(raw)
+        if isinstance(text, RowError):
+            return RowError(row, raw.line, text.code, text.reason, text.original)
+        fields = _parse_csv(text)
+        if isinstance(fields, str):
+            return RowError(row, raw.line, "MalformedCsv", fields, text)
+        if self.layout is None:
+            self.layout = _layout(self._columns, None, len(fields))
+            if any(index >= len(fields) for index in (*self.layout.features, self.layout.id or 0)):
+                raise FileRejected(f"the first row has {len(fields)} fields, fewer than the columns named")
+        layout = self.layout
+        if len(fields) != layout.width:
+            reason = f"expected {layout.width} fields, found {len(fields)}"
+            return RowError(row, raw.line, "WrongFieldCount", reason, text)
+        features: list[Scalar] = [fields[index] for index in layout.features]
+        row_id = fields[layout.id] if layout.id is not None else None
+        return Record(row, raw.line, text, features, row_id)
 
 
-def json_lines(stream: BinaryIO, columns: Columns, *, limit: int) -> Iterator[Item]:
+def json_lines(stream: BinaryIO, columns: Columns, *, limit: int, counts: LineCounts) -> Iterator[Item]:
     """One JSON object a line; the model reads the configured keys, or every key but the id."""
     row = 0
-    for line in _lines(stream, limit):
+    for line in _lines(stream, limit, counts):
         if line.complete and not line.body.strip():
+            counts.blank += 1
             continue
         row += 1
         if not line.complete:
@@ -303,6 +404,12 @@ def _json_record(row: int, line: int, text: str, columns: Columns) -> Item:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         return RowError(row, line, "MalformedJson", f"not valid JSON: {exc.msg}", text)
+    except (RecursionError, ValueError) as exc:
+        # Nesting deeper than the interpreter's recursion limit, or an integer longer than its
+        # digit limit (sys.get_int_max_str_digits): input no model can be sent, not a crash.
+        return RowError(
+            row, line, "MalformedJson", f"not usable JSON: {type(exc).__name__}", _preview(text.encode())
+        )
     if not isinstance(document, dict):
         return RowError(row, line, "InvalidRecord", "a line must hold one JSON object", text)
     if columns.features:

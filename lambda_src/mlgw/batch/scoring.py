@@ -34,6 +34,7 @@ from mlgw.backends.payload import CSV, JSON, InvalidInput, Payload, is_json, jso
 from mlgw.backends.sagemaker import INFERENCE_ID
 from mlgw.batch.records import JSONL_FORMAT, Item, Record, RowError
 
+SERVER_ERROR = 500
 JSON_LINES_TYPES = {"application/jsonlines", "application/x-jsonlines", "application/jsonl"}
 TEXT_TYPES = {CSV, "text/plain"}
 
@@ -100,6 +101,10 @@ def split_predictions(response: ModelResponse, count: int) -> list[Any]:
             raise PredictionMismatch(f"the model answered with unsupported content type {media!r}")
     except (UnicodeDecodeError, json.JSONDecodeError, csv.Error) as exc:
         raise PredictionMismatch(f"the model's answer cannot be read: {exc}") from None
+    except (RecursionError, ValueError) as exc:
+        # JSON nested deeper than the recursion limit, or an integer longer than Python's digit
+        # limit (sys.get_int_max_str_digits, 4300 by default): an answer no row can be given.
+        raise PredictionMismatch(f"the model's answer cannot be read: {type(exc).__name__}") from None
     if len(predictions) != count:
         raise PredictionMismatch(f"the model answered {len(predictions)} predictions for {count} rows")
     return predictions
@@ -129,6 +134,14 @@ class Scored:
     predictions: list[Any] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     calls: int = 0
+    server_errors: int = 0
+
+    @property
+    def server_failed(self) -> bool:
+        """Every row failed and the model side failed at least one call: a container's 5xx
+        (a SageMaker ModelError with original status 500 or more, a 500, 502 or 504 from an HTTP
+        model server), as opposed to a model refusing rows it cannot read (4xx)."""
+        return self.server_errors > 0 and not self.records
 
 
 class IsolationBudget:
@@ -216,6 +229,10 @@ class Scorer:
         attempt = 0
         while True:
             attempt += 1
+            if self._clock() >= self._deadline:
+                # A queued batch or a retry may come after the deadline: no call starts then, as
+                # the margin only covers calls already under way.
+                raise SystemicFailure("Deadline", "the invocation ran out of time before the file ended")
             try:
                 response = self._backend.predict(payload, inference_id=inference_id)
             except (PayloadTooLarge, InvalidInput):
@@ -227,8 +244,10 @@ class Scorer:
                     raise SystemicFailure(exc.kind, f"{exc} (after {attempt} attempts)") from exc
                 self._sleep(delay)
                 continue
-            except ModelError:
+            except ModelError as exc:
                 scored.calls += 1
+                if exc.original_status is not None and exc.original_status >= SERVER_ERROR:
+                    scored.server_errors += 1
                 raise
             except BackendError as exc:
                 scored.calls += 1

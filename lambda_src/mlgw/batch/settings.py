@@ -30,6 +30,21 @@ MIB = 1024 * 1024
 # with a letter or digit; the hash suffix takes 17 of them. Lower case, as ARNs spell job names.
 _JOB_PREFIX = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,44}[a-z0-9])?")
 _COLUMN_NUMBER = re.compile(r"[1-9][0-9]*")
+# botocore's standard retry mode raises a retry's backoff to the service's `x-amz-retry-after`
+# header, by at most 5 s more than the computed backoff (botocore/retries/standard.py,
+# ExponentialBackoff: https://github.com/boto/botocore/blob/develop/botocore/retries/standard.py).
+_RETRY_AFTER_EXTRA_SECONDS = 5.0
+# Time kept back, beyond the longest model call, to write the errors object, the report and the
+# output (or abort them) once the last call has returned.
+FINISH_SECONDS = 30.0
+
+
+def call_worst_case_seconds(budget: CallBudget) -> float:
+    """Longest one model call can take, retries included: every attempt times out in full and
+    every backoff sleeps its longest, Retry-After included. The `http` backend's own backoff
+    (urllib3, 0.05 s doubling) is shorter than botocore's for every attempt count settings allow,
+    so this bounds both backends."""
+    return budget.worst_case_seconds() + _RETRY_AFTER_EXTRA_SECONDS * (budget.max_attempts - 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +78,7 @@ class BatchSettings:
     input_prefix: str
     output_prefix: str
     error_prefix: str
+    staging_prefix: str
     route: Route
     csv_header: bool
     csv_columns: Columns
@@ -87,7 +103,11 @@ class BatchSettings:
     @property
     def own_prefixes(self) -> dict[str, str]:
         """Prefixes this function writes to, by the variable that sets them."""
-        return {"BATCH_OUTPUT_PREFIX": self.output_prefix, "BATCH_ERROR_PREFIX": self.error_prefix}
+        return {
+            "BATCH_OUTPUT_PREFIX": self.output_prefix,
+            "BATCH_ERROR_PREFIX": self.error_prefix,
+            "BATCH_STAGING_PREFIX": self.staging_prefix,
+        }
 
 
 def load_settings(env: Mapping[str, str]) -> BatchSettings:
@@ -96,11 +116,18 @@ def load_settings(env: Mapping[str, str]) -> BatchSettings:
     csv_header = env_bool(env, "BATCH_CSV_HEADER", default=True)
     features = _names(env, "BATCH_FEATURE_COLUMNS")
     id_column = env_opt_str(env, "BATCH_ID_COLUMN")
+    model_budget = CallBudget(
+        connect_timeout=env_float(env, "MODEL_CONNECT_TIMEOUT_SECONDS", 2.0, minimum=0.1, maximum=60),
+        read_timeout=env_float(env, "MODEL_READ_TIMEOUT_SECONDS", 70.0, minimum=0.1, maximum=600),
+        max_attempts=env_int(env, "MODEL_MAX_ATTEMPTS", 3, minimum=1, maximum=10),
+    )
     settings = BatchSettings(
         bucket=env_str(env, "BATCH_BUCKET"),
         input_prefix=input_prefix,
         output_prefix=env_prefix(env, "BATCH_OUTPUT_PREFIX", sibling_prefix(input_prefix, "output")),
         error_prefix=env_prefix(env, "BATCH_ERROR_PREFIX", sibling_prefix(input_prefix, "errors")),
+        # Batch Transform's header-free copies of inputs, job records and raw job outputs.
+        staging_prefix=env_prefix(env, "BATCH_STAGING_PREFIX", sibling_prefix(input_prefix, "staging")),
         route=route,
         csv_header=csv_header,
         csv_columns=Columns(features, id_column) if csv_header else _positions(features, id_column),
@@ -118,16 +145,12 @@ def load_settings(env: Mapping[str, str]) -> BatchSettings:
         # S3 refuses parts below 5 MiB (but the last). The output buffer holds one part, so the
         # smallest is the default: 10,000 of them still allow a 50 GB output.
         part_bytes=env_int(env, "BATCH_PART_SIZE_MB", 5, minimum=5, maximum=512) * MIB,
-        time_margin=env_float(env, "BATCH_TIME_MARGIN_SECONDS", 30.0, minimum=1, maximum=600),
+        time_margin=_time_margin(env, model_budget),
         stream_bytes_per_second=env_float(
             env, "BATCH_STREAM_BYTES_PER_SECOND", 1_000_000.0, minimum=1, maximum=1e10
         ),
         transform=_transform(env),
-        model_budget=CallBudget(
-            connect_timeout=env_float(env, "MODEL_CONNECT_TIMEOUT_SECONDS", 2.0, minimum=0.1, maximum=60),
-            read_timeout=env_float(env, "MODEL_READ_TIMEOUT_SECONDS", 70.0, minimum=0.1, maximum=600),
-            max_attempts=env_int(env, "MODEL_MAX_ATTEMPTS", 3, minimum=1, maximum=10),
-        ),
+        model_budget=model_budget,
         sagemaker_runtime_endpoint_url=env_opt_str(env, "SAGEMAKER_RUNTIME_ENDPOINT_URL"),
         service_name=env_str(env, "POWERTOOLS_SERVICE_NAME", "batch_predict"),
         metrics_namespace=env_str(env, "POWERTOOLS_METRICS_NAMESPACE", "MlGateway"),
@@ -139,6 +162,21 @@ def load_settings(env: Mapping[str, str]) -> BatchSettings:
             "is on: the job's input filter must leave the id column out without reading the file first"
         )
     return settings
+
+
+def _time_margin(env: Mapping[str, str], budget: CallBudget) -> float:
+    """No model call starts once the margin is reached, but a call started just before it may
+    last its worst case, so a smaller margin would let the function run into its timeout."""
+    worst = call_worst_case_seconds(budget)
+    margin = env_float(env, "BATCH_TIME_MARGIN_SECONDS", worst + FINISH_SECONDS, minimum=1, maximum=900)
+    if margin < worst:
+        raise SettingsError(
+            f"BATCH_TIME_MARGIN_SECONDS ({margin:g} s) must be at least the worst case of one model "
+            f"call ({worst:g} s: MODEL_MAX_ATTEMPTS x (MODEL_CONNECT_TIMEOUT_SECONDS + "
+            "MODEL_READ_TIMEOUT_SECONDS) plus the retries' backoff): raise the margin, or lower the "
+            "model timeouts or attempts"
+        )
+    return margin
 
 
 def _route(env: Mapping[str, str]) -> Route:
@@ -215,10 +253,8 @@ def _check_prefixes(settings: BatchSettings) -> None:
                 f"{name} ({value!r}) must not be nested with BATCH_INPUT_PREFIX ({inputs!r}): "
                 "objects written there would trigger this function again"
             )
-    if settings.output_prefix.startswith(settings.error_prefix) or settings.error_prefix.startswith(
-        settings.output_prefix
-    ):
-        raise SettingsError(
-            f"BATCH_OUTPUT_PREFIX ({settings.output_prefix!r}) and BATCH_ERROR_PREFIX "
-            f"({settings.error_prefix!r}) must not be nested"
-        )
+    owned = list(settings.own_prefixes.items())
+    for index, (name, value) in enumerate(owned):
+        for other, other_value in owned[index + 1 :]:
+            if value.startswith(other_value) or other_value.startswith(value):
+                raise SettingsError(f"{name} ({value!r}) and {other} ({other_value!r}) must not be nested")

@@ -21,6 +21,7 @@ from botocore.config import Config
 
 from mlgw.actuals.pipeline import Invocation
 from mlgw.backends.clients import build_model_clients
+from mlgw.batch.completion import TransformCompletion, is_transform_event
 from mlgw.batch.pipeline import BatchPredictor, Outcome
 from mlgw.batch.settings import BatchSettings, load_settings
 from mlgw.logs import quiet_wire_logging
@@ -43,6 +44,7 @@ class Runtime:
     settings: BatchSettings
     predictor: BatchPredictor
     metrics: Metrics
+    completion: TransformCompletion | None = None
 
 
 def build_runtime(settings: BatchSettings) -> Runtime:
@@ -57,7 +59,8 @@ def build_runtime(settings: BatchSettings) -> Runtime:
     sagemaker = boto3.client("sagemaker", config=Config(**_AWS_TIMEOUTS)) if settings.transform else None
     predictor = BatchPredictor(settings, s3, models.backend_for(settings.route), logger, sagemaker=sagemaker)
     metrics = Metrics(namespace=settings.metrics_namespace, service=settings.service_name)
-    return Runtime(settings, predictor, metrics)
+    completion = TransformCompletion(settings, s3, sagemaker, logger) if sagemaker is not None else None
+    return Runtime(settings, predictor, metrics, completion)
 
 
 @cache
@@ -69,6 +72,9 @@ def _record(metrics: Metrics, outcome: Outcome) -> None:
     metrics.add_metric(name="RowsPredicted", unit=MetricUnit.Count, value=outcome.rows)
     metrics.add_metric(name="RowErrors", unit=MetricUnit.Count, value=outcome.error_rows)
     metrics.add_metric(name="ModelCalls", unit=MetricUnit.Count, value=outcome.model_calls)
+    if outcome.status == "rejected":
+        # Alarmable: a file no retry can help succeeds as an invocation, so only this shows it.
+        metrics.add_metric(name="FilesRejected", unit=MetricUnit.Count, value=1)
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -78,6 +84,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         request_id=context.aws_request_id,
         remaining_seconds=lambda: context.get_remaining_time_in_millis() / 1000,
     )
+    if is_transform_event(event):
+        return _finish_transform(current, event, invocation)
     try:
         results = handle_each(
             event,
@@ -96,3 +104,19 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             f"{len(results.problems)} object(s) failed: " + " | ".join(results.problems)
         )
     return {"results": [asdict(outcome) for outcome in results.outcomes]}
+
+
+def _finish_transform(current: Runtime, event: dict[str, Any], invocation: Invocation) -> dict[str, Any]:
+    """A Batch Transform job of this function changed state: write its output when it ended."""
+    if current.completion is None:
+        raise BatchPredictionError("a transform job event arrived, but Batch Transform is off")
+    try:
+        outcome = current.completion.finish(event, invocation)
+    except Exception as exc:
+        current.metrics.add_metric(name="FilesFailed", unit=MetricUnit.Count, value=1)
+        current.metrics.flush_metrics()
+        raise BatchPredictionError(f"transform job not finished: {type(exc).__name__}: {exc}") from exc
+    if outcome.status == "transform-completed":
+        current.metrics.add_metric(name="TransformOutputs", unit=MetricUnit.Count, value=1)
+        current.metrics.flush_metrics()
+    return {"results": [asdict(outcome)]}

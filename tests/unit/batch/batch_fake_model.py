@@ -5,7 +5,8 @@ boto3 `sagemaker-runtime` client reaches it through an endpoint URL override: CS
 `{"instances": [...]}` in, one prediction per row out (the sum of the row's numeric values,
 rounded to 6 places), errors in the runtime's own wire format (status, `x-amzn-ErrorType`,
 JSON body). A row holding the value `REJECT` makes the model answer with a `ModelError`, as a
-real container does for input it cannot score; a row holding `VANISH` gets the answer of an
+real container does for input it cannot score; a row holding `CRASH` makes the container fail
+(a `ModelError` whose original status is 500); a row holding `VANISH` gets the answer of an
 endpoint deleted mid-file (`ValidationError`).
 
 Run as a script (`python batch_fake_model.py --delay 0.002`) it prints its port on stdout and
@@ -27,6 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 REJECT = "REJECT"
+CRASH = "CRASH"
 VANISH = "VANISH"
 
 
@@ -132,6 +134,10 @@ class FakeSageMakerRuntime:
             return self._error(failure)
         if any(VANISH in (str(value) for value in row) for row in rows):
             return self._error(Failure(400, "ValidationError", {"message": "Endpoint not found."}))
+        if any(CRASH in (str(value) for value in row) for row in rows):
+            return self._error(
+                Failure(424, "ModelError", {"OriginalStatusCode": 500, "OriginalMessage": "worker died"})
+            )
         if not rows or any(REJECT in (str(value) for value in row) for row in rows):
             return self._error(
                 Failure(

@@ -16,6 +16,7 @@ from mlgw.batch.scoring import (
     PredictionMismatch,
     RetryPolicy,
     Scorer,
+    SystemicFailure,
     batches,
     split_predictions,
 )
@@ -57,7 +58,12 @@ def test_answers_are_split_into_one_prediction_per_row(content_type: str, body: 
         ("application/json", b'{"scores": [1, 2]}'),
         ("application/json", b"not json"),
         ("image/png", b"\x89PNG"),
+        ("application/json", b"[" * 100_000 + b"]" * 100_000),
+        ("application/json", b'{"predictions": [' + b"9" * 5000 + b", 1]}"),
+        ("application/jsonlines", b"[" * 100_000 + b"]" * 100_000 + b"\n1\n"),
+        ("application/jsonlines", b"9" * 5000 + b"\n1\n"),
     ],
+    ids=["count", "shape", "not-json", "not-text", "deep", "huge-int", "deep-lines", "huge-int-lines"],
 )
 def test_answers_that_do_not_match_the_rows_are_refused(content_type: str, body: bytes) -> None:
     with pytest.raises(PredictionMismatch):
@@ -113,3 +119,40 @@ def test_requests_keep_the_features_in_the_input_format_for_the_backend_to_conve
     backend = CsvEcho()
     scorer(backend).score([Record(1, 2, 'x,"a,b"', ["a,b"], None)])
     assert Payload(backend.bodies[0], CSV).records.rows == (["a,b"],)
+
+
+class Clock:
+    """A clock that moves one second per model call."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_no_call_starts_after_the_deadline_even_for_a_batch_already_queued() -> None:
+    clock = Clock()
+
+    class Slow(CsvEcho):
+        def predict(self, payload: Payload, *, inference_id: str) -> ModelResponse:
+            clock.now += 1
+            return super().predict(payload, inference_id=inference_id)
+
+    backend = Slow()
+    late = Scorer(
+        backend,
+        CSV_FORMAT,
+        retry=RetryPolicy(1, 0, 0),
+        isolation=IsolationBudget(0),
+        deadline=1.5,
+        id_prefix="etag123",
+        clock=clock,
+    )
+    late.score([record(1)])
+    late.score([record(2)])
+
+    with pytest.raises(SystemicFailure, match="ran out of time") as failure:
+        late.score([record(3)])
+    assert failure.value.kind == "Deadline"
+    assert len(backend.bodies) == 2

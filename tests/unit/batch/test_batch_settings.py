@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from mlgw.batch.settings import Columns, load_settings
+from mlgw.batch.settings import FINISH_SECONDS, Columns, call_worst_case_seconds, load_settings
 from mlgw.env import SettingsError
 
 BASE = {
@@ -93,3 +93,31 @@ def test_transform_settings() -> None:
 def test_duplicate_column_names_are_refused() -> None:
     with pytest.raises(SettingsError, match="BATCH_FEATURE_COLUMNS"):
         load_settings({**BASE, "BATCH_FEATURE_COLUMNS": "a,a"})
+
+
+def test_the_default_margin_covers_the_worst_case_of_one_model_call_and_the_finish() -> None:
+    settings = load_settings(BASE)
+    # 3 attempts x (2 s connect + 70 s read), backoffs of at most 1 s and 2 s, each raised by up
+    # to 5 s when the service sends Retry-After
+    assert call_worst_case_seconds(settings.model_budget) == 3 * (2 + 70) + (1 + 2) + 2 * 5
+    assert settings.time_margin == 229 + FINISH_SECONDS
+
+
+def test_the_margin_follows_the_model_budget() -> None:
+    quick = {**BASE, "MODEL_READ_TIMEOUT_SECONDS": "10", "MODEL_MAX_ATTEMPTS": "1"}
+    assert load_settings(quick).time_margin == 12 + FINISH_SECONDS
+    assert load_settings({**quick, "BATCH_TIME_MARGIN_SECONDS": "12"}).time_margin == 12
+
+
+def test_a_margin_below_the_worst_case_of_one_call_is_refused_naming_both_numbers() -> None:
+    with pytest.raises(SettingsError, match=r"BATCH_TIME_MARGIN_SECONDS \(30 s\) .* \(229 s"):
+        load_settings({**BASE, "BATCH_TIME_MARGIN_SECONDS": "30"})
+    with pytest.raises(SettingsError, match=r"\(11.9 s\) .* \(12 s"):
+        load_settings(
+            {
+                **BASE,
+                "MODEL_READ_TIMEOUT_SECONDS": "10",
+                "MODEL_MAX_ATTEMPTS": "1",
+                "BATCH_TIME_MARGIN_SECONDS": "11.9",
+            }
+        )
