@@ -21,7 +21,7 @@ sys.path.insert(0, str(REPO_ROOT / "scripts"))
 root_inputs: ModuleType = importlib.import_module("root_inputs")
 
 NEW_VARIABLE = """
-variable "binary_media_types" {
+variable "example_media_types" {
   description = "Media types served as binary."
   type        = list(string)
   default     = []
@@ -76,16 +76,16 @@ def test_a_new_module_variable_is_reported_until_the_root_passes_it(repo: Path) 
 
     # Then: the root input api has the field, with the module's default ...
     assert after != before
-    assert "    binary_media_types = optional(list(string), [])\n" in after
+    assert "    example_media_types = optional(list(string), [])\n" in after
     # ... and the check says the call does not pass it yet
     problems = root_inputs.wiring_problems(repo)
     assert len(problems) == 1
-    assert 'module "api" (api.tf) does not pass modules/rest-api input binary_media_types' in problems[0]
+    assert 'module "api" (api.tf) does not pass modules/rest-api input example_media_types' in problems[0]
 
     _edit(
         repo / "api.tf",
         "  api_keys                = var.api.api_keys\n",
-        "  api_keys                = var.api.api_keys\n  binary_media_types = var.api.binary_media_types\n",
+        "  api_keys                = var.api.api_keys\n  example_media_types = var.api.example_media_types\n",
     )
     assert root_inputs.wiring_problems(repo) == []
 
