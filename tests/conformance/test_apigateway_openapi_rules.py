@@ -364,7 +364,8 @@ def test_keyed_operations_on_a_stage_without_usage_plan_are_rejected(tf: Workspa
 )
 def test_deployment_whose_triggers_do_not_follow_the_body_is_rejected(tf: Workspace, triggers: str) -> None:
     error = tf.plan_error(tf.inline(_config(triggers=triggers)))
-    assert "[apigateway.deployment-triggers-body] aws_api_gateway_deployment.this.triggers" in error
+    assert "apigateway.deployment-triggers-body" in error
+    assert "aws_api_gateway_deployment.this.triggers" in error
     assert "a changed document is never deployed to the stages" in error
 
 
