@@ -386,6 +386,7 @@ resource "aws_api_gateway_rest_api" "other" {
 
 resource "aws_api_gateway_deployment" "other" {
   rest_api_id = aws_api_gateway_rest_api.other.id
+  triggers    = { redeployment = sha1(aws_api_gateway_rest_api.other.body) }
 }
 
 resource "aws_api_gateway_stage" "other" {
@@ -479,6 +480,7 @@ resource "aws_api_gateway_rest_api" "this" {
 
 resource "aws_api_gateway_deployment" "this" {
   rest_api_id = aws_api_gateway_rest_api.this.id
+  triggers    = { redeployment = sha1(aws_api_gateway_rest_api.this.body) }
 }
 """
     assert tf.plan(tf.inline(hcl)).resources

@@ -61,16 +61,17 @@ def _config_module(configuration: Json, module_address: str) -> Json:
     return module
 
 
-def _references(expression: Any) -> Iterator[str]:
+def references(expression: Any) -> Iterator[str]:
+    """Every reference an expression of the plan's configuration makes (``references`` lists)."""
     if isinstance(expression, dict):
         for key, value in expression.items():
             if key == "references" and isinstance(value, list):
                 yield from (v for v in value if isinstance(v, str))
             else:
-                yield from _references(value)
+                yield from references(value)
     elif isinstance(expression, list):
         for item in expression:
-            yield from _references(item)
+            yield from references(item)
 
 
 class PlanView:
@@ -148,7 +149,7 @@ class PlanView:
         """Resources of the same module instance that an attribute's expression (or, with no
         attribute, any expression or ``depends_on``) refers to."""
         expressions = resource.config.get("expressions", {})
-        refs = list(_references(expressions.get(attribute) if attribute else expressions))
+        refs = list(references(expressions.get(attribute) if attribute else expressions))
         if attribute is None:
             refs.extend(resource.config.get("depends_on", []))
         targets: set[str] = set()

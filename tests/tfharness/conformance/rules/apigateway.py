@@ -5,7 +5,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from tfharness.conformance.core import (
@@ -18,8 +18,10 @@ from tfharness.conformance.core import (
     plan_rule,
     resource_rule,
 )
-from tfharness.conformance.plan import PlannedResource, PlanView
+from tfharness.conformance.openapi import INTEGRATION, Document, Operation, document_of
+from tfharness.conformance.plan import PlannedResource, PlanView, references
 
+_REST_API = "aws_api_gateway_rest_api"
 _METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY", "*"}
 _APIGATEWAY = "apigateway.amazonaws.com"
 
@@ -52,6 +54,60 @@ def _condition_keys(statement: Json) -> set[str]:
     return keys
 
 
+# --------------------------------------------------------------------- REST APIs defined by a body
+
+
+def _body_apis(plan: PlanView) -> Iterator[tuple[PlannedResource, Document]]:
+    """Each planned REST API whose OpenAPI body is known, with its document."""
+    for api in plan.by_type(_REST_API):
+        document = document_of(api.values.get("body"))
+        if document is not None:
+            yield api, document
+
+
+def _body_integrations(values: Json) -> Iterator[tuple[Operation, Json]]:
+    """The integrations of a REST API's known body (none for other resources)."""
+    document = document_of(values.get("body"))
+    if document is None:
+        return
+    for operation in document.operations():
+        if operation.integration is not None:
+            yield operation, operation.integration
+
+
+def _role_arn_suffix(role: PlannedResource) -> str | None:
+    """``:role/<path><name>``, the end of the role's ARN, from its planned name and path."""
+    name, path = role.values.get("name"), role.values.get("path") or "/"
+    if not isinstance(name, str) or not isinstance(path, str):
+        return None
+    return f":role{path}{name}"
+
+
+def _body_credentials_roles(plan: PlanView) -> Iterator[PlannedResource]:
+    """Planned roles that the integrations of a body name as credentials: by the ARN the role
+    will have (built from its name and path, as the document builds it), or, while the body is
+    not known yet, by the body's reference to the role."""
+    roles = plan.by_type("aws_iam_role")
+    for api in plan.by_type(_REST_API):
+        document = document_of(api.values.get("body"))
+        if document is None:
+            if api.values.get("body") is UNKNOWN:
+                yield from (r for r in plan.referenced(api, "body") if r.type == "aws_iam_role")
+            continue
+        named = {
+            integration.get("credentials")
+            for operation in document.operations()
+            if (integration := operation.integration) is not None
+        }
+        for role in roles:
+            suffix = _role_arn_suffix(role)
+            if suffix and any(
+                isinstance(arn, str) and arn.startswith("arn:") and ":iam::" in arn and arn.endswith(suffix)
+                for arn in named
+            ):
+                yield role
+
+
 # --------------------------------------------------------------------- roles API Gateway assumes
 
 
@@ -72,6 +128,8 @@ def integration_role_trust(plan: PlanView, ctx: Context) -> Iterator[PlanFinding
         for role in plan.referenced(integration, "credentials"):
             if role.type == "aws_iam_role":
                 roles[role.address] = role
+    for role in _body_credentials_roles(plan):
+        roles[role.address] = role
     for role in roles.values():
         document = _policy(role.values.get("assume_role_policy"))
         if document is None:
@@ -287,9 +345,6 @@ def usage_plan_method_throttle(values: Json, ctx: Context) -> Iterator[Finding]:
 # configuration's references (any expression, and depends_on) stand in for it. The module builds
 # api_stages with a dynamic block, whose contents the plan's configuration does not show, so the
 # references of the whole resource count, not those of the api_stages block alone.
-_REST_API = "aws_api_gateway_rest_api"
-
-
 def _api_stage_entries(usage_plan: PlannedResource) -> list[Json]:
     return [entry for _, entry in blocks(usage_plan.values, "api_stages")]
 
@@ -338,6 +393,34 @@ def _serves(plan: PlanView, method: PlannedResource, stage: PlannedResource) -> 
     return bool(_apis_of(plan, method) & _apis_of(plan, stage))
 
 
+def _serves_api(plan: PlanView, api: PlannedResource, stage: PlannedResource) -> bool:
+    """Whether the stage belongs to the REST API (a body's operations are the API's own)."""
+    api_id, stage_api = api.values.get("id"), stage.values.get("rest_api_id")
+    if isinstance(api_id, str) and isinstance(stage_api, str):
+        return api_id == stage_api
+    return api.module_address == stage.module_address and api.local_address in _apis_of(plan, stage)
+
+
+def _stages_without_usage_plan(
+    plan: PlanView, serves: Callable[[PlannedResource], bool]
+) -> list[PlannedResource]:
+    usage_plans = plan.by_type("aws_api_gateway_usage_plan")
+    return [
+        stage
+        for stage in plan.by_type("aws_api_gateway_stage")
+        if serves(stage)
+        and not any(
+            _names_stage(entry, stage) is not False and _same_api(plan, up, entry, stage) is not False
+            for up in usage_plans
+            for entry in _api_stage_entries(up)
+        )
+    ]
+
+
+def _stage_names(stages: list[PlannedResource]) -> str:
+    return ", ".join(repr(s.values.get("stage_name")) for s in stages)
+
+
 @plan_rule(
     "apigateway.api-key-without-usage-plan",
     source="https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-api-usage-plans.html",
@@ -354,30 +437,34 @@ def api_key_without_usage_plan(plan: PlanView, ctx: Context) -> Iterator[PlanFin
     # context says so.
     if ctx.apigateway_usage_plans_elsewhere:
         return
-    stages = plan.by_type("aws_api_gateway_stage")
-    usage_plans = plan.by_type("aws_api_gateway_usage_plan")
     for method in plan.by_type("aws_api_gateway_method"):
         if method.values.get("api_key_required") is not True:
             continue
-        bare = [
-            stage
-            for stage in stages
-            if _serves(plan, method, stage)
-            and not any(
-                _names_stage(entry, stage) is not False and _same_api(plan, up, entry, stage) is not False
-                for up in usage_plans
-                for entry in _api_stage_entries(up)
-            )
-        ]
+        bare = _stages_without_usage_plan(plan, lambda stage, m=method: _serves(plan, m, stage))
         if bare:
-            names = ", ".join(repr(s.values.get("stage_name")) for s in bare)
             yield (
                 method.address,
                 "api_key_required",
-                f"the method requires an API key, but stage {names} of its API has no usage plan in "
-                "this plan, so no key is ever valid there and every request would get 403: add a "
+                f"the method requires an API key, but stage {_stage_names(bare)} of its API has no usage "
+                "plan in this plan, so no key is ever valid there and every request would get 403: add a "
                 "usage plan for the stage (its keys may be attached elsewhere), or set "
                 "api_key_required = false",
+            )
+    # In a body, an operation requires a key with a security requirement naming the api_key
+    # scheme (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-key-usage-plan-oas.html).
+    for api, document in _body_apis(plan):
+        keyed = [f"{o.method} {o.path}" for o in document.operations() if document.requires_api_key(o)]
+        if not keyed:
+            continue
+        bare = _stages_without_usage_plan(plan, lambda stage, a=api: _serves_api(plan, a, stage))
+        if bare:
+            yield (
+                api.address,
+                "body",
+                f"the document's {', '.join(keyed)} require an API key (security api_key), but stage "
+                f"{_stage_names(bare)} of the API has no usage plan in this plan, so no key is ever "
+                "valid there and every request would get 403: add a usage plan for the stage (its keys "
+                "may be attached elsewhere), or drop the api_key security requirement",
             )
 
 
@@ -465,9 +552,73 @@ def deployment_after_methods(plan: PlanView, ctx: Context) -> Iterator[PlanFindi
             )
 
 
+# Attributes of a REST API that stay the same when its body changes: a trigger made of them alone
+# never redeploys a changed document.
+_STABLE_API_ATTRIBUTES = {"id", "arn", "root_resource_id", "execution_arn", "created_date", "name"}
+
+
+def _triggers_follow_body(deployment: PlannedResource, api: PlannedResource) -> bool:
+    """Whether the deployment's triggers may change with the API's body: they reference the body,
+    the whole API, or anything the plan cannot see through (locals, variables, modules, data,
+    other resources). Only no triggers, constant ones, or triggers made of the API's stable
+    attributes (its id, say) are certain not to."""
+    expression = deployment.config.get("expressions", {}).get("triggers")
+    if not expression:
+        return False
+    found = list(references(expression))
+    if not found:
+        return False
+    own = api.local_address
+    for ref in found:
+        if ref == own:
+            # "aws_api_gateway_rest_api.this" comes with every "aws_api_gateway_rest_api.this.x";
+            # alone it is the whole resource, body included.
+            if not any(r.startswith(own + ".") for r in found):
+                return True
+            continue
+        if ref.startswith(own + "."):
+            if ref[len(own) + 1 :].split(".")[0].split("[")[0] not in _STABLE_API_ATTRIBUTES:
+                return True
+            continue
+        return True
+    return False
+
+
+@plan_rule(
+    "apigateway.deployment-triggers-body",
+    source=(
+        "https://github.com/hashicorp/terraform-provider-aws/blob/main/"
+        "website/docs/r/api_gateway_deployment.html.markdown"
+    ),
+    evidence=(
+        "triggers: map of arbitrary keys and values that, when changed, will trigger a redeployment; "
+        "the OpenAPI example sets redeployment = sha1(jsonencode(aws_api_gateway_rest_api.example.body))"
+    ),
+)
+def deployment_triggers_body(plan: PlanView, ctx: Context) -> Iterator[PlanFinding]:
+    # The body-equivalent of apigateway.deployment-after-methods: an API imported from a body has
+    # its methods when it is created, so ordering is no hazard; staleness is. A deployment is a
+    # snapshot: when the body changes, the API is updated in place and the stages go on serving
+    # the old snapshot unless the deployment is replaced, which only its triggers do.
+    for deployment in plan.by_type("aws_api_gateway_deployment"):
+        for api in plan.referenced(deployment, "rest_api_id"):
+            if api.type != _REST_API or api.values.get("body") in (None, ""):
+                continue
+            if not _triggers_follow_body(deployment, api):
+                yield (
+                    deployment.address,
+                    "triggers",
+                    f"the REST API {api.local_address} is defined by its body, but the deployment's "
+                    "triggers do not change with it, so a changed document is never deployed to the "
+                    f"stages: set triggers = {{ redeployment = sha1({api.local_address}.body) }} (or a "
+                    "hash of the document and the stage inputs)",
+                )
+
+
 @resource_rule(
     "apigateway.integration-timeout",
     "aws_api_gateway_integration",
+    _REST_API,
     source=(
         "https://github.com/hashicorp/terraform-provider-aws/blob/main/"
         "internal/service/apigateway/integration.go"
@@ -475,6 +626,26 @@ def deployment_after_methods(plan: PlanView, ctx: Context) -> Iterator[PlanFindi
     evidence="timeout_milliseconds: ValidateFunc validation.IntBetween(50, 300000), Default 29000",
 )
 def integration_timeout(values: Json, ctx: Context) -> Iterator[Finding]:
+    if _is_rest_api(values):
+        # In a body, the provider checks nothing: API Gateway takes timeoutInMillis "between 50 ms
+        # and 29,000 ms"
+        # (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-swagger-extensions-integration.html),
+        # more only for Regional and private APIs whose account quota was raised, up to the 300000
+        # the provider allows (https://github.com/hashicorp/terraform-provider-aws/issues/37859).
+        for operation, integration in _body_integrations(values):
+            timeout = integration.get("timeoutInMillis")
+            if (
+                isinstance(timeout, (int, float))
+                and not isinstance(timeout, bool)
+                and not (50 <= timeout <= 300000)
+            ):
+                yield (
+                    "body",
+                    f"{operation.where(INTEGRATION, 'timeoutInMillis')}: {timeout} ms is outside 50 to "
+                    "300000 ms: API Gateway takes 50 to 29000 ms, more only where the account's "
+                    "integration timeout quota was raised",
+                )
+        return
     timeout = values.get("timeout_milliseconds")
     if isinstance(timeout, (int, float)) and not (50 <= timeout <= 300000):
         yield (
@@ -482,6 +653,16 @@ def integration_timeout(values: Json, ctx: Context) -> Iterator[Finding]:
             f"{timeout} ms is outside the 50 to 300000 ms the provider accepts (29000 ms unless the "
             "account's integration timeout quota was raised)",
         )
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_rest_api(values: Json) -> bool:
+    """A REST API's values, not an integration's (a rule may see both): integrations always
+    have http_method."""
+    return "http_method" not in values
 
 
 # The SageMaker runtime's operations on an endpoint, as botocore's sagemaker-runtime model lists
@@ -499,6 +680,7 @@ _ENDPOINT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
 @resource_rule(
     "apigateway.sagemaker-integration-uri",
     "aws_api_gateway_integration",
+    _REST_API,
     source=(
         "https://github.com/boto/botocore/blob/develop/botocore/data/"
         "sagemaker-runtime/2017-05-13/service-2.json"
@@ -509,8 +691,24 @@ _ENDPOINT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
     ),
 )
 def sagemaker_integration_uri(values: Json, ctx: Context) -> Iterator[Finding]:
-    uri = values.get("uri")
-    if values.get("type") != "AWS" or not isinstance(uri, str) or ":runtime.sagemaker:" not in uri:
+    if _is_rest_api(values):
+        for operation, integration in _body_integrations(values):
+            for field, message in _sagemaker_problems(
+                str(integration.get("type", "")).upper(),
+                integration.get("uri"),
+                integration.get("httpMethod"),
+            ):
+                where = operation.where(INTEGRATION, "uri" if field == "uri" else "httpMethod")
+                yield "body", f"{where}: {message}"
+        return
+    yield from _sagemaker_problems(
+        values.get("type"), values.get("uri"), values.get("integration_http_method")
+    )
+
+
+def _sagemaker_problems(kind: Any, uri: Any, http_method: Any) -> Iterator[Finding]:
+    """(field, message) for a SageMaker runtime integration: ``uri`` or ``integration_http_method``."""
+    if kind != "AWS" or not isinstance(uri, str) or ":runtime.sagemaker:" not in uri:
         return
     found = _SAGEMAKER_URI.match(uri)
     if found is None or found["operation"] not in _SAGEMAKER_OPERATIONS:
@@ -528,11 +726,10 @@ def sagemaker_integration_uri(values: Json, ctx: Context) -> Iterator[Finding]:
     # (https://docs.aws.amazon.com/apigateway/latest/developerguide/aws-api-gateway-stage-variables-reference.html).
     if "{" not in name and (len(name) > 63 or not _ENDPOINT_NAME.match(name)):
         yield "uri", f"{name!r} is not a SageMaker endpoint name (up to 63 letters, digits, hyphens)"
-    elif values.get("integration_http_method") not in (None, UNKNOWN, "POST"):
+    elif http_method not in (None, UNKNOWN, "POST"):
         yield (
             "integration_http_method",
-            f"the SageMaker runtime's operations are POSTs; {values.get('integration_http_method')!r} "
-            "reaches none",
+            f"the SageMaker runtime's operations are POSTs; {http_method!r} reaches none",
         )
 
 
