@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import filecmp
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from mlgw_local.plan import (
     Quota,
     Throttle,
     gateway_from_plan,
+    load_gateway,
     local_key_value,
     module_calls,
     outputs_text,
@@ -241,3 +243,38 @@ def test_staging_adds_outputs_to_the_example_root_and_touches_no_module(tmp_path
         assert (mismatch, errors) == ([], []), module.name
     # The added file declares outputs only: no resource, nothing planned beyond the example.
     assert "resource" not in (root / OUTPUTS_FILE).read_text(encoding="utf-8")
+
+
+def test_the_example_plan_is_read_from_the_document_and_the_outputs(tmp_path: Path) -> None:
+    # Given: examples/local, with binary media types set on its API
+    example = tmp_path / "local-binary"
+    shutil.copytree(REPO_ROOT / "examples" / "local", example)
+    main = example / "main.tf"
+    text = main.read_text(encoding="utf-8")
+    assert "  api = {\n" in text
+    main.write_text(
+        text.replace("  api = {\n", '  api = {\n    binary_media_types = ["image/png"]\n', 1), "utf-8"
+    )
+
+    # When: local mode reads its plan
+    gateway = load_gateway(example)
+
+    # Then: routes, templates and binary media types come from the document ...
+    assert gateway.api is not None
+    assert gateway.api.binary_media_types == ("image/png",)
+    operations = {(op.method, op.path): op for op in gateway.api.operations}
+    assert set(operations) >= {
+        ("POST", "/predict"),
+        ("GET", "/predict/{model}"),
+        ("GET", "/predicted-ratings/{user_id}"),
+    }
+    ratings = operations[("GET", "/predicted-ratings/{user_id}")].integration
+    template = (REPO_ROOT / "modules" / "rest-api" / "templates" / "ratings_request.vtl").read_text("utf-8")
+    assert (ratings.endpoint_name, ratings.request_templates["application/json"]) == ("ratings", template)
+    assert operations[("POST", "/predict")].integration.function_name == "mlgw-local-predict"
+    # ... stages, plans and keys from the module's outputs, triggers from trigger_rules
+    assert gateway.stages["prod"].throttle == Throttle(100.0, 200)
+    assert gateway.usage_plans["developer"].quota == Quota(10000, "DAY", 0)
+    assert gateway.usage_plans["developer"].throttle == Throttle(5.0, 10)
+    assert gateway.api_keys["developer"].value == local_key_value("local-binary", "developer")
+    assert {t.id for t in gateway.triggers} == {"batch-csv", "actuals-csv"}
