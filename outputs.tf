@@ -103,3 +103,13 @@ output "api_custom_domain_target" {
   description = "Where DNS must point the API's custom domain when Route 53 records are not created: domain_name and its hosted zone_id (null without api.custom_domain)."
   value       = try(module.api[0].custom_domain_target, null)
 }
+
+output "rest_api" {
+  description = "Every output of the REST API module (modules/rest-api) except the key values, which are in api_key_values: openapi, stages, usage_plans, api_keys, invoke_urls and the rest (null without an API). Local mode reads the API from here."
+  value       = local.api_enabled ? { for name, value in module.api[0] : name => value if name != "api_key_values" } : null
+}
+
+output "s3_triggers" {
+  description = "Every output of the S3 triggers module (modules/s3-triggers) of each bucket, keyed by bucket name: trigger_rules, watched_prefixes, rule_arns, bucket_arn. Local mode reads the triggers from here."
+  value       = module.s3_triggers
+}

@@ -1,1 +1,1 @@
-"""Local mode: the gateway an example's offline Terraform plan describes, served on localhost."""
+"""Local mode: the OpenAPI document and module outputs of an example's offline plan, on localhost."""

@@ -129,9 +129,10 @@ def _endpoint_targets(gateway: Gateway, overrides: list[str], containers: dict[s
     template, the iris model behind every other endpoint, unless --endpoint says otherwise."""
     ratings_template = RATINGS_TEMPLATE.read_text(encoding="utf-8")
     targets = dict.fromkeys(gateway.endpoint_names(), containers["iris"])
-    for route in gateway.routes:
-        if route.endpoint_name and ratings_template in route.request_templates.values():
-            targets[route.endpoint_name] = containers["ratings"]
+    for operation in gateway.api.operations if gateway.api else []:
+        integration = operation.integration
+        if integration.endpoint_name and ratings_template in integration.request_templates.values():
+            targets[integration.endpoint_name] = containers["ratings"]
     for item in overrides:
         name, _, model = item.partition("=")
         if model not in containers and not model.startswith(("http://", "https://")):
@@ -199,7 +200,10 @@ def _serve(args: argparse.Namespace) -> int:
     def invoke(name: str, event: dict[str, Any]) -> Any:
         return workers[name].invoke(event)
 
-    api.target = RestApi(gateway, invoke, urls["runtime"], f"{host}:{servers['api'].server_address[1]}")
+    if gateway.api is not None:
+        api.target = RestApi(gateway, invoke, urls["runtime"], f"{host}:{servers['api'].server_address[1]}")
+    else:
+        api.absent = True
     notifications = Notifications(aws, gateway.triggers, invoke)
     notifications.start()
     for server in servers.values():
@@ -235,8 +239,11 @@ class _Deferred:
     """The API's handler: its port is bound first, so a taken port fails before anything starts."""
 
     target: RestApi | None = None
+    absent = False
 
     def __call__(self, request: Request) -> Response:
+        if self.absent:
+            return Response.json(404, {"message": "the example plans no REST API"})
         if self.target is None:
             return Response.json(503, {"message": "local mode is starting"})
         return self.target(request)
@@ -285,7 +292,7 @@ def _state(gateway: Gateway, urls: dict[str, str], example: Path) -> dict[str, A
         "urls": urls,
         "invoke_url": f"{urls['api']}/{stage}",
         "api_keys": {name: key.value for name, key in gateway.api_keys.items()},
-        "routes": [f"{r.method} /{r.path}" for r in gateway.routes],
+        "routes": [f"{op.method} {op.path}" for op in gateway.api.operations] if gateway.api else [],
         "batch": batch
         and {
             "bucket": batch.bucket,

@@ -1,38 +1,49 @@
-"""The REST API of the plan on localhost, as API Gateway serves it.
+"""The REST API of the plan's OpenAPI document on localhost, as API Gateway serves it.
 
-Per request, in API Gateway's order: the stage and the route (``MISSING_AUTHENTICATION_TOKEN``
+Per request, in API Gateway's order: the stage and the operation (``MISSING_AUTHENTICATION_TOKEN``
 when none matches), the API key (``INVALID_API_KEY``), the usage plan's throttle and quota for
-that key and the stage's throttle (``THROTTLED``, ``QUOTA_EXCEEDED``), the request validator
-(``BAD_REQUEST_PARAMETERS``, ``BAD_REQUEST_BODY``), then the integration: a Lambda-proxy route
-invokes its function with a REST proxy event; a direct SageMaker route renders the integration
-request template with the same VTL engine as the template tests, calls the runtime, selects the
-integration response by the runtime's status and renders its template. API Gateway's own errors
-are the plan's gateway responses, rendered with that engine too, except the two 413s of a request
-too large (see ``REQUEST_TOO_LONG``), which AWS was not seen to let a gateway response change.
+that key and the stage's throttle (``THROTTLED``, ``QUOTA_EXCEEDED``), the operation's request
+validator (``BAD_REQUEST_PARAMETERS``, ``BAD_REQUEST_BODY``), then the integration the document
+gives the operation:
+
+- ``aws_proxy``: the function gets a REST proxy event and answers for itself;
+- ``aws`` (the SageMaker runtime): the integration request template is rendered with the same
+  VTL engine as the template tests, requestParameters become the call's headers, the integration
+  response is selected by its selection pattern against the runtime's status, and its
+  responseParameters and responseTemplates shape the answer;
+- ``mock``: the request template's statusCode selects the integration response.
+
+Bodies are converted between text and binary only as the document's binary media types and
+contentHandling say. API Gateway's own errors are the document's gateway responses, rendered with
+the VTL engine too, except the two 413s of a request too large (see ``REQUEST_TOO_LONG``), which
+AWS was not seen to let a gateway response change.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import jsonschema
-
 from mlgw_local.http import Request, Response
-from mlgw_local.plan import ApiKey, Gateway, GatewayResponse, Quota, Route, Throttle
+from mlgw_local.openapi import IntegrationResponse, Operation, is_binary, media_type
+from mlgw_local.plan import ApiKey, Gateway, Quota, Throttle
 from mlgw_local.vtl import render_request, render_response, select_integration_response
 
 ACCOUNT_ID = "123456789012"
 API_ID = "local"
+# Each gateway response type's default status and message
+# (https://docs.aws.amazon.com/apigateway/latest/developerguide/supported-gateway-response-types.html).
 _DEFAULT_MESSAGES = {
     "INVALID_API_KEY": (403, "Forbidden"),
     "MISSING_AUTHENTICATION_TOKEN": (403, "Missing Authentication Token"),
@@ -42,7 +53,7 @@ _DEFAULT_MESSAGES = {
     "BAD_REQUEST_BODY": (400, "Invalid request body"),
     "UNSUPPORTED_MEDIA_TYPE": (415, "Unsupported Media Type"),
     "INTEGRATION_TIMEOUT": (504, "Endpoint request timed out"),
-    "INTEGRATION_FAILURE": (502, "Internal server error"),
+    "INTEGRATION_FAILURE": (504, "Internal server error"),
     "API_CONFIGURATION_ERROR": (500, "Internal server error"),
     "REQUEST_TOO_LARGE": (413, "Request Too Long"),
 }
@@ -55,8 +66,8 @@ MAX_BODY_BYTES = 10 * 1024 * 1024
 MAX_INVOKE_REQUEST_BYTES = 6 * 1024 * 1024
 MAX_INVOKE_RESPONSE_BYTES = 6 * 1024 * 1024 + 100
 # How API Gateway answers a request too large for it or, on a Lambda-proxy route, one whose
-# event is too large for Lambda: a fixed 413, not the plan's REQUEST_TOO_LARGE gateway response.
-# A live REST API answered an oversized Lambda event with 413, BadRequestException and
+# event is too large for Lambda: a fixed 413, not the document's REQUEST_TOO_LARGE gateway
+# response. A live REST API answered an oversized Lambda event with 413, BadRequestException and
 # {"message": "Request Too Long"}, and a body over 10 MB with 413 and a plain-text message; a
 # customised REQUEST_TOO_LARGE response did not change either
 # (https://github.com/koki-develop/lgtm-generator/issues/10; the same of a customised 413 in
@@ -64,6 +75,9 @@ MAX_INVOKE_RESPONSE_BYTES = 6 * 1024 * 1024 + 100
 # through CloudFront): what a regional API sends over 10 MB has not been observed.
 REQUEST_TOO_LONG = b'{"message": "Request Too Long"}'
 BODY_TOO_LARGE = f"HTTP content length exceeded {MAX_BODY_BYTES} bytes.".encode()
+# A template is chosen by the request's Content-Type, application/json when it has none
+# (https://docs.aws.amazon.com/apigateway/latest/developerguide/integration-passthrough-behaviors.html).
+DEFAULT_CONTENT_TYPE = "application/json"
 
 
 class TokenBucket:
@@ -93,19 +107,47 @@ def _quota_window(quota: Quota, now: datetime) -> str:
     return str((int(now.timestamp()) - quota.offset * 86400) // seconds)
 
 
+class _Failure(Exception):
+    """Ends a request with one of API Gateway's own error responses."""
+
+    def __init__(self, kind: str, message: str | None = None) -> None:
+        super().__init__(kind)
+        self.kind = kind
+        self.message = message
+
+
 @dataclass(frozen=True)
 class _Match:
-    route: Route
+    operation: Operation
     stage: str
     path: str
     path_parameters: dict[str, str]
 
 
-def _match_path(template: str, path: str) -> dict[str, str] | None:
-    wanted = template.split("/") if template else []
-    given = path.split("/") if path else []
+@dataclass(frozen=True)
+class _Call:
+    """One request as the integration and its templates see it."""
+
+    request: Request
+    match: _Match
+    request_id: str
+    context: dict[str, Any]
+    stage_variables: dict[str, str]
+
+    @property
+    def template_inputs(self) -> dict[str, Any]:
+        return {
+            "path_params": self.match.path_parameters,
+            "query": dict(self.request.query),
+            "headers": dict(self.request.headers),
+            "context": self.context,
+            "stage_variables": self.stage_variables,
+        }
+
+
+def _match_path(segments: list[str], given: list[str]) -> dict[str, str] | None:
     params: dict[str, str] = {}
-    for index, segment in enumerate(wanted):
+    for index, segment in enumerate(segments):
         if segment.startswith("{") and segment.endswith("+}"):
             if index >= len(given):
                 return None
@@ -117,12 +159,25 @@ def _match_path(template: str, path: str) -> dict[str, str] | None:
             params[segment[1:-1]] = given[index]
         elif segment != given[index]:
             return None
-    return params if len(wanted) == len(given) else None
+    return params if len(segments) == len(given) else None
 
 
-def _specificity(template: str) -> tuple[int, ...]:
+def _specificity(segments: list[str]) -> tuple[int, ...]:
     """API Gateway prefers static segments over parameters, and parameters over greedy ones."""
-    return tuple(0 if not s.startswith("{") else 2 if s.endswith("+}") else 1 for s in template.split("/"))
+    return tuple(0 if not s.startswith("{") else 2 if s.endswith("+}") else 1 for s in segments)
+
+
+def _template_for(templates: Mapping[str, str], wanted: str | None) -> tuple[str, str] | None:
+    """(media type, template) of a response: the one for the Accept header's media type, else
+    application/json, else the first; this is LocalStack's reading of AWS
+    (localstack-core/localstack/services/apigateway/next_gen/execute_api/handlers/integration_response.py)."""
+    if not templates:
+        return None
+    lowered = {name.lower(): (name, body) for name, body in templates.items()}
+    for candidate in (wanted, DEFAULT_CONTENT_TYPE):
+        if candidate and candidate in lowered:
+            return lowered[candidate]
+    return next(iter(templates.items()))
 
 
 class RestApi:
@@ -133,7 +188,10 @@ class RestApi:
         runtime_url: str,
         host: str,
     ) -> None:
+        if gateway.api is None:
+            raise ValueError("the gateway has no REST API")
         self.gateway = gateway
+        self.api = gateway.api
         self.invoke_function = invoke_function
         self.runtime_url = runtime_url
         self.host = host
@@ -148,43 +206,88 @@ class RestApi:
         if stage not in self.gateway.stages:
             return None, None
         path = rest.strip("/")
+        given = path.split("/") if path else []
         candidates = []
-        for route in self.gateway.routes:
-            if route.method not in (request.method, "ANY"):
+        for operation in self.api.operations:
+            if operation.method not in (request.method, "ANY"):
                 continue
-            params = _match_path(route.path, path)
+            params = _match_path(operation.segments, given)
             if params is not None:
-                candidates.append((_specificity(route.path), route.method == "ANY", route, params))
+                candidates.append(
+                    (_specificity(operation.segments), operation.method == "ANY", operation, params)
+                )
         if not candidates:
             return stage, None
-        _, _, route, params = min(candidates, key=lambda c: (c[0], c[1]))
-        return stage, _Match(route, stage, path, params)
+        _, _, operation, params = min(candidates, key=lambda c: (c[0], c[1]))
+        return stage, _Match(operation, stage, path, params)
+
+    # -- mapping expressions
+    def _source(
+        self,
+        expression: str,
+        request: Request,
+        match: _Match | None,
+        stage: str | None,
+        context: Mapping[str, Any],
+    ) -> str | None:
+        """The value of a mapping expression: a 'literal', method.request.<location>.<name>,
+        stageVariables.<name> or context.<name>
+        (https://docs.aws.amazon.com/apigateway/latest/developerguide/request-response-data-mappings.html)."""
+        if len(expression) >= 2 and expression[0] == expression[-1] == "'":
+            return expression[1:-1]
+        if expression.startswith("stageVariables."):
+            variables = self.gateway.stages[stage].variables if stage in self.gateway.stages else {}
+            return variables.get(expression.removeprefix("stageVariables."))
+        if expression.startswith("context."):
+            value: Any = context
+            for part in expression.removeprefix("context.").split("."):
+                value = value.get(part) if isinstance(value, Mapping) else None
+            return None if value is None else str(value)
+        parts = expression.split(".", 3)
+        if parts[:2] != ["method", "request"] or len(parts) < 4:
+            return None
+        location, name = parts[2], parts[3]
+        if location == "header":
+            return request.header(name)
+        if location == "querystring":
+            return dict(request.query).get(name)
+        if location == "path":
+            return match.path_parameters.get(name) if match else None
+        return None
 
     # -- errors
     def _gateway_response(
-        self, kind: str, request_id: str, stage: str | None, message: str | None = None
+        self,
+        kind: str,
+        request: Request,
+        request_id: str,
+        stage: str | None,
+        *,
+        match: _Match | None = None,
+        message: str | None = None,
     ) -> Response:
         default_status, default_message = _DEFAULT_MESSAGES.get(kind, (500, "Internal server error"))
         text = message or default_message
         family = "DEFAULT_4XX" if default_status < 500 else "DEFAULT_5XX"
-        response: GatewayResponse | None = self.gateway.gateway_responses.get(
-            kind
-        ) or self.gateway.gateway_responses.get(family)
+        response = self.api.gateway_responses.get(kind) or self.api.gateway_responses.get(family)
         if response is None:
-            return Response.json(default_status, {"message": text}, {"x-amzn-RequestId": request_id})
+            return Response.json(
+                default_status, {"message": text}, {"x-amzn-RequestId": request_id, "x-amzn-ErrorType": kind}
+            )
         context = {
             "requestId": request_id,
             "stage": stage or "",
             "error": {"message": text, "messageString": json.dumps(text), "responseType": kind},
         }
-        body = render_request(response.template, "", context=context)
+        chosen = _template_for(response.templates, media_type(request.header("Accept")))
+        content_type, template = chosen or (DEFAULT_CONTENT_TYPE, "")
+        body = render_request(template, "", context=context) if template else json.dumps({"message": text})
+        headers = {"Content-Type": content_type, "x-amzn-RequestId": request_id, "x-amzn-ErrorType": kind}
+        for target, source in response.parameters.items():
+            value = self._source(source, request, match, stage, context)
+            if value is not None:
+                headers[target.removeprefix("gatewayresponse.header.")] = value
         status = response.status_code if response.status_code is not None else default_status
-        headers = {
-            "Content-Type": "application/json",
-            "x-amzn-RequestId": request_id,
-            "x-amzn-ErrorType": kind,
-            **response.headers,
-        }
         return Response(status, body.encode(), headers)
 
     # -- keys and limits
@@ -192,7 +295,8 @@ class RestApi:
         key = self._keys.get(request.header("x-api-key") or "")
         if key is None or not key.enabled:
             return None
-        return key if stage in self.gateway.usage_plans[key.usage_plan].stages else None
+        plan = self.gateway.usage_plans.get(key.usage_plan)
+        return key if plan is not None and stage in plan.stages else None
 
     def _take(self, scope: tuple[str, ...], throttle: Throttle | None) -> bool:
         if throttle is None:
@@ -203,15 +307,13 @@ class RestApi:
         return bucket.take()
 
     def _limit(self, match: _Match, key: ApiKey | None) -> str | None:
-        route = match.route
-        method_path = (route.path, route.method)
+        operation = match.operation
+        method = (operation.path, operation.method)
         with self._lock:
             if key is not None:
                 plan = self.gateway.usage_plans[key.usage_plan]
-                per_method = plan.method_throttles.get(method_path)
-                if per_method is not None and not self._take(
-                    ("key-method", key.value, *method_path), per_method
-                ):
+                per_method = plan.method_throttles.get((match.stage, *method))
+                if per_method is not None and not self._take(("key-method", key.value, *method), per_method):
                     return "THROTTLED"
                 if not self._take(("key", key.value), plan.throttle):
                     return "THROTTLED"
@@ -222,80 +324,96 @@ class RestApi:
                         return "QUOTA_EXCEEDED"
                     self._quota_used[(key.value, window)] = used + 1
             stage = self.gateway.stages[match.stage]
-            per_route = stage.method_throttles.get(method_path)
+            per_route = stage.method_throttles.get(method)
             if per_route is not None:
-                return (
-                    None
-                    if self._take(("stage-method", match.stage, *method_path), per_route)
-                    else "THROTTLED"
-                )
+                return None if self._take(("stage-method", match.stage, *method), per_route) else "THROTTLED"
             return None if self._take(("stage", match.stage), stage.throttle) else "THROTTLED"
 
     # -- validation
-    def _missing_parameter(self, request: Request, match: _Match) -> str | None:
+    def _missing_parameters(self, request: Request, match: _Match) -> list[str]:
+        """Required parameters absent or blank: the validator checks presence, not type or format
+        (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-method-request-validation.html)."""
         query = dict(request.query)
-        for name, required in match.route.request_parameters.items():
-            if not required:
+        missing = []
+        for parameter in match.operation.parameters:
+            if not parameter.required:
                 continue
-            _, _, location, parameter = name.split(".", 3)
-            present = (
-                parameter in match.path_parameters
-                if location == "path"
-                else parameter in query
-                if location == "querystring"
-                else request.header(parameter) is not None
+            value = (
+                match.path_parameters.get(parameter.name)
+                if parameter.location == "path"
+                else query.get(parameter.name)
+                if parameter.location == "querystring"
+                else request.header(parameter.name)
             )
-            if not present:
-                return parameter
-        return None
+            if value is None or not value.strip():
+                missing.append(parameter.name)
+        return missing
 
-    def _bad_body(self, request: Request, route: Route) -> str | None:
-        if not route.validate_body or route.body_schema is None:
+    def _bad_body(self, request: Request, operation: Operation) -> str | None:
+        """The body against the model of its content type, or of $default; no model for the
+        content type means no validation
+        (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-method-request-validation.html)."""
+        wanted = media_type(request.header("Content-Type")) or DEFAULT_CONTENT_TYPE
+        validator = operation.body_schemas.get(wanted) or operation.body_schemas.get("$default")
+        if validator is None:
             return None
         try:
-            jsonschema.validate(json.loads(request.body or b"null"), route.body_schema)
-        except (ValueError, jsonschema.ValidationError) as exc:
-            return f"Invalid request body: {getattr(exc, 'message', exc)}"
-        return None
+            document = json.loads(request.body or b"null")
+        except ValueError as exc:
+            return f"Invalid request body: {exc}"
+        error = next(iter(validator.iter_errors(document)), None)
+        return None if error is None else f"Invalid request body: {error.message}"
 
     # -- the request
     def __call__(self, request: Request) -> Response:
         request_id = str(uuid.uuid4())
         stage, match = self._match(request)
         if match is None:
-            return self._gateway_response("MISSING_AUTHENTICATION_TOKEN", request_id, stage)
+            return self._gateway_response("MISSING_AUTHENTICATION_TOKEN", request, request_id, stage)
         if len(request.body) > MAX_BODY_BYTES:
             return Response(413, BODY_TOO_LARGE, {"Content-Type": "text; charset=utf-8"})
         key = self._key(request, match.stage)
-        if match.route.api_key_required and key is None:
-            return self._gateway_response("INVALID_API_KEY", request_id, stage)
+        if match.operation.api_key_required and key is None:
+            return self._gateway_response("INVALID_API_KEY", request, request_id, stage, match=match)
         limited = self._limit(match, key)
         if limited is not None:
-            return self._gateway_response(limited, request_id, stage)
-        if match.route.validate_parameters:
-            missing = self._missing_parameter(request, match)
-            if missing is not None:
+            return self._gateway_response(limited, request, request_id, stage, match=match)
+        if match.operation.validate_parameters:
+            missing = self._missing_parameters(request, match)
+            if missing:
+                message = f"Missing required request parameters: [{', '.join(missing)}]"
                 return self._gateway_response(
-                    "BAD_REQUEST_PARAMETERS",
-                    request_id,
-                    stage,
-                    f"Missing required request parameters: [{missing}]",
+                    "BAD_REQUEST_PARAMETERS", request, request_id, stage, match=match, message=message
                 )
-        problem = self._bad_body(request, match.route)
-        if problem is not None:
-            return self._gateway_response("BAD_REQUEST_BODY", request_id, stage, problem)
-        context = self._context(request, match, key, request_id)
-        if match.route.integration_type == "AWS_PROXY":
-            return self._proxy(request, match, context, request_id)
-        return self._sagemaker(request, match, context, request_id)
+        if match.operation.validate_body:
+            problem = self._bad_body(request, match.operation)
+            if problem is not None:
+                return self._gateway_response(
+                    "BAD_REQUEST_BODY", request, request_id, stage, match=match, message=problem
+                )
+        call = _Call(
+            request=request,
+            match=match,
+            request_id=request_id,
+            context=self._context(request, match, key, request_id),
+            stage_variables=self.gateway.stages[match.stage].variables,
+        )
+        try:
+            if match.operation.integration.type == "AWS_PROXY":
+                return self._proxy(call)
+            return self._non_proxy(call)
+        except _Failure as failure:
+            return self._gateway_response(
+                failure.kind, request, request_id, stage, match=match, message=failure.message
+            )
 
     def _context(
         self, request: Request, match: _Match, key: ApiKey | None, request_id: str
     ) -> dict[str, Any]:
         now = datetime.now(UTC)
         return {
-            "resourceId": match.route.key,
-            "resourcePath": f"/{match.route.path}",
+            "resourceId": match.operation.operation_id,
+            "resourcePath": match.operation.path,
             "httpMethod": request.method,
             "extendedRequestId": request_id[:16],
             "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
@@ -327,7 +445,16 @@ class RestApi:
         }
 
     # -- Lambda proxy
-    def _proxy(self, request: Request, match: _Match, context: dict[str, Any], request_id: str) -> Response:
+    def _proxy(self, call: _Call) -> Response:
+        """A REST proxy event in, the function's answer out. The body is base64-encoded in the
+        event only when the request's Content-Type is one of the binary media types, and a
+        base64 answer (isBase64Encoded) is decoded only when the first media type of the
+        request's Accept header is; otherwise the client gets the base64 text
+        (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-payload-encodings.html;
+        both directions observed against AWS in https://github.com/ministackorg/ministack/pull/767,
+        and that the answer's Content-Type plays no part in
+        https://github.com/localstack/localstack/pull/12199)."""
+        request, match = call.request, call.match
         headers: dict[str, str] = {}
         multi_headers: dict[str, list[str]] = {}
         for name, value in request.headers:
@@ -336,18 +463,15 @@ class RestApi:
         multi_query: dict[str, list[str]] = {}
         for name, value in request.query:
             multi_query.setdefault(name, []).append(value)
-        content_type = request.header("Content-Type") or ""
-        text = content_type.startswith(("text/", "application/json", "application/xml")) or not request.body
-        if text:
-            try:
-                body: str | None = request.body.decode("utf-8") if request.body else None
-            except UnicodeDecodeError:
-                text = False
-        if not text:
+        binary = is_binary(request.header("Content-Type"), self.api.binary_media_types)
+        if not request.body:
+            body: str | None = None
+        elif binary:
             body = base64.b64encode(request.body).decode("ascii")
-        stage_variables = self.gateway.stages[match.stage].variables
+        else:
+            body = request.body.decode("utf-8", "replace")
         event = {
-            "resource": f"/{match.route.path}",
+            "resource": match.operation.path,
             "path": f"/{match.path}",
             "httpMethod": request.method,
             "headers": headers or None,
@@ -355,10 +479,10 @@ class RestApi:
             "queryStringParameters": {k: v[-1] for k, v in multi_query.items()} or None,
             "multiValueQueryStringParameters": multi_query or None,
             "pathParameters": match.path_parameters or None,
-            "stageVariables": stage_variables or None,
-            "requestContext": context,
+            "stageVariables": call.stage_variables or None,
+            "requestContext": call.context,
             "body": body,
-            "isBase64Encoded": not text,
+            "isBase64Encoded": bool(body) and binary,
         }
         if len(json.dumps(event).encode("utf-8")) > MAX_INVOKE_REQUEST_BYTES:
             # The function never runs; API Gateway answers for it (see REQUEST_TOO_LONG).
@@ -367,76 +491,108 @@ class RestApi:
                 REQUEST_TOO_LONG,
                 {
                     "Content-Type": "application/json",
-                    "x-amzn-RequestId": request_id,
+                    "x-amzn-RequestId": call.request_id,
                     "x-amzn-ErrorType": "BadRequestException",
                 },
             )
+        function = str(match.operation.integration.function_name)
         try:
-            result = self.invoke_function(str(match.route.function_name), event)
+            result = self.invoke_function(function, event)
             if len(json.dumps(result).encode("utf-8")) > MAX_INVOKE_RESPONSE_BYTES:
                 # Lambda fails to return the answer; API Gateway reports INTEGRATION_FAILURE with
                 # 502 (https://github.com/DataBiosphere/azul/issues/8258).
-                return self._gateway_response("INTEGRATION_FAILURE", request_id, match.stage)
+                raise _Failure("INTEGRATION_FAILURE")
             status = int(result["statusCode"])
             out_headers = {str(k): str(v) for k, v in (result.get("headers") or {}).items()}
             for name, values in (result.get("multiValueHeaders") or {}).items():
                 out_headers[str(name)] = ", ".join(str(v) for v in values)
-            raw = result.get("body") or ""
-            payload = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode("utf-8")
+            raw = str(result.get("body") or "")
+            encoded = bool(result.get("isBase64Encoded"))
+        except _Failure:
+            raise
         except Exception:
+            # A failed invocation or a malformed proxy answer: API Gateway's fixed 502.
             return Response.json(
                 502,
                 {"message": "Internal server error"},
-                {"x-amzn-RequestId": request_id, "x-amzn-ErrorType": "InternalServerErrorException"},
+                {"x-amzn-RequestId": call.request_id, "x-amzn-ErrorType": "InternalServerErrorException"},
             )
-        return Response(status, payload, {"x-amzn-RequestId": request_id, **out_headers})
+        payload = raw.encode("utf-8")
+        if encoded and is_binary(request.header("Accept"), self.api.binary_media_types):
+            try:
+                payload = base64.b64decode(raw, validate=True)
+            except binascii.Error:
+                # Base64 that does not decode is an API configuration error (500)
+                # (https://docs.aws.amazon.com/apigateway/latest/developerguide/supported-gateway-response-types.html).
+                raise _Failure("API_CONFIGURATION_ERROR") from None
+        return Response(status, payload, {"x-amzn-RequestId": call.request_id, **out_headers})
 
-    # -- direct SageMaker integration
-    def _mapped(self, expression: str, request: Request, match: _Match) -> str | None:
-        if expression.startswith("'"):
-            return expression.strip("'")
-        parts = expression.split(".")
-        if parts[:2] != ["method", "request"] or len(parts) < 4:
-            return None
-        location, name = parts[2], ".".join(parts[3:])
-        if location == "header":
-            return request.header(name)
-        if location == "querystring":
-            return dict(request.query).get(name)
-        if location == "path":
-            return match.path_parameters.get(name)
-        return None
+    # -- AWS (SageMaker runtime) and MOCK integrations
+    def _request_payload(self, call: _Call) -> tuple[bytes, str | None]:
+        """The integration request's body, and the template that makes it (None: passed through).
 
-    def _sagemaker(
-        self, request: Request, match: _Match, context: dict[str, Any], request_id: str
-    ) -> Response:
-        route = match.route
-        stage = match.stage
-        content_type = (request.header("Content-Type") or "application/json").split(";", 1)[0].strip()
-        template = route.request_templates.get(content_type)
+        Text and binary as API Gateway converts them
+        (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-payload-encodings-workflow.html):
+        a payload whose Content-Type is a binary media type is binary, CONVERT_TO_TEXT turns it
+        into base64 text, CONVERT_TO_BINARY base64-decodes a text payload. A template is chosen
+        by Content-Type (application/json when there is none) and applies to a text payload; with
+        none, the passthrough behaviour decides
+        (https://docs.aws.amazon.com/apigateway/latest/developerguide/integration-passthrough-behaviors.html).
+        """
+        request, integration = call.request, call.match.operation.integration
+        binary = is_binary(request.header("Content-Type"), self.api.binary_media_types)
+        body = request.body
+        if binary and integration.content_handling == "CONVERT_TO_TEXT":
+            body, binary = base64.b64encode(body), False
+        elif not binary and integration.content_handling == "CONVERT_TO_BINARY":
+            try:
+                body, binary = base64.b64decode(body, validate=True), True
+            except binascii.Error:
+                raise _Failure("API_CONFIGURATION_ERROR") from None
+        content_type = media_type(request.header("Content-Type")) or DEFAULT_CONTENT_TYPE
+        templates = {name.lower(): template for name, template in integration.request_templates.items()}
+        template = templates.get(content_type)
         if template is None:
-            return self._gateway_response("UNSUPPORTED_MEDIA_TYPE", request_id, stage)
-        params = {
-            "path_params": match.path_parameters,
-            "query": dict(request.query),
-            "headers": dict(request.headers),
-            "context": context,
-            "stage_variables": self.gateway.stages[stage].variables,
-        }
-        body = render_request(template, request.body.decode("utf-8", "replace"), **params).encode("utf-8")
+            behavior = integration.passthrough_behavior
+            if behavior == "NEVER" or (behavior == "WHEN_NO_TEMPLATES" and templates):
+                raise _Failure("UNSUPPORTED_MEDIA_TYPE")
+            return body, None
+        if binary:
+            return body, None
+        return body, template
+
+    def _non_proxy(self, call: _Call) -> Response:
+        request, operation = call.request, call.match.operation
+        integration = operation.integration
+        body, template = self._request_payload(call)
+        if template is not None:
+            body = render_request(template, body.decode("utf-8", "replace"), **call.template_inputs).encode(
+                "utf-8"
+            )
+        if integration.type == "MOCK":
+            # The request template's statusCode picks the integration response
+            # (https://docs.aws.amazon.com/apigateway/latest/developerguide/how-to-mock-integration.html).
+            try:
+                selection = str(int(json.loads(body or b"{}").get("statusCode", 200)))
+            except (ValueError, AttributeError):
+                selection = "200"
+            return self._respond(call, selection, b"", {})
         headers: dict[str, str] = {}
-        for target, source in route.integration_parameters.items():
-            value = self._mapped(source, request, match)
-            if value is not None and target.startswith("integration.request.header."):
+        query: list[tuple[str, str]] = []
+        for target, source in integration.request_parameters.items():
+            value = self._source(source, request, call.match, call.match.stage, call.context)
+            if value is None:
+                continue
+            if target.startswith("integration.request.header."):
                 headers[target.removeprefix("integration.request.header.")] = value
-        call = urllib.request.Request(  # noqa: S310 - an http URL of local mode
-            f"{self.runtime_url}/endpoints/{route.endpoint_name}/invocations",
-            data=body,
-            headers=headers,
-            method="POST",
-        )
+            elif target.startswith("integration.request.querystring."):
+                query.append((target.removeprefix("integration.request.querystring."), value))
+        url = f"{self.runtime_url}/endpoints/{integration.endpoint_name}/invocations"
+        if query:
+            url = f"{url}?{urllib.parse.urlencode(query)}"
+        runtime_call = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
         try:
-            with urllib.request.urlopen(call, timeout=route.timeout_seconds) as answer:  # noqa: S310
+            with urllib.request.urlopen(runtime_call, timeout=integration.timeout_seconds) as answer:  # noqa: S310
                 status, answer_body, answer_headers = (
                     answer.status,
                     answer.read(),
@@ -445,27 +601,72 @@ class RestApi:
         except urllib.error.HTTPError as exc:
             status, answer_body, answer_headers = exc.code, exc.read(), dict(exc.headers.items())
         except TimeoutError:
-            return self._gateway_response("INTEGRATION_TIMEOUT", request_id, stage)
+            raise _Failure("INTEGRATION_TIMEOUT") from None
         except urllib.error.URLError:
-            return self._gateway_response("INTEGRATION_FAILURE", request_id, stage)
-        patterns = {name: r.selection_pattern for name, r in route.responses.items()}
-        selected = route.responses[select_integration_response(patterns, str(status))]
-        out_headers = {"Content-Type": "application/json", "x-amzn-RequestId": request_id}
-        if selected.template is None:
-            rendered_body, final_status = answer_body, selected.status_code
-            out_headers["Content-Type"] = answer_headers.get("Content-Type", "application/json")
-        else:
-            rendered = render_response(
-                selected.template, answer_body.decode("utf-8", "replace"), selected.status_code, **params
+            raise _Failure("INTEGRATION_FAILURE") from None
+        return self._respond(call, str(status), answer_body, answer_headers)
+
+    def _selected(self, responses: Mapping[str, IntegrationResponse], selection: str) -> IntegrationResponse:
+        """The integration response whose selection pattern matches the whole value, else the
+        default; none, or overlapping patterns, is a configuration error."""
+        try:
+            name = select_integration_response(
+                {k: r.selection_pattern for k, r in responses.items()}, selection
             )
-            rendered_body, final_status = rendered.body.encode("utf-8"), rendered.status
+        except ValueError:
+            raise _Failure("API_CONFIGURATION_ERROR") from None
+        return responses[name]
+
+    def _response_payload(
+        self, call: _Call, selected: IntegrationResponse, body: bytes, headers: Mapping[str, str]
+    ) -> tuple[bytes, bool]:
+        """The integration answer converted for the method response, and whether it is now text
+        (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-payload-encodings-workflow.html):
+        the answer is binary when its Content-Type is a binary media type, the client wants binary
+        when the first media type of its Accept header is; without contentHandling, a binary
+        answer for a text Accept becomes base64 text and a text answer for a binary Accept is
+        base64-decoded."""
+        types = self.api.binary_media_types
+        answer_type = next((v for k, v in headers.items() if k.lower() == "content-type"), None)
+        binary_answer = is_binary(answer_type, types)
+        binary_accept = is_binary(call.request.header("Accept"), types)
+        handling = selected.content_handling or ("CONVERT_TO_BINARY" if binary_accept else "CONVERT_TO_TEXT")
+        if handling == "CONVERT_TO_TEXT":
+            return (base64.b64encode(body), True) if binary_answer else (body, True)
+        if binary_answer:
+            return body, False
+        try:
+            return base64.b64decode(body, validate=True), False
+        except binascii.Error:
+            raise _Failure("API_CONFIGURATION_ERROR") from None
+
+    def _respond(self, call: _Call, selection: str, body: bytes, headers: Mapping[str, str]) -> Response:
+        integration = call.match.operation.integration
+        selected = self._selected(integration.responses, selection)
+        payload, text = self._response_payload(call, selected, body, headers)
+        out_headers = {"x-amzn-RequestId": call.request_id}
+        chosen = (
+            _template_for(selected.templates, media_type(call.request.header("Accept"))) if text else None
+        )
+        status = selected.status_code
+        if chosen is None:
+            answer_type = next((v for k, v in headers.items() if k.lower() == "content-type"), None)
+            out_headers["Content-Type"] = answer_type or DEFAULT_CONTENT_TYPE
+        else:
+            content_type, template = chosen
+            rendered = render_response(
+                template, payload.decode("utf-8", "replace"), selected.status_code, **call.template_inputs
+            )
+            payload, status = rendered.body.encode("utf-8"), rendered.status
+            out_headers["Content-Type"] = content_type
             out_headers.update(rendered.headers)
         for target, source in selected.parameters.items():
             name = target.removeprefix("method.response.header.")
-            if source.startswith("'"):
-                out_headers[name] = source.strip("'")
-            elif source.startswith("integration.response.header."):
-                value = answer_headers.get(source.removeprefix("integration.response.header."))
-                if value is not None:
-                    out_headers[name] = value
-        return Response(final_status, rendered_body, out_headers)
+            if source.startswith("integration.response.header."):
+                wanted = source.removeprefix("integration.response.header.").lower()
+                value = next((v for k, v in headers.items() if k.lower() == wanted), None)
+            else:
+                value = self._source(source, call.request, call.match, call.match.stage, call.context)
+            if value is not None:
+                out_headers[name] = value
+        return Response(status, payload, out_headers)

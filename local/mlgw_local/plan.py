@@ -1,16 +1,19 @@
 """The gateway an example describes, read from its offline Terraform plan.
 
-Everything comes from ``terraform show -json`` of the planned resources: API Gateway resources,
-methods, integrations (templates included), integration and method responses, validators,
-models, stages, method settings, usage plans, keys and gateway responses; Lambda functions with
-their handlers and environments; buckets, bucket notifications and secrets.
+Local mode plans a scratch copy of the example in which the example's root module (never a
+module it calls) gains one output per module call, ``mlgw_local_<call> = module.<call>``, and
+reads from that plan only what a user of the modules can read too:
 
-A plan leaves IDs unknown until apply, and IDs are what tie a method to its path resource, a
-key to its usage plan and a notification to its function. Those three links are the only thing
-not read from planned resources: local mode adds ``terraform_data`` resources to its scratch
-copy of the modules, whose planned inputs are the very expressions the real resources use to
-look those IDs up (``local.routes[*].path``, ``local.api_keys[*].usage_plan``, the triggers'
-function names).
+- the REST API: the OpenAPI document (output ``openapi`` of ``modules/rest-api``, the API's
+  body) and the module's ``stages``, ``usage_plans``, ``api_keys`` and ``api_key_values``
+  outputs, found wherever a module call carries them (this project's root passes them on as its
+  ``rest_api`` and ``api_key_values`` outputs);
+- the S3 triggers: the ``trigger_rules`` output of ``modules/s3-triggers``;
+- the Lambda functions (handler, environment), buckets (versioning) and secrets: their planned
+  resources.
+
+Output values are read from the plan's ``output_changes``, where values only apply would know
+(IDs, ARNs, generated key values) are left out.
 """
 
 from __future__ import annotations
@@ -20,75 +23,24 @@ import json
 import re
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlgw_local.openapi import Api, DocumentError, parse
 from tfharness import Workspace, toolchain
 from tfharness.workspace import example_var_file
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TOOLCHAIN_HOME = REPO_ROOT / ".tf-offline"
-
-_LINKS = {
-    "modules/rest-api": """
-resource "terraform_data" "local_mode_links" {
-  input = {
-    method_paths      = { for k, r in local.routes : k => r.path }
-    method_validators = local.route_validators
-    key_usage_plans   = { for k, key in local.api_keys : k => key.usage_plan }
-  }
-}
-""",
-    "modules/s3-triggers": """
-resource "terraform_data" "local_mode_links" {
-  input = {
-    notification_functions = {
-      for r in local.notification_rules :
-      "${r.key}${r.filter_suffix == null ? "" : "-${trimprefix(r.filter_suffix, ".")}"}" =>
-      var.triggers[r.key].function_name
-    }
-  }
-}
-""",
-}
-_LINKS_FILE = "local_mode_links.tf"
+OUTPUTS_FILE = "mlgw_local_outputs.tf"
+OUTPUT_PREFIX = "mlgw_local_"
+_MODULE_CALL = re.compile(r'^module\s+"([A-Za-z0-9_-]+)"\s*\{', re.MULTILINE)
 
 
 class PlanError(RuntimeError):
     """The example does not plan, or plans something local mode cannot serve."""
-
-
-@dataclass(frozen=True)
-class IntegrationResponse:
-    selection_pattern: str | None
-    status_code: int
-    template: str | None
-    parameters: dict[str, str]
-
-
-@dataclass(frozen=True)
-class Route:
-    """One method of the REST API, with its integration."""
-
-    key: str
-    path: str
-    method: str
-    api_key_required: bool
-    authorization: str
-    request_parameters: dict[str, bool]
-    validate_parameters: bool
-    validate_body: bool
-    body_schema: dict[str, Any] | None
-    integration_type: str
-    function_name: str | None
-    endpoint_name: str | None
-    integration_parameters: dict[str, str]
-    request_templates: dict[str, str]
-    passthrough_behavior: str | None
-    timeout_seconds: float
-    responses: dict[str, IntegrationResponse]
 
 
 @dataclass(frozen=True)
@@ -105,12 +57,22 @@ class Quota:
 
 
 @dataclass(frozen=True)
+class Stage:
+    name: str
+    variables: dict[str, str]
+    throttle: Throttle | None
+    # Keyed by (resource path as the document writes it, METHOD).
+    method_throttles: dict[tuple[str, str], Throttle]
+
+
+@dataclass(frozen=True)
 class UsagePlan:
     name: str
     stages: tuple[str, ...]
     throttle: Throttle | None
     quota: Quota | None
-    method_throttles: dict[tuple[str, str], Throttle]
+    # Keyed by (stage, resource path, METHOD).
+    method_throttles: dict[tuple[str, str, str], Throttle]
 
 
 @dataclass(frozen=True)
@@ -120,21 +82,6 @@ class ApiKey:
     enabled: bool
     usage_plan: str
     generated: bool
-
-
-@dataclass(frozen=True)
-class GatewayResponse:
-    status_code: int | None
-    template: str
-    headers: dict[str, str]
-
-
-@dataclass(frozen=True)
-class Stage:
-    name: str
-    variables: dict[str, str]
-    throttle: Throttle | None
-    method_throttles: dict[tuple[str, str], Throttle]
 
 
 @dataclass(frozen=True)
@@ -167,20 +114,19 @@ class Gateway:
     """What local mode serves, all of it from one plan."""
 
     example: str
-    api_name: str | None = None
-    routes: list[Route] = field(default_factory=list)
+    api: Api | None = None
     stages: dict[str, Stage] = field(default_factory=dict)
     usage_plans: dict[str, UsagePlan] = field(default_factory=dict)
     api_keys: dict[str, ApiKey] = field(default_factory=dict)
-    gateway_responses: dict[str, GatewayResponse] = field(default_factory=dict)
     functions: dict[str, Function] = field(default_factory=dict)
     triggers: list[Trigger] = field(default_factory=list)
     buckets: dict[str, Bucket] = field(default_factory=dict)
     secrets: list[str] = field(default_factory=list)
 
     def endpoint_names(self) -> set[str]:
-        """Every SageMaker endpoint the API routes and the functions' routing tables name."""
-        names = {r.endpoint_name for r in self.routes if r.endpoint_name}
+        """Every SageMaker endpoint the API's integrations and the functions' routing tables name."""
+        operations = self.api.operations if self.api else []
+        names = {op.integration.endpoint_name for op in operations if op.integration.endpoint_name}
         for function in self.functions.values():
             env = function.environment
             if env.get("DEFAULT_ENDPOINT_NAME"):
@@ -196,25 +142,41 @@ def local_key_value(example: str, name: str) -> str:
     return hashlib.sha256(f"mlgw-local/{example}/{name}".encode()).hexdigest()[:40]
 
 
+def module_calls(root: Path) -> list[str]:
+    """The names of the module calls in a root module's files."""
+    return sorted(
+        {name for path in sorted(root.glob("*.tf")) for name in _MODULE_CALL.findall(path.read_text("utf-8"))}
+    )
+
+
+def outputs_text(calls: list[str]) -> str:
+    """One output per module call, the whole call object (sensitive: it holds the key values)."""
+    return "".join(
+        f'output "{OUTPUT_PREFIX}{call}" {{\n  value     = module.{call}\n  sensitive = true\n}}\n\n'
+        for call in calls
+    )
+
+
 def stage_example(example: Path, scratch: Path) -> tuple[Workspace, str]:
-    """Stage the repository with the link resources; an example outside it goes under examples/."""
+    """Stage the repository, the example under examples/ if it lives elsewhere, and add the
+    module-call outputs to the staged example's root."""
     workspace = Workspace(toolchain(TOOLCHAIN_HOME), scratch)
-    for module, text in _LINKS.items():
-        (workspace.path(module) / _LINKS_FILE).write_text(text.lstrip(), encoding="utf-8")
     example = example.resolve()
     try:
-        return workspace, example.relative_to(REPO_ROOT).as_posix()
+        rel = example.relative_to(REPO_ROOT).as_posix()
     except ValueError:
         rel = f"examples/{example.name}"
         shutil.rmtree(workspace.path(rel), ignore_errors=True)
         shutil.copytree(
             example, workspace.path(rel), ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*")
         )
-        return workspace, rel
+    root = workspace.path(rel)
+    (root / OUTPUTS_FILE).write_text(outputs_text(module_calls(root)).rstrip() + "\n", encoding="utf-8")
+    return workspace, rel
 
 
 def plan_json(example: Path, var_file: Path | None = None) -> dict[str, Any]:
-    """``terraform show -json`` of the example's offline plan (with the link resources)."""
+    """``terraform show -json`` of the example's offline plan (with the module-call outputs)."""
     with tempfile.TemporaryDirectory(prefix="mlgw-local-") as scratch:
         workspace, rel = stage_example(example, Path(scratch))
         var_file = var_file or example_var_file(example.resolve())
@@ -225,56 +187,88 @@ def plan_json(example: Path, var_file: Path | None = None) -> dict[str, Any]:
         return dict(result.raw._raw)
 
 
-def _throttle(settings: Mapping[str, Any] | None, rate: str, burst: str) -> Throttle | None:
-    if not settings or settings.get(rate) is None:
+def _throttle(rate: Any, burst: Any) -> Throttle | None:
+    """A throttle, or None where it is not set: hashicorp/aws plans -1 for a method setting's
+    unset throttling_rate_limit and throttling_burst_limit
+    (https://github.com/hashicorp/terraform-provider-aws/blob/main/internal/service/apigateway/method_settings.go)."""
+    if rate is None or float(rate) < 0:
         return None
-    return Throttle(rate=float(settings[rate]), burst=int(settings.get(burst) or 0))
+    return Throttle(rate=float(rate), burst=max(0, int(burst or 0)))
 
 
-def _quoted(value: str) -> str:
-    """The literal of a mapping expression such as ``'application/json'``."""
-    return value[1:-1] if len(value) >= 2 and value[0] == value[-1] == "'" else value
+def _method_key(method_path: str, escaped: bool) -> tuple[str, str]:
+    """(resource path, METHOD) of a method path: a method setting's "~1predict~1{model}/POST"
+    (each "/" of the resource path escaped as "~1") or a usage plan's "/predict/{model}/POST"."""
+    path, _, method = method_path.rpartition("/")
+    if escaped:
+        path = path.replace("~1", "/")
+    return "/" + path.strip("/"), method.upper()
+
+
+@dataclass
+class _Found:
+    apis: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)
+    trigger_rules: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _walk(value: Any, found: _Found, key_values: dict[str, Any]) -> None:
+    """Find the REST API module's outputs (openapi beside stages) and the S3 triggers module's
+    (trigger_rules) in a module call's outputs, however deep the calls nest them."""
+    if isinstance(value, list):
+        for item in value:
+            _walk(item, found, key_values)
+        return
+    if not isinstance(value, dict):
+        return
+    if isinstance(value.get("api_key_values"), dict):
+        key_values = value["api_key_values"]
+    if isinstance(value.get("openapi"), str) and isinstance(value.get("stages"), dict):
+        found.apis.append((value, key_values))
+        return
+    if isinstance(value.get("trigger_rules"), dict):
+        found.trigger_rules.append(value["trigger_rules"])
+        return
+    for item in value.values():
+        _walk(item, found, key_values)
+
+
+def module_outputs(plan: Mapping[str, Any]) -> Iterator[Any]:
+    """The planned value of each module call (values only apply would know are left out)."""
+    for name, change in (plan.get("output_changes") or {}).items():
+        if name.startswith(OUTPUT_PREFIX):
+            yield change.get("after")
 
 
 @dataclass(frozen=True)
 class _Planned:
     module: str
-    key: str
     values: dict[str, Any]
     unknown: dict[str, Any]
 
 
-class _Resources:
-    """Planned creates and updates by type, each with its module address and for_each key."""
-
-    def __init__(self, plan: Mapping[str, Any]) -> None:
-        self._by_type: dict[str, list[_Planned]] = {}
-        for change in plan.get("resource_changes", []):
-            actions = change["change"]["actions"]
-            if change.get("mode") != "managed" or not ({"create", "update"} & set(actions)):
-                continue
-            self._by_type.setdefault(change["type"], []).append(
+def _planned(plan: Mapping[str, Any], type_name: str) -> list[_Planned]:
+    """Planned creates and updates of one resource type."""
+    found = []
+    for change in plan.get("resource_changes", []):
+        actions = set(change["change"]["actions"])
+        if change.get("mode") == "managed" and change["type"] == type_name and {"create", "update"} & actions:
+            found.append(
                 _Planned(
                     module=change.get("module_address", ""),
-                    key=str(change.get("index", "")),
                     values=change["change"]["after"] or {},
                     unknown=change["change"].get("after_unknown") or {},
                 )
             )
-
-    def of(self, type_name: str, module: str | None = None) -> list[_Planned]:
-        return [p for p in self._by_type.get(type_name, []) if module is None or p.module == module]
-
-    def keyed(self, type_name: str, module: str) -> dict[str, dict[str, Any]]:
-        return {p.key: p.values for p in self.of(type_name, module)}
+    return found
 
 
 def load_gateway(example: Path, var_file: Path | None = None) -> Gateway:
-    resources = _Resources(plan_json(example, var_file))
-    gateway = Gateway(example=example.name)
-    links = {p.module: p.values["input"] for p in resources.of("terraform_data")}
+    return gateway_from_plan(example.name, plan_json(example, var_file))
 
-    for planned in resources.of("aws_lambda_function"):
+
+def gateway_from_plan(example: str, plan: Mapping[str, Any]) -> Gateway:
+    gateway = Gateway(example=example)
+    for planned in _planned(plan, "aws_lambda_function"):
         values = planned.values
         env = (values.get("environment") or [{}])[0].get("variables") or {}
         unknown = (planned.unknown.get("environment") or [{}])[0].get("variables") or {}
@@ -287,163 +281,109 @@ def load_gateway(example: Path, var_file: Path | None = None) -> Gateway:
             unknown_environment=tuple(sorted(k for k, v in unknown.items() if v is True)),
         )
 
-    apis = resources.of("aws_api_gateway_rest_api")
-    if len(apis) > 1:
-        raise PlanError(f"the example plans {len(apis)} REST APIs; local mode serves one")
-    if apis:
-        gateway.api_name = apis[0].values["name"]
-        _load_api(gateway, resources, apis[0].module, links.get(apis[0].module, {}))
+    found = _Found()
+    for value in module_outputs(plan):
+        _walk(value, found, {})
+    documents = {outputs["openapi"]: (outputs, keys) for outputs, keys in found.apis}
+    if len(documents) > 1:
+        raise PlanError(f"the example plans {len(documents)} REST APIs; local mode serves one")
+    if documents:
+        outputs, key_values = next(iter(documents.values()))
+        _load_api(gateway, outputs, key_values)
 
     # A bucket's versioning refers to it by ID: modules/data-bucket keeps one bucket per module.
-    versioning = {p.module: p.values for p in resources.of("aws_s3_bucket_versioning")}
-    for planned in resources.of("aws_s3_bucket"):
+    versioning = {p.module: p.values for p in _planned(plan, "aws_s3_bucket_versioning")}
+    for planned in _planned(plan, "aws_s3_bucket"):
         name = planned.values.get("bucket")
         if not isinstance(name, str):
             raise PlanError("a planned bucket has no name: local mode needs names known at plan time")
         config = ((versioning.get(planned.module) or {}).get("versioning_configuration") or [{}])[0]
         gateway.buckets[name] = Bucket(name, config.get("status") == "Enabled")
-    for planned in resources.of("aws_s3_bucket_notification"):
-        bucket = planned.values["bucket"]
-        if planned.values.get("eventbridge"):
-            raise PlanError(
-                f"bucket {bucket} sends its events to EventBridge, which local mode does not serve"
-            )
-        functions = links.get(planned.module, {}).get("notification_functions", {})
-        gateway.buckets.setdefault(bucket, Bucket(bucket, False))
-        for rule in planned.values.get("lambda_function") or []:
-            if rule["id"] not in functions:
-                raise PlanError(f"notification {rule['id']} of bucket {bucket} names no planned function")
-            gateway.triggers.append(
-                Trigger(
-                    id=rule["id"],
-                    bucket=bucket,
-                    prefix=rule.get("filter_prefix") or "",
-                    suffix=rule.get("filter_suffix") or "",
-                    function_name=functions[rule["id"]],
-                )
-            )
-    gateway.secrets = sorted(p.values["name"] for p in resources.of("aws_secretsmanager_secret"))
+    for rules in found.trigger_rules:
+        for rule_id, rule in sorted(rules.items()):
+            _add_trigger(gateway, rule_id, rule)
+    gateway.secrets = sorted(p.values["name"] for p in _planned(plan, "aws_secretsmanager_secret"))
     return gateway
 
 
-def _sagemaker_endpoint(route: str, integration: Mapping[str, Any]) -> str | None:
-    if integration["type"] == "AWS_PROXY":
-        return None
-    found = re.search(r":runtime\.sagemaker:path/endpoints/([^/]+)/invocations$", str(integration.get("uri")))
-    if integration["type"] != "AWS" or not found:
+def _add_trigger(gateway: Gateway, rule_id: str, rule: Mapping[str, Any]) -> None:
+    bucket = rule.get("bucket")
+    function = rule.get("function_name")
+    if not isinstance(bucket, str) or not isinstance(function, str):
+        raise PlanError(f"trigger {rule_id}: its bucket and function names must be known at plan time")
+    if rule.get("mode") != "notification":
         raise PlanError(
-            f"route {route}: integration {integration['type']} {integration.get('uri')} is not served"
+            f"trigger {rule_id} of bucket {bucket} is delivered through EventBridge, "
+            "which local mode does not serve"
         )
-    return found[1]
+    if function not in gateway.functions:
+        raise PlanError(f"trigger {rule_id} of bucket {bucket} names no planned function ({function})")
+    gateway.buckets.setdefault(bucket, Bucket(bucket, False))
+    gateway.triggers.append(
+        Trigger(
+            id=rule_id,
+            bucket=bucket,
+            prefix=rule.get("filter_prefix") or "",
+            suffix=rule.get("filter_suffix") or "",
+            function_name=function,
+        )
+    )
 
 
-def _load_api(gateway: Gateway, resources: _Resources, module: str, links: Mapping[str, Any]) -> None:
-    method_paths: dict[str, str] = links["method_paths"]
-    method_validators: dict[str, str | None] = links["method_validators"]
-    validators = resources.keyed("aws_api_gateway_request_validator", module)
-    models = {v["name"]: v for v in resources.keyed("aws_api_gateway_model", module).values()}
-    integrations = resources.keyed("aws_api_gateway_integration", module)
-    permissions = {
-        key.split("/", 1)[0]: values
-        for key, values in resources.keyed("aws_lambda_permission", module).items()
-    }
-    responses: dict[str, dict[str, IntegrationResponse]] = {}
-    for key, values in resources.keyed("aws_api_gateway_integration_response", module).items():
-        route, _, entry = key.partition("/")
-        if route not in method_paths:
-            continue
-        responses.setdefault(route, {})[entry] = IntegrationResponse(
-            selection_pattern=values.get("selection_pattern"),
-            status_code=int(values["status_code"]),
-            template=(values.get("response_templates") or {}).get("application/json"),
-            parameters=dict(values.get("response_parameters") or {}),
-        )
-    for key, method in resources.keyed("aws_api_gateway_method", module).items():
-        if key not in method_paths:
-            continue  # OPTIONS preflight mocks are keyed by path, not by route
-        integration = integrations[key]
-        validator = validators.get(method_validators.get(key) or "", {})
-        schemas = [
-            json.loads(models[name]["schema"]) for name in (method.get("request_models") or {}).values()
-        ]
-        gateway.routes.append(
-            Route(
-                key=key,
-                path=method_paths[key],
-                method=method["http_method"],
-                api_key_required=bool(method.get("api_key_required")),
-                authorization=method.get("authorization") or "NONE",
-                request_parameters={k: bool(v) for k, v in (method.get("request_parameters") or {}).items()},
-                validate_parameters=bool(validator.get("validate_request_parameters")),
-                validate_body=bool(validator.get("validate_request_body")),
-                body_schema=schemas[0] if schemas else None,
-                integration_type=integration["type"],
-                function_name=(permissions.get(key) or {}).get("function_name"),
-                endpoint_name=_sagemaker_endpoint(key, integration),
-                integration_parameters={
-                    k: str(v) for k, v in (integration.get("request_parameters") or {}).items()
-                },
-                request_templates=dict(integration.get("request_templates") or {}),
-                passthrough_behavior=integration.get("passthrough_behavior"),
-                timeout_seconds=int(integration.get("timeout_milliseconds") or 29000) / 1000,
-                responses=responses.get(key, {}),
+def _load_api(gateway: Gateway, outputs: Mapping[str, Any], key_values: Mapping[str, Any]) -> None:
+    try:
+        gateway.api = parse(json.loads(outputs["openapi"]))
+    except (ValueError, KeyError) as exc:
+        reason = exc if isinstance(exc, DocumentError) else f"the openapi output is not a document: {exc!r}"
+        raise PlanError(str(reason)) from exc
+    for operation in gateway.api.operations:
+        function = operation.integration.function_name
+        if function is not None and function not in gateway.functions:
+            raise PlanError(
+                f"{operation.method} {operation.path} invokes function {function}, "
+                "which the example does not plan"
             )
+
+    for name, stage in (outputs.get("stages") or {}).items():
+        settings = stage.get("method_settings") or {}
+        every = settings.get("*/*") or {}
+        method_throttles = {}
+        for method_path, setting in settings.items():
+            found = _throttle(setting.get("throttling_rate_limit"), setting.get("throttling_burst_limit"))
+            if method_path != "*/*" and found is not None:
+                method_throttles[_method_key(method_path, escaped=True)] = found
+        gateway.stages[name] = Stage(
+            name=stage.get("name") or name,
+            variables={k: str(v) for k, v in (stage.get("variables") or {}).items()},
+            throttle=_throttle(every.get("throttling_rate_limit"), every.get("throttling_burst_limit")),
+            method_throttles=method_throttles,
         )
 
-    settings = resources.keyed("aws_api_gateway_method_settings", module).values()
-    for stage in resources.keyed("aws_api_gateway_stage", module).values():
-        name = stage["stage_name"]
-        throttle = None
-        method_throttles: dict[tuple[str, str], Throttle] = {}
-        for setting in settings:
-            if setting["stage_name"] != name:
-                continue
-            found = _throttle(
-                (setting.get("settings") or [{}])[0], "throttling_rate_limit", "throttling_burst_limit"
-            )
-            if setting["method_path"] == "*/*":
-                throttle = found
-            elif found is not None:
-                # "~1predict~1{model}/POST": the resource path with each "/" escaped as "~1".
-                path, _, verb = setting["method_path"].rpartition("/")
-                method_throttles[(path.replace("~1", "/").strip("/"), verb)] = found
-        gateway.stages[name] = Stage(name, dict(stage.get("variables") or {}), throttle, method_throttles)
-
-    for key, plan in resources.keyed("aws_api_gateway_usage_plan", module).items():
-        per_method: dict[tuple[str, str], Throttle] = {}
-        for stage in plan.get("api_stages") or []:
-            for throttle in stage.get("throttle") or []:
-                path, _, verb = throttle["path"].strip("/").rpartition("/")
-                per_method[(path, verb)] = Throttle(
-                    float(throttle["rate_limit"]), int(throttle["burst_limit"])
-                )
-        quota = (plan.get("quota_settings") or [None])[0]
+    for key, plan in (outputs.get("usage_plans") or {}).items():
+        per_method = {}
+        for api_stage in plan.get("api_stages") or []:
+            for method_path, limits in (api_stage.get("throttle") or {}).items():
+                found = _throttle(limits.get("rate_limit"), limits.get("burst_limit"))
+                if found is not None:
+                    per_method[(api_stage["stage"], *_method_key(method_path, escaped=False))] = found
+        throttle = plan.get("throttle") or {}
+        quota = plan.get("quota")
         gateway.usage_plans[key] = UsagePlan(
-            name=plan["name"],
+            name=plan.get("name") or key,
             stages=tuple(s["stage"] for s in plan.get("api_stages") or []),
-            throttle=_throttle((plan.get("throttle_settings") or [None])[0], "rate_limit", "burst_limit"),
-            quota=Quota(int(quota["limit"]), quota["period"], int(quota.get("offset") or 0))
+            throttle=_throttle(throttle.get("rate_limit"), throttle.get("burst_limit")),
+            quota=Quota(int(quota["limit"]), str(quota["period"]), int(quota.get("offset") or 0))
             if quota
             else None,
             method_throttles=per_method,
         )
-    key_plans: dict[str, str] = links["key_usage_plans"]
-    for key, values in resources.keyed("aws_api_gateway_api_key", module).items():
-        supplied = values.get("value")
+
+    for key, api_key in (outputs.get("api_keys") or {}).items():
+        supplied = key_values.get(key)
         gateway.api_keys[key] = ApiKey(
-            name=values["name"],
+            name=api_key.get("name") or key,
             value=supplied if isinstance(supplied, str) else local_key_value(gateway.example, key),
-            enabled=bool(values.get("enabled", True)),
-            usage_plan=key_plans[key],
+            enabled=api_key.get("enabled") is not False,
+            usage_plan=api_key["usage_plan"],
             generated=not isinstance(supplied, str),
-        )
-    for values in resources.keyed("aws_api_gateway_gateway_response", module).values():
-        status = values.get("status_code")
-        gateway.gateway_responses[values["response_type"]] = GatewayResponse(
-            status_code=int(status) if status else None,
-            template=(values.get("response_templates") or {}).get("application/json", ""),
-            headers={
-                name.removeprefix("gatewayresponse.header."): _quoted(value)
-                for name, value in (values.get("response_parameters") or {}).items()
-            },
         )

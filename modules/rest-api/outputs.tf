@@ -8,6 +8,17 @@ output "api_key_ids" {
   value       = { for k, key in aws_api_gateway_api_key.this : k => key.id }
 }
 
+output "api_keys" {
+  description = "Each API key as planned, keyed by key name: name (the key's name in API Gateway), enabled, and usage_plan (its key in usage_plans). Values are in api_key_values. Local mode reads its keys from this output."
+  value = {
+    for k, key in aws_api_gateway_api_key.this : k => {
+      name       = key.name
+      enabled    = key.enabled
+      usage_plan = local.api_keys[k].usage_plan
+    }
+  }
+}
+
 output "api_key_values" {
   description = "Value of each API key, keyed by key name: the supplied one or the one API Gateway generated."
   value       = { for k, key in aws_api_gateway_api_key.this : k => key.value }
@@ -76,9 +87,42 @@ output "sagemaker_role_arn" {
   value       = local.sagemaker_role_arn
 }
 
+output "stages" {
+  description = "Each stage as planned, keyed by stage name: name, variables, invoke_url, and method_settings keyed by method path as API Gateway names them (\"*/*\" for every method, \"~1predict~1{model}/POST\" for one), each with throttling_rate_limit and throttling_burst_limit (-1 when not set), caching and logging. Local mode reads its stages from this output."
+  value = {
+    for k, s in aws_api_gateway_stage.this : k => {
+      name       = s.stage_name
+      variables  = s.variables == null ? {} : s.variables
+      invoke_url = s.invoke_url
+      method_settings = {
+        for m in concat(values(aws_api_gateway_method_settings.all), values(aws_api_gateway_method_settings.route)) :
+        m.method_path => one(m.settings) if m.stage_name == s.stage_name
+      }
+    }
+  }
+}
+
 output "stage_arns" {
   description = "ARN of each stage, keyed by stage name (for WAF associations made elsewhere)."
   value       = { for k, s in aws_api_gateway_stage.this : k => s.arn }
+}
+
+output "usage_plans" {
+  description = "Each usage plan as planned, keyed by plan name: name, api_stages (stage, and throttle keyed by \"/<resource path>/<METHOD>\" with rate_limit and burst_limit), throttle (rate_limit, burst_limit; null without one), quota (limit, offset, period; null without one) and api_keys (the names, keys of api_keys, of the keys this module attaches). Local mode reads its usage plans from this output."
+  value = {
+    for k, p in aws_api_gateway_usage_plan.this : k => {
+      name = p.name
+      api_stages = [
+        for s in p.api_stages : {
+          stage    = s.stage
+          throttle = { for t in s.throttle : t.path => { rate_limit = t.rate_limit, burst_limit = t.burst_limit } }
+        }
+      ]
+      throttle = one(p.throttle_settings)
+      quota    = one(p.quota_settings)
+      api_keys = sort([for name, key in local.api_keys : name if key.usage_plan == k])
+    }
+  }
 }
 
 output "usage_plan_ids" {

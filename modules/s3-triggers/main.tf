@@ -4,12 +4,18 @@ data "aws_caller_identity" "current" {}
 locals {
   bucket_arn = "arn:${data.aws_partition.current.partition}:s3:::${var.bucket}"
 
-  # S3 notification filters take one suffix each: one rule per (trigger, suffix).
+  # Both delivery modes invoke the functions for every object-created event.
+  events = ["s3:ObjectCreated:*"]
+
+  # S3 notification filters take one suffix each: one rule per (trigger, suffix), with an id
+  # unique in the bucket's configuration.
   notification_rules = flatten([
     for key, t in var.triggers : [
       for suffix in(length(t.suffixes) > 0 ? t.suffixes : [null]) : {
+        id            = "${key}${suffix == null ? "" : "-${trimprefix(suffix, ".")}"}"
         key           = key
         function_arn  = t.function_arn
+        function_name = t.function_name
         filter_prefix = t.prefix
         filter_suffix = suffix
       }
@@ -37,9 +43,9 @@ resource "aws_s3_bucket_notification" "this" {
   dynamic "lambda_function" {
     for_each = var.mode == "notification" ? local.notification_rules : []
     content {
-      id                  = "${lambda_function.value.key}${lambda_function.value.filter_suffix == null ? "" : "-${trimprefix(lambda_function.value.filter_suffix, ".")}"}"
+      id                  = lambda_function.value.id
       lambda_function_arn = lambda_function.value.function_arn
-      events              = ["s3:ObjectCreated:*"]
+      events              = local.events
       filter_prefix       = lambda_function.value.filter_prefix
       filter_suffix       = lambda_function.value.filter_suffix
     }

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import concurrent.futures
-import json
 import socket
 import subprocess
 import sys
@@ -14,10 +13,6 @@ from typing import Any, TypeVar
 
 import requests
 from local_support import REPO_ROOT, LocalMode, start_local_mode
-
-from mlgw_local.gateway import RestApi
-from mlgw_local.http import Request, Response
-from mlgw_local.plan import Gateway, GatewayResponse, Route, Stage
 
 IRIS = {"setosa", "versicolor", "virginica"}
 DEPLOYMENT = "5f3c9a1b2c3d4e5f6a7b8c9d"
@@ -122,61 +117,6 @@ def test_a_request_above_api_gateways_10_mb_is_a_plain_413(local_mode: LocalMode
     )
     assert answer.status_code == 413
     assert answer.text == "HTTP content length exceeded 10485760 bytes."
-
-
-def _one_route_api(answer: dict[str, Any]) -> RestApi:
-    """A REST API of one Lambda-proxy route whose function answers ``answer``, with the module's
-    INTEGRATION_FAILURE gateway response."""
-    route = Route(
-        key="predict",
-        path="predict",
-        method="POST",
-        api_key_required=False,
-        authorization="NONE",
-        request_parameters={},
-        validate_parameters=False,
-        validate_body=False,
-        body_schema=None,
-        integration_type="AWS_PROXY",
-        function_name="predict",
-        endpoint_name=None,
-        integration_parameters={},
-        request_templates={},
-        passthrough_behavior=None,
-        timeout_seconds=29,
-        responses={},
-    )
-    failure = GatewayResponse(
-        status_code=502,
-        template=json.dumps(
-            {"message": "the plan's message", "code": "IntegrationFailure", "requestId": "$context.requestId"}
-        ),
-        headers={},
-    )
-    gateway = Gateway(
-        example="unit",
-        routes=[route],
-        stages={"prod": Stage(name="prod", variables={}, throttle=None, method_throttles={})},
-        gateway_responses={"INTEGRATION_FAILURE": failure},
-    )
-    return RestApi(gateway, lambda name, event: answer, runtime_url="http://127.0.0.1:9", host="localhost")
-
-
-def _post(api: RestApi) -> Response:
-    return api(
-        Request("POST", "/prod/predict", [], [("Content-Type", "application/json")], b"{}", "127.0.0.1")
-    )
-
-
-def test_an_answer_above_lambdas_6_mb_ends_as_the_plans_integration_failure() -> None:
-    # Lambda cannot return it; API Gateway reports INTEGRATION_FAILURE (DataBiosphere/azul#8258).
-    big = _one_route_api({"statusCode": 200, "body": "x" * (6 * 1024 * 1024 + 100)})
-    answer = _post(big)
-    assert answer.status == 502
-    document = json.loads(answer.body)
-    assert (document["code"], document["message"]) == ("IntegrationFailure", "the plan's message")
-    assert document["requestId"] == answer.headers["x-amzn-RequestId"]
-    assert _post(_one_route_api({"statusCode": 200, "body": "x" * 1024})).status == 200
 
 
 def test_unknown_model_is_404(local_mode: LocalMode) -> None:

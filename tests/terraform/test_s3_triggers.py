@@ -52,6 +52,34 @@ def test_notification_mode_writes_one_configuration_for_every_trigger(tf: Worksp
     assert not plan.addresses("aws_cloudwatch_event_rule")
 
 
+def test_trigger_rules_output_names_what_invokes_which_function(tf: Workspace) -> None:
+    # Local mode serves the triggers from this output: one rule per notification rule, with the
+    # ids, filters and functions of the planned configuration.
+    plan = tf.plan(MODULE, BASE)
+    rules = plan.raw._raw["output_changes"]["trigger_rules"]["after"]
+    notification = plan.resource("aws_s3_bucket_notification.this[0]")["lambda_function"]
+    assert set(rules) == {r["id"] for r in notification} == {"batch-csv", "batch-jsonl", "actuals"}
+    for planned in notification:
+        rule = rules[planned["id"]]
+        assert rule["filter_prefix"] == planned["filter_prefix"]
+        assert rule["filter_suffix"] == planned["filter_suffix"]
+        assert rule["function_arn"] == planned["lambda_function_arn"]
+        assert rule["events"] == planned["events"]
+    assert rules["batch-jsonl"] == {
+        "bucket": "churn-data",
+        "events": ["s3:ObjectCreated:*"],
+        "filter_prefix": "batch/in/",
+        "filter_suffix": ".jsonl",
+        "function_arn": f"{FN}churn-batch",
+        "function_name": "churn-batch",
+        "mode": "notification",
+        "trigger": "batch",
+    }
+    assert rules["actuals"]["filter_suffix"] is None
+    eventbridge = tf.plan(MODULE, {**BASE, "mode": "eventbridge"}).raw._raw["output_changes"]["trigger_rules"]
+    assert {r["mode"] for r in eventbridge["after"].values()} == {"eventbridge"}
+
+
 def test_eventbridge_mode_matches_prefix_and_suffixes_per_rule(tf: Workspace) -> None:
     plan = tf.plan(MODULE, {**BASE, "mode": "eventbridge"})
     assert plan.resource("aws_s3_bucket_notification.this[0]")["eventbridge"] is True
