@@ -47,129 +47,110 @@ resource "aws_secretsmanager_secret" "actuals_token" {
   tags                    = var.tags
 }
 
-module "report_actuals" {
-  source = "./modules/lambda-function"
-  count  = local.actuals_enabled ? 1 : 0
+# The function, its role and its S3 trigger are wired by module.s3_pipeline (pipelines.tf).
+locals {
+  actuals_pipeline = !local.actuals_enabled ? null : {
+    function_name      = local.actuals_function_name
+    description        = "Streams actuals CSVs from s3://${local.actuals.bucket}/${local.actuals.prefix} to the monitoring sinks"
+    handler            = "mlgw.handlers.report_actuals.lambda_handler"
+    memory_size        = var.actuals_reporting.memory_size
+    timeout            = var.actuals_reporting.timeout
+    retries            = local.actuals_retries
+    role               = "report_actuals"
+    bucket             = local.actuals.bucket
+    bucket_kms_key_arn = var.actuals_reporting.bucket_kms_key_arn
+    prefix             = local.actuals.prefix
+    suffixes           = [".csv"]
+    write_prefixes     = local.actuals_write_prefixes
 
-  name        = local.actuals_function_name
-  description = "Streams actuals CSVs from s3://${local.actuals.bucket}/${local.actuals.prefix} to the monitoring sinks"
-  handler     = "mlgw.handlers.report_actuals.lambda_handler"
-  package     = local.package
-  memory_size = var.actuals_reporting.memory_size
-  timeout     = var.actuals_reporting.timeout
-  tags        = var.tags
-
-  async_invocation = {
-    maximum_retry_attempts = local.actuals_retries
-  }
-
-  iam_role = {
-    arn                      = lookup(var.iam_roles.arns, "report_actuals", null)
-    name_prefix              = lookup(var.iam_roles.arns, "report_actuals", null) == null ? local.role_name_prefixes["report-actuals"] : null
-    path                     = var.iam_roles.path
-    permissions_boundary_arn = var.iam_roles.permissions_boundary_arn
-  }
-
-  environment = merge(
-    {
-      ACTUALS_BUCKET           = local.actuals.bucket
-      ACTUALS_PREFIX           = local.actuals.prefix
-      ACTUALS_PROCESSED_PREFIX = local.actuals.processed_prefix
-      ACTUALS_FAILED_PREFIX    = local.actuals.failed_prefix
-      ACTUALS_STATE_PREFIX     = local.actuals.state_prefix
-      ACTUALS_ON_SUCCESS       = var.actuals_reporting.on_success
-      ACTUALS_BAD_ROWS         = var.actuals_reporting.bad_rows
-      ACTUALS_SINKS            = join(",", sort(var.actuals_reporting.sinks))
-      ACTUALS_REPORT_ROWS      = tostring(var.actuals_reporting.report_rows)
-      ACTUALS_MAX_ATTEMPTS     = tostring(local.actuals_retries + 1)
-    },
-    var.actuals_reporting.deployment_id_pattern == null ? {} : {
-      ACTUALS_DEPLOYMENT_ID_PATTERN = var.actuals_reporting.deployment_id_pattern
-    },
-    local.actuals.datarobot ? {
-      ACTUALS_API_URL          = trimsuffix(var.actuals_reporting.api_url, "/")
-      ACTUALS_TOKEN_SECRET_ARN = local.actuals_secret_arn
-    } : {},
-    local.actuals.model_monitor ? merge(
+    environment = merge(
       {
-        ACTUALS_GROUND_TRUTH_BUCKET = local.actuals.ground_truth_bucket
-        ACTUALS_GROUND_TRUTH_PREFIX = local.actuals.ground_truth_prefix
+        ACTUALS_BUCKET           = local.actuals.bucket
+        ACTUALS_PREFIX           = local.actuals.prefix
+        ACTUALS_PROCESSED_PREFIX = local.actuals.processed_prefix
+        ACTUALS_FAILED_PREFIX    = local.actuals.failed_prefix
+        ACTUALS_STATE_PREFIX     = local.actuals.state_prefix
+        ACTUALS_ON_SUCCESS       = var.actuals_reporting.on_success
+        ACTUALS_BAD_ROWS         = var.actuals_reporting.bad_rows
+        ACTUALS_SINKS            = join(",", sort(var.actuals_reporting.sinks))
+        ACTUALS_REPORT_ROWS      = tostring(var.actuals_reporting.report_rows)
+        ACTUALS_MAX_ATTEMPTS     = tostring(local.actuals_retries + 1)
       },
-      local.actuals_ground_truth_endpoint == null ? {} : { ACTUALS_GROUND_TRUTH_ENDPOINT = local.actuals_ground_truth_endpoint },
-    ) : {},
-  )
+      var.actuals_reporting.deployment_id_pattern == null ? {} : {
+        ACTUALS_DEPLOYMENT_ID_PATTERN = var.actuals_reporting.deployment_id_pattern
+      },
+      local.actuals.datarobot ? {
+        ACTUALS_API_URL          = trimsuffix(var.actuals_reporting.api_url, "/")
+        ACTUALS_TOKEN_SECRET_ARN = local.actuals_secret_arn
+      } : {},
+      local.actuals.model_monitor ? merge(
+        {
+          ACTUALS_GROUND_TRUTH_BUCKET = local.actuals.ground_truth_bucket
+          ACTUALS_GROUND_TRUTH_PREFIX = local.actuals.ground_truth_prefix
+        },
+        local.actuals_ground_truth_endpoint == null ? {} : { ACTUALS_GROUND_TRUTH_ENDPOINT = local.actuals_ground_truth_endpoint },
+      ) : {},
+    )
 
-  policy_statements = merge(
-    {
-      ReadInputsAndState = {
-        actions = ["s3:GetObject"]
-        resources = [
-          "${local.actuals_bucket_arn}/${local.actuals.prefix}*",
-          "${local.actuals_bucket_arn}/${local.actuals.state_prefix}*",
-        ]
-      }
-      # S3 answers a missing key (a first run's state object, a duplicate event's input) with
-      # 404 only to callers allowed s3:ListBucket on the bucket, otherwise 403. A HEAD or GET
-      # carries no s3:prefix condition key, so the grant cannot be narrowed to a prefix.
-      ListBucketForNotFound = {
-        actions   = ["s3:ListBucket"]
-        resources = [local.actuals_bucket_arn]
-      }
-      WriteOutcomes = {
-        actions = ["s3:PutObject"]
-        resources = [
-          "${local.actuals_bucket_arn}/${local.actuals.processed_prefix}*",
-          "${local.actuals_bucket_arn}/${local.actuals.failed_prefix}*",
-          "${local.actuals_bucket_arn}/${local.actuals.state_prefix}*",
-        ]
-      }
-      # A move (archive, quarantine) is CopyObject, which copies the source's tags by default
-      # (TaggingDirective COPY: https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html).
-      # Copying a tagged object needs s3:GetObjectTagging on the source and s3:PutObjectTagging
-      # on the target (https://repost.aws/knowledge-center/s3-troubleshoot-copy-between-buckets;
-      # an AccessDenied without them: https://github.com/nasa/cumulus-orca/issues/530).
-      ReadInputTags = {
-        actions   = ["s3:GetObjectTagging"]
-        resources = ["${local.actuals_bucket_arn}/${local.actuals.prefix}*"]
-      }
-      WriteMovedTags = {
-        actions = ["s3:PutObjectTagging"]
-        resources = [
-          "${local.actuals_bucket_arn}/${local.actuals.processed_prefix}*",
-          "${local.actuals_bucket_arn}/${local.actuals.failed_prefix}*",
-        ]
-      }
-      RemoveInputsAndState = {
-        actions = ["s3:DeleteObject"]
-        resources = [
-          "${local.actuals_bucket_arn}/${local.actuals.prefix}*",
-          "${local.actuals_bucket_arn}/${local.actuals.state_prefix}*",
-        ]
-      }
-    },
-    local.actuals.datarobot ? {
-      ReadApiToken = {
-        actions   = ["secretsmanager:GetSecretValue"]
-        resources = [local.actuals_secret_arn]
-      }
-    } : {},
-    local.actuals.model_monitor ? {
-      WriteGroundTruth = {
-        actions   = ["s3:PutObject"]
-        resources = ["arn:${local.partition}:s3:::${local.actuals.ground_truth_bucket}/${local.actuals.ground_truth_prefix}*"]
-      }
-    } : {},
-    var.actuals_reporting.bucket_kms_key_arn == null ? {} : {
-      UseBucketKey = {
-        actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-        resources = [var.actuals_reporting.bucket_kms_key_arn]
-      }
-    },
-    var.actuals_reporting.secret_kms_key_arn == null || !local.actuals.datarobot ? {} : {
-      DecryptApiToken = {
-        actions   = ["kms:Decrypt"]
-        resources = [var.actuals_reporting.secret_kms_key_arn]
-      }
-    },
-  )
+    policy_statements = merge(
+      {
+        ReadInputsAndState = {
+          actions = ["s3:GetObject"]
+          resources = [
+            "${local.actuals_bucket_arn}/${local.actuals.prefix}*",
+            "${local.actuals_bucket_arn}/${local.actuals.state_prefix}*",
+          ]
+        }
+        WriteOutcomes = {
+          actions = ["s3:PutObject"]
+          resources = [
+            "${local.actuals_bucket_arn}/${local.actuals.processed_prefix}*",
+            "${local.actuals_bucket_arn}/${local.actuals.failed_prefix}*",
+            "${local.actuals_bucket_arn}/${local.actuals.state_prefix}*",
+          ]
+        }
+        # A move (archive, quarantine) is CopyObject, which copies the source's tags by default
+        # (TaggingDirective COPY: https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html).
+        # Copying a tagged object needs s3:GetObjectTagging on the source and s3:PutObjectTagging
+        # on the target (https://repost.aws/knowledge-center/s3-troubleshoot-copy-between-buckets;
+        # an AccessDenied without them: https://github.com/nasa/cumulus-orca/issues/530).
+        ReadInputTags = {
+          actions   = ["s3:GetObjectTagging"]
+          resources = ["${local.actuals_bucket_arn}/${local.actuals.prefix}*"]
+        }
+        WriteMovedTags = {
+          actions = ["s3:PutObjectTagging"]
+          resources = [
+            "${local.actuals_bucket_arn}/${local.actuals.processed_prefix}*",
+            "${local.actuals_bucket_arn}/${local.actuals.failed_prefix}*",
+          ]
+        }
+        RemoveInputsAndState = {
+          actions = ["s3:DeleteObject"]
+          resources = [
+            "${local.actuals_bucket_arn}/${local.actuals.prefix}*",
+            "${local.actuals_bucket_arn}/${local.actuals.state_prefix}*",
+          ]
+        }
+      },
+      local.actuals.datarobot ? {
+        ReadApiToken = {
+          actions   = ["secretsmanager:GetSecretValue"]
+          resources = [local.actuals_secret_arn]
+        }
+      } : {},
+      local.actuals.model_monitor ? {
+        WriteGroundTruth = {
+          actions   = ["s3:PutObject"]
+          resources = ["arn:${local.partition}:s3:::${local.actuals.ground_truth_bucket}/${local.actuals.ground_truth_prefix}*"]
+        }
+      } : {},
+      var.actuals_reporting.secret_kms_key_arn == null || !local.actuals.datarobot ? {} : {
+        DecryptApiToken = {
+          actions   = ["kms:Decrypt"]
+          resources = [var.actuals_reporting.secret_kms_key_arn]
+        }
+      },
+    )
+  }
 }

@@ -44,118 +44,103 @@ module "batch_bucket" {
   )
 }
 
-module "batch_predict" {
-  source = "./modules/lambda-function"
-  count  = local.batch_enabled ? 1 : 0
+# The function, its role and its S3 trigger are wired by module.s3_pipeline (pipelines.tf).
+locals {
+  batch_pipeline = !local.batch_enabled ? null : {
+    function_name      = local.batch_function_name
+    description        = "Scores files under s3://${local.batch.bucket}/${local.batch.input_prefix} in batches"
+    handler            = "mlgw.handlers.batch_predict.lambda_handler"
+    memory_size        = local.batch.memory_size
+    timeout            = local.batch.timeout
+    retries            = 2
+    role               = "batch_predict"
+    bucket             = local.batch.bucket
+    bucket_kms_key_arn = local.batch.bucket_kms_key_arn
+    prefix             = local.batch.input_prefix
+    suffixes           = local.batch.suffixes
+    write_prefixes     = compact([local.batch.output_prefix, local.batch.error_prefix, local.batch_transform_enabled ? local.batch.staging_prefix : null])
 
-  name        = local.batch_function_name
-  description = "Scores files under s3://${local.batch.bucket}/${local.batch.input_prefix} in batches"
-  handler     = "mlgw.handlers.batch_predict.lambda_handler"
-  package     = local.package
-  memory_size = local.batch.memory_size
-  timeout     = local.batch.timeout
-  tags        = var.tags
+    environment = merge(
+      {
+        BATCH_BUCKET             = local.batch.bucket
+        BATCH_INPUT_PREFIX       = local.batch.input_prefix
+        BATCH_OUTPUT_PREFIX      = local.batch.output_prefix
+        BATCH_ERROR_PREFIX       = local.batch.error_prefix
+        MODELS_JSON              = local.models_json
+        BATCH_MODEL_ROUTE        = local.batch.model_route
+        BATCH_CSV_HEADER         = tostring(local.batch.csv_header)
+        BATCH_PREDICTION_COLUMNS = join(",", local.batch.prediction_columns)
+        BATCH_SIZE               = tostring(local.batch.batch_size)
+        BATCH_CONCURRENCY        = tostring(local.batch.concurrency)
+        # The margin is computed here, where the timeout is validated against it.
+        BATCH_TIME_MARGIN_SECONDS     = tostring(local.batch_time_margin)
+        MODEL_CONNECT_TIMEOUT_SECONDS = tostring(local.batch_model_call.connect_timeout_seconds)
+        MODEL_READ_TIMEOUT_SECONDS    = tostring(local.batch_model_call.read_timeout_seconds)
+        MODEL_MAX_ATTEMPTS            = tostring(local.batch_model_call.max_attempts)
+      },
+      local.endpoint_name == null ? {} : { DEFAULT_ENDPOINT_NAME = local.endpoint_name },
+      length(local.batch.feature_columns) == 0 ? {} : { BATCH_FEATURE_COLUMNS = join(",", local.batch.feature_columns) },
+      local.batch.id_column == null ? {} : { BATCH_ID_COLUMN = local.batch.id_column },
+      local.batch_transform_enabled && local.batch_transform_model != null ? {
+        BATCH_TRANSFORM_MODEL_NAME     = local.batch_transform_model
+        BATCH_TRANSFORM_MIN_BYTES      = tostring(local.batch.transform.min_bytes)
+        BATCH_TRANSFORM_INSTANCE_TYPE  = local.batch.transform.instance_type
+        BATCH_TRANSFORM_INSTANCE_COUNT = tostring(local.batch.transform.instance_count)
+        BATCH_TRANSFORM_JOB_PREFIX     = local.batch_job_prefix
+        BATCH_STAGING_PREFIX           = local.batch.staging_prefix
+      } : {},
+    )
 
-  iam_role = {
-    arn                      = lookup(var.iam_roles.arns, "batch_predict", null)
-    name_prefix              = lookup(var.iam_roles.arns, "batch_predict", null) == null ? local.role_name_prefixes["batch-predict"] : null
-    path                     = var.iam_roles.path
-    permissions_boundary_arn = var.iam_roles.permissions_boundary_arn
+    policy_statements = merge(
+      {
+        ReadInputs = {
+          actions   = ["s3:GetObject"]
+          resources = ["${local.batch_bucket_arn}/${local.batch.input_prefix}*"]
+        }
+        # Reading the existing output's metadata is how a duplicate event is recognised.
+        ReadOutputs = {
+          actions   = ["s3:GetObject"]
+          resources = ["${local.batch_bucket_arn}/${local.batch.output_prefix}*"]
+        }
+        WriteResults = {
+          actions = ["s3:PutObject", "s3:AbortMultipartUpload"]
+          resources = [
+            "${local.batch_bucket_arn}/${local.batch.output_prefix}*",
+            "${local.batch_bucket_arn}/${local.batch.error_prefix}*",
+          ]
+        }
+      },
+      local.batch_route.backend == "sagemaker" ? {
+        InvokeModel = {
+          actions = ["sagemaker:InvokeEndpoint"]
+          # Both spellings of an inference component's name: see inference_component_arns in api.tf.
+          resources = distinct(compact([
+            local.batch_endpoint_arn,
+            try("arn:${local.partition}:sagemaker:${local.region}:${local.account_id}:inference-component/${local.batch_route.inference_component}", null),
+            try("arn:${local.partition}:sagemaker:${local.region}:${local.account_id}:inference-component/${lower(local.batch_route.inference_component)}", null),
+          ]))
+        }
+      } : {},
+      local.batch_transform_enabled ? {
+        # CreateTransformJob takes no role: the job runs as the model's execution role, passed
+        # when the model was created, so no iam:PassRole is granted
+        # (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTransformJob.html).
+        # Job names end in a content hash, so the prefix is as narrow as the ARN can be.
+        RunTransformJobs = {
+          actions   = ["sagemaker:CreateTransformJob", "sagemaker:DescribeTransformJob"]
+          resources = ["arn:${local.partition}:sagemaker:${local.region}:${local.account_id}:transform-job/${local.batch_job_prefix}-*"]
+        }
+        # Rows are staged by UploadPartCopy, which needs s3:GetObject on the source (ReadInputs)
+        # and s3:PutObject on the destination
+        # (https://docs.aws.amazon.com/AmazonS3/latest/API/API_UploadPartCopy.html). The function
+        # also reads job records and outputs there, and deletes them once a job is finished.
+        StageTransformJobs = {
+          actions   = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"]
+          resources = ["${local.batch_bucket_arn}/${local.batch.staging_prefix}*"]
+        }
+      } : {},
+    )
   }
-
-  environment = merge(
-    {
-      BATCH_BUCKET             = local.batch.bucket
-      BATCH_INPUT_PREFIX       = local.batch.input_prefix
-      BATCH_OUTPUT_PREFIX      = local.batch.output_prefix
-      BATCH_ERROR_PREFIX       = local.batch.error_prefix
-      MODELS_JSON              = local.models_json
-      BATCH_MODEL_ROUTE        = local.batch.model_route
-      BATCH_CSV_HEADER         = tostring(local.batch.csv_header)
-      BATCH_PREDICTION_COLUMNS = join(",", local.batch.prediction_columns)
-      BATCH_SIZE               = tostring(local.batch.batch_size)
-      BATCH_CONCURRENCY        = tostring(local.batch.concurrency)
-      # The margin is computed here, where the timeout is validated against it.
-      BATCH_TIME_MARGIN_SECONDS     = tostring(local.batch_time_margin)
-      MODEL_CONNECT_TIMEOUT_SECONDS = tostring(local.batch_model_call.connect_timeout_seconds)
-      MODEL_READ_TIMEOUT_SECONDS    = tostring(local.batch_model_call.read_timeout_seconds)
-      MODEL_MAX_ATTEMPTS            = tostring(local.batch_model_call.max_attempts)
-    },
-    local.endpoint_name == null ? {} : { DEFAULT_ENDPOINT_NAME = local.endpoint_name },
-    length(local.batch.feature_columns) == 0 ? {} : { BATCH_FEATURE_COLUMNS = join(",", local.batch.feature_columns) },
-    local.batch.id_column == null ? {} : { BATCH_ID_COLUMN = local.batch.id_column },
-    local.batch_transform_enabled && local.batch_transform_model != null ? {
-      BATCH_TRANSFORM_MODEL_NAME     = local.batch_transform_model
-      BATCH_TRANSFORM_MIN_BYTES      = tostring(local.batch.transform.min_bytes)
-      BATCH_TRANSFORM_INSTANCE_TYPE  = local.batch.transform.instance_type
-      BATCH_TRANSFORM_INSTANCE_COUNT = tostring(local.batch.transform.instance_count)
-      BATCH_TRANSFORM_JOB_PREFIX     = local.batch_job_prefix
-      BATCH_STAGING_PREFIX           = local.batch.staging_prefix
-    } : {},
-  )
-
-  policy_statements = merge(
-    {
-      ReadInputs = {
-        actions   = ["s3:GetObject"]
-        resources = ["${local.batch_bucket_arn}/${local.batch.input_prefix}*"]
-      }
-      # Reading the existing output's metadata is how a duplicate event is recognised.
-      ReadOutputs = {
-        actions   = ["s3:GetObject"]
-        resources = ["${local.batch_bucket_arn}/${local.batch.output_prefix}*"]
-      }
-      # S3 answers a missing key with 404 only to callers allowed s3:ListBucket on the bucket
-      # (otherwise 403). A HEAD or GET carries no s3:prefix condition key, so the grant
-      # cannot be narrowed to a prefix and still have that effect.
-      ListBucketForNotFound = {
-        actions   = ["s3:ListBucket"]
-        resources = [local.batch_bucket_arn]
-      }
-      WriteResults = {
-        actions = ["s3:PutObject", "s3:AbortMultipartUpload"]
-        resources = [
-          "${local.batch_bucket_arn}/${local.batch.output_prefix}*",
-          "${local.batch_bucket_arn}/${local.batch.error_prefix}*",
-        ]
-      }
-    },
-    local.batch_route.backend == "sagemaker" ? {
-      InvokeModel = {
-        actions = ["sagemaker:InvokeEndpoint"]
-        # Both spellings of an inference component's name: see inference_component_arns in api.tf.
-        resources = distinct(compact([
-          local.batch_endpoint_arn,
-          try("arn:${local.partition}:sagemaker:${local.region}:${local.account_id}:inference-component/${local.batch_route.inference_component}", null),
-          try("arn:${local.partition}:sagemaker:${local.region}:${local.account_id}:inference-component/${lower(local.batch_route.inference_component)}", null),
-        ]))
-      }
-    } : {},
-    local.batch_transform_enabled ? {
-      # CreateTransformJob takes no role: the job runs as the model's execution role, passed
-      # when the model was created, so no iam:PassRole is granted
-      # (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTransformJob.html).
-      # Job names end in a content hash, so the prefix is as narrow as the ARN can be.
-      RunTransformJobs = {
-        actions   = ["sagemaker:CreateTransformJob", "sagemaker:DescribeTransformJob"]
-        resources = ["arn:${local.partition}:sagemaker:${local.region}:${local.account_id}:transform-job/${local.batch_job_prefix}-*"]
-      }
-      # Rows are staged by UploadPartCopy, which needs s3:GetObject on the source (ReadInputs)
-      # and s3:PutObject on the destination
-      # (https://docs.aws.amazon.com/AmazonS3/latest/API/API_UploadPartCopy.html). The function
-      # also reads job records and outputs there, and deletes them once a job is finished.
-      StageTransformJobs = {
-        actions   = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"]
-        resources = ["${local.batch_bucket_arn}/${local.batch.staging_prefix}*"]
-      }
-    } : {},
-    local.batch.bucket_kms_key_arn == null ? {} : {
-      UseBucketKey = {
-        actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-        resources = [local.batch.bucket_kms_key_arn]
-      }
-    },
-  )
 }
 
 # SageMaker reports every transform job state change to EventBridge
@@ -184,7 +169,7 @@ resource "aws_cloudwatch_event_target" "batch_transform" {
 
   rule      = aws_cloudwatch_event_rule.batch_transform[0].name
   target_id = "batch-predict"
-  arn       = module.batch_predict[0].function_arn
+  arn       = module.s3_pipeline["batch"].function_arn
 }
 
 resource "aws_lambda_permission" "batch_transform" {
@@ -192,7 +177,7 @@ resource "aws_lambda_permission" "batch_transform" {
 
   statement_id  = "${var.name}-events-batch-transform"
   action        = "lambda:InvokeFunction"
-  function_name = module.batch_predict[0].function_name
+  function_name = module.s3_pipeline["batch"].function_name
   principal     = "events.amazonaws.com"
   source_arn    = aws_cloudwatch_event_rule.batch_transform[0].arn
 }

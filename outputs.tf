@@ -20,12 +20,12 @@ output "models_json" {
 
 output "actuals_function_name" {
   description = "Name of the actuals reporting function (null when actuals_reporting is off)."
-  value       = try(module.report_actuals[0].function_name, null)
+  value       = try(module.s3_pipeline["actuals"].function_name, null)
 }
 
 output "actuals_failure_queue_arn" {
   description = "Queue receiving actuals events the function failed on after its retries."
-  value       = try(module.report_actuals[0].failure_queue_arn, null)
+  value       = try(module.s3_pipeline["actuals"].failure_queue_arn, null)
 }
 
 output "actuals_token_secret_arn" {
@@ -86,12 +86,12 @@ output "endpoint_role_arn" {
 
 output "batch_function_name" {
   description = "Name of the batch prediction function (null when batch_prediction is off)."
-  value       = try(module.batch_predict[0].function_name, null)
+  value       = try(module.s3_pipeline["batch"].function_name, null)
 }
 
 output "batch_failure_queue_arn" {
   description = "Queue receiving batch events the function failed on after its retries."
-  value       = try(module.batch_predict[0].failure_queue_arn, null)
+  value       = try(module.s3_pipeline["batch"].failure_queue_arn, null)
 }
 
 output "api_custom_domain_urls" {

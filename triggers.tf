@@ -1,28 +1,16 @@
 locals {
   # Every S3-triggered function, whatever feature it belongs to. S3 keeps one notification
   # configuration per bucket, so triggers are grouped by bucket into one module call each.
-  s3_triggers = merge(
-    local.batch_enabled ? {
-      batch = {
-        bucket         = local.batch.bucket
-        function_arn   = module.batch_predict[0].function_arn
-        function_name  = module.batch_predict[0].function_name
-        prefix         = local.batch.input_prefix
-        suffixes       = local.batch.suffixes
-        write_prefixes = compact([local.batch.output_prefix, local.batch.error_prefix, local.batch_transform_enabled ? local.batch.staging_prefix : null])
-      }
-    } : {},
-    local.actuals_enabled ? {
-      actuals = {
-        bucket         = local.actuals.bucket
-        function_arn   = module.report_actuals[0].function_arn
-        function_name  = module.report_actuals[0].function_name
-        prefix         = local.actuals.prefix
-        suffixes       = [".csv"]
-        write_prefixes = local.actuals_write_prefixes
-      }
-    } : {},
-  )
+  s3_triggers = {
+    for key, pipeline in local.s3_pipelines : key => {
+      bucket         = pipeline.bucket
+      function_arn   = module.s3_pipeline[key].function_arn
+      function_name  = module.s3_pipeline[key].function_name
+      prefix         = pipeline.prefix
+      suffixes       = pipeline.suffixes
+      write_prefixes = pipeline.write_prefixes
+    }
+  }
   s3_trigger_buckets = toset([for trigger in values(local.s3_triggers) : trigger.bucket])
   # A bucket the root creates is referenced through its module, so it exists before its triggers.
   created_buckets = { for bucket in module.batch_bucket : bucket.name => bucket.name }

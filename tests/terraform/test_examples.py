@@ -273,7 +273,7 @@ def test_complete_example_scores_batch_files_through_the_endpoint_and_large_ones
     complete: PlanResult,
 ) -> None:
     features = _tfvars("examples/complete")["feature_names"]
-    env = complete.resource("module.ml_gateway.module.batch_predict[0].aws_lambda_function.this")[
+    env = complete.resource('module.ml_gateway.module.s3_pipeline["batch"].aws_lambda_function.this')[
         "environment"
     ][0]["variables"]
     assert env["BATCH_BUCKET"] == f"churn-{ACCOUNT}-us-east-1"
@@ -296,7 +296,7 @@ def test_complete_example_scores_batch_files_through_the_endpoint_and_large_ones
         ("batch/in/", ".csv"),
         ("upload_actuals/", ".csv"),
     ]
-    actuals = complete.resource("module.ml_gateway.module.report_actuals[0].aws_lambda_function.this")
+    actuals = complete.resource('module.ml_gateway.module.s3_pipeline["actuals"].aws_lambda_function.this')
     assert actuals["environment"][0]["variables"]["ACTUALS_SINKS"] == "datarobot"
 
 
@@ -335,9 +335,9 @@ def test_existing_endpoint_example_scopes_the_function_to_that_endpoint(tf: Work
 def test_s3_batch_example_scores_through_the_given_endpoint(tf: Workspace) -> None:
     values = _tfvars("examples/s3-batch-prediction")
     plan = _plan(tf, "examples/s3-batch-prediction")
-    env = plan.resource("module.ml_gateway.module.batch_predict[0].aws_lambda_function.this")["environment"][
-        0
-    ]["variables"]
+    env = plan.resource('module.ml_gateway.module.s3_pipeline["batch"].aws_lambda_function.this')[
+        "environment"
+    ][0]["variables"]
     assert json.loads(env["MODELS_JSON"])["default"]["endpoint_name"] == values["endpoint_name"]
     bucket = f"churn-batch-{ACCOUNT}-us-east-1"
     rules = plan.resource(

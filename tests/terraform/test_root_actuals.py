@@ -14,7 +14,7 @@ pytestmark = pytest.mark.terraform
 ROOT = "."
 SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:churn-token-AbCdEf"
 KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-FN = "module.report_actuals[0]"
+FN = 'module.s3_pipeline["actuals"]'
 
 
 def _actuals(**overrides: Any) -> dict[str, Any]:

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.terraform
 
 ROOT = "."
 ACCOUNT = "123456789012"
-FN = "module.batch_predict[0]"
+FN = 'module.s3_pipeline["batch"]'
 BASE: dict[str, Any] = {
     "name": "churn",
     "endpoint": {"name": "Churn-Prod"},

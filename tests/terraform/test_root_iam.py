@@ -89,9 +89,12 @@ def test_existing_roles_replace_the_created_ones(tf: Workspace) -> None:
     # Only the account-level CloudWatch role is still created.
     assert [role["name"] for role in _roles(plan).values()] == ["churn-apigateway-cloudwatch-us-east-1"]
     assert plan.resource("module.predict[0].aws_lambda_function.this")["role"] == arns["predict"]
-    assert plan.resource("module.batch_predict[0].aws_lambda_function.this")["role"] == arns["batch_predict"]
     assert (
-        plan.resource("module.report_actuals[0].aws_lambda_function.this")["role"] == arns["report_actuals"]
+        plan.resource('module.s3_pipeline["batch"].aws_lambda_function.this')["role"] == arns["batch_predict"]
+    )
+    assert (
+        plan.resource('module.s3_pipeline["actuals"].aws_lambda_function.this')["role"]
+        == arns["report_actuals"]
     )
     assert plan.resource("module.endpoint[0].aws_sagemaker_model.this")["execution_role_arn"] == (
         f"arn:aws:iam::{ACCOUNT}:role/platform/model"

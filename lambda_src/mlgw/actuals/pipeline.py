@@ -36,15 +36,22 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from mlgw.actuals import completion
 from mlgw.actuals.client import DeliveryError, PermanentDeliveryError, TransientDeliveryError
-from mlgw.actuals.completion import InputFile
-from mlgw.actuals.csvfile import BadRowLog, Batch, CsvFileError, RowRules, iter_batches, text_stream
+from mlgw.actuals.csvfile import BadRowLog, Batch, CsvFileError, RowRules, iter_batches
 from mlgw.actuals.settings import ActualsSettings
 from mlgw.actuals.sinks import Chunk, Sink, Target
 from mlgw.actuals.state import LeaseLost, ProgressState, StateStore
-from mlgw.s3events import S3Object
-
-S3_READ_CHUNK_BYTES = 256 * 1024
-LEASE_GRACE_SECONDS = 5.0
+from mlgw.pipeline.events import S3Object
+from mlgw.pipeline.objects import (
+    InputFile,
+    Invocation,
+    ObjectChanged,
+    ObjectPipeline,
+    Scope,
+    Skip,
+    open_pinned,
+    put_report,
+)
+from mlgw.pipeline.text import text_stream
 
 
 class RefusedObject(Exception):
@@ -65,10 +72,6 @@ class _Rejected(Exception):
     def __init__(self, reason: str, **detail: Any) -> None:
         super().__init__(reason)
         self.detail = detail
-
-
-class _ObjectChanged(Exception):
-    """The input was replaced while being read; its new version gets its own event."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,12 +105,6 @@ class _Work:
         return len(self.sending) >= limit or len(self.sending) + len(self.confirming) >= 2 * limit
 
 
-@dataclass(frozen=True, slots=True)
-class Invocation:
-    request_id: str
-    remaining_seconds: Callable[[], float]
-
-
 @dataclass(slots=True)
 class Outcome:
     key: str
@@ -133,7 +130,7 @@ class _Run:
     chunks_sent: int = 0
 
 
-class Reporter:
+class Reporter(ObjectPipeline):
     def __init__(
         self,
         settings: ActualsSettings,
@@ -144,42 +141,44 @@ class Reporter:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
+        scope = Scope(
+            settings.bucket, "ACTUALS_BUCKET", settings.prefix, "ACTUALS_PREFIX", settings.output_prefixes
+        )
+        super().__init__(s3, logger, scope, clock)
         self._settings = settings
-        self._s3 = s3
         self._sinks = sinks
-        self._log = logger
-        self._clock = clock
         self._wall_clock = wall_clock
 
     def process(self, obj: S3Object, invocation: Invocation) -> Outcome:
         """Handle one object; raises FileFailed, RetryLater or RefusedObject, else returns."""
         settings = self._settings
-        self._refuse_foreign(obj)
-        if obj.key.endswith("/"):
-            return Outcome(obj.key, "ignored", detail={"reason": "folder placeholder"})
-        relative_key = obj.key[len(settings.prefix) :]
+        admitted = self.admit(obj.bucket, obj.key)
+        if isinstance(admitted, Skip):
+            if admitted.status == "refused":
+                raise RefusedObject(admitted.reason)
+            if admitted.status == "gone":
+                return self._gone(obj, self._state(obj.key[len(settings.prefix) :]))
+            return Outcome(obj.key, admitted.status, detail={"reason": admitted.reason})
+        relative_key, found = admitted.relative_key, admitted.head
         deployment_id = relative_key.split("/", 1)[0] if "/" in relative_key else ""
-        state = StateStore(self._s3, settings.bucket, f"{settings.state_prefix}{relative_key}.json")
-        head = self._head(obj)
-        if head is None:
-            return self._gone(obj, state)
+        state = self._state(relative_key)
         run = _Run(
-            InputFile(obj.bucket, obj.key, relative_key, head["ETag"]),
+            InputFile(obj.bucket, obj.key, relative_key, found["ETag"]),
             deployment_id,
             state,
-            size=int(head.get("ContentLength", 0)),
+            size=int(found.get("ContentLength", 0)),
         )
         try:
             self._check_name(run)
-            if not self._claim(run, invocation, head["ETag"]):
+            if not self._claim(run, invocation, found["ETag"]):
                 return Outcome(obj.key, "busy", detail={"reason": "another invocation owns this file"})
             run.target = Target(
                 deployment_id=deployment_id,
                 stem=PurePosixPath(relative_key).stem,
-                etag=head["ETag"].strip('"'),
-                uploaded_at=head["LastModified"].astimezone(UTC),
+                etag=found["ETag"].strip('"'),
+                uploaded_at=found["LastModified"].astimezone(UTC),
             )
-            deadline = self._clock() + invocation.remaining_seconds() - settings.time_margin
+            deadline = invocation.deadline(self._clock(), settings.time_margin)
             progress = state.state
             assert progress is not None
             if not progress.completed:
@@ -191,30 +190,16 @@ class Reporter:
             self._fail(run, str(exc), exc.detail, invocation)
         except PermanentDeliveryError as exc:
             self._fail(run, "the actuals service refused a chunk", exc.detail, invocation)
-        except (TransientDeliveryError, _ObjectChanged, ClientError, BotoCoreError) as exc:
+        except (TransientDeliveryError, ObjectChanged, ClientError, BotoCoreError) as exc:
             self._retry_or_fail(run, exc, invocation)
         try:
             return self._succeed(run)
         except (ClientError, BotoCoreError) as exc:
             raise RetryLater(f"{obj.key}: every chunk was accepted but finishing failed: {exc}") from exc
 
-    def _refuse_foreign(self, obj: S3Object) -> None:
+    def _state(self, relative_key: str) -> StateStore:
         settings = self._settings
-        if obj.bucket != settings.bucket:
-            raise RefusedObject(f"bucket {obj.bucket!r} is not ACTUALS_BUCKET")
-        for name, prefix in settings.output_prefixes.items():
-            if obj.key.startswith(prefix):
-                raise RefusedObject(f"key is under {name}, an output of this function: refusing to loop")
-        if not obj.key.startswith(settings.prefix):
-            raise RefusedObject("key is outside ACTUALS_PREFIX")
-
-    def _head(self, obj: S3Object) -> dict[str, Any] | None:
-        try:
-            return dict(self._s3.head_object(Bucket=obj.bucket, Key=obj.key))
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
-                return None
-            raise
+        return StateStore(self._s3, settings.bucket, f"{settings.state_prefix}{relative_key}.json")
 
     def _gone(self, obj: S3Object, state: StateStore) -> Outcome:
         """A duplicate event for a file already finished, or one finished but for its state object."""
@@ -246,27 +231,19 @@ class Reporter:
                 self._log.info("input was replaced since its last attempt; starting over")
             progress = ProgressState(etag=etag, chunk_rows=self._settings.report_rows)
         try:
-            run.state.claim(
-                progress, invocation.request_id, invocation.remaining_seconds() + LEASE_GRACE_SECONDS
-            )
+            run.state.claim(progress, invocation.request_id, invocation.lease_seconds())
         except LeaseLost:
             return False
         return True
 
-    def _open(self, run: _Run) -> Iterator[bytes]:
-        try:
-            response = self._s3.get_object(
-                Bucket=run.source.bucket, Key=run.source.key, IfMatch=run.source.etag
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in {"PreconditionFailed", "412", "NoSuchKey"}:
-                raise _ObjectChanged("input changed while it was being processed") from None
-            raise
-        return response["Body"].iter_chunks(S3_READ_CHUNK_BYTES)
-
     def _batches(self, run: _Run, batch_rows: int, bad_rows: BadRowLog) -> Iterator[Batch]:
         try:
-            yield from iter_batches(text_stream(self._open(run)), batch_rows, bad_rows, run.rules)
+            yield from iter_batches(
+                text_stream(open_pinned(self._s3, run.source.bucket, run.source.key, run.source.etag)),
+                batch_rows,
+                bad_rows,
+                run.rules,
+            )
         except CsvFileError as exc:
             raise _Rejected(str(exc)) from None
 
@@ -353,7 +330,7 @@ class Reporter:
                 if spool is not None:
                     spool.close()
             if total != valid:
-                raise _ObjectChanged(f"read {total} valid rows, validated {valid}")
+                raise ObjectChanged(f"read {total} valid rows, validated {valid}")
         if total == 0:
             raise _Rejected("file has no valid data rows")
         progress.completed = True
@@ -452,9 +429,7 @@ class Reporter:
         bad = run.bad_rows
         if bad is not None and bad.count:
             key = completion.report_key(completion.processed_key(settings, run.source.relative_key))
-            completion.put_report(
-                self._s3, run.source.bucket, key, self._report(run, "completed with skipped rows", {})
-            )
+            put_report(self._s3, run.source.bucket, key, self._report(run, "completed with skipped rows", {}))
         run.state.delete()
         self._log.info(
             "actuals reported",

@@ -21,6 +21,7 @@ from mlgw.env import (
     env_prefix,
     env_str,
 )
+from mlgw.pipeline.prefixes import check_prefixes, sibling_prefix
 
 SINK_DATAROBOT = "datarobot"
 SINK_MODEL_MONITOR = "model-monitor"
@@ -86,11 +87,6 @@ class ActualsSettings:
         )
 
 
-def sibling_prefix(prefix: str, suffix: str) -> str:
-    """``a/upload/`` -> ``a/upload-<suffix>/``: next to the trigger prefix, never inside it."""
-    return prefix.rstrip("/") + f"-{suffix}/"
-
-
 def load_settings(env: Mapping[str, str]) -> ActualsSettings:
     bucket = env_str(env, "ACTUALS_BUCKET")
     prefix = env_prefix(env, "ACTUALS_PREFIX")
@@ -128,7 +124,7 @@ def load_settings(env: Mapping[str, str]) -> ActualsSettings:
         ground_truth_endpoint=env_opt_str(env, "ACTUALS_GROUND_TRUTH_ENDPOINT"),
         metrics_namespace=env_str(env, "POWERTOOLS_METRICS_NAMESPACE", "MlGateway"),
     )
-    _check_prefixes(settings)
+    check_prefixes("ACTUALS_PREFIX", settings.prefix, settings.output_prefixes)
     return settings
 
 
@@ -162,19 +158,3 @@ def _pattern(env: Mapping[str, str]) -> re.Pattern[str]:
         raise SettingsError(
             f"ACTUALS_DEPLOYMENT_ID_PATTERN is not a valid regular expression: {exc}"
         ) from None
-
-
-def _check_prefixes(settings: ActualsSettings) -> None:
-    outputs = settings.output_prefixes
-    for name, value in outputs.items():
-        if value.startswith(settings.prefix) or settings.prefix.startswith(value):
-            raise SettingsError(
-                f"{name} ({value!r}) must not be nested with ACTUALS_PREFIX ({settings.prefix!r}): "
-                "files written there would trigger this function again"
-            )
-    seen: dict[str, str] = {}
-    for name, value in outputs.items():
-        for other_name, other in seen.items():
-            if value.startswith(other) or other.startswith(value):
-                raise SettingsError(f"{name} ({value!r}) must not be nested with {other_name} ({other!r})")
-        seen[name] = value

@@ -25,11 +25,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from mlgw.actuals.completion import put_report
-from mlgw.actuals.pipeline import Invocation
 from mlgw.batch import output, transform
 from mlgw.batch.pipeline import CONTENT_TYPES, BatchFailed, Outcome
 from mlgw.batch.settings import BatchSettings
+from mlgw.pipeline.objects import Invocation, put_report
 
 DETAIL_TYPE = "SageMaker Transform Job State Change"
 FINISHED = frozenset({"Completed", "Failed", "Stopped"})

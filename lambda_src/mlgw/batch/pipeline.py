@@ -27,8 +27,6 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from mlgw.actuals.completion import put_report
-from mlgw.actuals.pipeline import Invocation
 from mlgw.backends.base import Backend
 from mlgw.batch import output, transform
 from mlgw.batch.records import (
@@ -38,15 +36,26 @@ from mlgw.batch.records import (
     Item,
     LineCounts,
     RowError,
-    byte_stream,
     input_format,
     json_lines,
 )
 from mlgw.batch.scoring import IsolationBudget, RetryPolicy, Scored, Scorer, SystemicFailure, batches
 from mlgw.batch.settings import BatchSettings
-from mlgw.s3events import S3Object
+from mlgw.batch.transform import Source
+from mlgw.pipeline.events import S3Object
+from mlgw.pipeline.objects import (
+    NOT_FOUND,
+    Invocation,
+    ObjectChanged,
+    ObjectPipeline,
+    Scope,
+    Skip,
+    head,
+    open_pinned,
+    put_report,
+)
+from mlgw.pipeline.text import byte_stream
 
-S3_READ_CHUNK_BYTES = 256 * 1024
 CONTENT_TYPES = {CSV_FORMAT: "text/csv", "jsonl": "application/x-ndjson"}
 # Batches in a row, in file order, whose every row failed with a model-side (5xx) error before the
 # failure counts as the model's rather than the rows': a model that cannot read a row usually
@@ -60,10 +69,6 @@ class BatchFailed(Exception):
     raised so Lambda's retries and the on-failure destination see it."""
 
 
-class _Changed(Exception):
-    """The input was replaced or deleted while being read; the new version has its own event."""
-
-
 @dataclass(slots=True)
 class Outcome:
     key: str
@@ -73,17 +78,6 @@ class Outcome:
     model_calls: int = 0
     output_key: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class Source:
-    bucket: str
-    key: str
-    relative_key: str
-    etag: str
-    version_id: str | None
-    size: int
-    input_format: str
 
 
 @dataclass(slots=True)
@@ -114,7 +108,7 @@ def report_key(settings: BatchSettings, relative_key: str) -> str:
     return f"{settings.error_prefix}{relative_key}.report.json"
 
 
-class BatchPredictor:
+class BatchPredictor(ObjectPipeline):
     def __init__(
         self,
         settings: BatchSettings,
@@ -126,26 +120,28 @@ class BatchPredictor:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        scope = Scope(
+            settings.bucket,
+            "BATCH_BUCKET",
+            settings.input_prefix,
+            "BATCH_INPUT_PREFIX",
+            settings.own_prefixes,
+        )
+        super().__init__(s3, logger, scope, clock)
         self._settings = settings
-        self._s3 = s3
         self._backend = backend
-        self._log = logger
         self._sagemaker = sagemaker
-        self._clock = clock
         self._sleep = sleep
 
     def process(self, obj: S3Object, invocation: Invocation) -> Outcome:
         """Handle one created object; raises BatchFailed only for failures a retry may cure."""
-        refusal = self._refusal(obj)
-        if refusal is not None:
-            self._log.error("object refused", extra={"key": obj.key, "reason": refusal})
-            return Outcome(obj.key, "refused", detail={"reason": refusal})
-        if obj.key.endswith("/"):
-            return Outcome(obj.key, "ignored", detail={"reason": "folder placeholder"})
-        head = self._head(obj.key)
-        if head is None:
-            return Outcome(obj.key, "gone")
-        relative_key = obj.key[len(self._settings.input_prefix) :]
+        admitted = self.admit(obj.bucket, obj.key)
+        if isinstance(admitted, Skip):
+            if admitted.status == "refused":
+                self._log.error("object refused", extra={"key": obj.key, "reason": admitted.reason})
+            detail = {} if admitted.reason is None else {"reason": admitted.reason}
+            return Outcome(obj.key, admitted.status, detail=detail)
+        relative_key, head = admitted.relative_key, admitted.head
         kind = input_format(obj.key, head.get("ContentType"))
         source = Source(
             obj.bucket,
@@ -166,33 +162,15 @@ class BatchPredictor:
         remaining = invocation.remaining_seconds()
         if self._use_transform(source, remaining):
             return self._start_transform(run, invocation)
-        deadline = self._clock() + remaining - self._settings.time_margin
+        deadline = invocation.deadline(self._clock(), self._settings.time_margin)
         try:
             return self._stream(run, deadline, invocation)
-        except _Changed:
+        except ObjectChanged:
             self._log.info("input changed while it was read; its new version has its own event")
             return Outcome(obj.key, "changed")
 
-    def _refusal(self, obj: S3Object) -> str | None:
-        settings = self._settings
-        if obj.bucket != settings.bucket:
-            return f"bucket {obj.bucket!r} is not BATCH_BUCKET"
-        for name, prefix in settings.own_prefixes.items():
-            if obj.key.startswith(prefix):
-                return f"key is under {name}, an output of this function: refusing to loop"
-        if not obj.key.startswith(settings.input_prefix):
-            return "key is outside BATCH_INPUT_PREFIX"
-        return None
-
-    def _head(
-        self, key: str, *, missing: frozenset[str] = frozenset({"404", "NoSuchKey", "NotFound"})
-    ) -> dict[str, Any] | None:
-        try:
-            return dict(self._s3.head_object(Bucket=self._settings.bucket, Key=key))
-        except ClientError as exc:
-            if _code(exc) in missing:
-                return None
-            raise
+    def _head(self, key: str, *, missing: frozenset[str] = NOT_FOUND) -> dict[str, Any] | None:
+        return head(self._s3, self._settings.bucket, key, missing=missing)
 
     def _already_done(self, source: Source) -> bool:
         """A finished output whose recorded source is this very version: the event is a duplicate.
@@ -203,7 +181,7 @@ class BatchPredictor:
         """
         existing = self._head(
             output_key(self._settings, source.relative_key),
-            missing=frozenset({"404", "NoSuchKey", "NotFound", "403", "AccessDenied"}),
+            missing=NOT_FOUND | {"403", "AccessDenied"},
         )
         if existing is None:
             return False
@@ -235,15 +213,7 @@ class BatchPredictor:
                 self._sagemaker,
                 self._s3,
                 settings,
-                transform.Source(
-                    source.bucket,
-                    source.key,
-                    source.relative_key,
-                    source.etag,
-                    source.version_id,
-                    source.size,
-                    source.input_format,
-                ),
+                source,
                 output_key=output_key(settings, source.relative_key),
                 report_key=report_key(settings, source.relative_key),
                 request_id=invocation.request_id,
@@ -280,17 +250,6 @@ class BatchPredictor:
         )
         self._log.warning("input rejected", extra={"key": source.key, "reason": reason})
         return Outcome(source.key, "rejected", detail={"reason": reason})
-
-    def _open(self, source: Source) -> Iterator[bytes]:
-        """Pinned to the ETag seen by HEAD rather than to the version id: reading a version by id
-        needs `s3:GetObjectVersion` as well, and the ETag already changes with the content."""
-        try:
-            response = self._s3.get_object(Bucket=source.bucket, Key=source.key, IfMatch=source.etag)
-        except ClientError as exc:
-            if _code(exc) in {"PreconditionFailed", "412", "NoSuchKey"}:
-                raise _Changed from None
-            raise
-        return response["Body"].iter_chunks(S3_READ_CHUNK_BYTES)
 
     def _stream(self, run: _Run, deadline: float, invocation: Invocation) -> Outcome:
         settings = self._settings
@@ -338,7 +297,7 @@ class BatchPredictor:
         except FileRejected as exc:
             _abort(out, errors)
             return self._reject(run, str(exc), invocation)
-        except _Changed:
+        except ObjectChanged:
             _abort(out, errors)
             raise
         except (SystemicFailure, ClientError, BotoCoreError) as exc:
@@ -359,7 +318,7 @@ class BatchPredictor:
     def _items(self, run: _Run, out: output.S3ObjectWriter) -> Iterator[Item]:
         """Rows of the file; for CSV the header is checked, and copied to the output, first."""
         settings = self._settings
-        stream = byte_stream(self._open(run.source))
+        stream = byte_stream(open_pinned(self._s3, run.source.bucket, run.source.key, run.source.etag))
         if run.source.input_format != CSV_FORMAT:
             return json_lines(
                 stream, settings.json_columns, limit=settings.max_record_bytes, counts=run.lines
@@ -534,7 +493,3 @@ def _abort(*writers: output.S3ObjectWriter) -> None:
     for writer in writers:
         with contextlib.suppress(ClientError, BotoCoreError):
             writer.abort()
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))

@@ -15,11 +15,10 @@ from __future__ import annotations
 import csv
 import json
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO
 
-from mlgw.actuals.csvfile import text_stream
 from mlgw.backends.payload import Scalar
 from mlgw.batch.settings import Columns
 
@@ -86,15 +85,6 @@ def input_format(key: str, content_type: str | None) -> str | None:
             return kind
     media = (content_type or "").split(";", 1)[0].strip().lower()
     return FORMATS_BY_MEDIA_TYPE.get(media)
-
-
-def byte_stream(chunks: Iterable[bytes]) -> BinaryIO:
-    """The S3 body as a buffered binary stream, read in chunks and never joined.
-
-    The buffered reader under the actuals pipeline's text stream, detached from its decoder:
-    decoding happens here line by line, so bytes that are not UTF-8 spoil one row, not the file.
-    """
-    return cast(BinaryIO, text_stream(chunks).detach())
 
 
 @dataclass(frozen=True, slots=True)

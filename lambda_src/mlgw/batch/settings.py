@@ -11,7 +11,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from mlgw.actuals.settings import sibling_prefix
 from mlgw.backends.clients import CallBudget
 from mlgw.env import (
     SettingsError,
@@ -23,6 +22,7 @@ from mlgw.env import (
     env_prefix,
     env_str,
 )
+from mlgw.pipeline.prefixes import check_prefixes, sibling_prefix
 from mlgw.routing import DEFAULT_ROUTE, Route, parse_routes
 
 MIB = 1024 * 1024
@@ -155,7 +155,7 @@ def load_settings(env: Mapping[str, str]) -> BatchSettings:
         service_name=env_str(env, "POWERTOOLS_SERVICE_NAME", "batch_predict"),
         metrics_namespace=env_str(env, "POWERTOOLS_METRICS_NAMESPACE", "MlGateway"),
     )
-    _check_prefixes(settings)
+    check_prefixes("BATCH_INPUT_PREFIX", settings.input_prefix, settings.own_prefixes)
     if settings.transform and not csv_header and id_column is not None and features is None:
         raise SettingsError(
             "set BATCH_FEATURE_COLUMNS when BATCH_ID_COLUMN is set for headerless CSV and Batch Transform "
@@ -242,19 +242,3 @@ def _transform(env: Mapping[str, str]) -> TransformSettings | None:
         job_name_prefix=prefix,
         kms_key_id=env_opt_str(env, "BATCH_TRANSFORM_KMS_KEY_ID"),
     )
-
-
-def _check_prefixes(settings: BatchSettings) -> None:
-    """Output and error objects under the input prefix would trigger this function again."""
-    inputs = settings.input_prefix
-    for name, value in settings.own_prefixes.items():
-        if value.startswith(inputs) or inputs.startswith(value):
-            raise SettingsError(
-                f"{name} ({value!r}) must not be nested with BATCH_INPUT_PREFIX ({inputs!r}): "
-                "objects written there would trigger this function again"
-            )
-    owned = list(settings.own_prefixes.items())
-    for index, (name, value) in enumerate(owned):
-        for other, other_value in owned[index + 1 :]:
-            if value.startswith(other_value) or other_value.startswith(value):
-                raise SettingsError(f"{name} ({value!r}) and {other} ({other_value!r}) must not be nested")

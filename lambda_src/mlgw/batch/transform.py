@@ -37,8 +37,9 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from mlgw.batch import output
-from mlgw.batch.records import CSV_FORMAT, CsvReader, FileRejected, byte_stream
+from mlgw.batch.records import CSV_FORMAT, CsvReader, FileRejected
 from mlgw.batch.settings import BatchSettings, TransformSettings
+from mlgw.pipeline.text import byte_stream
 
 MIB = 1024 * 1024
 # S3 multipart limits: parts of 5 MiB to 5 GiB, the last one excepted from the minimum, and at

@@ -19,13 +19,13 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.config import Config
 
-from mlgw.actuals.pipeline import Invocation
 from mlgw.backends.clients import build_model_clients
 from mlgw.batch.completion import TransformCompletion, is_transform_event
 from mlgw.batch.pipeline import BatchPredictor, Outcome
 from mlgw.batch.settings import BatchSettings, load_settings
 from mlgw.logs import quiet_wire_logging
-from mlgw.s3events import handle_each
+from mlgw.pipeline.handler import run_objects
+from mlgw.pipeline.objects import Invocation
 
 quiet_wire_logging()
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "batch_predict"))
@@ -80,30 +80,20 @@ def _record(metrics: Metrics, outcome: Outcome) -> None:
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     current = runtime()
-    invocation = Invocation(
-        request_id=context.aws_request_id,
-        remaining_seconds=lambda: context.get_remaining_time_in_millis() / 1000,
-    )
+    invocation = Invocation.of(context)
     if is_transform_event(event):
         return _finish_transform(current, event, invocation)
-    try:
-        results = handle_each(
-            event,
-            lambda obj: current.predictor.process(obj, invocation),
-            logger,
-            failure_message="object not predicted",
-        )
-        for outcome in results.outcomes:
-            _record(current.metrics, outcome)
-        if results.problems:
-            current.metrics.add_metric(name="FilesFailed", unit=MetricUnit.Count, value=len(results.problems))
-    finally:
-        current.metrics.flush_metrics()
-    if results.problems:
-        raise BatchPredictionError(
-            f"{len(results.problems)} object(s) failed: " + " | ".join(results.problems)
-        )
-    return {"results": [asdict(outcome) for outcome in results.outcomes]}
+    return run_objects(
+        event,
+        invocation,
+        process=current.predictor.process,
+        count=_record,
+        metrics=current.metrics,
+        logger=logger,
+        failure_message="object not predicted",
+        error=BatchPredictionError,
+        failed_as="failed",
+    )
 
 
 def _finish_transform(current: Runtime, event: dict[str, Any], invocation: Invocation) -> dict[str, Any]:

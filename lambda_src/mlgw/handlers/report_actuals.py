@@ -10,7 +10,7 @@ objects already finished are skipped on the retry because they are gone.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -21,12 +21,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.config import Config
 
 from mlgw.actuals.client import ActualsApi, RetryPolicy, TokenProvider
-from mlgw.actuals.pipeline import Invocation, Reporter
+from mlgw.actuals.pipeline import Outcome, Reporter
 from mlgw.actuals.settings import SINK_DATAROBOT, SINK_MODEL_MONITOR, ActualsSettings, load_settings
 from mlgw.actuals.sinks import DataRobotSink, ModelMonitorSink, Sink
 from mlgw.actuals.state import require_conditional_writes
 from mlgw.logs import quiet_wire_logging
-from mlgw.s3events import handle_each
+from mlgw.pipeline.handler import run_objects
+from mlgw.pipeline.objects import Invocation
 
 quiet_wire_logging()
 logger = Logger(service="report_actuals")
@@ -92,30 +93,23 @@ def runtime() -> Runtime:
     return build_runtime(load_settings(os.environ))
 
 
+def _record(metrics: Metrics, outcome: Outcome) -> None:
+    metrics.add_metric(name="RowsReported", unit=MetricUnit.Count, value=outcome.rows_sent)
+    metrics.add_metric(name="ChunksSent", unit=MetricUnit.Count, value=outcome.chunks_sent)
+    metrics.add_metric(name="BadRowsSkipped", unit=MetricUnit.Count, value=outcome.bad_rows)
+
+
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     current = runtime()
-    invocation = Invocation(
-        request_id=context.aws_request_id,
-        remaining_seconds=lambda: context.get_remaining_time_in_millis() / 1000,
+    return run_objects(
+        event,
+        Invocation.of(context),
+        process=current.reporter.process,
+        count=_record,
+        metrics=current.metrics,
+        logger=logger,
+        failure_message="object not reported",
+        error=ActualsReportingError,
+        failed_as="not reported",
     )
-    try:
-        results = handle_each(
-            event,
-            lambda obj: current.reporter.process(obj, invocation),
-            logger,
-            failure_message="object not reported",
-        )
-        if results.problems:
-            current.metrics.add_metric(name="FilesFailed", unit=MetricUnit.Count, value=len(results.problems))
-        for outcome in results.outcomes:
-            current.metrics.add_metric(name="RowsReported", unit=MetricUnit.Count, value=outcome.rows_sent)
-            current.metrics.add_metric(name="ChunksSent", unit=MetricUnit.Count, value=outcome.chunks_sent)
-            current.metrics.add_metric(name="BadRowsSkipped", unit=MetricUnit.Count, value=outcome.bad_rows)
-    finally:
-        current.metrics.flush_metrics()
-    if results.problems:
-        raise ActualsReportingError(
-            f"{len(results.problems)} object(s) not reported: " + " | ".join(results.problems)
-        )
-    return {"results": [asdict(outcome) for outcome in results.outcomes]}

@@ -13,9 +13,9 @@ from mlgw.actuals.csvfile import (
     RowRules,
     iter_batches,
     parse_actual_value,
-    text_stream,
 )
 from mlgw.actuals.sinks import datarobot_body
+from mlgw.pipeline.text import text_stream
 
 
 def wire_rows(batches: Iterator[Batch]) -> list[dict]:

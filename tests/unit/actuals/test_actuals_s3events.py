@@ -1,7 +1,7 @@
 import pytest
 from actuals_helpers import load_event
 
-from mlgw.s3events import S3Object, UnsupportedEvent, created_objects
+from mlgw.pipeline.events import S3Object, UnsupportedEvent, created_objects
 
 DECODED = "upload_actuals/5f0c1f2e3d4c5b6a79881234/daily actuals+v2 é.csv"
 

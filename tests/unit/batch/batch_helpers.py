@@ -17,10 +17,10 @@ import boto3
 import pytest
 from batch_fake_model import FakeSageMakerRuntime
 
-from mlgw.actuals.pipeline import Invocation
 from mlgw.backends.clients import build_model_clients
 from mlgw.batch.pipeline import BatchPredictor
 from mlgw.batch.settings import load_settings
+from mlgw.pipeline.objects import Invocation
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 BUCKET = "batch-bucket"

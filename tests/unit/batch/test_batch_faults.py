@@ -16,7 +16,7 @@ from batch_helpers import BUCKET, ERRORS, INPUT, OUTPUT, Harness, csv_rows, expe
 from mlgw.backends.base import ModelResponse
 from mlgw.backends.payload import Payload
 from mlgw.batch.pipeline import BatchFailed
-from mlgw.s3events import S3Object
+from mlgw.pipeline.events import S3Object
 
 HEADER = "id,x,y\n"
 

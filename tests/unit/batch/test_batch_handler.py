@@ -11,7 +11,7 @@ import pytest
 from batch_fake_model import Failure, FakeSageMakerRuntime
 from batch_helpers import ERRORS, INPUT, OUTPUT, Harness, csv_rows, expected, load_event, notification
 
-from mlgw.s3events import S3Object
+from mlgw.pipeline.events import S3Object
 
 
 def test_csv_rows_are_scored_in_batches_and_written_in_input_order(harness: Harness) -> None:

@@ -23,7 +23,7 @@ from botocore.stub import Stubber
 from mlgw.batch import transform
 from mlgw.batch.records import FileRejected
 from mlgw.batch.transform import job_name
-from mlgw.s3events import S3Object
+from mlgw.pipeline.events import S3Object
 
 MIB = 1024 * 1024
 STAGING = "batch/staging/"

@@ -5,7 +5,13 @@ records; EventBridge delivers one ``"Object Created"`` event per object. Both ca
 key URL-encoded (a space arrives as ``+``, a literal ``+`` as ``%2B``), so a key used as
 it arrives would miss the object for any name outside plain ASCII letters and digits.
 Parsing lives here, away from any handler, so every S3-driven function decodes keys the
-same way.
+same way, and exactly once.
+
+Powertools' event data classes give the structure. Their key properties are not used: the
+notification record's returns the key as it arrives, the EventBridge detail's decodes it
+(`S3Object.key` and `S3EventBridgeNotificationObject.key` in
+https://github.com/aws-powertools/powertools-lambda-python/blob/v3.23.0/aws_lambda_powertools/utilities/data_classes/s3_event.py),
+so the raw key of either shape is decoded here instead.
 """
 
 from __future__ import annotations
@@ -14,6 +20,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 from urllib.parse import unquote_plus
+
+from aws_lambda_powertools.utilities.data_classes import S3Event, S3EventBridgeNotificationEvent
+from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
 
 
 class UnsupportedEvent(ValueError):
@@ -41,11 +50,12 @@ def created_objects(event: Mapping[str, Any]) -> list[S3Object]:
     a wiring mistake.
     """
     if "Records" in event:
-        return [_from_record(record) for record in event["Records"] if _is_created_record(record)]
+        return [_from_record(record) for record in S3Event(event).records if _is_created_record(record)]
     if event.get("source") == "aws.s3" and "detail" in event:
-        if event.get("detail-type") != "Object Created":
+        bridged = S3EventBridgeNotificationEvent(event)
+        if bridged.detail_type != "Object Created":
             return []
-        return [_from_eventbridge(event["detail"])]
+        return [_from_eventbridge(bridged)]
     if event.get("Event") == "s3:TestEvent":
         return []
     raise UnsupportedEvent("expected an S3 notification (Records) or an EventBridge S3 event")
@@ -82,34 +92,35 @@ def handle_each(
     return results
 
 
-def _is_created_record(record: Mapping[str, Any]) -> bool:
+def _is_created_record(record: S3EventRecord) -> bool:
     return record.get("eventSource") == "aws:s3" and str(record.get("eventName", "")).startswith(
         "ObjectCreated:"
     )
 
 
-def _from_record(record: Mapping[str, Any]) -> S3Object:
+def _from_record(record: S3EventRecord) -> S3Object:
     try:
-        s3 = record["s3"]
-        obj = s3["object"]
+        message = record.s3
+        obj = message.get_object
         return S3Object(
-            bucket=s3["bucket"]["name"],
-            key=unquote_plus(obj["key"], encoding="utf-8"),
+            bucket=message.bucket.name,
+            key=_decoded(obj["key"]),
             size=_opt_int(obj.get("size")),
             etag=obj.get("eTag"),
-            version_id=obj.get("versionId"),
+            version_id=obj.version_id,
             sequencer=obj.get("sequencer"),
         )
     except (KeyError, TypeError) as exc:
         raise UnsupportedEvent(f"S3 notification record without {exc}") from None
 
 
-def _from_eventbridge(detail: Mapping[str, Any]) -> S3Object:
+def _from_eventbridge(event: S3EventBridgeNotificationEvent) -> S3Object:
     try:
-        obj = detail["object"]
+        detail = event.detail
+        obj = detail.object
         return S3Object(
-            bucket=detail["bucket"]["name"],
-            key=unquote_plus(obj["key"], encoding="utf-8"),
+            bucket=detail.bucket.name,
+            key=_decoded(obj["key"]),
             size=_opt_int(obj.get("size")),
             etag=obj.get("etag"),
             version_id=obj.get("version-id"),
@@ -117,6 +128,10 @@ def _from_eventbridge(detail: Mapping[str, Any]) -> S3Object:
         )
     except (KeyError, TypeError) as exc:
         raise UnsupportedEvent(f"EventBridge S3 event without {exc}") from None
+
+
+def _decoded(raw: str) -> str:
+    return unquote_plus(raw, encoding="utf-8")
 
 
 def _opt_int(value: Any) -> int | None:

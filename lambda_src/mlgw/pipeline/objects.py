@@ -1,0 +1,179 @@
+"""What every S3 pipeline does with the objects it is triggered by, whatever it makes of their rows.
+
+An object is refused when it is not this function's to touch (another bucket, outside the input
+prefix, or one of the function's own outputs, which would make it loop); it is looked up with
+HEAD, a missing one meaning a duplicate event for a file already finished; it is read pinned to
+the ETag that HEAD saw; and it ends with a JSON report, and for pipelines that move their inputs,
+a move that never loses the file.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+S3_READ_CHUNK_BYTES = 256 * 1024
+NOT_FOUND = frozenset({"404", "NoSuchKey", "NotFound"})
+# How long a file's lease outlives the invocation that holds it: enough for the last writes
+# of an invocation that ran to its end, short enough for a retry to take the file over.
+LEASE_GRACE_SECONDS = 5.0
+
+
+class ObjectChanged(Exception):
+    """The input was replaced or deleted while being read; its new version gets its own event."""
+
+
+@dataclass(frozen=True, slots=True)
+class Invocation:
+    """The invocation handling an object: who holds it, and how long it has left."""
+
+    request_id: str
+    remaining_seconds: Callable[[], float]
+
+    @classmethod
+    def of(cls, context: Any) -> Invocation:
+        return cls(
+            request_id=context.aws_request_id,
+            remaining_seconds=lambda: context.get_remaining_time_in_millis() / 1000,
+        )
+
+    def deadline(self, now: float, margin: float) -> float:
+        """When, on the clock that gave `now`, work must stop to leave `margin` seconds to finish."""
+        return now + self.remaining_seconds() - margin
+
+    def lease_seconds(self) -> float:
+        """How long a lease taken now by this invocation lasts."""
+        return self.remaining_seconds() + LEASE_GRACE_SECONDS
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Where a function may read its inputs, and where it writes (so must never read)."""
+
+    bucket: str
+    bucket_setting: str
+    input_prefix: str
+    input_setting: str
+    own_prefixes: Mapping[str, str]
+
+    def refusal(self, bucket: str, key: str) -> str | None:
+        """Why the object is not this function's to process, or None if it is."""
+        if bucket != self.bucket:
+            return f"bucket {bucket!r} is not {self.bucket_setting}"
+        for name, prefix in self.own_prefixes.items():
+            if key.startswith(prefix):
+                return f"key is under {name}, an output of this function: refusing to loop"
+        if not key.startswith(self.input_prefix):
+            return f"key is outside {self.input_setting}"
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class InputFile:
+    bucket: str
+    key: str
+    relative_key: str
+    etag: str | None
+
+
+def error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def head(s3: Any, bucket: str, key: str, *, missing: frozenset[str] = NOT_FOUND) -> dict[str, Any] | None:
+    """The object's HEAD, or None when it does not exist (any error code in `missing`)."""
+    try:
+        return dict(s3.head_object(Bucket=bucket, Key=key))
+    except ClientError as exc:
+        if error_code(exc) in missing:
+            return None
+        raise
+
+
+def open_pinned(s3: Any, bucket: str, key: str, etag: str | None) -> Iterator[bytes]:
+    """The body of the version HEAD saw, in chunks. Pinned to the ETag rather than to a version
+    id: reading a version by id needs `s3:GetObjectVersion` as well, and the ETag already changes
+    with the content."""
+    try:
+        response = s3.get_object(Bucket=bucket, Key=key, IfMatch=etag)
+    except ClientError as exc:
+        if error_code(exc) in {"PreconditionFailed", "412", "NoSuchKey"}:
+            raise ObjectChanged("input changed while it was being processed") from None
+        raise
+    return response["Body"].iter_chunks(S3_READ_CHUNK_BYTES)
+
+
+def put_report(s3: Any, bucket: str, key: str, report: dict[str, Any]) -> None:
+    s3.put_object(
+        Bucket=bucket,
+        Key=key,
+        Body=json.dumps(report, indent=2, ensure_ascii=False).encode(),
+        ContentType="application/json",
+    )
+
+
+def move(s3: Any, source: InputFile, destination_key: str) -> None:
+    """A copy followed by a delete of the source, the delete only after the copy succeeded, so a
+    failure at any point leaves the input in at least one place. The copy is conditional on the
+    ETag that was processed: if the file was replaced meanwhile, the new version stays where it
+    is for its own event to handle."""
+    extra = {"CopySourceIfMatch": source.etag} if source.etag else {}
+    s3.copy_object(
+        Bucket=source.bucket,
+        Key=destination_key,
+        CopySource={"Bucket": source.bucket, "Key": source.key},
+        MetadataDirective="COPY",
+        **extra,
+    )
+    s3.delete_object(Bucket=source.bucket, Key=source.key)
+
+
+def quarantine(s3: Any, source: InputFile, destination: str, report: dict[str, Any], report_key: str) -> None:
+    """Move the input to `destination` with its report at `report_key`. The report is written
+    first: if the move then fails, the input is still in place and the report says why it will
+    be retried."""
+    put_report(s3, source.bucket, report_key, report)
+    move(s3, source, destination)
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    """An object not to process: `refused` (not this function's), `ignored` (a folder
+    placeholder) or `gone` (deleted since its event, usually a duplicate event)."""
+
+    status: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """An object to process: its key below the input prefix, and what HEAD said of it."""
+
+    relative_key: str
+    head: dict[str, Any]
+
+
+class ObjectPipeline:
+    """What every pipeline holds (its S3 client, logger, clock and scope) and how it takes in an
+    object before it looks at the rows."""
+
+    def __init__(self, s3: Any, logger: Any, scope: Scope, clock: Callable[[], float]) -> None:
+        self._s3 = s3
+        self._log = logger
+        self._scope = scope
+        self._clock = clock
+
+    def admit(self, bucket: str, key: str) -> Found | Skip:
+        refusal = self._scope.refusal(bucket, key)
+        if refusal is not None:
+            return Skip("refused", refusal)
+        if key.endswith("/"):
+            return Skip("ignored", "folder placeholder")
+        found = head(self._s3, bucket, key)
+        if found is None:
+            return Skip("gone")
+        return Found(key[len(self._scope.input_prefix) :], found)
