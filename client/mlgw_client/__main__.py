@@ -41,7 +41,12 @@ def _parser() -> argparse.ArgumentParser:
     redrive = commands.add_parser(
         "redrive", help="invoke a pipeline function again with the events of its failure queue"
     )
-    redrive.add_argument("--queue", required=True, choices=["batch", "actuals"], help="which pipeline")
+    redrive.add_argument("--queue", choices=["batch", "actuals"], help="which pipeline's failure queue")
+    redrive.add_argument(
+        "--actuals-failed",
+        metavar="S3_URI",
+        help="instead: move this file from the actuals failed prefix back to its input key",
+    )
     redrive.add_argument(
         "--outputs", default="-", help="terraform output -json file, or - for stdin (default)"
     )
@@ -52,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     redrive.add_argument("--max", type=_positive, help="handle at most this many messages")
     redrive.add_argument(
         "--visibility-timeout",
-        type=_positive,
+        type=_visibility,
         help="seconds a received message stays hidden; must outlast the run (default: 300)",
     )
     return parser
@@ -62,6 +67,15 @@ def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _visibility(text: str) -> int:
+    value = int(text)
+    # 12 hours is the longest visibility timeout SQS takes
+    # (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ChangeMessageVisibility.html).
+    if not 1 <= value <= 43200:
+        raise argparse.ArgumentTypeError("must be between 1 and 43200")
     return value
 
 
@@ -111,6 +125,17 @@ def _smoke(args: argparse.Namespace, out: TextIO) -> int:
 def _redrive(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from mlgw_client import redrive  # noqa: PLC0415 - boto3 is needed by this command only
 
+    if (args.queue is None) == (args.actuals_failed is None):
+        err.write("redrive: pass --queue batch|actuals, or --actuals-failed s3://<bucket>/<key>\n")
+        return 2
+    if args.actuals_failed is not None:
+        try:
+            _, _, s3 = redrive.clients(args.region)
+            redrive.move_back(s3, args.actuals_failed, out, dry_run=args.dry_run)
+        except redrive.RedriveError as exc:
+            err.write(f"redrive: {exc}\n")
+            return 2
+        return 0
     try:
         outputs = {} if args.queue_url and args.function else _outputs(args.outputs)
     except (OSError, ValueError) as exc:

@@ -51,6 +51,7 @@ DEFAULT_WAIT_SECONDS = 2
 # while the run is still going (a message id seen twice is never handled twice either way).
 DEFAULT_VISIBILITY_SECONDS = 300
 ERROR_CHARS = 160
+NO_CREDENTIALS = "no AWS credentials: set AWS_PROFILE, or run `aws configure` or `aws sso login`"
 FINISHED_WITHOUT_OUTPUT = frozenset({"Failed", "Stopped"})
 
 
@@ -344,9 +345,7 @@ def resolve_queue_url(sqs: Any, tgt: Target) -> str:
             url = sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
         sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
     except NoCredentialsError:
-        raise RedriveError(
-            "no AWS credentials: set AWS_PROFILE, or run `aws configure` or `aws sso login`"
-        ) from None
+        raise RedriveError(NO_CREDENTIALS) from None
     except ClientError as exc:
         error = exc.response.get("Error", {})
         raise RedriveError(
@@ -490,7 +489,9 @@ def _delete(run: _Run, message: dict[str, Any]) -> str | None:
 
 
 def _release(run: _Run) -> None:
-    """Best effort: a message not released comes back by itself when its visibility ends."""
+    """A visibility timeout of 0 makes a message receivable at once
+    (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ChangeMessageVisibility.html).
+    Best effort: a message not released comes back by itself when its visibility ends."""
     for start in range(0, len(run.release), BATCH):
         entries = [
             {"Id": str(index), "ReceiptHandle": handle, "VisibilityTimeout": 0}
@@ -505,3 +506,71 @@ def _release(run: _Run) -> None:
 
 def _line(run: _Run, verb: str, subject: str, detail: str) -> None:
     run.out.write(f"{verb:<12} {subject}" + (f": {detail}" if detail else "") + "\n")
+
+
+def move_back(s3: Any, uri: str, out: TextIO, *, dry_run: bool = False) -> None:
+    """Move an actuals file from the failed prefix back to the key it failed under.
+
+    The report beside the failed file names that key and the ETag the function worked on. The
+    function's state object for the key keeps the chunks already accepted and resumes from them
+    when the file comes back with that same ETag. A single CopyObject (files up to 5 GB) keeps
+    the ETag of a file first uploaded in one part without SSE-KMS or SSE-C, because S3 then
+    makes the ETag the MD5 of the content; a multipart upload or copy, or SSE-KMS, gives another
+    ETag (https://docs.aws.amazon.com/AmazonS3/latest/API/API_Object.html), and the function then
+    starts the file over. The copy's ObjectCreated:Copy event starts the function, as the
+    triggers subscribe to every ObjectCreated event (modules/s3-triggers).
+    """
+    match = re.fullmatch(r"s3://([^/]+)/(.+)", uri)
+    if match is None:
+        raise RedriveError(f"--actuals-failed takes s3://<bucket>/<key of the failed file>, not {uri!r}")
+    bucket, key = match.groups()
+    try:
+        report = json.loads(s3.get_object(Bucket=bucket, Key=key + ".report.json")["Body"].read())
+        original = str(report["key"])
+        head = s3.head_object(Bucket=bucket, Key=key)
+    except (KeyError, ValueError, TypeError):
+        raise RedriveError(f"{uri}.report.json does not name the key the file failed under") from None
+    except ClientError as exc:
+        raise RedriveError(f"cannot read {uri} and its .report.json: {_code(exc)}") from None
+    except NoCredentialsError:
+        raise RedriveError(NO_CREDENTIALS) from None
+    except BotoCoreError as exc:
+        raise RedriveError(f"cannot reach S3: {exc}") from None
+    if original == key:
+        raise RedriveError(f"{uri} is the input itself, not a failed copy of it")
+    if _state(s3, ObjectRef(bucket, original)) != "gone":
+        raise RedriveError(f"s3://{bucket}/{original} exists (a newer upload?): it is left as it is")
+    accepted = report.get("chunksAccepted") or []
+    was = str(report.get("etag") or "").strip('"')
+    if dry_run:
+        out.write(f"would move {uri} to s3://{bucket}/{original}\n")
+        return
+    try:
+        copied = s3.copy_object(
+            Bucket=bucket,
+            Key=original,
+            CopySource={"Bucket": bucket, "Key": key},
+            CopySourceIfMatch=head["ETag"],
+            MetadataDirective="COPY",
+        )
+    except (ClientError, BotoCoreError) as exc:
+        raise RedriveError(f"the copy to s3://{bucket}/{original} failed, nothing moved: {exc}") from None
+    try:
+        s3.delete_object(Bucket=bucket, Key=key)
+    except (ClientError, BotoCoreError) as exc:
+        raise RedriveError(f"copied to s3://{bucket}/{original}, but {uri} is still there: {exc}") from None
+    etag = str(copied.get("CopyObjectResult", {}).get("ETag", "")).strip('"')
+    if not accepted:
+        resume = "no chunk had been accepted, so the function reports it from the start"
+    elif etag == was:
+        resume = "same ETag: the function resumes after the chunks already accepted"
+    else:
+        resume = (
+            f"its ETag changed ({was} -> {etag}), so the function starts over and the chunks "
+            "accepted before are sent again"
+        )
+    out.write(f"moved {uri} to s3://{bucket}/{original}: {resume}\n")
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", "error"))

@@ -28,7 +28,7 @@ from botocore.config import Config
 from moto import mock_aws
 
 from mlgw_client.__main__ import main
-from mlgw_client.redrive import FailedEvent, RedriveError, parse_record, redrive, target
+from mlgw_client.redrive import FailedEvent, RedriveError, move_back, parse_record, redrive, target
 
 ROOT = Path(__file__).resolve().parents[3]
 EVENTS = ROOT / "tests" / "events"
@@ -477,3 +477,87 @@ def test_module_runs_from_the_repository_and_reports_missing_outputs() -> None:
     assert done.returncode == 2
     assert done.stderr.startswith("redrive: the outputs have no batch_failure_queue_arn")
     assert "Traceback" not in done.stderr
+
+
+# --- the actuals failed prefix ---------------------------------------------------------------------
+
+FAILED_KEY = "actuals-failed/dep1/day.csv"
+INPUT_KEY = "actuals/dep1/day.csv"
+
+
+def failed_file(aws: Aws, *, etag: str | None = None, accepted: list[list[int]] | None = None) -> str:
+    """A file as the actuals function leaves it in the failed prefix, with its report beside it."""
+    copied = aws.s3.put_object(Bucket=BUCKET, Key=FAILED_KEY, Body=b"associationId,actualValue\na,1\n")
+    report = {
+        "status": "failed",
+        "key": INPUT_KEY,
+        "etag": etag or copied["ETag"],
+        "chunksAccepted": [[0, 1]] if accepted is None else accepted,
+        "failedKey": FAILED_KEY,
+    }
+    aws.s3.put_object(Bucket=BUCKET, Key=FAILED_KEY + ".report.json", Body=json.dumps(report).encode())
+    return f"s3://{BUCKET}/{FAILED_KEY}"
+
+
+def keys(aws: Aws) -> list[str]:
+    return sorted(item["Key"] for item in aws.s3.list_objects_v2(Bucket=BUCKET).get("Contents", []))
+
+
+def test_move_back_restores_the_input_key(aws: Aws) -> None:
+    uri = failed_file(aws)
+    out = io.StringIO()
+
+    move_back(aws.s3, uri, out)
+
+    assert keys(aws) == [FAILED_KEY + ".report.json", INPUT_KEY]
+    assert (
+        aws.s3.get_object(Bucket=BUCKET, Key=INPUT_KEY)["Body"].read() == b"associationId,actualValue\na,1\n"
+    )
+    assert out.getvalue() == (
+        f"moved {uri} to s3://{BUCKET}/{INPUT_KEY}: "
+        "same ETag: the function resumes after the chunks already accepted\n"
+    )
+
+
+def test_move_back_says_when_the_etag_changed(aws: Aws) -> None:
+    # A multipart upload's ETag: a single CopyObject gives the content's MD5 instead.
+    out = io.StringIO()
+    move_back(aws.s3, failed_file(aws, etag='"0123456789abcdef0123456789abcdef-2"'), out)
+    assert "its ETag changed" in out.getvalue()
+    assert "the chunks accepted before are sent again" in out.getvalue()
+
+    aws.s3.delete_object(Bucket=BUCKET, Key=INPUT_KEY)
+    out = io.StringIO()
+    move_back(aws.s3, failed_file(aws, etag='"other"', accepted=[]), out)
+    assert "no chunk had been accepted" in out.getvalue()
+
+
+def test_move_back_leaves_a_newer_upload_alone_and_dry_run_moves_nothing(aws: Aws) -> None:
+    uri = failed_file(aws)
+    out = io.StringIO()
+    move_back(aws.s3, uri, out, dry_run=True)
+    assert out.getvalue() == f"would move {uri} to s3://{BUCKET}/{INPUT_KEY}\n"
+    assert INPUT_KEY not in keys(aws)
+
+    aws.s3.put_object(Bucket=BUCKET, Key=INPUT_KEY, Body=b"newer")
+    with pytest.raises(RedriveError, match="exists"):
+        move_back(aws.s3, uri, out)
+    assert aws.s3.get_object(Bucket=BUCKET, Key=INPUT_KEY)["Body"].read() == b"newer"
+    assert FAILED_KEY in keys(aws)
+
+
+def test_move_back_needs_the_report(aws: Aws) -> None:
+    aws.s3.put_object(Bucket=BUCKET, Key=FAILED_KEY, Body=b"x")
+    with pytest.raises(RedriveError, match=r"cannot read .*report\.json: NoSuchKey"):
+        move_back(aws.s3, f"s3://{BUCKET}/{FAILED_KEY}", io.StringIO())
+    with pytest.raises(RedriveError, match="takes s3://"):
+        move_back(aws.s3, FAILED_KEY, io.StringIO())
+
+
+def test_command_line_takes_a_queue_or_a_failed_file() -> None:
+    for argv in (["redrive"], ["redrive", "--queue", "actuals", "--actuals-failed", "s3://b/k"]):
+        err = io.StringIO()
+        assert main(argv, io.StringIO(), err) == 2
+        assert (
+            err.getvalue() == "redrive: pass --queue batch|actuals, or --actuals-failed s3://<bucket>/<key>\n"
+        )
