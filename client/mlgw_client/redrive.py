@@ -426,11 +426,13 @@ def _handle(run: _Run, message: dict[str, Any]) -> None:
     event = parse_record(message.get("Body", ""))
     decision = decide(event, run.tgt, run.s3)
     subject = event.subject() if event.payload is not None else f"message {message['MessageId']}"
+    if decision.action == "keep" and event.payload is not None:
+        subject += f" (message {message['MessageId']})"
     note = f" [{decision.reason}]" if decision.reason else ""
     if decision.action == "keep":
         run.release.append(message["ReceiptHandle"])
         run.summary.counts["kept"] += 1
-        _line(run, "kept", subject, f"{decision.reason} (message {message['MessageId']} stays)")
+        _line(run, "kept", subject, f"{decision.reason} (the message stays in the queue)")
         return
     if run.dry_run:
         run.release.append(message["ReceiptHandle"])
