@@ -19,7 +19,7 @@ PYTEST_ARGS ?=
 export CHECKPOINT_DISABLE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv local local-batch local-actuals test lint validate plan openapi security pytest smoke bench docs docs-check schemas lock clean
+.PHONY: help venv local local-batch local-actuals test lint validate plan openapi security pytest smoke redrive bench docs docs-check schemas lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -64,6 +64,10 @@ pytest: $(STAMP) ## the Python and Terraform test suites
 
 smoke: $(STAMP) ## call every prediction route of a deployed root once: make smoke EXAMPLE=examples/<name> [SMOKE_ARGS=...]
 	terraform -chdir=$(EXAMPLE) output -json | PYTHONPATH=client $(PY) -m mlgw_client smoke $(SMOKE_ARGS)
+
+redrive: $(STAMP) ## re-invoke a pipeline function with its failure queue's events: make redrive QUEUE=batch|actuals [EXAMPLE=...] [REDRIVE_ARGS=--dry-run]
+	@test -n "$(QUEUE)" || { echo "make redrive needs QUEUE=batch or QUEUE=actuals" >&2; exit 2; }
+	terraform -chdir=$(EXAMPLE) output -json | PYTHONPATH=client $(PY) -m mlgw_client redrive --queue $(QUEUE) $(REDRIVE_ARGS)
 
 bench: $(STAMP) ## every benchmark under bench/: prints a table, writes bench/results.json
 	$(PY) bench/run.py

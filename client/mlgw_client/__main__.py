@@ -1,7 +1,8 @@
-"""Command line: `python -m mlgw_client predict ...` and `python -m mlgw_client smoke ...`.
+"""Command line: `python -m mlgw_client predict|smoke|redrive ...`.
 
 The API key comes from --api-key or the MLGW_API_KEY variable; the variable keeps it out of
-shell history and process listings.
+shell history and process listings. `redrive` needs boto3 and AWS credentials, found the way
+the AWS CLI finds them; `predict` and `smoke` need neither.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from mlgw_client.api import PredictClient, PredictError
 from mlgw_client.smoke import plan, read_outputs, report, run
@@ -36,7 +37,46 @@ def _parser() -> argparse.ArgumentParser:
     smoke.add_argument("--api-key", help="API key (default: the api_key output, then $MLGW_API_KEY)")
     smoke.add_argument("--json", help="request body for routes without a sample in model_routes")
     smoke.add_argument("--csv", help="CSV body for routes without a sample in model_routes")
+
+    redrive = commands.add_parser(
+        "redrive", help="invoke a pipeline function again with the events of its failure queue"
+    )
+    redrive.add_argument("--queue", choices=["batch", "actuals"], help="which pipeline's failure queue")
+    redrive.add_argument(
+        "--actuals-failed",
+        metavar="S3_URI",
+        help="instead: move this file from the actuals failed prefix back to its input key",
+    )
+    redrive.add_argument(
+        "--outputs", default="-", help="terraform output -json file, or - for stdin (default)"
+    )
+    redrive.add_argument("--queue-url", help="failure queue URL (default: the *_failure_queue_arn output)")
+    redrive.add_argument("--function", help="function name (default: from the *_function_name output)")
+    redrive.add_argument("--region", help="AWS region (default: the queue's)")
+    redrive.add_argument("--dry-run", action="store_true", help="list what would be done; change nothing")
+    redrive.add_argument("--max", type=_positive, help="handle at most this many messages")
+    redrive.add_argument(
+        "--visibility-timeout",
+        type=_visibility,
+        help="seconds a received message stays hidden; must outlast the run (default: 300)",
+    )
     return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _visibility(text: str) -> int:
+    value = int(text)
+    # 12 hours is the longest visibility timeout SQS takes
+    # (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ChangeMessageVisibility.html).
+    if not 1 <= value <= 43200:
+        raise argparse.ArgumentTypeError("must be between 1 and 43200")
+    return value
 
 
 def _predict(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -64,12 +104,15 @@ def _predict(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def _outputs(path: str) -> dict[str, Any]:
+    if path == "-":
+        return read_outputs(sys.stdin)
+    with open(path, encoding="utf-8") as stream:
+        return read_outputs(stream)
+
+
 def _smoke(args: argparse.Namespace, out: TextIO) -> int:
-    if args.outputs == "-":
-        outputs = read_outputs(sys.stdin)
-    else:
-        with open(args.outputs, encoding="utf-8") as stream:
-            outputs = read_outputs(stream)
+    outputs = _outputs(args.outputs)
     if not outputs.get("invoke_url"):
         out.write("FAIL: the outputs have no invoke_url\n")
         return 1
@@ -79,10 +122,50 @@ def _smoke(args: argparse.Namespace, out: TextIO) -> int:
     return 0 if report(run(PredictClient(outputs["invoke_url"], api_key), checks), out) else 1
 
 
+def _redrive(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from mlgw_client import redrive  # noqa: PLC0415 - boto3 is needed by this command only
+
+    if (args.queue is None) == (args.actuals_failed is None):
+        err.write("redrive: pass --queue batch|actuals, or --actuals-failed s3://<bucket>/<key>\n")
+        return 2
+    if args.actuals_failed is not None:
+        try:
+            _, _, s3 = redrive.clients(args.region)
+            redrive.move_back(s3, args.actuals_failed, out, dry_run=args.dry_run)
+        except redrive.RedriveError as exc:
+            err.write(f"redrive: {exc}\n")
+            return 2
+        return 0
+    try:
+        outputs = {} if args.queue_url and args.function else _outputs(args.outputs)
+    except (OSError, ValueError) as exc:
+        err.write(f"redrive: cannot read the outputs: {exc}\n")
+        return 2
+    try:
+        target = redrive.target(outputs, args.queue, queue_url=args.queue_url, function=args.function)
+        sqs, lambda_, s3 = redrive.clients(args.region or target.region)
+        summary = redrive.redrive(
+            target,
+            sqs,
+            lambda_,
+            s3,
+            out,
+            dry_run=args.dry_run,
+            max_messages=args.max,
+            visibility_timeout=args.visibility_timeout or redrive.DEFAULT_VISIBILITY_SECONDS,
+        )
+    except redrive.RedriveError as exc:
+        err.write(f"redrive: {exc}\n")
+        return 2
+    return 0 if summary.ok else 1
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     args = _parser().parse_args(argv)
     if args.command == "predict":
         return _predict(args, out, err)
+    if args.command == "redrive":
+        return _redrive(args, out, err)
     return _smoke(args, out)
 
 

@@ -2,6 +2,7 @@
 
 import csv
 import dataclasses
+import io
 import json
 import logging
 import os
@@ -733,3 +734,28 @@ def test_the_next_request_leaves_while_written_statuses_are_polled_within_the_wi
     assert_each_delivered_once(harness, [f"id-{index:06d}" for index in range(100)])
     assert max(at_risk for at_risk, _ in seen) <= 2
     assert max(polled for _, polled in seen) >= 1
+
+
+def test_mlgw_redrive_actuals_failed_moves_the_file_back_and_the_state_resumes_it(harness: Harness) -> None:
+    from mlgw_client.redrive import move_back
+
+    harness.use(ACTUALS_MAX_IN_FLIGHT="1")
+    harness.put(KEY, csv_text(25))
+
+    def refuse_the_next_chunk(deployment_id: str, rows: list) -> None:
+        harness.api.before_accept.clear()
+        harness.api.faults.append(Fault(400, text="bad chunk"))
+
+    harness.api.before_accept.append(refuse_the_next_chunk)
+    with pytest.raises(ActualsReportingError):
+        harness.invoke(s3_event(KEY))
+    out = io.StringIO()
+
+    # When the operator moves the failed file back (its copy's event invokes the function)
+    move_back(harness.s3, f"s3://actuals-bucket/{FAILED}", out)
+    harness.invoke(s3_event(KEY), FakeContext(aws_request_id="req-redrive"))
+
+    # Then it came back under its key with its ETag, and only the chunks not accepted were sent
+    assert "same ETag: the function resumes after the chunks already accepted" in out.getvalue()
+    assert FAILED not in harness.object_keys()
+    assert_each_delivered_once(harness, ALL_IDS)
