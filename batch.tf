@@ -20,6 +20,23 @@ locals {
   )
   batch_time_margin = !local.batch_enabled ? null : coalesce(local.batch.time_margin_seconds, local.batch_call_worst_case + 30)
 
+  # Reserved concurrency caps the model calls a burst of files makes at once: every invocation
+  # runs `concurrency` calls in parallel. A created serverless endpoint serves at most its
+  # variants' max_concurrency invocations at once and throttles the rest
+  # (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ProductionVariantServerlessConfig.html);
+  # otherwise the budget is 20 calls, about what one or two instances serve. Events beyond the
+  # cap are throttled, and Lambda keeps retrying throttled asynchronous events for up to their
+  # maximum age (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async.html).
+  batch_serverless_calls = try(
+    local.endpoint_create != null && lower(local.batch_route.endpoint_name) == lower(local.endpoint_name) && alltrue([for v in values(local.endpoint_create.variants) : v.serverless != null])
+    ? sum([for v in values(local.endpoint_create.variants) : v.serverless.max_concurrency]) : null,
+    null,
+  )
+  batch_reserved_concurrency = !local.batch_enabled ? null : coalesce(
+    local.batch.reserved_concurrency,
+    max(1, floor(coalesce(local.batch_serverless_calls, 20) / local.batch.concurrency)),
+  )
+
   batch_endpoint_arn = try(
     "arn:${local.partition}:sagemaker:${local.region}:${local.account_id}:endpoint/${lower(local.batch_route.endpoint_name)}", null
   )
@@ -55,6 +72,8 @@ module "batch_predict" {
   memory_size = local.batch.memory_size
   timeout     = local.batch.timeout
   tags        = var.tags
+
+  reserved_concurrent_executions = local.batch_reserved_concurrency
 
   iam_role = {
     arn                      = lookup(var.iam_roles.arns, "batch_predict", null)
