@@ -2,6 +2,7 @@
 
 from tfharness.conformance.rules import (  # noqa: F401 - imported to register their rules
     apigateway,
+    cloudwatch,
     iam,
     lambda_,
     logs,
