@@ -101,7 +101,10 @@ def datapoints_to_alarm(values: Json, ctx: Context) -> Iterator[Finding]:
     "cloudwatch.metric-query-id",
     "aws_cloudwatch_metric_alarm",
     source=_METRIC_DATA_QUERY,
-    evidence="Id: The valid characters are letters, numbers, and underscore. The first character must be a lowercase letter.",
+    evidence=(
+        "Id: The valid characters are letters, numbers, and underscore. "
+        "The first character must be a lowercase letter."
+    ),
 )
 def metric_query_id(values: Json, ctx: Context) -> Iterator[Finding]:
     for i, query in enumerate(_queries(values)):
@@ -109,7 +112,8 @@ def metric_query_id(values: Json, ctx: Context) -> Iterator[Finding]:
         if isinstance(query_id, str) and not _QUERY_ID.match(query_id):
             yield (
                 f"metric_query[{i}].id",
-                f"metric_query id {query_id!r} must start with a lower-case letter and hold only letters, digits and underscores",
+                f"metric_query id {query_id!r} must start with a lower-case letter and hold only "
+                "letters, digits and underscores",
             )
 
 
