@@ -38,12 +38,12 @@ locals {
         {
           title = "API ${stage}: requests and 5XX per route"
           stat  = "Sum"
-          metrics = flatten([
+          metrics = concat([], [
             for key, route in local.dashboard_routes : [
               ["AWS/ApiGateway", "Count", "ApiName", var.name, "Method", route.method, "Resource", route.resource, "Stage", stage, { stat = "SampleCount", label = "${key} requests" }],
               ["AWS/ApiGateway", "5XXError", "ApiName", var.name, "Method", route.method, "Resource", route.resource, "Stage", stage, { label = "${key} 5XX" }],
             ]
-          ])
+          ]...)
           per_route = true
         },
         {
@@ -67,35 +67,35 @@ locals {
       {
         title = "Functions: errors and throttles"
         stat  = "Sum"
-        metrics = flatten([
+        metrics = concat([], [
           for key, fn in local.monitored_functions : [
             ["AWS/Lambda", "Errors", "FunctionName", fn.name, { label = "${key} errors" }],
             ["AWS/Lambda", "Throttles", "FunctionName", fn.name, { label = "${key} throttles" }],
           ]
-        ])
+        ]...)
         on = length(local.monitored_functions) > 0
       },
       {
         title = "Model latency per variant (microseconds)"
         stat  = "p99"
-        metrics = flatten([
+        metrics = concat([], [
           for variant in keys(local.monitored_variants) : [
             ["AWS/SageMaker", "ModelLatency", "EndpointName", local.endpoint_name, "VariantName", variant, { label = "${variant} p99" }],
             ["AWS/SageMaker", "ModelLatency", "EndpointName", local.endpoint_name, "VariantName", variant, { stat = "p50", label = "${variant} p50" }],
           ]
-        ])
+        ]...)
         on = length(local.monitored_variants) > 0
       },
       {
         title = "Invocations and errors per variant"
         stat  = "Sum"
-        metrics = flatten([
+        metrics = concat([], [
           for variant in keys(local.monitored_variants) : [
             ["AWS/SageMaker", "Invocations", "EndpointName", local.endpoint_name, "VariantName", variant, { label = "${variant} invocations" }],
             ["AWS/SageMaker", "Invocation5XXErrors", "EndpointName", local.endpoint_name, "VariantName", variant, { label = "${variant} 5XX" }],
             ["AWS/SageMaker", "InvocationModelErrors", "EndpointName", local.endpoint_name, "VariantName", variant, { label = "${variant} model errors" }],
           ]
-        ])
+        ]...)
         on = length(local.monitored_variants) > 0
       },
       {

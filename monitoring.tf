@@ -65,11 +65,11 @@ locals {
   # --- REST API, per stage -------------------------------------------------------------------
   monitored_stages = local.monitoring_enabled && local.api_enabled ? var.api.stages : {}
   # Throttled requests are counted from the stage's access log (status 429), the only place a
-  # REST API records them apart from other 4XX errors; only stages logging in the module's JSON
-  # format have the status field this reads.
+  # REST API records them apart from other 4XX errors: on stages whose JSON access log has the
+  # module's "status" field (the default format has it).
   throttle_filter_stages = local.monitoring_enabled && local.api_enabled ? {
     for stage, group in module.api[0].access_log_group_names : stage => group
-    if var.api.stages[stage].access_log_format == null
+    if var.api.stages[stage].access_log_format == null || try(jsondecode(var.api.stages[stage].access_log_format).status == "$context.status", false)
   } : {}
   throttle_metric_namespace = "MlGateway/ApiGateway"
 

@@ -21,8 +21,13 @@ def _number(value: Any) -> float | None:
     return value if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
+def _list(value: Any) -> list[Any]:
+    """A known list of blocks; unknown values (at validate, or known after apply) are skipped."""
+    return value if isinstance(value, list) else []
+
+
 def _queries(values: Json) -> list[Json]:
-    return [q for q in values.get("metric_query") or [] if isinstance(q, dict)]
+    return [q for q in _list(values.get("metric_query")) if isinstance(q, dict)]
 
 
 def _query_periods(values: Json) -> Iterator[tuple[str, float]]:
@@ -34,7 +39,7 @@ def _query_periods(values: Json) -> Iterator[tuple[str, float]]:
         query_period = _number(query.get("period"))
         if query_period is not None:
             yield f"metric_query[{i}].period", query_period
-        for j, metric in enumerate(query.get("metric") or []):
+        for j, metric in enumerate(_list(query.get("metric"))):
             metric_period = _number(metric.get("period")) if isinstance(metric, dict) else None
             if metric_period is not None:
                 yield f"metric_query[{i}].metric[{j}].period", metric_period
