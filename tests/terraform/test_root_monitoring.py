@@ -21,7 +21,10 @@ pytestmark = pytest.mark.terraform
 
 ROOT = "."
 GW = "module.ml_gateway."
+BATCH_FN = 'module.s3_pipeline["batch"]'
+ACTUALS_FN = 'module.s3_pipeline["actuals"]'
 HANDLERS = Path(__file__).resolve().parents[2] / "lambda_src" / "mlgw" / "handlers"
+PIPELINE_HANDLER = HANDLERS.parent / "pipeline" / "handler.py"
 
 # What AWS publishes: namespace -> metric -> the dimension names the alarms filter on.
 APIGW_METRICS = (
@@ -58,11 +61,18 @@ AWS_METRICS: dict[str, dict[str, frozenset[str]]] = {
 
 @cache
 def _emitted(handler: str) -> frozenset[str]:
-    """Metric names the handler passes to Powertools' add_metric, read from its code."""
+    """Metric names the handler passes to Powertools' add_metric, read from its code and from
+    the shared pipeline skeleton (mlgw.pipeline.handler) when the handler runs through it."""
     tree = ast.parse((HANDLERS / f"{handler}.py").read_text(encoding="utf-8"))
+    trees = [tree]
+    if any(
+        isinstance(node, ast.ImportFrom) and node.module == "mlgw.pipeline.handler" for node in ast.walk(tree)
+    ):
+        trees.append(ast.parse((PIPELINE_HANDLER).read_text(encoding="utf-8")))
     return frozenset(
         kw.value.value
-        for node in ast.walk(tree)
+        for t in trees
+        for node in ast.walk(t)
         if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "add_metric"
         for kw in node.keywords
         if kw.arg == "name" and isinstance(kw.value, ast.Constant)
@@ -115,14 +125,10 @@ def complete(tf: Workspace) -> PlanResult:
 
 def test_every_alarm_reads_a_documented_or_emitted_metric_of_a_planned_resource(complete: PlanResult) -> None:
     alarms = _alarms(complete)
-    batch_fn = complete.resource(f"{GW}module.batch_predict[0].aws_lambda_function.this")
-    actuals_fn = complete.resource(f"{GW}module.report_actuals[0].aws_lambda_function.this")
-    batch_settings = load_batch_settings(
-        _env(complete, f"{GW}module.batch_predict[0].aws_lambda_function.this")
-    )
-    actuals_settings = load_actuals_settings(
-        _env(complete, f"{GW}module.report_actuals[0].aws_lambda_function.this")
-    )
+    batch_fn = complete.resource(f"{GW}{BATCH_FN}.aws_lambda_function.this")
+    actuals_fn = complete.resource(f"{GW}{ACTUALS_FN}.aws_lambda_function.this")
+    batch_settings = load_batch_settings(_env(complete, f"{GW}{BATCH_FN}.aws_lambda_function.this"))
+    actuals_settings = load_actuals_settings(_env(complete, f"{GW}{ACTUALS_FN}.aws_lambda_function.this"))
     # Dimension values the metrics carry, taken from the planned resources themselves.
     known = {
         "ApiName": {complete.resource(f"{GW}module.api[0].aws_api_gateway_rest_api.this")["name"]},
@@ -131,12 +137,12 @@ def test_every_alarm_reads_a_documented_or_emitted_metric_of_a_planned_resource(
             for a in complete.addresses(f"{GW}module.api[0].aws_api_gateway_stage.this")
         },
         "FunctionName": {
-            complete.resource(f"{GW}{m}[0].aws_lambda_function.this")["function_name"]
-            for m in ("module.predict", "module.batch_predict", "module.report_actuals")
+            complete.resource(f"{GW}{m}.aws_lambda_function.this")["function_name"]
+            for m in ("module.predict[0]", 'module.s3_pipeline["batch"]', 'module.s3_pipeline["actuals"]')
         },
         "QueueName": {
-            complete.resource(f"{GW}{m}[0].aws_sqs_queue.failures[0]")["name"]
-            for m in ("module.batch_predict", "module.report_actuals")
+            complete.resource(f"{GW}{m}.aws_sqs_queue.failures[0]")["name"]
+            for m in ('module.s3_pipeline["batch"]', 'module.s3_pipeline["actuals"]')
         },
         "EndpointName": {complete.resource(f"{GW}module.endpoint[0].aws_sagemaker_endpoint.this")["name"]},
         "VariantName": {
@@ -435,10 +441,7 @@ def test_the_batch_function_reserves_the_concurrency_its_model_calls_allow(
 ) -> None:
     # 20 model calls at once by default, 4 per invocation.
     assert (
-        complete.resource(f"{GW}module.batch_predict[0].aws_lambda_function.this")[
-            "reserved_concurrent_executions"
-        ]
-        == 5
+        complete.resource(f"{GW}{BATCH_FN}.aws_lambda_function.this")["reserved_concurrent_executions"] == 5
     )
     assert (
         complete.resource(f"{GW}module.predict[0].aws_lambda_function.this")["reserved_concurrent_executions"]
@@ -464,7 +467,7 @@ def test_the_batch_function_reserves_the_concurrency_its_model_calls_allow(
             "monitoring": {},
         },
     )
-    fn = serverless.resource("module.batch_predict[0].aws_lambda_function.this")
+    fn = serverless.resource(f"{BATCH_FN}.aws_lambda_function.this")
     assert fn["reserved_concurrent_executions"] == 3  # 30 concurrent invocations, 8 per function
     alarms = _alarms(serverless, "")
     assert alarms["endpoint-primary-model-setup-time"]["threshold"] == 60_000_000
@@ -472,10 +475,7 @@ def test_the_batch_function_reserves_the_concurrency_its_model_calls_allow(
     assert "endpoint-primary-memory" not in alarms
 
     given = tf.plan(ROOT, {**BASE, "batch_prediction": {"bucket": "churn-data", "reserved_concurrency": 12}})
-    assert (
-        given.resource("module.batch_predict[0].aws_lambda_function.this")["reserved_concurrent_executions"]
-        == 12
-    )
+    assert given.resource(f"{BATCH_FN}.aws_lambda_function.this")["reserved_concurrent_executions"] == 12
     error = tf.plan_error(
         ROOT, {**BASE, "batch_prediction": {"bucket": "churn-data", "reserved_concurrency": 0}}
     )
