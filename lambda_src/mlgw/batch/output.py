@@ -164,7 +164,7 @@ def csv_rows(
     out and returned, by its index, with the reason."""
     cells = _plain_cells(predictions) if len(columns) == 1 else None
     if cells is not None:
-        return "".join(map("{},{}\n".format, texts, cells)).encode("utf-8"), []
+        return ("\n".join(map(",".join, zip(texts, cells, strict=True))) + "\n").encode("utf-8"), []
     lines: list[bytes] = []
     failed: list[tuple[int, Exception]] = []
     for index, (text, prediction) in enumerate(zip(texts, predictions, strict=True)):

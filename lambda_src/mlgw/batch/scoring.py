@@ -81,15 +81,22 @@ def batches(
             batch.append(item)
             used += cost
             continue
-        sizes = item.sizes()
-        start, total = 0, len(sizes)
+        texts = item.texts
+        start, total = 0, len(texts)
         while start < total:
             held = len(batch)
             room = size - held
-            costs = list(accumulate(sizes[start : start + max(room, 1)]))
-            taken = min(bisect_right(costs, budget - used), room)
-            if not held:
-                taken = max(taken, 1)
+            window = texts[start : start + max(room, 1)]
+            cost = sum(map(len, window)) + len(window)
+            if used + cost <= budget:
+                # The usual case: the byte budget does not bind, the row count does.
+                taken, costs = min(len(window), room), [cost]
+            else:
+                costs = list(accumulate(len(text) + 1 for text in window))
+                taken = bisect_right(costs, budget - used)
+                if not held:
+                    taken = max(taken, 1)
+                taken = min(taken, room)
             if taken:
                 part = item[start : start + taken]
                 if not batch:
@@ -98,7 +105,7 @@ def batches(
                     batch = batch + part
                 else:
                     batch.extend(part)
-                used += costs[taken - 1]
+                used += costs[-1] if taken == len(window) else costs[taken - 1]
                 start += taken
             if start < total:
                 # The next row does not fit: the batch is complete.
