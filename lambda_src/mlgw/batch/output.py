@@ -162,6 +162,8 @@ def csv_rows(
 ) -> tuple[bytes, list[tuple[int, Exception]]]:
     """`csv_row` for many rows at once, joined; a row whose prediction cannot be written is left
     out and returned, by its index, with the reason."""
+    if not texts:
+        return b"", []
     cells = _plain_cells(predictions) if len(columns) == 1 else None
     if cells is not None:
         return ("\n".join(map(",".join, zip(texts, cells, strict=True))) + "\n").encode("utf-8"), []

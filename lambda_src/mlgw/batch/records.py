@@ -6,6 +6,10 @@ and turns everything else into a row error instead of an exception: one bad line
 are not UTF-8 or a line of many megabytes, must not sink the other rows of the file. Lines are read
 with a length cap, so memory stays flat whatever the file holds.
 
+Most CSV files are mostly plain rows: no quotes, one line each. Those are read a block of lines
+at a time (`RecordBlock`), with no object per row, and sent and written as joined text; any block
+holding a line that needs more care is read line by line instead, with the same results.
+
 Only a problem no row can recover from raises `FileRejected`: a CSV header that cannot be read or
 lacks a configured column.
 """
