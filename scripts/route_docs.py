@@ -45,6 +45,7 @@ _PLAN_INPUTS = ("modules", "examples", "lambda_src", "tests/tfharness")
 _SKIPPED_PARTS = {".terraform", "__pycache__", ".build"}
 _PLAN_ENV = ("AWS_REGION", "MLGW_TF_REAL", "MLGW_TF_BINARY")
 _PLAN_ENV_PREFIX = "MLGW_ACCOUNT_"
+_CACHE_ENTRIES = 4
 
 # Documents of one example: REST API resource address -> body (JSON text).
 Documents = dict[str, dict[str, str]]
@@ -94,12 +95,17 @@ def example_documents() -> Documents:
     examples = [rel for rel in terraform_dirs(REPO_ROOT) if rel.startswith("examples/")]
     cached = CACHE_DIR / f"{_digest()}.json"
     if cached.is_file():
+        cached.touch()
         return json.loads(cached.read_text(encoding="utf-8"))
     documents = _plan_all(examples)
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    for stale in CACHE_DIR.glob("*.json"):
-        stale.unlink()
     cached.write_text(json.dumps(documents, sort_keys=True), encoding="utf-8")
+    # Keep the last few: the same tree is checked under more than one environment (the test
+    # suite sets AWS_REGION, a shell may not).
+    for stale in sorted(CACHE_DIR.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)[
+        _CACHE_ENTRIES:
+    ]:
+        stale.unlink()
     return documents
 
 
