@@ -11,9 +11,10 @@ the plan (the module's OpenAPI document) is rendered by ``openapi.route_table``:
   integration kinds (Lambda proxy and direct SageMaker) show.
 
 Plans take seconds each, so the documents are cached under ``.tf-offline/route-docs``, keyed by
-a digest of everything a plan reads: the staged Terraform (root, modules, examples, Lambda
-sources), the test harness and its stand-in provider, the pinned toolchain, and the environment
-variables that change the toolchain or the region. Any change to those plans again.
+a digest of this script and of everything a plan reads: the staged Terraform (root, modules,
+examples, Lambda sources), the test harness and its stand-in provider, the pinned toolchain, and
+the environment variables that change the toolchain or the region. Any change to those plans
+again.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ Documents = dict[str, dict[str, str]]
 def _digest() -> str:
     """Digest of every input of the examples' plans (see the module docstring)."""
     sha = hashlib.sha256()
-    files = [*REPO_ROOT.glob("*.tf"), REPO_ROOT / "requirements-dev.txt"]
+    files = [*REPO_ROOT.glob("*.tf"), REPO_ROOT / "requirements-dev.txt", Path(__file__).resolve()]
     for top in _PLAN_INPUTS:
         files += [
             p
