@@ -60,7 +60,7 @@ output "api_key_values" {
 }
 
 output "api_openapi" {
-  description = "The REST API's OpenAPI 3.0.1 document (JSON text, exactly the API's body; null without an API). make openapi writes it to a file."
+  description = "The REST API's OpenAPI 3.0.1 document (JSON text, exactly the API's body; null without an API): the output to read the document from. make openapi writes it to a file."
   value       = try(module.api[0].openapi, null)
 }
 
@@ -105,7 +105,7 @@ output "api_custom_domain_target" {
 }
 
 output "rest_api" {
-  description = "Every output of the REST API module (modules/rest-api) except the key values, which are in api_key_values: openapi, stages, usage_plans, api_keys, invoke_urls and the rest (null without an API). Local mode reads the API from here."
+  description = "Every output of the REST API module (modules/rest-api) except the key values, which are in api_key_values: openapi, stages, usage_plans, api_keys, invoke_urls and the rest (null without an API). Local mode reads the API from here; to read the document, use api_openapi (the same text)."
   value       = local.api_enabled ? { for name, value in module.api[0] : name => value if name != "api_key_values" } : null
 }
 
