@@ -100,6 +100,140 @@ removed {
   }
 }
 
+# The route-level resources of earlier versions of this module: the overwrite import of the
+# document replaces them in AWS, so Terraform forgets them rather than destroys them. Destroying
+# them would run after the import (the old deployment was create_before_destroy and depended on
+# them) and act on what the document just created:
+# - the provider deletes a model by API id and name
+#   (https://github.com/hashicorp/terraform-provider-aws/blob/main/internal/service/apigateway/model.go),
+#   and API Gateway refuses to delete a model a method request references, with ConflictException
+#   "Cannot delete model ..., is referenced in method request"
+#   (https://github.com/amazon-archives/aws-apigateway-importer/issues/89,
+#   https://github.com/amazon-archives/aws-apigateway-importer/issues/113);
+# - the provider deletes a gateway response by API id and response type
+#   (https://github.com/hashicorp/terraform-provider-aws/blob/main/internal/service/apigateway/gateway_response.go),
+#   which resets the response the document just imported to API Gateway's default.
+# The import already removed or redefined every one of them (overwrite mode, see above), so
+# forgetting them leaves nothing behind.
+removed {
+  from = aws_api_gateway_resource.depth1
+  lifecycle {
+    destroy = false
+  }
+}
+
+removed {
+  from = aws_api_gateway_resource.depth2
+  lifecycle {
+    destroy = false
+  }
+}
+
+removed {
+  from = aws_api_gateway_resource.depth3
+  lifecycle {
+    destroy = false
+  }
+}
+
+removed {
+  from = aws_api_gateway_resource.depth4
+  lifecycle {
+    destroy = false
+  }
+}
+
+removed {
+  from = aws_api_gateway_resource.depth5
+  lifecycle {
+    destroy = false
+  }
+}
+
+removed {
+  from = aws_api_gateway_method.this
+  lifecycle {
+    destroy = false
+  }
+}
+
+removed {
+  from = aws_api_gateway_method.cors
+  lifecycle {
+    destroy = false
+  }
+}
+
+removed {
+  from = aws_api_gateway_integration.this
+  lifecycle {
+    destroy = false
+  }
+}
+
+removed {
+  from = aws_api_gateway_integration.cors
+  lifecycle {
+    destroy = false
+  }
+}
+
+removed {
+  from = aws_api_gateway_method_response.sagemaker
+  lifecycle {
+    destroy = false
+  }
+}
+
+removed {
+  from = aws_api_gateway_method_response.cors
+  lifecycle {
+    destroy = false
+  }
+}
+
+removed {
+  from = aws_api_gateway_integration_response.sagemaker
+  lifecycle {
+    destroy = false
+  }
+}
+
+removed {
+  from = aws_api_gateway_integration_response.cors
+  lifecycle {
+    destroy = false
+  }
+}
+
+removed {
+  from = aws_api_gateway_gateway_response.this
+  lifecycle {
+    destroy = false
+  }
+}
+
+removed {
+  from = aws_api_gateway_model.this
+  lifecycle {
+    destroy = false
+  }
+}
+
+removed {
+  from = aws_api_gateway_request_validator.this
+  lifecycle {
+    destroy = false
+  }
+}
+
+removed {
+  from = aws_api_gateway_authorizer.this
+  lifecycle {
+    destroy = false
+  }
+}
+
 # Lambda authorizers: API Gateway may invoke the function for this API's authorizers. The
 # authorizer ids are assigned by the import, so the permission names every authorizer of the API
 # (an authorizer's invocations come from <execution ARN>/authorizers/<authorizer id>,
