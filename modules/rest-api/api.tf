@@ -46,6 +46,10 @@ resource "aws_api_gateway_rest_api" "this" {
       error_message = "lambda_function: invoke_arn does not match function_name (the document invokes ${try(local.lambda_invoke_uris["route"], "")}); pass the function's own name (or ARN) and invoke ARN, for example modules/lambda-function's function_name and invoke_arn."
     }
     precondition {
+      condition     = alltrue([for conflicts in values(local.binary_template_conflicts) : length(conflicts) == 0])
+      error_message = "binary_media_types covers the content types of direct SageMaker route(s) ${join("; ", [for k, c in local.binary_template_conflicts : "${k}: ${join(", ", c)}" if length(c) > 0])}. API Gateway cannot pass a binary request through the route's mapping template (it answers 500); serve those content types from a lambda_proxy route, or remove the binary media type."
+    }
+    precondition {
       condition     = alltrue([for k, a in var.authorizers : a.type == "COGNITO_USER_POOLS" || a.function_invoke_arn == local.lambda_invoke_uris["authorizer/${k}"]])
       error_message = "authorizers: function_invoke_arn does not match function_name for authorizer(s) ${join(", ", [for k, a in var.authorizers : k if a.type != "COGNITO_USER_POOLS" && a.function_invoke_arn != try(local.lambda_invoke_uris["authorizer/${k}"], "")])}; pass the function's own name (or ARN) and invoke ARN."
     }
