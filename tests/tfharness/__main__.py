@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tfharness.toolchain import toolchain
+from tfharness.toolchain import Toolchain, toolchain
 from tfharness.workspace import (
     EXAMPLE_VARS,
     REPO_ROOT,
@@ -50,14 +50,17 @@ def _validate(dirs: list[str]) -> int:
     return 1 if failures else 0
 
 
-def _plan(rel: str, var_file: str | None) -> int:
-    chain = toolchain(HOME)
+def _plan_example(
+    chain: Toolchain, rel: str, var_file: str | None, *, echo: bool
+) -> tuple[int, str, dict[str, Any] | None]:
+    """Plan the example at rel offline; return (exit code, its path in the repository, the
+    `terraform show -json` plan or None). echo prints the plan's own output as `make plan` does."""
     source = (Path.cwd() / rel).resolve()
     try:
         rel = source.relative_to(REPO_ROOT).as_posix()
     except ValueError:
         print(f"{rel} is not inside the repository", file=sys.stderr)
-        return 2
+        return 2, rel, None
     check_schemas_cover(source, chain)
     with tempfile.TemporaryDirectory() as scratch:
         workspace = Workspace(chain, Path(scratch))
@@ -65,31 +68,43 @@ def _plan(rel: str, var_file: str | None) -> int:
         init = chain.run(["init", "-input=false", "-backend=false", "-no-color"], cwd=target)
         if init.returncode != 0:
             print(init.stdout + init.stderr, file=sys.stderr)
-            return init.returncode
+            return init.returncode, rel, None
         args = ["plan", "-input=false", "-refresh=false", "-lock=false", "-out=tfplan"]
-        if not sys.stdout.isatty():
+        if not (echo and sys.stdout.isatty()):
             args.append("-no-color")
         if var_file:
             args.append(f"-var-file={(Path.cwd() / var_file).resolve()}")
         elif example_var_file(source):
-            print(f"(no VARS given: planning with {rel}/{EXAMPLE_VARS})", file=sys.stderr)
+            if echo:
+                print(f"(no VARS given: planning with {rel}/{EXAMPLE_VARS})", file=sys.stderr)
             args.append(f"-var-file={example_var_file(source)}")
         plan = chain.run(args, cwd=target)
-        sys.stdout.write(plan.stdout)
-        sys.stderr.write(plan.stderr)
+        if echo:
+            sys.stdout.write(plan.stdout)
+            sys.stderr.write(plan.stderr)
+        elif plan.returncode != 0:
+            sys.stderr.write(plan.stdout + plan.stderr)
         if plan.returncode != 0:
-            return plan.returncode
+            return plan.returncode, rel, None
         shown = chain.run(["show", "-json", "tfplan"], cwd=target)
         if shown.returncode != 0:
             sys.stderr.write(shown.stderr)
-            return shown.returncode
-        try:
-            assert_conformant(json.loads(shown.stdout), rel, plan_context(), chain)
-        except PlanFailed as exc:
-            print(f"\n{exc}", file=sys.stderr)
-            return 1
-        print(f"\n{rel}: the plan passes the AWS conformance checks (tests/tfharness/README.md)")
-        return 0
+            return shown.returncode, rel, None
+        return 0, rel, json.loads(shown.stdout)
+
+
+def _plan(rel: str, var_file: str | None) -> int:
+    chain = toolchain(HOME)
+    code, rel, shown = _plan_example(chain, rel, var_file, echo=True)
+    if shown is None:
+        return code
+    try:
+        assert_conformant(shown, rel, plan_context(), chain)
+    except PlanFailed as exc:
+        print(f"\n{exc}", file=sys.stderr)
+        return 1
+    print(f"\n{rel}: the plan passes the AWS conformance checks (tests/tfharness/README.md)")
+    return 0
 
 
 def _rest_api_bodies(shown: dict[str, Any]) -> dict[str, str]:
@@ -110,35 +125,10 @@ def _rest_api_bodies(shown: dict[str, Any]) -> dict[str, str]:
 
 
 def _openapi(rel: str, var_file: str | None, out: str | None) -> int:
-    chain = toolchain(HOME)
-    source = (Path.cwd() / rel).resolve()
-    try:
-        rel = source.relative_to(REPO_ROOT).as_posix()
-    except ValueError:
-        print(f"{rel} is not inside the repository", file=sys.stderr)
-        return 2
-    check_schemas_cover(source, chain)
-    with tempfile.TemporaryDirectory() as scratch:
-        workspace = Workspace(chain, Path(scratch))
-        target = workspace.path(rel)
-        init = chain.run(["init", "-input=false", "-backend=false", "-no-color"], cwd=target)
-        if init.returncode != 0:
-            print(init.stdout + init.stderr, file=sys.stderr)
-            return init.returncode
-        args = ["plan", "-input=false", "-refresh=false", "-lock=false", "-no-color", "-out=tfplan"]
-        if var_file:
-            args.append(f"-var-file={(Path.cwd() / var_file).resolve()}")
-        elif example_var_file(source):
-            args.append(f"-var-file={example_var_file(source)}")
-        plan = chain.run(args, cwd=target)
-        if plan.returncode != 0:
-            sys.stderr.write(plan.stdout + plan.stderr)
-            return plan.returncode
-        shown = chain.run(["show", "-json", "tfplan"], cwd=target)
-        if shown.returncode != 0:
-            sys.stderr.write(shown.stderr)
-            return shown.returncode
-    bodies = _rest_api_bodies(json.loads(shown.stdout))
+    code, rel, shown = _plan_example(toolchain(HOME), rel, var_file, echo=False)
+    if shown is None:
+        return code
+    bodies = _rest_api_bodies(shown)
     if len(bodies) != 1:
         found = ", ".join(sorted(bodies)) or "none"
         print(f"{rel}: expected one REST API with a known body in the plan, found {found}", file=sys.stderr)
