@@ -136,7 +136,7 @@ def test_invalid_tables_name_the_problem(document: Any, message: str) -> None:
 
 
 def test_sagemaker_route_needs_an_endpoint_somewhere() -> None:
-    with pytest.raises(SettingsError, match="DEFAULT_ENDPOINT_NAME is not set"):
+    with pytest.raises(SettingsError, match="default_endpoint_name is not set"):
         parse({"default": {}}, default_endpoint=None)
 
 
