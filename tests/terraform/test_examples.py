@@ -301,7 +301,7 @@ def test_complete_example_scores_batch_files_through_the_endpoint_and_large_ones
         ("upload_actuals/", ".csv"),
     ]
     actuals = complete.resource('module.ml_gateway.module.s3_pipeline["actuals"].aws_lambda_function.this')
-    assert actuals["environment"][0]["variables"]["ACTUALS_SINKS"] == "datarobot"
+    assert json.loads(actuals["environment"][0]["variables"]["MLGW_SETTINGS"])["sinks"] == ["datarobot"]
 
 
 def test_custom_domain_example_serves_prod_at_the_root_and_test_under_its_path(tf: Workspace) -> None:

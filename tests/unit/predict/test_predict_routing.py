@@ -14,7 +14,9 @@ LOG = logging.getLogger("test")
 
 
 def parse(document: Any, default_endpoint: str | None = "churn-prod") -> dict[str, Route]:
-    return dict(parse_routes(document, default_endpoint_name=default_endpoint, source="MLGW_SETTINGS.models").routes)
+    return dict(
+        parse_routes(document, default_endpoint_name=default_endpoint, source="MLGW_SETTINGS.models").routes
+    )
 
 
 def test_terraform_rendering_with_nulls_parses() -> None:
