@@ -20,6 +20,23 @@ locals {
   )
   batch_time_margin = !local.batch_enabled ? null : coalesce(local.batch.time_margin_seconds, local.batch_call_worst_case + 30)
 
+  # Reserved concurrency caps the model calls a burst of files makes at once: every invocation
+  # runs `concurrency` calls in parallel. A created serverless endpoint serves at most its
+  # variants' max_concurrency invocations at once and throttles the rest
+  # (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ProductionVariantServerlessConfig.html);
+  # otherwise the budget is 20 calls, about what one or two instances serve. Events beyond the
+  # cap are throttled, and Lambda keeps retrying throttled asynchronous events for up to their
+  # maximum age (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async.html).
+  batch_serverless_calls = try(
+    local.endpoint_create != null && lower(local.batch_route.endpoint_name) == lower(local.endpoint_name) && alltrue([for v in values(local.endpoint_create.variants) : v.serverless != null])
+    ? sum([for v in values(local.endpoint_create.variants) : v.serverless.max_concurrency]) : null,
+    null,
+  )
+  batch_reserved_concurrency = !local.batch_enabled ? null : coalesce(
+    local.batch.reserved_concurrency,
+    max(1, floor(coalesce(local.batch_serverless_calls, 20) / local.batch.concurrency)),
+  )
+
   batch_endpoint_arn = try(
     "arn:${local.partition}:sagemaker:${local.region}:${local.account_id}:endpoint/${lower(local.batch_route.endpoint_name)}", null
   )
@@ -47,18 +64,19 @@ module "batch_bucket" {
 # The function, its role and its S3 trigger are wired by module.s3_pipeline (pipelines.tf).
 locals {
   batch_pipeline = !local.batch_enabled ? null : {
-    function_name      = local.batch_function_name
-    description        = "Scores files under s3://${local.batch.bucket}/${local.batch.input_prefix} in batches"
-    handler            = "mlgw.handlers.batch_predict.lambda_handler"
-    memory_size        = local.batch.memory_size
-    timeout            = local.batch.timeout
-    retries            = 2
-    role               = "batch_predict"
-    bucket             = local.batch.bucket
-    bucket_kms_key_arn = local.batch.bucket_kms_key_arn
-    prefix             = local.batch.input_prefix
-    suffixes           = local.batch.suffixes
-    write_prefixes     = compact([local.batch.output_prefix, local.batch.error_prefix, local.batch_transform_enabled ? local.batch.staging_prefix : null])
+    function_name        = local.batch_function_name
+    description          = "Scores files under s3://${local.batch.bucket}/${local.batch.input_prefix} in batches"
+    handler              = "mlgw.handlers.batch_predict.lambda_handler"
+    memory_size          = local.batch.memory_size
+    timeout              = local.batch.timeout
+    retries              = 2
+    reserved_concurrency = local.batch_reserved_concurrency
+    role                 = "batch_predict"
+    bucket               = local.batch.bucket
+    bucket_kms_key_arn   = local.batch.bucket_kms_key_arn
+    prefix               = local.batch.input_prefix
+    suffixes             = local.batch.suffixes
+    write_prefixes       = compact([local.batch.output_prefix, local.batch.error_prefix, local.batch_transform_enabled ? local.batch.staging_prefix : null])
 
     # The function's settings document (lambda_src/mlgw/batch/settings.py reads it).
     environment = {

@@ -23,7 +23,6 @@ module "endpoint" {
   shadow_variant  = local.endpoint_create.shadow_variant
   data_capture    = local.endpoint_create.data_capture
   async_inference = local.endpoint_create.async_inference
-  deployment      = local.endpoint_create.deployment
   kms_key_arn     = local.endpoint_create.kms_key_arn
   logging         = local.endpoint_create.logging
   iam_role = {
@@ -32,6 +31,14 @@ module "endpoint" {
     path                     = var.iam_roles.path
     permissions_boundary_arn = try(coalesce(local.endpoint_create.permissions_boundary_arn, var.iam_roles.permissions_boundary_arn), null)
   }
+  # With monitoring on, the endpoint's own 5XX-rate and latency alarms roll a deployment back
+  # unless it names its own (monitoring.tf).
+  deployment = merge(
+    local.endpoint_create.deployment,
+    length(local.endpoint_create.deployment.rollback_alarm_names) == 0 && length(local.endpoint_rollback_alarm_keys) > 0 ? {
+      rollback_alarm_names = [for key in local.endpoint_rollback_alarm_keys : aws_cloudwatch_metric_alarm.this[key].alarm_name]
+    } : {},
+  )
   s3_access = {
     read_prefixes  = distinct(concat(local.endpoint_create.s3_access.read_prefixes, local.endpoint_batch_access.read_prefixes))
     write_prefixes = distinct(concat(local.endpoint_create.s3_access.write_prefixes, local.endpoint_batch_access.write_prefixes))

@@ -60,7 +60,7 @@ output "api_key_values" {
 }
 
 output "api_openapi" {
-  description = "The REST API's OpenAPI 3.0.1 document (JSON text, exactly the API's body; null without an API). make openapi writes it to a file."
+  description = "The REST API's OpenAPI 3.0.1 document (JSON text, exactly the API's body; null without an API): the output to read the document from. make openapi writes it to a file."
   value       = try(module.api[0].openapi, null)
 }
 
@@ -105,11 +105,42 @@ output "api_custom_domain_target" {
 }
 
 output "rest_api" {
-  description = "Every output of the REST API module (modules/rest-api) except the key values, which are in api_key_values: openapi, stages, usage_plans, api_keys, invoke_urls and the rest (null without an API). Local mode reads the API from here."
+  description = "Every output of the REST API module (modules/rest-api) except the key values, which are in api_key_values: openapi, stages, usage_plans, api_keys, invoke_urls and the rest (null without an API). Local mode reads the API from here; to read the document, use api_openapi (the same text)."
   value       = local.api_enabled ? { for name, value in module.api[0] : name => value if name != "api_key_values" } : null
 }
 
 output "s3_triggers" {
   description = "Every output of the S3 triggers module (modules/s3-triggers) of each bucket, keyed by bucket name: trigger_rules, watched_prefixes, rule_arns, bucket_arn. Local mode reads the triggers from here."
   value       = module.s3_triggers
+}
+
+output "monitoring_alarms" {
+  description = "Every alarm monitoring creates, keyed by its short name (the alarm is named <name>-<key>): alarm_name, namespace, metric_name, dimensions and statistic (null for a metric-math alarm), expression and the metrics it reads (by query id), threshold, comparison, treat_missing_data, period, evaluation_periods and datapoints_to_alarm. Empty when monitoring is off."
+  value = {
+    for key, alarm in local.alarms : key => {
+      alarm_name          = "${var.name}-${key}"
+      namespace           = try(alarm.single.namespace, null)
+      metric_name         = try(alarm.single.metric_name, null)
+      dimensions          = try(alarm.single.dimensions, null)
+      statistic           = try(alarm.single.stat, null)
+      expression          = alarm.single == null ? one([for q in values(alarm.metrics) : q.expression if q.return_data]) : null
+      metrics             = { for id, q in alarm.metrics : id => { namespace = q.namespace, metric_name = q.metric_name, dimensions = q.dimensions, statistic = q.stat } if q.expression == null }
+      threshold           = alarm.threshold
+      comparison          = alarm.comparison
+      treat_missing_data  = alarm.treat_missing_data
+      period              = alarm.period
+      evaluation_periods  = alarm.evaluation_periods
+      datapoints_to_alarm = alarm.datapoints_to_alarm
+    }
+  }
+}
+
+output "monitoring_topic_arn" {
+  description = "SNS topic the alarms notify (null when monitoring is off): subscribe your pager or e-mail to it."
+  value       = local.alarm_topic_arn
+}
+
+output "monitoring_dashboard_name" {
+  description = "Name of the CloudWatch dashboard (null when monitoring or its dashboard is off)."
+  value       = try(aws_cloudwatch_dashboard.this[0].dashboard_name, null)
 }

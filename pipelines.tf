@@ -19,6 +19,9 @@ module "s3_pipeline" {
   timeout     = each.value.timeout
   tags        = var.tags
 
+  # Only the batch function reserves concurrency (batch.tf); null keeps the module's -1 (none).
+  reserved_concurrent_executions = try(each.value.reserved_concurrency, null)
+
   async_invocation = {
     maximum_retry_attempts = each.value.retries
   }

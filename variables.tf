@@ -399,26 +399,30 @@ variable "batch_prediction" {
     stream_bytes_per_second: the expected streaming rate, which decides when a file goes to
     Batch Transform. transform.kms_key_id encrypts the job's output; transform.max_payload_mb
     is the job's largest request.
+    reserved_concurrency caps the function's concurrent invocations, so a burst of files makes
+    at most reserved_concurrency x concurrency model calls at once; null derives it from that
+    budget: the max_concurrency of a created serverless endpoint the route uses, else 20 calls.
   EOT
   type = object({
-    bucket             = string
-    create_bucket      = optional(bool, false)
-    bucket_kms_key_arn = optional(string)
-    input_prefix       = optional(string, "batch/in/")
-    output_prefix      = optional(string, "batch/out/")
-    error_prefix       = optional(string, "batch/errors/")
-    staging_prefix     = optional(string, "batch/staging/")
-    suffixes           = optional(list(string), [".csv", ".jsonl", ".ndjson"])
-    model_route        = optional(string, "default")
-    csv_header         = optional(bool, true)
-    feature_columns    = optional(list(string), [])
-    id_column          = optional(string)
-    prediction_columns = optional(list(string), ["prediction"])
-    batch_size         = optional(number, 500)
-    concurrency        = optional(number, 4)
-    max_record_bytes   = optional(number, 1048576)
-    isolation_calls    = optional(number, 100)
-    part_size_mb       = optional(number, 5)
+    bucket               = string
+    create_bucket        = optional(bool, false)
+    bucket_kms_key_arn   = optional(string)
+    input_prefix         = optional(string, "batch/in/")
+    output_prefix        = optional(string, "batch/out/")
+    error_prefix         = optional(string, "batch/errors/")
+    staging_prefix       = optional(string, "batch/staging/")
+    suffixes             = optional(list(string), [".csv", ".jsonl", ".ndjson"])
+    model_route          = optional(string, "default")
+    csv_header           = optional(bool, true)
+    feature_columns      = optional(list(string), [])
+    id_column            = optional(string)
+    prediction_columns   = optional(list(string), ["prediction"])
+    batch_size           = optional(number, 500)
+    concurrency          = optional(number, 4)
+    reserved_concurrency = optional(number)
+    max_record_bytes     = optional(number, 1048576)
+    isolation_calls      = optional(number, 100)
+    part_size_mb         = optional(number, 5)
     batch_retry = optional(object({
       attempts             = optional(number, 6)
       backoff_base_seconds = optional(number, 0.5)
@@ -521,6 +525,11 @@ variable "batch_prediction" {
   validation {
     condition     = var.batch_prediction == null || try(var.batch_prediction.transform == null, true) || try(var.batch_prediction.transform.max_payload_mb >= 1 && var.batch_prediction.transform.max_payload_mb <= 100 && floor(var.batch_prediction.transform.max_payload_mb) == var.batch_prediction.transform.max_payload_mb, false)
     error_message = "batch_prediction.transform.max_payload_mb must be a whole number from 1 to 100 (SageMaker's MaxPayloadInMB)."
+  }
+
+  validation {
+    condition     = var.batch_prediction == null || try(var.batch_prediction.reserved_concurrency == null, true) || try(var.batch_prediction.reserved_concurrency >= 1 && floor(var.batch_prediction.reserved_concurrency) == var.batch_prediction.reserved_concurrency, false)
+    error_message = "batch_prediction.reserved_concurrency must be a whole number of at least 1 (0 would stop the function), or null to derive it."
   }
 
   validation {
@@ -819,6 +828,143 @@ variable "models" {
   validation {
     condition     = alltrue([for m in values(var.models) : contains(["sagemaker", "kserve-v1", "mlflow"], m.protocol)])
     error_message = "models protocol must be sagemaker, kserve-v1 or mlflow."
+  }
+}
+
+variable "monitoring" {
+  description = <<-EOT
+    CloudWatch alarms, a dashboard and blue/green rollback alarms for every part that is on
+    (null = off). Alarms notify alarm_topic: an existing SNS topic of this region (arn), or a
+    topic created and encrypted with kms_key_arn, a customer managed key whose policy lets
+    cloudwatch.amazonaws.com use it, or with a key created for it when null. The AWS managed
+    key alias/aws/sns cannot be used: CloudWatch cannot decrypt with it. Thresholds of a part
+    that is off are ignored, so one monitoring block can serve roots with different parts.
+    Rates are fractions (0.05 = 5 %) of the requests, invocations or rows of a period. Alarms
+    on conditions (rates, latency,
+    utilization) fire when datapoints_to_alarm of evaluation_periods periods breach; alarms
+    on events (failed files, dropped events, queued failures) fire on one period.
+    endpoint.rollback (default true) puts the created endpoint's 5XX-rate and model-latency
+    alarms in its deployment's rollback_alarm_names when endpoint.create.deployment names
+    none; endpoint.variant_names names the variants of an endpoint the module does not create.
+  EOT
+  type = object({
+    alarm_topic = optional(object({
+      arn         = optional(string)
+      kms_key_arn = optional(string)
+    }), {})
+    dashboard           = optional(bool, true)
+    period_seconds      = optional(number, 60)
+    evaluation_periods  = optional(number, 5)
+    datapoints_to_alarm = optional(number, 3)
+    api = optional(object({
+      error_4xx_rate     = optional(number, 0.25)
+      error_5xx_rate     = optional(number, 0.05)
+      latency_p99_ms     = optional(number, 10000)
+      throttled_requests = optional(number, 10)
+    }), {})
+    functions = optional(object({
+      duration_ratio            = optional(number, 0.8)
+      error_rate                = optional(number, 0.05)
+      failure_queue_age_seconds = optional(number, 3600)
+      throttles                 = optional(number, 10)
+    }), {})
+    endpoint = optional(object({
+      cpu_utilization_percent    = optional(number)
+      error_5xx_rate             = optional(number, 0.01)
+      memory_utilization_percent = optional(number, 90)
+      model_error_rate           = optional(number, 0.05)
+      model_latency_p99_ms       = optional(number, 2000)
+      model_setup_time_ms        = optional(number, 60000)
+      rollback                   = optional(bool, true)
+      variant_names              = optional(list(string), ["AllTraffic"])
+    }), {})
+    batch = optional(object({
+      files_rejected = optional(number, 1)
+      row_error_rate = optional(number, 0.05)
+    }), {})
+    actuals = optional(object({
+      files_failed  = optional(number, 1)
+      rows_rejected = optional(number, 1)
+    }), {})
+  })
+  default = null
+
+  validation {
+    condition = var.monitoring == null || alltrue([
+      for rate in try([
+        var.monitoring.api.error_4xx_rate, var.monitoring.api.error_5xx_rate, var.monitoring.functions.error_rate,
+        var.monitoring.endpoint.error_5xx_rate, var.monitoring.endpoint.model_error_rate, var.monitoring.batch.row_error_rate,
+        var.monitoring.functions.duration_ratio,
+      ], [-1]) : rate > 0 && rate <= 1
+    ])
+    error_message = "monitoring: every rate (api.error_4xx_rate, api.error_5xx_rate, functions.error_rate, endpoint.error_5xx_rate, endpoint.model_error_rate, batch.row_error_rate) and functions.duration_ratio is a fraction above 0 and at most 1: write 5 % as 0.05."
+  }
+
+  validation {
+    condition = var.monitoring == null || alltrue([
+      for count in try([
+        var.monitoring.api.throttled_requests, var.monitoring.functions.throttles, var.monitoring.batch.files_rejected, var.monitoring.actuals.files_failed,
+        var.monitoring.actuals.rows_rejected,
+      ], [-1]) : count >= 1 && floor(count) == count
+    ])
+    error_message = "monitoring: api.throttled_requests, functions.throttles, batch.files_rejected, actuals.files_failed and actuals.rows_rejected are counts: whole numbers of at least 1."
+  }
+
+  validation {
+    condition = var.monitoring == null || try(
+      var.monitoring.api.latency_p99_ms > 0 && var.monitoring.endpoint.model_latency_p99_ms > 0 && var.monitoring.endpoint.model_setup_time_ms > 0,
+      false,
+    )
+    error_message = "monitoring: api.latency_p99_ms, endpoint.model_latency_p99_ms and endpoint.model_setup_time_ms are durations in milliseconds above 0."
+  }
+
+  validation {
+    condition = var.monitoring == null || try(
+      var.monitoring.endpoint.memory_utilization_percent > 0 && var.monitoring.endpoint.memory_utilization_percent <= 100 && (var.monitoring.endpoint.cpu_utilization_percent == null || var.monitoring.endpoint.cpu_utilization_percent > 0),
+      false,
+    )
+    error_message = "monitoring: endpoint.memory_utilization_percent must be above 0 and at most 100, and endpoint.cpu_utilization_percent above 0 (it sums the instance's cores: up to 100 x vCPUs)."
+  }
+
+  # PutMetricAlarm: Period is 10, 20, 30 or a multiple of 60 (under 60 only for high-resolution
+  # metrics, and every metric here is standard resolution); Period x EvaluationPeriods is at most
+  # 7 days, and at most one day for a period under an hour; DatapointsToAlarm is at most
+  # EvaluationPeriods (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html).
+  validation {
+    condition = var.monitoring == null || try(
+      var.monitoring.period_seconds >= 60 && var.monitoring.period_seconds % 60 == 0 && var.monitoring.evaluation_periods >= 1 && floor(var.monitoring.evaluation_periods) == var.monitoring.evaluation_periods && var.monitoring.period_seconds * var.monitoring.evaluation_periods <= (var.monitoring.period_seconds < 3600 ? 86400 : 604800) && var.monitoring.datapoints_to_alarm >= 1 && floor(var.monitoring.datapoints_to_alarm) == var.monitoring.datapoints_to_alarm && var.monitoring.datapoints_to_alarm <= var.monitoring.evaluation_periods,
+      false,
+    )
+    error_message = "monitoring: period_seconds must be a multiple of 60, evaluation_periods a whole number with period_seconds x evaluation_periods at most 86400 (one day) for periods under an hour and 604800 (7 days) otherwise, as CloudWatch allows, and datapoints_to_alarm a whole number from 1 to evaluation_periods."
+  }
+
+  # SQS publishes ApproximateAgeOfOldestMessage in seconds and keeps a message at most 14 days.
+  validation {
+    condition     = var.monitoring == null || try(var.monitoring.functions.failure_queue_age_seconds >= 60 && var.monitoring.functions.failure_queue_age_seconds <= 1209600, false)
+    error_message = "monitoring.functions.failure_queue_age_seconds must be between 60 and 1209600 (14 days, the longest SQS keeps a message)."
+  }
+
+  validation {
+    condition     = var.monitoring == null || try(length(var.monitoring.endpoint.variant_names) > 0 && alltrue([for v in var.monitoring.endpoint.variant_names : can(regex("^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$", v))]), false)
+    error_message = "monitoring.endpoint.variant_names must name at least one production variant: 1 to 63 letters, digits or hyphens each."
+  }
+
+  validation {
+    condition     = var.monitoring == null || try(var.monitoring.alarm_topic.arn == null, true) || can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}(\\.fifo)?$", try(var.monitoring.alarm_topic.arn, "")))
+    error_message = "monitoring.alarm_topic.arn must be an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>)."
+  }
+
+  validation {
+    condition     = var.monitoring == null || try(var.monitoring.alarm_topic.arn == null || var.monitoring.alarm_topic.kms_key_arn == null, true)
+    error_message = "monitoring.alarm_topic: give arn (an existing topic, encrypted as you set it up) or kms_key_arn (for the topic created here), not both."
+  }
+
+  # CloudWatch alarms cannot publish to a topic encrypted with the AWS managed key: its policy
+  # cannot be changed to let CloudWatch use it
+  # (https://repost.aws/knowledge-center/cloudwatch-configure-alarm-sns).
+  validation {
+    condition     = var.monitoring == null || try(var.monitoring.alarm_topic.kms_key_arn == null, true) || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(key/[a-zA-Z0-9-]+|alias/[a-zA-Z0-9/_-]+)$", try(var.monitoring.alarm_topic.kms_key_arn, ""))) && !can(regex(":alias/aws/", try(var.monitoring.alarm_topic.kms_key_arn, "")))
+    error_message = "monitoring.alarm_topic.kms_key_arn must be the ARN of a customer managed KMS key (key/... or alias/...) whose policy allows cloudwatch.amazonaws.com kms:Decrypt and kms:GenerateDataKey*. The AWS managed key alias/aws/sns cannot be used: CloudWatch alarms cannot publish to a topic encrypted with it. Leave it null to have a key created."
   }
 }
 

@@ -6,6 +6,11 @@ or the baseline) is a fresh interpreter whose own peak RSS is its footprint. The
 approach of most published examples: read the object line by line and call InvokeEndpoint once
 per row, then put the output. Both sides score the same 10,000-row file in the same run, so the
 ratios hold on a busy machine; the handler then runs alone on 100,000 and 1,000,000 rows.
+
+The handler's CPU time on 1,000,000 rows is set beside two floors measured on the same object in
+the same run: a bare streaming pass of the csv module over it, and as many bare InvokeEndpoint
+calls as the handler made. From the handler's CPU rate follows the largest file one invocation
+of a 1,024 MB function can finish within Lambda's 15 minutes.
 """
 
 from __future__ import annotations
@@ -77,10 +82,49 @@ class Context:
 
 event = {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
           "s3": {"bucket": {"name": sys.argv[1]}, "object": {"key": quote_plus(sys.argv[2], safe="/")}}}]}
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 outcome = batch_predict.lambda_handler(event, Context())["results"][0]
-wall = time.perf_counter() - start
-print("BENCH-RESULT " + json.dumps({"wall": wall, "rows": outcome["rows"], "errors": outcome["error_rows"],
+wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+print("BENCH-RESULT " + json.dumps({"wall": wall, "cpu": cpu, "rows": outcome["rows"],
+                        "errors": outcome["error_rows"],
+                        "margin": batch_predict.runtime().settings.time_margin,
+                        "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
+
+# The floor the handler's CPU is compared with: one plain streaming pass of the csv module over
+# the same S3 object, nothing done with the rows.
+_PARSE_FLOOR = """
+import csv, io, json, resource, sys, time
+import boto3
+bucket, key = sys.argv[1:3]
+start, cpu = time.perf_counter(), time.process_time()
+body = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"]
+rows = sum(1 for _ in csv.reader(io.TextIOWrapper(body, encoding="utf-8", newline=""))) - 1
+wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+print("BENCH-RESULT " + json.dumps({"wall": wall, "cpu": cpu, "rows": rows, "errors": 0,
+                        "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
+
+# What the SDK alone costs for the handler's model calls: as many bare InvokeEndpoint calls, one
+# after another, each with a body of one batch of the file's rows.
+_CALL_FLOOR = """
+import json, resource, sys, time
+import boto3
+bucket, key, model_url = sys.argv[1:4]
+calls, rows = int(sys.argv[4]), int(sys.argv[5])
+runtime = boto3.client("sagemaker-runtime", endpoint_url=model_url)
+head = boto3.client("s3").get_object(Bucket=bucket, Key=key, Range="bytes=0-262143")["Body"].read()
+lines = head.decode().split("\\n")[1:-1]
+per_call = -(-rows // calls)
+batch = (lines * (per_call // len(lines) + 1))[:per_call]
+body = ("\\n".join(line.split(",", 1)[1] for line in batch) + "\\n").encode()
+start, cpu = time.perf_counter(), time.process_time()
+for _ in range(calls):
+    answer = runtime.invoke_endpoint(EndpointName="bench", Body=body, ContentType="text/csv",
+                                     Accept="application/json")
+    json.loads(answer["Body"].read())
+wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+print("BENCH-RESULT " + json.dumps({"wall": wall, "cpu": cpu, "rows": rows, "errors": 0,
                         "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 """
 
@@ -199,10 +243,23 @@ def run() -> list[dict[str, Any]]:
         measure("handler", _HANDLER, COMPARED_ROWS)
         for rows in MEMORY_ROWS:
             measure(f"handler_{rows}", _HANDLER, rows)
+        # Side by side with the 1M-row handler run, on the same object.
+        large = MEMORY_ROWS[1]
+        measure("parse_floor", _PARSE_FLOOR, large)
+        calls = str(results[f"handler_{large}"]["calls"])
+        measure("call_floor", _CALL_FLOOR, large, model.url, calls, str(large))
+        head = s3.head_object(Bucket=BUCKET, Key=f"{INPUT}rows-{large}.csv")
+        results["input_bytes"] = {"bytes": head["ContentLength"]}
     finally:
         model.close()
         moto.close()
     return _rows(results)
+
+
+LAMBDA_VCPU_AT_1024_MB = 1024 / 1769
+"""Lambda gives one vCPU's worth of CPU at 1,769 MB and scales it with memory:
+https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html"""
+LAMBDA_TIMEOUT_SECONDS = 900
 
 
 def _rows(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -217,7 +274,14 @@ def _rows(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 
     handler, baseline = results["handler"], results["baseline"]
     small, large = (results[f"handler_{rows}"] for rows in MEMORY_ROWS)
+    parse_floor, call_floor = results["parse_floor"], results["call_floor"]
+    input_bytes = results["input_bytes"]["bytes"]
     handler_rate = COMPARED_ROWS / handler["wall"]
+    # CPU-bound estimate: the 1M-row run's input bytes per CPU second, at the vCPU share of a
+    # 1,024 MB function, over the time a 15-minute invocation leaves before its margin.
+    bytes_per_cpu_second = input_bytes / large["cpu"]
+    usable_seconds = LAMBDA_TIMEOUT_SECONDS - large["margin"]
+    max_file_mb = bytes_per_cpu_second * LAMBDA_VCPU_AT_1024_MB * usable_seconds / 1e6
     baseline_rate = COMPARED_ROWS / baseline["wall"]
     return [
         row("handler_rows_per_s_10k", handler_rate, "rows/s"),
@@ -230,6 +294,16 @@ def _rows(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         row("handler_peak_rss_100k_rows", small["rss_kb"] / 1024, "MB", "< 150"),
         row("handler_peak_rss_1m_rows", large["rss_kb"] / 1024, "MB", "< 150"),
         row("handler_rss_growth_100k_to_1m", large["rss_kb"] / small["rss_kb"], "ratio", "<= 1.15"),
+        row("handler_cpu_s_1m", large["cpu"], "s"),
+        row("parse_floor_cpu_s_1m", parse_floor["cpu"], "s"),
+        row("handler_cpu_vs_parse_floor_1m", large["cpu"] / parse_floor["cpu"], "x", "<= 3"),
+        row("sdk_call_floor_cpu_s_1m", call_floor["cpu"], "s"),
+        row(
+            "handler_cpu_vs_parse_and_call_floor_1m",
+            large["cpu"] / (parse_floor["cpu"] + call_floor["cpu"]),
+            "x",
+        ),
+        row("max_file_mb_15min_1024mb", max_file_mb, "MB"),
     ]
 
 

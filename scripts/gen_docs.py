@@ -1,13 +1,16 @@
 """Generate the Inputs and Outputs tables of every Terraform README from the code, the
-catalogue of AWS conformance rules in tests/tfharness/README.md from the rule registry, and the
-root inputs that restate a module's variables (scripts/root_inputs.py).
+catalogue of AWS conformance rules in tests/tfharness/README.md from the rule registry, the
+root inputs that restate a module's variables (scripts/root_inputs.py), and the route tables of
+the examples' and modules/rest-api's READMEs from the OpenAPI documents the examples plan
+(scripts/route_docs.py).
 
     python scripts/gen_docs.py           # rewrite the tables in place (`make docs`)
     python scripts/gen_docs.py --check   # exit 1 and name the stale READMEs (run by the tests)
 
 Tables sit between ``<!-- BEGIN_TF_DOCS -->`` and ``<!-- END_TF_DOCS -->`` (the rule catalogue
-between ``<!-- BEGIN_RULES -->`` and ``<!-- END_RULES -->``); everything else in a README is
-prose written by hand. Types are shown exactly as written in the code.
+between ``<!-- BEGIN_RULES -->`` and ``<!-- END_RULES -->``, the routes between
+``<!-- BEGIN_ROUTES -->`` and ``<!-- END_ROUTES -->``); everything else in a README is prose
+written by hand. Types are shown exactly as written in the code.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 
 import hcl2
 import root_inputs
+import route_docs
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BEGIN = "<!-- BEGIN_TF_DOCS -->"
@@ -193,14 +197,22 @@ def main(argv: list[str] | None = None) -> int:
     elif current != regenerated:
         variables.write_text(regenerated, encoding="utf-8")
         print(f"updated {root_inputs.ROOT_VARIABLES}")
-    for readme, current, new in [*(updated_readme(m) for m in terraform_dirs()), updated_rules_readme()]:
-        if current == new:
-            continue
+
+    def apply(readme: Path, current: str, new: str) -> None:
+        name = readme.relative_to(REPO_ROOT).as_posix()
+        if current == new or name in stale:
+            return
         if args.check:
-            stale.append(readme.relative_to(REPO_ROOT).as_posix())
+            stale.append(name)
         else:
             readme.write_text(new, encoding="utf-8")
-            print(f"updated {readme.relative_to(REPO_ROOT).as_posix()}")
+            print(f"updated {name}")
+
+    for readme, current, new in [*(updated_readme(m) for m in terraform_dirs()), updated_rules_readme()]:
+        apply(readme, current, new)
+    # After the tables above, which may have rewritten the same READMEs: read them afresh.
+    for readme, current, new in route_docs.updated_readmes(route_docs.example_documents()):
+        apply(readme, current, new)
     problems = root_inputs.wiring_problems(REPO_ROOT)
     for problem in problems:
         print(f"root input: {problem}", file=sys.stderr)

@@ -112,4 +112,12 @@ module "ml_gateway" {
     bucket  = module.data_bucket.name
     api_url = var.actuals_api_url
   }
+
+  # Alarms for every part above to a topic created for them (subscribe your pager to the
+  # monitoring_topic_arn output), a dashboard, and the endpoint's own 5XX-rate and latency
+  # alarms wired into its canary deployment's rollback unless rollback_alarm_names names others.
+  monitoring = {
+    api      = { latency_p99_ms = 5000 }
+    endpoint = { model_latency_p99_ms = 500 }
+  }
 }

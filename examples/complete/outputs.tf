@@ -23,3 +23,13 @@ output "invoke_url" {
   description = "Base URL of the prod stage."
   value       = module.ml_gateway.invoke_url
 }
+
+output "monitoring_topic_arn" {
+  description = "SNS topic of the alarms: subscribe your pager or e-mail to it."
+  value       = module.ml_gateway.monitoring_topic_arn
+}
+
+output "monitoring_alarms" {
+  description = "The alarms and what each reads."
+  value       = module.ml_gateway.monitoring_alarms
+}

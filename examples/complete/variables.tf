@@ -61,7 +61,7 @@ variable "region" {
 }
 
 variable "rollback_alarm_names" {
-  description = "CloudWatch alarms (existing, on this endpoint's metrics) that roll a model update back while traffic shifts."
+  description = "CloudWatch alarms (existing, on this endpoint's metrics) that roll a model update back while traffic shifts; empty uses the endpoint's own 5XX-rate and latency alarms that monitoring creates."
   type        = list(string)
   default     = []
 }

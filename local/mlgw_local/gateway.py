@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mlgw_local.http import Request, Response
-from mlgw_local.openapi import IntegrationResponse, Operation, is_binary, media_type
+from mlgw_local.openapi import IntegrationResponse, Operation, is_binary, is_binary_request, media_type
 from mlgw_local.plan import ApiKey, Gateway, Quota, Throttle
 from mlgw_local.vtl import render_request, render_response, select_integration_response
 
@@ -463,7 +463,7 @@ class RestApi:
         multi_query: dict[str, list[str]] = {}
         for name, value in request.query:
             multi_query.setdefault(name, []).append(value)
-        binary = is_binary(request.header("Content-Type"), self.api.binary_media_types)
+        binary = is_binary_request(request.header("Content-Type"), self.api.binary_media_types)
         if not request.body:
             body: str | None = None
         elif binary:
@@ -533,14 +533,15 @@ class RestApi:
 
         Text and binary as API Gateway converts them
         (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-payload-encodings-workflow.html):
-        a payload whose Content-Type is a binary media type is binary, CONVERT_TO_TEXT turns it
-        into base64 text, CONVERT_TO_BINARY base64-decodes a text payload. A template is chosen
-        by Content-Type (application/json when there is none) and applies to a text payload; with
-        none, the passthrough behaviour decides
+        a payload whose Content-Type is a binary media type is binary (under */* one without a
+        Content-Type too), CONVERT_TO_TEXT turns it into base64 text, CONVERT_TO_BINARY
+        base64-decodes a text payload. A template is chosen by Content-Type (application/json when
+        there is none) and applies to a text payload only: a binary one is a configuration error
+        (500); with no template, the passthrough behaviour decides
         (https://docs.aws.amazon.com/apigateway/latest/developerguide/integration-passthrough-behaviors.html).
         """
         request, integration = call.request, call.match.operation.integration
-        binary = is_binary(request.header("Content-Type"), self.api.binary_media_types)
+        binary = is_binary_request(request.header("Content-Type"), self.api.binary_media_types)
         body = request.body
         if binary and integration.content_handling == "CONVERT_TO_TEXT":
             body, binary = base64.b64encode(body), False
@@ -558,7 +559,12 @@ class RestApi:
                 raise _Failure("UNSUPPORTED_MEDIA_TYPE")
             return body, None
         if binary:
-            return body, None
+            # A binary payload cannot go through a template: API Gateway fails the request with
+            # "Execution failed due to configuration error: Unable to transform request" and 500
+            # (https://github.com/clebert/aws-simple/issues/167,
+            # https://github.com/brefphp/bref/issues/922); contentHandling CONVERT_TO_TEXT (above)
+            # is the way through (https://github.com/aws/chalice/issues/1310).
+            raise _Failure("API_CONFIGURATION_ERROR")
         return body, template
 
     def _non_proxy(self, call: _Call) -> Response:

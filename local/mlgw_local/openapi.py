@@ -281,3 +281,16 @@ def is_binary(header: str | None, binary_media_types: tuple[str, ...]) -> bool:
         if want_kind == kind and want_subtype in ("*", subtype):
             return True
     return False
+
+
+def is_binary_request(content_type: str | None, binary_media_types: tuple[str, ...]) -> bool:
+    """Whether API Gateway treats a request payload as binary.
+
+    As ``is_binary`` for its Content-Type; a request without one is binary when */* is among the
+    binary media types: a CORS preflight (no Content-Type) reaches its mock integration as
+    "[Binary Data]" under */* (https://github.com/clebert/aws-simple/issues/167,
+    https://github.com/aws/chalice/issues/1310).
+    """
+    if media_type(content_type) is None:
+        return any(entry.split(";", 1)[0].strip() == "*/*" for entry in binary_media_types)
+    return is_binary(content_type, binary_media_types)

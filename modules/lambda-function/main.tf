@@ -95,7 +95,6 @@ resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_117:A VPC is opt-in through vpc_config; the handlers call public AWS endpoints.
   #checkov:skip=CKV_AWS_272:The package is zipped from source by Terraform; code signing needs a signing profile the caller owns.
   #checkov:skip=CKV_AWS_173:Environment variables hold no secrets (tokens are read from Secrets Manager); a customer managed key is opt-in through kms_key_arn.
-  #checkov:skip=CKV_AWS_115:Reserved concurrency is the caller's choice (reserved_concurrent_executions); reserving it by default would take capacity from the account.
   #checkov:skip=CKV_AWS_50:X-Ray is opt-in (tracing_mode = "Active"); tracing off keeps cold starts short.
   function_name = var.name
   description   = var.description

@@ -46,6 +46,10 @@ resource "aws_api_gateway_rest_api" "this" {
       error_message = "lambda_function: invoke_arn does not match function_name (the document invokes ${try(local.lambda_invoke_uris["route"], "")}); pass the function's own name (or ARN) and invoke ARN, for example modules/lambda-function's function_name and invoke_arn."
     }
     precondition {
+      condition     = alltrue([for conflicts in values(local.binary_template_conflicts) : length(conflicts) == 0])
+      error_message = "binary_media_types covers the content types of direct SageMaker route(s) ${join("; ", [for k, c in local.binary_template_conflicts : "${k}: ${join(", ", c)}" if length(c) > 0])}. API Gateway cannot pass a binary request through the route's mapping template (it answers 500); serve those content types from a lambda_proxy route, or remove the binary media type."
+    }
+    precondition {
       condition     = alltrue([for k, a in var.authorizers : a.type == "COGNITO_USER_POOLS" || a.function_invoke_arn == local.lambda_invoke_uris["authorizer/${k}"]])
       error_message = "authorizers: function_invoke_arn does not match function_name for authorizer(s) ${join(", ", [for k, a in var.authorizers : k if a.type != "COGNITO_USER_POOLS" && a.function_invoke_arn != try(local.lambda_invoke_uris["authorizer/${k}"], "")])}; pass the function's own name (or ARN) and invoke ARN."
     }
@@ -95,6 +99,140 @@ locals {
 removed {
   from = aws_api_gateway_rest_api_policy.this
 
+  lifecycle {
+    destroy = false
+  }
+}
+
+# The route-level resources of earlier versions of this module: the overwrite import of the
+# document replaces them in AWS, so Terraform forgets them rather than destroys them. Destroying
+# them would run after the import (the old deployment was create_before_destroy and depended on
+# them) and act on what the document just created:
+# - the provider deletes a model by API id and name
+#   (https://github.com/hashicorp/terraform-provider-aws/blob/main/internal/service/apigateway/model.go),
+#   and API Gateway refuses to delete a model a method request references, with ConflictException
+#   "Cannot delete model ..., is referenced in method request"
+#   (https://github.com/amazon-archives/aws-apigateway-importer/issues/89,
+#   https://github.com/amazon-archives/aws-apigateway-importer/issues/113);
+# - the provider deletes a gateway response by API id and response type
+#   (https://github.com/hashicorp/terraform-provider-aws/blob/main/internal/service/apigateway/gateway_response.go),
+#   which resets the response the document just imported to API Gateway's default.
+# The import already removed or redefined every one of them (overwrite mode, see above), so
+# forgetting them leaves nothing behind.
+removed {
+  from = aws_api_gateway_resource.depth1
+  lifecycle {
+    destroy = false
+  }
+}
+
+removed {
+  from = aws_api_gateway_resource.depth2
+  lifecycle {
+    destroy = false
+  }
+}
+
+removed {
+  from = aws_api_gateway_resource.depth3
+  lifecycle {
+    destroy = false
+  }
+}
+
+removed {
+  from = aws_api_gateway_resource.depth4
+  lifecycle {
+    destroy = false
+  }
+}
+
+removed {
+  from = aws_api_gateway_resource.depth5
+  lifecycle {
+    destroy = false
+  }
+}
+
+removed {
+  from = aws_api_gateway_method.this
+  lifecycle {
+    destroy = false
+  }
+}
+
+removed {
+  from = aws_api_gateway_method.cors
+  lifecycle {
+    destroy = false
+  }
+}
+
+removed {
+  from = aws_api_gateway_integration.this
+  lifecycle {
+    destroy = false
+  }
+}
+
+removed {
+  from = aws_api_gateway_integration.cors
+  lifecycle {
+    destroy = false
+  }
+}
+
+removed {
+  from = aws_api_gateway_method_response.sagemaker
+  lifecycle {
+    destroy = false
+  }
+}
+
+removed {
+  from = aws_api_gateway_method_response.cors
+  lifecycle {
+    destroy = false
+  }
+}
+
+removed {
+  from = aws_api_gateway_integration_response.sagemaker
+  lifecycle {
+    destroy = false
+  }
+}
+
+removed {
+  from = aws_api_gateway_integration_response.cors
+  lifecycle {
+    destroy = false
+  }
+}
+
+removed {
+  from = aws_api_gateway_gateway_response.this
+  lifecycle {
+    destroy = false
+  }
+}
+
+removed {
+  from = aws_api_gateway_model.this
+  lifecycle {
+    destroy = false
+  }
+}
+
+removed {
+  from = aws_api_gateway_request_validator.this
+  lifecycle {
+    destroy = false
+  }
+}
+
+removed {
+  from = aws_api_gateway_authorizer.this
   lifecycle {
     destroy = false
   }

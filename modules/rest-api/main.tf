@@ -103,6 +103,23 @@ locals {
     }
   }
 
+  # Direct SageMaker routes map every request through a template, and API Gateway cannot put a
+  # binary payload (one whose Content-Type a binary media type covers; under */* a request with
+  # no Content-Type too) through a template: the request fails with 500 "Unable to transform
+  # request" (https://github.com/aws/chalice/issues/1310,
+  # https://github.com/clebert/aws-simple/issues/167,
+  # https://github.com/brefphp/bref/issues/922). CONVERT_TO_TEXT would hand the template
+  # base64 text instead of the body
+  # (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-payload-encodings-workflow.html),
+  # which the model cannot read. So a binary media type must not cover such a route's content
+  # types. A media type covers another when equal, type/* of the same type, or */*.
+  binary_template_conflicts = {
+    for k, integration in local.integrations : k => [
+      for pair in setproduct(sort(keys(integration.request_templates)), var.binary_media_types) : "${pair[0]} (binary media type ${pair[1]})"
+      if lower(pair[1]) == "*/*" || lower(pair[1]) == lower(pair[0]) || lower(pair[1]) == "${lower(split("/", pair[0])[0])}/*"
+    ]
+  }
+
   # The success response template of each sagemaker route; null passes the model's body through.
   success_templates = {
     for k, r in local.sagemaker_routes : k => (

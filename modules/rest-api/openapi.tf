@@ -157,7 +157,13 @@ locals {
   # CORS preflight: OPTIONS on every route path, answered by API Gateway itself (mock
   # integration), with no API key and no authorization.
   cors_operations = {
-    for p, methods in local.cors_paths : p => {
+    # Every path parameter of the path is declared on each of its operations (OpenAPI 3.0.1,
+    # Path Item Object: path templating requires it).
+    for p, methods in local.cors_paths : p => merge(length(regexall("\\{[^}]+\\}", p)) == 0 ? {} : {
+      parameters = [
+        for name in flatten(regexall("\\{([^}+]+)\\+?\\}", p)) : { name = name, in = "path", required = true, schema = { type = "string" } }
+      ]
+      }, {
       operationId = "cors-${replace(replace(replace(p, "/", "-"), "{", ""), "}", "")}"
       responses = {
         "200" = {
@@ -170,7 +176,17 @@ locals {
       "x-amazon-apigateway-integration" = {
         type                = "mock"
         passthroughBehavior = "when_no_match"
-        requestTemplates    = { "application/json" = jsonencode({ statusCode = 200 }) }
+        # A preflight carries no Content-Type; when a binary media type covers it (*/* does), the
+        # request is binary, and a binary request cannot go through the mapping template: the
+        # preflight fails with 500 "Execution failed due to configuration error: Unable to
+        # transform request" (https://github.com/clebert/aws-simple/issues/167,
+        # https://github.com/aws/chalice/issues/1310,
+        # https://github.com/squidfunk/terraform-aws-api-gateway-enable-cors/issues/10).
+        # CONVERT_TO_TEXT base64-encodes a binary payload before the template and leaves text as
+        # it is (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-payload-encodings-workflow.html),
+        # so the preflight answers whatever the binary media types are.
+        contentHandling  = "CONVERT_TO_TEXT"
+        requestTemplates = { "application/json" = jsonencode({ statusCode = 200 }) }
         responses = {
           default = {
             statusCode = "200"
@@ -183,7 +199,7 @@ locals {
           }
         }
       }
-    }
+    })
   }
 
   openapi = { for field, v in {

@@ -383,7 +383,13 @@ openapi: 3.0.1
 info: {title: routes, version: "1"}
 security: [{api_key: []}]
 x-amazon-apigateway-request-validator: all
+x-amazon-apigateway-request-validators:
+  all: {validateRequestBody: true, validateRequestParameters: true}
+  params-only: {validateRequestBody: false, validateRequestParameters: true}
+x-amazon-apigateway-binary-media-types: [image/png, application/octet-stream]
 components:
+  schemas:
+    Rows: {type: object}
   securitySchemes:
     api_key: {type: apiKey, name: x-api-key, in: header}
     jwt:
@@ -391,6 +397,12 @@ components:
       name: Authorization
       in: header
       x-amazon-apigateway-authtype: cognito_user_pools
+    tokens:
+      type: apiKey
+      name: Authorization
+      in: header
+      x-amazon-apigateway-authtype: custom
+      x-amazon-apigateway-authorizer: {type: token, authorizerUri: "LAMBDA_URI"}
     sigv4: {type: apiKey, name: Authorization, in: header, x-amazon-apigateway-authtype: awsSigv4}
   parameters:
     Model: {name: model, in: path, required: true, schema: {type: string}}
@@ -399,25 +411,44 @@ paths:
     parameters: [{$ref: '#/components/parameters/Model'}]
     post:
       summary: Score | rows
+      parameters:
+        - {name: format, in: query, schema: {type: string}}
+        - {name: rows, in: query, required: true, schema: {type: string}}
+        - {name: X-Tenant, in: header, required: true, schema: {type: string}}
+      requestBody: {content: {application/json: {schema: {$ref: '#/components/schemas/Rows'}}}}
       x-amazon-apigateway-integration: {type: aws, httpMethod: POST, uri: "SAGEMAKER_URI"}
     options:
       security: []
       x-amazon-apigateway-request-validator: params-only
-      x-amazon-apigateway-integration: {type: mock}
+      x-amazon-apigateway-integration:
+        type: mock
+        responses:
+          default:
+            statusCode: "200"
+            responseParameters: {method.response.header.Access-Control-Allow-Origin: "'*'"}
   /admin:
     x-amazon-apigateway-any-method:
-      security: [{jwt: []}, {sigv4: []}]
+      security: [{tokens: [], api_key: []}, {jwt: []}, {sigv4: []}]
+      x-amazon-apigateway-request-validator: checks
       x-amazon-apigateway-integration: {type: aws_proxy, httpMethod: POST, uri: "LAMBDA_URI"}
 """.replace("SAGEMAKER_URI", SAGEMAKER_URI).replace("LAMBDA_URI", LAMBDA_URI)
 
 
-def test_route_table_lists_every_operation_with_its_integration_auth_and_validator() -> None:
+def test_route_table_lists_every_operation_with_its_integration_auth_validation_and_notes() -> None:
     assert route_table(parse(ROUTES)) == (
-        "| Method | Path | Integration | Auth | Validator | Notes |\n"
+        "| Method | Path | Integration | Auth | Request validation | Notes |\n"
         "|---|---|---|---|---|---|\n"
-        "| ANY | `/admin` | Lambda proxy | authorizer `jwt` + IAM | all |  |\n"
-        "| OPTIONS | `/predict/{model}` | mock | none | params-only |  |\n"
-        "| POST | `/predict/{model}` | SageMaker | API key | all | Score \\| rows |\n"
+        "| ANY | `/admin` | Lambda proxy: function `churn-predict` "
+        "| Lambda authorizer `tokens` + API key or Cognito authorizer `jwt` or IAM "
+        "| `checks` (not declared) |  |\n"
+        "| OPTIONS | `/predict/{model}` | mock | none | parameters "
+        "| CORS preflight, answered by API Gateway |\n"
+        "| POST | `/predict/{model}` | SageMaker: endpoint `{endpoint}` | API key "
+        "| body (`Rows`), parameters "
+        "| Score \\| rows; required query: `rows`; optional query: `format`; required header: `X-Tenant` |\n"
+        "\n"
+        "Binary media types (API-wide, x-amazon-apigateway-binary-media-types): `image/png`, "
+        "`application/octet-stream`.\n"
     )
 
 

@@ -19,7 +19,7 @@ from openapi_sample import KEY, OTHER_STAGE_KEY, QUOTA_KEY, TEMPLATES, document,
 
 from mlgw_local.gateway import RestApi
 from mlgw_local.http import Request, Response
-from mlgw_local.openapi import DocumentError, is_binary, parse
+from mlgw_local.openapi import DocumentError, is_binary, is_binary_request, parse
 from mlgw_local.vtl import render_request
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe"
@@ -446,3 +446,71 @@ def test_the_cors_preflight_is_the_documents_mock(runtime: Runtime) -> None:
     assert answer.headers["Access-Control-Allow-Methods"] == "GET,OPTIONS"
     assert not runtime.calls
     assert not functions.events
+
+
+# -- binary requests and templates
+
+
+@pytest.mark.parametrize(
+    ("content_type", "types", "binary"),
+    [
+        (None, ("*/*",), True),  # a preflight has no Content-Type and is binary under */*
+        ("", ("*/*",), True),
+        (None, ("image/*", "application/octet-stream"), False),
+        (None, (), False),
+        ("application/json", ("*/*",), True),
+        ("text/csv", ("image/*",), False),
+    ],
+)
+def test_a_request_without_content_type_is_binary_only_under_any_type(
+    content_type: str | None, types: tuple[str, ...], binary: bool
+) -> None:
+    assert is_binary_request(content_type, types) is binary
+
+
+def _preflight_document(content_handling: str | None) -> dict[str, Any]:
+    doc = document()
+    doc["x-amazon-apigateway-binary-media-types"] = ["*/*"]
+    integration = doc["paths"]["/predicted-ratings/{user_id}"]["options"]["x-amazon-apigateway-integration"]
+    if content_handling is not None:
+        integration["contentHandling"] = content_handling
+    return doc
+
+
+def test_under_any_binary_type_a_preflight_without_content_handling_is_a_configuration_error(
+    runtime: Runtime,
+) -> None:
+    api, _ = _api(runtime, _preflight_document(None))
+    answer = api(_request("OPTIONS", "/prod/predicted-ratings/321", key=None))
+    assert (answer.status, answer.headers["x-amzn-ErrorType"]) == (500, "API_CONFIGURATION_ERROR")
+
+
+def test_under_any_binary_type_a_preflight_converted_to_text_answers(runtime: Runtime) -> None:
+    api, _ = _api(runtime, _preflight_document("CONVERT_TO_TEXT"))
+    answer = api(_request("OPTIONS", "/prod/predicted-ratings/321", key=None))
+    assert answer.status == 200, answer.body
+    assert answer.headers["Access-Control-Allow-Methods"] == "GET,OPTIONS"
+
+
+def test_a_binary_request_to_a_templated_integration_is_a_configuration_error(runtime: Runtime) -> None:
+    doc = document()
+    doc["x-amazon-apigateway-binary-media-types"] = ["text/*"]
+    api, _ = _api(runtime, doc)
+    runtime.calls.clear()
+    answer = api(_request("POST", "/prod/models/legacy/csv", b"1,2,3", Content_Type="text/csv"))
+    assert (answer.status, answer.headers["x-amzn-ErrorType"]) == (500, "API_CONFIGURATION_ERROR")
+    assert not runtime.calls
+
+
+def test_convert_to_text_hands_the_template_the_binary_body_in_base64(runtime: Runtime) -> None:
+    doc = document()
+    doc["x-amazon-apigateway-binary-media-types"] = ["text/*"]
+    doc["paths"]["/models/legacy/csv"]["post"]["x-amazon-apigateway-integration"]["contentHandling"] = (
+        "CONVERT_TO_TEXT"
+    )
+    api, _ = _api(runtime, doc)
+    runtime.calls.clear()
+    answer = api(_request("POST", "/prod/models/legacy/csv", b"1,2,3", Content_Type="text/csv"))
+    assert answer.status == 200, answer.body
+    [(_, _, body)] = runtime.calls
+    assert body == base64.b64encode(b"1,2,3")

@@ -1118,3 +1118,91 @@ def test_an_invoke_arn_of_another_function_fails_before_the_api_changes(tf: Work
         MODULE, _minimal(lambda_function={"function_name": "churn-predict", "invoke_arn": other})
     )
     assert "lambda_function: invoke_arn does not match function_name" in error
+
+
+def test_cors_preflights_convert_binary_requests_to_text_and_declare_path_parameters(tf: Workspace) -> None:
+    """A preflight has no Content-Type; under */* it is binary, and a mock integration with a
+    template but no contentHandling answers 500 (https://github.com/aws/chalice/issues/1310)."""
+    plan = tf.plan(
+        MODULE,
+        _minimal(
+            binary_media_types=["*/*"],
+            cors={"allow_origin": "*"},
+            routes={
+                "predict": {"type": "lambda_proxy", "path": "predict/{model}"},
+                "proxy": {"type": "lambda_proxy", "path": "files/{proxy+}", "method": "GET"},
+            },
+        ),
+    )
+    document = _document(plan)
+    for path, names in (("/predict/{model}", ["model"]), ("/files/{proxy+}", ["proxy"])):
+        preflight = document["paths"][path]["options"]
+        assert preflight["x-amazon-apigateway-integration"]["contentHandling"] == "CONVERT_TO_TEXT"
+        assert preflight["x-amazon-apigateway-integration"]["type"] == "mock"
+        assert [(p["name"], p["in"], p["required"]) for p in preflight["parameters"]] == [
+            (n, "path", True) for n in names
+        ]
+
+
+def test_a_preflight_on_a_path_without_parameters_declares_none(tf: Workspace) -> None:
+    document = _document(tf.plan(MODULE, _minimal(cors={"allow_origin": "*"})))
+    assert "parameters" not in document["paths"]["/predict"]["options"]
+
+
+@pytest.mark.parametrize(
+    ("binary_media_types", "routes", "named"),
+    [
+        (
+            ["*/*"],
+            {"score": {"type": "sagemaker", "path": "score"}},
+            "score: application/json (binary media type */*)",
+        ),
+        (
+            ["image/png", "text/*"],
+            {"csv": {"type": "sagemaker", "path": "csv", "content_types": ["text/csv"]}},
+            "csv: text/csv (binary media type text/*)",
+        ),
+        (
+            ["application/json"],
+            {
+                "ratings": {
+                    "type": "sagemaker",
+                    "path": "ratings/{user_id}",
+                    "method": "GET",
+                    "mapping": "ratings",
+                }
+            },
+            "ratings: application/json (binary media type application/json)",
+        ),
+    ],
+    ids=["any-type", "type-wildcard", "exact-type"],
+)
+def test_binary_media_types_covering_a_sagemaker_routes_content_types_fail_naming_both(
+    tf: Workspace, binary_media_types: list[str], routes: dict[str, Any], named: str
+) -> None:
+    message = tf.plan_error(
+        MODULE,
+        _minimal(
+            default_endpoint_name="Churn-Prod",
+            binary_media_types=binary_media_types,
+            routes={**MINIMAL["routes"], **routes},
+        ),
+    )
+    assert "binary_media_types covers the content types of direct SageMaker route(s)" in message
+    assert named in message
+    assert "serve those content types from a lambda_proxy route, or remove the binary media type" in message
+
+
+def test_binary_media_types_beside_sagemaker_routes_of_other_types_plan(tf: Workspace) -> None:
+    plan = tf.plan(
+        MODULE,
+        _minimal(
+            default_endpoint_name="Churn-Prod",
+            binary_media_types=["image/*", "application/octet-stream"],
+            routes={**MINIMAL["routes"], "score": {"type": "sagemaker", "path": "score"}},
+        ),
+    )
+    assert _document(plan)["x-amazon-apigateway-binary-media-types"] == [
+        "image/*",
+        "application/octet-stream",
+    ]

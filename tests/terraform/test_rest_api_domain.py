@@ -3,12 +3,14 @@ its base path mappings, the Route 53 alias records, and the inputs refused befor
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tfharness import Workspace
-from tfharness.workspace import REPO_ROOT, PlanResult
+from tfharness.workspace import REPO_ROOT, PlanResult, terraform_dirs
 
 pytestmark = pytest.mark.terraform
 
@@ -273,3 +275,40 @@ def test_regional_certificate_in_the_apis_region_and_edge_certificate_in_us_east
     )
     assert edge.resource(f"module.api.{DOMAIN_ADDRESS}")["certificate_arn"] == CERT_US_EAST_1
     assert edge.outputs["custom_domain_url"] == {"prod": f"https://{DOMAIN}/prod"}
+
+
+# Arguments newer than the provider's 6.0 line, with the release that added them:
+# endpoint_access_mode of aws_api_gateway_domain_name came in 6.28.0
+# (https://github.com/hashicorp/terraform-provider-aws/pull/45741, provider CHANGELOG 6.28.0).
+ARGUMENT_SINCE = {"endpoint_access_mode": (6, 28)}
+_LOCAL_SOURCE = re.compile(r'^\s*source\s*=\s*"(\.{1,2}/[^"]*)"', re.MULTILINE)
+_AWS_FLOOR = re.compile(r'aws\s*=\s*\{[^}]*?version\s*=\s*"(?:>=|~>)\s*(\d+)\.(\d+)(?:\.\d+)?"', re.DOTALL)
+
+
+def _texts(directory: Path, seen: set[Path]) -> list[str]:
+    """The .tf files of ``directory`` and of every local module it calls."""
+    directory = directory.resolve()
+    if directory in seen:
+        return []
+    seen.add(directory)
+    texts = [p.read_text(encoding="utf-8") for p in sorted(directory.glob("*.tf"))]
+    for text in list(texts):
+        for source in _LOCAL_SOURCE.findall(text):
+            texts += _texts(directory / source, seen)
+    return texts
+
+
+@pytest.mark.parametrize("rel", list(terraform_dirs()))
+def test_the_provider_floor_admits_every_argument_the_configuration_uses(rel: str) -> None:
+    directory = REPO_ROOT / rel
+    own = "\n".join(p.read_text(encoding="utf-8") for p in directory.glob("*.tf"))
+    floor = _AWS_FLOOR.search(own)
+    declared = (int(floor.group(1)), int(floor.group(2))) if floor else (0, 0)
+    used = "\n".join(_texts(directory, set()))
+    for argument, since in ARGUMENT_SINCE.items():
+        if re.search(rf"^\s*{argument}\s*=", used, re.MULTILINE):
+            assert floor, f"{rel} uses {argument} but declares no hashicorp/aws version constraint"
+            assert declared >= since, (
+                f"{rel} admits hashicorp/aws {declared[0]}.{declared[1]}, but {argument} exists from "
+                f"{since[0]}.{since[1]}"
+            )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -154,6 +155,51 @@ def csv_header(layout: CsvLayout | None, columns: Sequence[str]) -> bytes:
 def csv_row(record: Record, prediction: Any, columns: Sequence[str]) -> bytes:
     """The row exactly as it was written in the input, then the prediction cells."""
     return f"{record.text},{_csv_text(prediction_cells(prediction, columns))}\n".encode()
+
+
+def csv_rows(
+    texts: Sequence[str], predictions: Sequence[Any], columns: Sequence[str]
+) -> tuple[bytes, list[tuple[int, Exception]]]:
+    """`csv_row` for many rows at once, joined; a row whose prediction cannot be written is left
+    out and returned, by its index, with the reason."""
+    if not texts:
+        return b"", []
+    cells = _plain_cells(predictions) if len(columns) == 1 else None
+    if cells is not None:
+        return ("\n".join(map(",".join, zip(texts, cells, strict=True))) + "\n").encode("utf-8"), []
+    lines: list[bytes] = []
+    failed: list[tuple[int, Exception]] = []
+    for index, (text, prediction) in enumerate(zip(texts, predictions, strict=True)):
+        try:
+            lines.append(f"{text},{_csv_text(prediction_cells(prediction, columns))}\n".encode())
+        except (PredictionShape, RecursionError, ValueError) as exc:
+            failed.append((index, exc))
+    return b"".join(lines), failed
+
+
+_NEEDS_CARE = (",", '"', "\r", "\n")
+
+
+def _plain_cells(predictions: Sequence[Any]) -> Sequence[str] | None:
+    """The single-column cells of predictions that are all finite numbers, or all plain
+    strings, exactly as `_cell` and `_csv_text` write them; None for anything else."""
+    kinds = set(map(type, predictions))
+    try:
+        if kinds <= {int, float}:
+            if float in kinds and not all(map(math.isfinite, predictions)):
+                return None
+            # json.dumps writes a finite float with float.__repr__ and an int as int.__repr__.
+            return list(map(repr, predictions))
+        if kinds == {str}:
+            joined = "".join(predictions)
+            joined.encode("utf-8")
+            if "" in predictions or any(mark in joined for mark in _NEEDS_CARE):
+                return None
+            return predictions
+    except (ValueError, OverflowError):
+        # An integer beyond the digit limit, or text with lone surrogates: row by row instead.
+        return None
+    return None
 
 
 def json_line(document: Mapping[str, Any]) -> bytes:

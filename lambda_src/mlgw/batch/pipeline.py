@@ -387,7 +387,7 @@ class BatchPredictor(ObjectPipeline):
                         "ModelServerError",
                         f"{run.server_failure_streak} batches in a row failed on the model side (5xx)",
                     )
-            elif scored.records:
+            elif scored.predicted:
                 run.server_failure_streak = 0
         for error in scored.errors:
             write_error(error)
@@ -410,6 +410,18 @@ class BatchPredictor(ObjectPipeline):
                 continue
             out.write(line)
             run.predicted += 1
+        for block, predictions in scored.blocks:
+            data, failed = output.csv_rows(block.texts, predictions, columns)
+            for index, exc in failed:
+                reason = (
+                    str(exc)
+                    if isinstance(exc, output.PredictionShape)
+                    else f"the prediction cannot be written: {type(exc).__name__}"
+                )
+                row, line, text = block.rows[index], block.lines[index], block.texts[index]
+                write_error(RowError(row, line, "PredictionShape", reason, text))
+            out.write(data)
+            run.predicted += len(block) - len(failed)
 
     def _superseded(self, source: Source) -> str | None:
         """Why this run's results no longer belong to the input, or None if they still do.

@@ -6,6 +6,10 @@ and turns everything else into a row error instead of an exception: one bad line
 are not UTF-8 or a line of many megabytes, must not sink the other rows of the file. Lines are read
 with a length cap, so memory stays flat whatever the file holds.
 
+Most CSV files are mostly plain rows: no quotes, one line each. Those are read a block of lines
+at a time (`RecordBlock`), with no object per row, and sent and written as joined text; any block
+holding a line that needs more care is read line by line instead, with the same results.
+
 Only a problem no row can recover from raises `FileRejected`: a CSV header that cannot be read or
 lacks a configured column.
 """
@@ -17,7 +21,9 @@ import json
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from itertools import repeat
+from operator import itemgetter, methodcaller
+from typing import Any, BinaryIO, overload
 
 from mlgw.backends.payload import Scalar
 from mlgw.batch.settings import Columns
@@ -36,6 +42,8 @@ FORMATS_BY_MEDIA_TYPE = {
 BOM = b"\xef\xbb\xbf"
 PREVIEW_BYTES = 1024
 _DRAIN_BYTES = 64 * 1024
+BLOCK_BYTES = 256 * 1024
+"""How much of a CSV file the fast path takes at once: thousands of typical rows."""
 
 
 class FileRejected(ValueError):
@@ -74,9 +82,6 @@ class RowError:
         }
 
 
-Item = Record | RowError
-
-
 def input_format(key: str, content_type: str | None) -> str | None:
     """CSV or JSON Lines by the key's suffix, else by the object's content type; None if neither."""
     lowered = key.lower()
@@ -106,26 +111,86 @@ class LineCounts:
     continuation: int = 0
 
 
-def _lines(stream: BinaryIO, limit: int, counts: LineCounts) -> Iterator[_Line]:
+class _LineReader:
     """Physical lines without their line break (LF or CRLF). A line longer than `limit` is
-    consumed to its end but only its first bytes are kept, with `complete` false."""
-    number = 0
-    while True:
-        chunk = stream.readline(limit + 2)
+    consumed to its end but only its first bytes are kept, with `complete` false.
+
+    `block` hands out many whole lines at once for the CSV fast path; a block that path cannot
+    take is given back with `unread` and read again line by line."""
+
+    def __init__(self, stream: BinaryIO, limit: int, counts: LineCounts) -> None:
+        self._stream = stream
+        self._limit = limit
+        self._counts = counts
+        self.number = 0
+        self._rest = b""
+        self._position = 0
+        self._slow_end = 0
+
+    def __iter__(self) -> Iterator[_Line]:
+        return self
+
+    def __next__(self) -> _Line:
+        limit = self._limit
+        chunk = self._readline(limit + 2)
         if not chunk:
-            return
-        number += 1
-        counts.physical = number
+            raise StopIteration
+        self.number += 1
+        number = self.number
+        self._counts.physical = number
         if chunk.endswith(b"\n") or len(chunk) <= limit:
             body = chunk.rstrip(b"\n").removesuffix(b"\r")
             complete = len(body) <= limit
         else:
-            while (rest := stream.readline(_DRAIN_BYTES)) and not rest.endswith(b"\n"):
+            while (rest := self._readline(_DRAIN_BYTES)) and not rest.endswith(b"\n"):
                 pass
             body, complete = chunk[:PREVIEW_BYTES], False
         if number == 1:
             body = body.removeprefix(BOM)
-        yield _Line(number, body, complete)
+        return _Line(number, body, complete)
+
+    def _readline(self, size: int) -> bytes:
+        rest, start = self._rest, self._position
+        if start >= len(rest):
+            return self._stream.readline(size)
+        end = rest.find(b"\n", start, start + size)
+        if end >= 0:
+            self._position = end + 1
+            return rest[start : end + 1]
+        if len(rest) - start >= size:
+            self._position = start + size
+            return rest[start : start + size]
+        self._rest, self._position, self._slow_end = b"", 0, 0
+        head = rest[start:]
+        return head + self._stream.readline(size - len(head))
+
+    @property
+    def rereading(self) -> bool:
+        """Whether lines given back with `unread` are still being read one by one."""
+        return self._position < self._slow_end
+
+    def block(self) -> bytes | None:
+        """Whole lines (each with its line break) from here, about `BLOCK_BYTES` of them; None at
+        the end of the file or when no line ends within the block. Line numbers move on only when
+        the caller takes the block with `take`."""
+        data = self._rest[self._position :] + self._stream.read(BLOCK_BYTES)
+        end = data.rfind(b"\n") + 1
+        if end == 0:
+            self._rest, self._position, self._slow_end = data, 0, 0
+            return None
+        self._rest, self._position, self._slow_end = data[end:], 0, 0
+        return data[:end]
+
+    def take(self, lines: int) -> int:
+        """Count the lines of a block as read; returns the number of its first line."""
+        first = self.number + 1
+        self.number += lines
+        self._counts.physical = self.number
+        return first
+
+    def unread(self, block: bytes) -> None:
+        self._rest = block + self._rest[self._position :]
+        self._position, self._slow_end = 0, len(block)
 
 
 def _preview(body: bytes) -> str:
@@ -200,6 +265,17 @@ class _CsvRecords:
 
     def __iter__(self) -> Iterator[_Raw | RowError]:
         return self
+
+    @property
+    def pending(self) -> bool:
+        """Whether lines given back by `split_back` wait to be read again."""
+        return bool(self._pending)
+
+    def take(self, rows: int) -> int:
+        """Count rows read elsewhere (the fast path); returns the number of the first."""
+        first = self._row + 1
+        self._row += rows
+        return first
 
     def _next_line(self) -> _Line | None:
         if self._pending:
@@ -304,12 +380,84 @@ def _layout(columns: Columns, header: list[str] | None, width: int) -> CsvLayout
     return CsvLayout(None, width, features, id_index)
 
 
+class RecordBlock:
+    """Many CSV rows at once, each the same as the `Record` the line-by-line reader would make.
+
+    Only lines without quotes, carriage returns (other than CRLF line ends) or NUL characters,
+    of the file's width and valid UTF-8, go into a block, so each row's fields are its text split
+    at commas. Rows and lines are kept as lists, so blocks can be cut and joined for batching.
+    """
+
+    __slots__ = ("layout", "lines", "rows", "texts")
+
+    def __init__(self, layout: CsvLayout, rows: list[int], lines: list[int], texts: list[str]) -> None:
+        self.layout = layout
+        self.rows = rows
+        self.lines = lines
+        self.texts = texts
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    @overload
+    def __getitem__(self, index: int) -> Record: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> RecordBlock: ...
+
+    def __getitem__(self, index: int | slice) -> Record | RecordBlock:
+        if isinstance(index, slice):
+            return RecordBlock(self.layout, self.rows[index], self.lines[index], self.texts[index])
+        layout = self.layout
+        text = self.texts[index]
+        fields = text.split(",")
+        row_id = fields[layout.id] if layout.id is not None else None
+        features: list[Scalar] = [fields[position] for position in layout.features]
+        return Record(self.rows[index], self.lines[index], text, features, row_id)
+
+    def __iter__(self) -> Iterator[Record]:
+        return (self[index] for index in range(len(self.texts)))
+
+    def __add__(self, other: RecordBlock) -> RecordBlock:
+        return RecordBlock(
+            self.layout, self.rows + other.rows, self.lines + other.lines, self.texts + other.texts
+        )
+
+    def features_csv(self) -> str:
+        """The rows' features as CSV lines, exactly as `csv.writer` writes the `Record` features:
+        no field needs quoting, and a lone empty field is written `""`."""
+        layout = self.layout
+        width = layout.width
+        if len(layout.features) == 1:
+            position = layout.features[0]
+            cells = [text.split(",")[position] or '""' for text in self.texts]
+            return "\n".join(cells) + "\n"
+        texts = self.texts
+        if layout.features == tuple(index for index in range(width) if index != layout.id):
+            if layout.id is None:
+                return "\n".join(texts) + "\n"
+            if layout.id == 0:
+                rest = map(itemgetter(2), map(methodcaller("partition", ","), texts))
+                return "\n".join(rest) + "\n"
+            if layout.id == width - 1:
+                rest = map(itemgetter(0), map(methodcaller("rpartition", ","), texts))
+                return "\n".join(rest) + "\n"
+        pick = itemgetter(*layout.features)
+        return "\n".join(map(",".join, map(pick, map(methodcaller("split", ","), texts)))) + "\n"
+
+
+Item = Record | RowError | RecordBlock
+
+
 class CsvReader:
     """Reads a CSV file; `layout` is known once the header (or, without one, the first row) is read."""
 
     def __init__(self, stream: BinaryIO, columns: Columns, *, header: bool, limit: int) -> None:
         self.counts = LineCounts()
-        self._records = _CsvRecords(_lines(stream, limit, self.counts), limit, self.counts)
+        self._reader = _LineReader(stream, limit, self.counts)
+        self._records = _CsvRecords(self._reader, limit, self.counts)
+        self._limit = limit
+        self._field_limit = csv.field_size_limit()
         self._columns = columns
         self._has_header = header
         self.layout: CsvLayout | None = None
@@ -336,7 +484,19 @@ class CsvReader:
 
     def __iter__(self) -> Iterator[Item]:
         rows_before = 1 if self._has_header else 0
-        for raw in self._records:
+        records, reader = self._records, self._reader
+        while True:
+            if self.layout is not None and not records.pending and not reader.rereading:
+                block = reader.block()
+                if block is not None:
+                    fast = self._block(block, rows_before)
+                    if fast is not None:
+                        yield fast
+                        continue
+                    reader.unread(block)
+            raw = next(records, None)
+            if raw is None:
+                return
             if isinstance(raw, RowError):
                 yield RowError(raw.row - rows_before, raw.line, raw.code, raw.reason, raw.original)
                 continue
@@ -350,6 +510,38 @@ class CsvReader:
                 yield RowError(row, error.line, error.code, error.reason, error.original)
                 continue
             yield item
+
+    def _block(self, block: bytes, rows_before: int) -> RecordBlock | None:
+        """The block's rows when every line in it is a plain row of the file's width; None
+        when any line needs the line-by-line reader (quotes, blank lines, bad bytes...)."""
+        layout = self.layout
+        if layout is None or layout.width < 2 or b'"' in block or b"\0" in block:
+            return None
+        if b"\r" in block:
+            if block.count(b"\r") != block.count(b"\r\n"):
+                return None
+            block = block.replace(b"\r\n", b"\n")
+        try:
+            text = block.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        texts = text.split("\n")
+        texts.pop()
+        count = len(texts)
+        # Lines within the byte limit (a character is at most 4 bytes) and the csv module's
+        # field size limit, which the line-by-line reader would refuse otherwise.
+        longest = max(map(len, texts))
+        cap = self._limit if text.isascii() else self._limit // 4
+        if longest > cap or longest > self._field_limit:
+            return None
+        commas = layout.width - 1
+        if text.count(",") != commas * count:
+            return None
+        if list(map(str.count, texts, repeat(","))).count(commas) != count:
+            return None
+        row = self._records.take(count) - rows_before
+        line = self._reader.take(count)
+        return RecordBlock(layout, list(range(row, row + count)), list(range(line, line + count)), texts)
 
     def _record(self, row: int, raw: _Raw) -> Item:
         text = _decode(raw)
@@ -374,7 +566,7 @@ class CsvReader:
 def json_lines(stream: BinaryIO, columns: Columns, *, limit: int, counts: LineCounts) -> Iterator[Item]:
     """One JSON object a line; the model reads the configured keys, or every key but the id."""
     row = 0
-    for line in _lines(stream, limit, counts):
+    for line in _LineReader(stream, limit, counts):
         if line.complete and not line.body.strip():
             counts.blank += 1
             continue

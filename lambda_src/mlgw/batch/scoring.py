@@ -19,8 +19,10 @@ import json
 import random
 import threading
 import time
+from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any
 
 from mlgw.backends.base import Backend, ModelResponse
@@ -32,7 +34,7 @@ from mlgw.backends.errors import (
 )
 from mlgw.backends.payload import CSV, JSON, InvalidInput, Payload, is_json, json_value, media_type
 from mlgw.backends.sagemaker import INFERENCE_ID
-from mlgw.batch.records import JSONL_FORMAT, Item, Record, RowError
+from mlgw.batch.records import JSONL_FORMAT, Item, Record, RecordBlock, RowError
 
 SERVER_ERROR = 500
 JSON_LINES_TYPES = {"application/jsonlines", "application/x-jsonlines", "application/jsonl"}
@@ -51,32 +53,73 @@ class PredictionMismatch(ValueError):
     """The model's answer cannot be matched to the rows that were sent."""
 
 
+Batch = list[Record] | RecordBlock
+"""Rows sent in one call: records read one by one, or a cut of the CSV fast path's blocks."""
+
+
 def batches(
     items: Iterator[Item], size: int, max_bytes: int, on_error: Callable[[RowError], None]
-) -> Iterator[list[Record]]:
+) -> Iterator[Batch]:
     """Records grouped `size` at a time, and fewer when their text nears half of `max_bytes`:
     converting CSV to JSON for the model can double a row, and a batch that still ends up too
-    large is split later rather than refused."""
+    large is split later rather than refused. Blocks are cut by the same rule, so a file makes
+    the same calls whichever way its rows were read."""
     budget = max_bytes // 2
-    batch: list[Record] = []
+    batch: Batch = []
     used = 0
     for item in items:
         if isinstance(item, RowError):
             on_error(item)
             continue
-        cost = len(item.text) + 1
-        if batch and (len(batch) >= size or used + cost > budget):
-            yield batch
-            batch, used = [], 0
-        batch.append(item)
-        used += cost
+        if isinstance(item, Record):
+            cost = len(item.text) + 1
+            if batch and (len(batch) >= size or used + cost > budget):
+                yield batch
+                batch, used = [], 0
+            if isinstance(batch, RecordBlock):
+                batch = list(batch)
+            batch.append(item)
+            used += cost
+            continue
+        texts = item.texts
+        start, total = 0, len(texts)
+        while start < total:
+            held = len(batch)
+            room = size - held
+            window = texts[start : start + max(room, 1)]
+            cost = sum(map(len, window)) + len(window)
+            if used + cost <= budget:
+                # The usual case: the byte budget does not bind, the row count does.
+                taken, costs = min(len(window), room), [cost]
+            else:
+                costs = list(accumulate(len(text) + 1 for text in window))
+                taken = bisect_right(costs, budget - used)
+                if not held:
+                    taken = max(taken, 1)
+                taken = min(taken, room)
+            if taken:
+                part = item[start : start + taken]
+                if not batch:
+                    batch = part
+                elif isinstance(batch, RecordBlock):
+                    batch = batch + part
+                else:
+                    batch.extend(part)
+                used += costs[-1] if taken == len(window) else costs[taken - 1]
+                start += taken
+            if start < total:
+                # The next row does not fit: the batch is complete.
+                yield batch
+                batch, used = [], 0
     if batch:
         yield batch
 
 
-def request_payload(batch: list[Record], input_format: str) -> Payload:
+def request_payload(batch: Batch, input_format: str) -> Payload:
     """The batch in the input's own family of formats; the backend converts it to what the model
     reads (CSV lines or `{"instances": [...]}`) exactly as it does for real-time requests."""
+    if isinstance(batch, RecordBlock):
+        return Payload(batch.features_csv().encode("utf-8"), CSV)
     if input_format == JSONL_FORMAT:
         body = json.dumps({"instances": [record.features for record in batch]}, ensure_ascii=False)
         return Payload(body.encode("utf-8"), JSON)
@@ -127,11 +170,13 @@ def _csv_prediction(row: list[str]) -> Any:
 
 @dataclass(slots=True)
 class Scored:
-    """A batch's outcome, rows in input order: predicted rows with their predictions, and rows the
-    model refused (or that could not be sent) as errors."""
+    """A batch's outcome, rows in input order: predicted rows with their predictions (records,
+    or blocks each with its predictions), and rows the model refused (or that could not be sent)
+    as errors."""
 
     records: list[Record] = field(default_factory=list)
     predictions: list[Any] = field(default_factory=list)
+    blocks: list[tuple[RecordBlock, list[Any]]] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     calls: int = 0
     server_errors: int = 0
@@ -141,7 +186,12 @@ class Scored:
         """Every row failed and the model side failed at least one call: a container's 5xx
         (a SageMaker ModelError with original status 500 or more, a 500, 502 or 504 from an HTTP
         model server), as opposed to a model refusing rows it cannot read (4xx)."""
-        return self.server_errors > 0 and not self.records
+        return self.server_errors > 0 and not self.predicted
+
+    @property
+    def predicted(self) -> bool:
+        """Whether any row of the batch has a prediction."""
+        return bool(self.records or self.blocks)
 
 
 class IsolationBudget:
@@ -192,12 +242,12 @@ class Scorer:
         self._sleep = sleep
         self._rng = rng
 
-    def score(self, batch: list[Record]) -> Scored:
+    def score(self, batch: Batch) -> Scored:
         scored = Scored()
         self._score(batch, scored)
         return scored
 
-    def _score(self, batch: list[Record], scored: Scored) -> None:
+    def _score(self, batch: Batch, scored: Scored) -> None:
         try:
             predictions = self._call(batch, scored)
         except PayloadTooLarge as exc:
@@ -214,15 +264,18 @@ class Scorer:
                 return
             self._halves(batch, scored)
             return
+        if isinstance(batch, RecordBlock):
+            scored.blocks.append((batch, predictions))
+            return
         scored.records.extend(batch)
         scored.predictions.extend(predictions)
 
-    def _halves(self, batch: list[Record], scored: Scored) -> None:
+    def _halves(self, batch: Batch, scored: Scored) -> None:
         middle = len(batch) // 2
         self._score(batch[:middle], scored)
         self._score(batch[middle:], scored)
 
-    def _call(self, batch: list[Record], scored: Scored) -> list[Any]:
+    def _call(self, batch: Batch, scored: Scored) -> list[Any]:
         payload = request_payload(batch, self._format)
         inference_id = self.inference_id(batch[0])
         retry = self._retry

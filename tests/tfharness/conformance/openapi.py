@@ -12,6 +12,7 @@ validator, every local ``$ref`` resolved. ``route_table`` renders those operatio
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -208,34 +209,132 @@ def document_of(body: Any) -> Document | None:
 
 
 # --------------------------------------------------------------------- route table
-
-
-def _auth(document: Document, operation: Operation) -> str:
-    kinds: list[str] = []
-    for requirement in operation.security:
-        for name in requirement:
-            kind = document.scheme_kind(name)
-            label = {"api_key": "API key", "iam": "IAM", "authorizer": f"authorizer `{name}`"}.get(
-                kind, f"`{name}`"
-            )
-            if label not in kinds:
-                kinds.append(label)
-    return " + ".join(kinds) if kinds else "none"
-
+#
+# What the table shows comes from the document alone, read as API Gateway reads it:
+# - integration URIs (``uri`` in
+#   https://docs.aws.amazon.com/apigateway/latest/api/API_Integration.html): a Lambda function's is
+#   ``arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{function ARN}/invocations``
+#   (the syntax shown for authorizerUri in
+#   https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-swagger-extensions-authorizer.html);
+#   a SageMaker endpoint's is the runtime.sagemaker service by path, InvokeEndpoint's request URI
+#   ``/endpoints/{EndpointName}/invocations`` (botocore's sagemaker-runtime/2017-05-13/service-2.json);
+# - authorizer types: ``token`` and ``request`` (Lambda) and ``cognito_user_pools`` (same page);
+# - what a request validator checks: validateRequestBody, validateRequestParameters
+#   (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-swagger-extensions-request-validators.requestValidator.html);
+# - security requirements as OpenAPI defines them: every scheme of one requirement applies, and
+#   any one requirement of the list suffices
+#   (https://spec.openapis.org/oas/v3.0.1#security-requirement-object).
 
 _KINDS = {"aws_proxy": "AWS proxy", "aws": "AWS", "http": "HTTP", "http_proxy": "HTTP proxy", "mock": "mock"}
+_LAMBDA_URI = re.compile(
+    r"^arn:[^:]+:apigateway:[^:]+:lambda:path/[^/]+/functions/arn:[^:]+:lambda:[^:]+:[^:]+:function:([^/]+)/invocations$"
+)
+_SAGEMAKER_URI = re.compile(
+    r"^arn:[^:]+:apigateway:[^:]+:runtime\.sagemaker:path/+endpoints/([^/]+)/invocations$"
+)
+_AUTHORIZER_KINDS = {
+    "token": "Lambda authorizer",
+    "request": "Lambda authorizer",
+    "cognito_user_pools": "Cognito authorizer",
+}
 
 
-def _kind(integration: Json | None) -> str:
+def _integration(integration: Json | None) -> str:
     if integration is None:
         return "none"
     kind = str(integration.get("type", "")).lower()
     uri = str(integration.get("uri", ""))
-    if kind == "aws_proxy" and ":lambda:" in uri:
-        return "Lambda proxy"
-    if kind == "aws" and ":runtime.sagemaker:" in uri:
-        return "SageMaker"
+    lambda_uri = _LAMBDA_URI.match(uri)
+    if kind == "aws_proxy" and lambda_uri:
+        return f"Lambda proxy: function `{lambda_uri.group(1)}`"
+    sagemaker_uri = _SAGEMAKER_URI.match(uri)
+    if kind == "aws" and sagemaker_uri:
+        return f"SageMaker: endpoint `{sagemaker_uri.group(1)}`"
     return _KINDS.get(kind, kind or "none")
+
+
+def _scheme(document: Document, name: str) -> str:
+    kind = document.scheme_kind(name)
+    if kind == "api_key":
+        return "API key"
+    if kind == "iam":
+        return "IAM"
+    if kind == "authorizer":
+        scheme = document.security_schemes[name]
+        authorizer = scheme.get(AUTHORIZER)
+        authorizer_type = str(authorizer.get("type", "")).lower() if isinstance(authorizer, dict) else ""
+        if not authorizer_type and str(scheme.get(AUTHTYPE, "")).lower() == "cognito_user_pools":
+            authorizer_type = "cognito_user_pools"
+        return f"{_AUTHORIZER_KINDS.get(authorizer_type, 'authorizer')} `{name}`"
+    return f"`{name}`"
+
+
+def _auth(document: Document, operation: Operation) -> str:
+    requirements = [
+        " + ".join(_scheme(document, name) for name in requirement) for requirement in operation.security
+    ]
+    return " or ".join(r for r in requirements if r) or "none"
+
+
+def _body_models(document: Document, operation: Operation) -> list[str]:
+    """The model names (``$ref`` targets) of the operation's request body, per content type."""
+    content = document._dict(operation.operation.get("requestBody")).get("content")
+    models = []
+    for media in (content or {}).values() if isinstance(content, dict) else []:
+        schema = media.get("schema") if isinstance(media, dict) else None
+        if isinstance(schema, dict) and isinstance(schema.get("$ref"), str):
+            name = schema["$ref"].rsplit("/", 1)[-1]
+            if name not in models:
+                models.append(name)
+    return models
+
+
+def _validation(document: Document, operation: Operation) -> str:
+    if operation.validator is None:
+        return "none"
+    declared = document.validators.get(operation.validator)
+    if not isinstance(declared, dict):
+        return f"`{operation.validator}` (not declared)"
+    checks = []
+    if declared.get("validateRequestBody") is True:
+        models = _body_models(document, operation)
+        checks.append("body" + (f" ({', '.join(f'`{m}`' for m in models)})" if models else ""))
+    if declared.get("validateRequestParameters") is True:
+        checks.append("parameters")
+    return ", ".join(checks) or "none"
+
+
+def _is_cors_preflight(operation: Operation) -> bool:
+    integration = operation.integration or {}
+    if operation.method != "OPTIONS" or str(integration.get("type", "")).lower() != "mock":
+        return False
+    responses = integration.get("responses")
+    return any(
+        "access-control-allow-origin" in str(name).lower()
+        for response in (responses.values() if isinstance(responses, dict) else [])
+        if isinstance(response, dict) and isinstance(response.get("responseParameters"), dict)
+        for name in response["responseParameters"]
+    )
+
+
+def _notes(operation: Operation) -> str:
+    notes = []
+    summary = operation.operation.get("summary") or operation.operation.get("description")
+    if summary:
+        notes.append(str(summary))
+    if _is_cors_preflight(operation):
+        notes.append("CORS preflight, answered by API Gateway")
+    for where, label in (("query", "query"), ("header", "header")):
+        parameters = [
+            p for p in operation.parameters if p.get("in") == where and isinstance(p.get("name"), str)
+        ]
+        required = sorted(f"`{p['name']}`" for p in parameters if p.get("required") is True)
+        optional = sorted(f"`{p['name']}`" for p in parameters if p.get("required") is not True)
+        if required:
+            notes.append(f"required {label}: {', '.join(required)}")
+        if optional:
+            notes.append(f"optional {label}: {', '.join(optional)}")
+    return "; ".join(notes)
 
 
 def _cell(text: str) -> str:
@@ -243,14 +342,28 @@ def _cell(text: str) -> str:
 
 
 def route_table(document: Json | Document) -> str:
-    """A Markdown table of the document's operations, sorted by path then method: method,
-    path, integration kind, auth (API key / authorizer / IAM / none), request validator and
-    notes (the operation's summary)."""
+    """A Markdown table of the document's operations, sorted by path then method: method, path,
+    integration (Lambda function, SageMaker endpoint, mock...), auth (API key, authorizers,
+    IAM or none), what the request validator checks, and notes (the operation's summary, CORS
+    preflight, query and header parameters). A line under the table lists the API's binary media
+    types when it has any."""
     doc = document if isinstance(document, Document) else Document(document)
-    rows = ["| Method | Path | Integration | Auth | Validator | Notes |", "|---|---|---|---|---|---|"]
+    rows = [
+        "| Method | Path | Integration | Auth | Request validation | Notes |",
+        "|---|---|---|---|---|---|",
+    ]
     for op in sorted(doc.operations(), key=lambda o: (o.path, o.method)):
-        notes = str(op.operation.get("summary") or op.operation.get("description") or "")
-        validator = op.validator or "none"
-        cells = [op.method, f"`{op.path}`", _kind(op.integration), _auth(doc, op), validator, notes]
+        cells = [
+            op.method,
+            f"`{op.path}`",
+            _integration(op.integration),
+            _auth(doc, op),
+            _validation(doc, op),
+            _notes(op),
+        ]
         rows.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    binary = doc.raw.get("x-amazon-apigateway-binary-media-types")
+    if isinstance(binary, list) and binary:
+        types = ", ".join(f"`{t}`" for t in binary)
+        rows += ["", f"Binary media types (API-wide, x-amazon-apigateway-binary-media-types): {types}."]
     return "\n".join(rows) + "\n"

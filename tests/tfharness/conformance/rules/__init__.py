@@ -3,6 +3,7 @@
 from tfharness.conformance.rules import (  # noqa: F401 - imported to register their rules
     apigateway,
     apigateway_openapi,
+    cloudwatch,
     iam,
     lambda_,
     logs,
