@@ -63,33 +63,36 @@ locals {
     suffixes           = [".csv"]
     write_prefixes     = local.actuals_write_prefixes
 
+    # The function's settings document (lambda_src/mlgw/actuals/settings.py reads it). The token
+    # secret's ARN stays apart: the ARN of a secret created here is known only after apply.
     environment = merge(
       {
-        ACTUALS_BUCKET           = local.actuals.bucket
-        ACTUALS_PREFIX           = local.actuals.prefix
-        ACTUALS_PROCESSED_PREFIX = local.actuals.processed_prefix
-        ACTUALS_FAILED_PREFIX    = local.actuals.failed_prefix
-        ACTUALS_STATE_PREFIX     = local.actuals.state_prefix
-        ACTUALS_ON_SUCCESS       = var.actuals_reporting.on_success
-        ACTUALS_BAD_ROWS         = var.actuals_reporting.bad_rows
-        ACTUALS_SINKS            = join(",", sort(var.actuals_reporting.sinks))
-        ACTUALS_REPORT_ROWS      = tostring(var.actuals_reporting.report_rows)
-        ACTUALS_MAX_ATTEMPTS     = tostring(local.actuals_retries + 1)
+        MLGW_SETTINGS = jsonencode({
+          bucket                = local.actuals.bucket
+          prefix                = local.actuals.prefix
+          processed_prefix      = local.actuals.processed_prefix
+          failed_prefix         = local.actuals.failed_prefix
+          state_prefix          = local.actuals.state_prefix
+          on_success            = var.actuals_reporting.on_success
+          bad_rows              = var.actuals_reporting.bad_rows
+          sinks                 = sort(var.actuals_reporting.sinks)
+          api_url               = trimsuffix(var.actuals_reporting.api_url, "/")
+          report_rows           = var.actuals_reporting.report_rows
+          deployment_id_pattern = var.actuals_reporting.deployment_id_pattern
+          bad_rows_in_report    = var.actuals_reporting.bad_rows_in_report
+          max_in_flight         = var.actuals_reporting.max_in_flight
+          spool_limit_mb        = var.actuals_reporting.spool_limit_mb
+          http                  = var.actuals_reporting.http
+          status_poll           = var.actuals_reporting.status_poll
+          time_margin_seconds   = var.actuals_reporting.time_margin_seconds
+          max_attempts          = local.actuals_retries + 1
+          ground_truth_bucket   = local.actuals.ground_truth_bucket
+          ground_truth_prefix   = local.actuals.ground_truth_prefix
+          ground_truth_endpoint = local.actuals_ground_truth_endpoint
+        })
+        POWERTOOLS_METRICS_NAMESPACE = var.metrics_namespace
       },
-      var.actuals_reporting.deployment_id_pattern == null ? {} : {
-        ACTUALS_DEPLOYMENT_ID_PATTERN = var.actuals_reporting.deployment_id_pattern
-      },
-      local.actuals.datarobot ? {
-        ACTUALS_API_URL          = trimsuffix(var.actuals_reporting.api_url, "/")
-        ACTUALS_TOKEN_SECRET_ARN = local.actuals_secret_arn
-      } : {},
-      local.actuals.model_monitor ? merge(
-        {
-          ACTUALS_GROUND_TRUTH_BUCKET = local.actuals.ground_truth_bucket
-          ACTUALS_GROUND_TRUTH_PREFIX = local.actuals.ground_truth_prefix
-        },
-        local.actuals_ground_truth_endpoint == null ? {} : { ACTUALS_GROUND_TRUTH_ENDPOINT = local.actuals_ground_truth_endpoint },
-      ) : {},
+      local.actuals.datarobot ? { ACTUALS_TOKEN_SECRET_ARN = local.actuals_secret_arn } : {},
     )
 
     policy_statements = merge(

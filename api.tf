@@ -26,6 +26,23 @@ locals {
     ] if model.backend == "sagemaker" && try(model.inference_component, null) != null
   ]))
 
+  predict_models_parameter = try(var.api.predict.models_parameter, null)
+  # SSM parameter ARNs name the parameter without its leading "/"
+  # (https://github.com/aws/aws-cdk/commit/e26a36c, fix of https://github.com/aws/aws-cdk/issues/4672).
+  predict_models_parameter_arn = local.predict_models_parameter == null ? null : (
+    "arn:${local.partition}:ssm:${local.region}:${local.account_id}:parameter/${trimprefix(local.predict_models_parameter.name, "/")}"
+  )
+
+  # The prediction function's settings document (lambda_src/mlgw/predict/settings.py reads it).
+  predict_settings = !local.predict_enabled ? null : {
+    models                = local.predict_models_parameter == null ? local.models : null
+    models_parameter      = local.predict_models_parameter == null ? null : { name = local.predict_models_parameter.name, cache_ttl_seconds = local.predict_models_parameter.cache_ttl_seconds }
+    default_endpoint_name = local.endpoint_name
+    model_call            = var.api.predict.model_call
+    retry_after_seconds   = var.api.predict.retry_after_seconds
+    log_request_bodies    = var.api.predict.log_request_bodies
+  }
+
   amazon_ml_model_arns = distinct([
     for model in values(local.models) :
     "arn:${local.partition}:machinelearning:${local.region}:${local.account_id}:mlmodel/${model.model_id}"
@@ -58,10 +75,10 @@ module "predict" {
     maximum_retry_attempts = 0
   }
 
-  environment = merge(
-    { MODELS_JSON = local.models_json },
-    local.endpoint_name == null ? {} : { DEFAULT_ENDPOINT_NAME = local.endpoint_name },
-  )
+  environment = {
+    MLGW_SETTINGS                = jsonencode(local.predict_settings)
+    POWERTOOLS_METRICS_NAMESPACE = var.metrics_namespace
+  }
 
   policy_statements = merge(
     length(local.model_endpoint_arns) == 0 ? {} : {
@@ -74,6 +91,19 @@ module "predict" {
       PredictAmazonMl = {
         actions   = ["machinelearning:Predict"]
         resources = local.amazon_ml_model_arns
+      }
+    },
+    local.predict_models_parameter == null ? {} : {
+      ReadRoutingTable = {
+        actions   = ["ssm:GetParameter"]
+        resources = [local.predict_models_parameter_arn]
+      }
+    },
+    try(local.predict_models_parameter.kms_key_arn, null) == null ? {} : {
+      # GetParameter with decryption decrypts a SecureString with the parameter's key.
+      DecryptRoutingTable = {
+        actions   = ["kms:Decrypt"]
+        resources = [local.predict_models_parameter.kms_key_arn]
       }
     },
   )

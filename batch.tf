@@ -78,36 +78,42 @@ locals {
     suffixes             = local.batch.suffixes
     write_prefixes       = compact([local.batch.output_prefix, local.batch.error_prefix, local.batch_transform_enabled ? local.batch.staging_prefix : null])
 
-    environment = merge(
-      {
-        BATCH_BUCKET             = local.batch.bucket
-        BATCH_INPUT_PREFIX       = local.batch.input_prefix
-        BATCH_OUTPUT_PREFIX      = local.batch.output_prefix
-        BATCH_ERROR_PREFIX       = local.batch.error_prefix
-        MODELS_JSON              = local.models_json
-        BATCH_MODEL_ROUTE        = local.batch.model_route
-        BATCH_CSV_HEADER         = tostring(local.batch.csv_header)
-        BATCH_PREDICTION_COLUMNS = join(",", local.batch.prediction_columns)
-        BATCH_SIZE               = tostring(local.batch.batch_size)
-        BATCH_CONCURRENCY        = tostring(local.batch.concurrency)
+    # The function's settings document (lambda_src/mlgw/batch/settings.py reads it).
+    environment = {
+      MLGW_SETTINGS = jsonencode({
+        bucket                  = local.batch.bucket
+        input_prefix            = local.batch.input_prefix
+        output_prefix           = local.batch.output_prefix
+        error_prefix            = local.batch.error_prefix
+        staging_prefix          = local.batch.staging_prefix
+        model_route             = local.batch.model_route
+        route                   = local.batch_route
+        csv_header              = local.batch.csv_header
+        feature_columns         = local.batch.feature_columns
+        id_column               = local.batch.id_column
+        prediction_columns      = local.batch.prediction_columns
+        batch_size              = local.batch.batch_size
+        concurrency             = local.batch.concurrency
+        max_record_bytes        = local.batch.max_record_bytes
+        batch_retry             = local.batch.batch_retry
+        isolation_calls         = local.batch.isolation_calls
+        part_size_mb            = local.batch.part_size_mb
+        stream_bytes_per_second = local.batch.stream_bytes_per_second
+        model_call              = local.batch_model_call
         # The margin is computed here, where the timeout is validated against it.
-        BATCH_TIME_MARGIN_SECONDS     = tostring(local.batch_time_margin)
-        MODEL_CONNECT_TIMEOUT_SECONDS = tostring(local.batch_model_call.connect_timeout_seconds)
-        MODEL_READ_TIMEOUT_SECONDS    = tostring(local.batch_model_call.read_timeout_seconds)
-        MODEL_MAX_ATTEMPTS            = tostring(local.batch_model_call.max_attempts)
-      },
-      local.endpoint_name == null ? {} : { DEFAULT_ENDPOINT_NAME = local.endpoint_name },
-      length(local.batch.feature_columns) == 0 ? {} : { BATCH_FEATURE_COLUMNS = join(",", local.batch.feature_columns) },
-      local.batch.id_column == null ? {} : { BATCH_ID_COLUMN = local.batch.id_column },
-      local.batch_transform_enabled && local.batch_transform_model != null ? {
-        BATCH_TRANSFORM_MODEL_NAME     = local.batch_transform_model
-        BATCH_TRANSFORM_MIN_BYTES      = tostring(local.batch.transform.min_bytes)
-        BATCH_TRANSFORM_INSTANCE_TYPE  = local.batch.transform.instance_type
-        BATCH_TRANSFORM_INSTANCE_COUNT = tostring(local.batch.transform.instance_count)
-        BATCH_TRANSFORM_JOB_PREFIX     = local.batch_job_prefix
-        BATCH_STAGING_PREFIX           = local.batch.staging_prefix
-      } : {},
-    )
+        time_margin_seconds = local.batch_time_margin
+        transform = local.batch_transform_enabled && local.batch_transform_model != null ? {
+          model_name      = local.batch_transform_model
+          min_bytes       = local.batch.transform.min_bytes
+          instance_type   = local.batch.transform.instance_type
+          instance_count  = local.batch.transform.instance_count
+          max_payload_mb  = local.batch.transform.max_payload_mb
+          job_name_prefix = local.batch_job_prefix
+          kms_key_id      = local.batch.transform.kms_key_id
+        } : null
+      })
+      POWERTOOLS_METRICS_NAMESPACE = var.metrics_namespace
+    }
 
     policy_statements = merge(
       {

@@ -23,7 +23,7 @@
 #   ModelSetupTime and no CPU metric.
 #   https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html
 #   https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints-monitoring.html
-# - MlGateway (POWERTOOLS_METRICS_NAMESPACE, which the root leaves at the handlers' default):
+# - var.metrics_namespace (MlGateway by default; every function's POWERTOOLS_METRICS_NAMESPACE):
 #   batch RowsPredicted, RowErrors, FilesRejected with service = the function's
 #   POWERTOOLS_SERVICE_NAME; actuals RowsReported, BadRowsSkipped, FilesFailed with
 #   service = report_actuals, which that handler sets itself. lambda_src/README.md lists them;
@@ -36,8 +36,9 @@ locals {
   monitoring_enabled = var.monitoring != null
   mon                = var.monitoring
 
-  # The handlers' Powertools namespace (POWERTOOLS_METRICS_NAMESPACE is not set by the root).
-  metrics_namespace = "MlGateway"
+  # The handlers' Powertools namespace: the root sets it as every function's
+  # POWERTOOLS_METRICS_NAMESPACE.
+  metrics_namespace = var.metrics_namespace
   # The actuals handler names its metrics' service itself (lambda_src/mlgw/handlers/report_actuals.py).
   actuals_metrics_service = "report_actuals"
 

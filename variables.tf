@@ -13,17 +13,39 @@ variable "actuals_reporting" {
     Manager refuses a new secret of the same name and applying the stack again fails unless
     you restore and import the secret, or force its deletion. The window is read from the
     state when the secret is destroyed: apply a change to it before destroying.
+    deployment_id_pattern: the regular expression a deployment id segment must match.
+    bad_rows_in_report: how many bad rows the report lists. max_in_flight: actuals requests
+    sent at once. spool_limit_mb: files up to this size are kept in /tmp after validation and
+    sent from there, larger ones are read again (0 = always read again). http: the actuals
+    API's timeouts, retries of a failed request and their exponential backoff. status_poll:
+    the first and the longest wait between polls of an accepted request's status.
+    time_margin_seconds: the time kept back before the function's timeout to save progress.
   EOT
   type = object({
-    bucket                         = string
-    prefix                         = optional(string, "upload_actuals/")
-    processed_prefix               = optional(string)
-    failed_prefix                  = optional(string)
-    state_prefix                   = optional(string)
-    on_success                     = optional(string, "delete")
-    bad_rows                       = optional(string, "reject")
-    deployment_id_pattern          = optional(string)
-    report_rows                    = optional(number, 10000)
+    bucket                = string
+    prefix                = optional(string, "upload_actuals/")
+    processed_prefix      = optional(string)
+    failed_prefix         = optional(string)
+    state_prefix          = optional(string)
+    on_success            = optional(string, "delete")
+    bad_rows              = optional(string, "reject")
+    bad_rows_in_report    = optional(number, 100)
+    deployment_id_pattern = optional(string, "[0-9a-f]{24}")
+    report_rows           = optional(number, 10000)
+    max_in_flight         = optional(number, 8)
+    spool_limit_mb        = optional(number, 256)
+    time_margin_seconds   = optional(number, 20)
+    http = optional(object({
+      connect_timeout_seconds = optional(number, 5)
+      read_timeout_seconds    = optional(number, 60)
+      max_retries             = optional(number, 6)
+      backoff_base_seconds    = optional(number, 0.5)
+      backoff_max_seconds     = optional(number, 30)
+    }), {})
+    status_poll = optional(object({
+      interval_seconds     = optional(number, 1)
+      max_interval_seconds = optional(number, 10)
+    }), {})
     sinks                          = optional(list(string), ["datarobot"])
     api_url                        = optional(string, "https://app.datarobot.com")
     token_secret_arn               = optional(string)
@@ -84,6 +106,35 @@ variable "actuals_reporting" {
   }
 
   validation {
+    condition = var.actuals_reporting == null || try(
+      var.actuals_reporting.bad_rows_in_report >= 1 && var.actuals_reporting.bad_rows_in_report <= 10000 && floor(var.actuals_reporting.bad_rows_in_report) == var.actuals_reporting.bad_rows_in_report &&
+      var.actuals_reporting.max_in_flight >= 1 && var.actuals_reporting.max_in_flight <= 16 && floor(var.actuals_reporting.max_in_flight) == var.actuals_reporting.max_in_flight &&
+      var.actuals_reporting.spool_limit_mb >= 0 && var.actuals_reporting.spool_limit_mb <= 10240 && floor(var.actuals_reporting.spool_limit_mb) == var.actuals_reporting.spool_limit_mb,
+      false
+    )
+    error_message = "actuals_reporting: bad_rows_in_report must be a whole number from 1 to 10000, max_in_flight from 1 to 16, spool_limit_mb from 0 to 10240 (Lambda's largest /tmp)."
+  }
+
+  validation {
+    condition = var.actuals_reporting == null || try(
+      var.actuals_reporting.http.connect_timeout_seconds >= 0.1 && var.actuals_reporting.http.connect_timeout_seconds <= 60 &&
+      var.actuals_reporting.http.read_timeout_seconds >= 0.1 && var.actuals_reporting.http.read_timeout_seconds <= 900 &&
+      var.actuals_reporting.http.max_retries >= 0 && var.actuals_reporting.http.max_retries <= 20 && floor(var.actuals_reporting.http.max_retries) == var.actuals_reporting.http.max_retries &&
+      var.actuals_reporting.http.backoff_base_seconds >= 0 && var.actuals_reporting.http.backoff_base_seconds <= 60 &&
+      var.actuals_reporting.http.backoff_max_seconds >= 0 && var.actuals_reporting.http.backoff_max_seconds <= 300 &&
+      var.actuals_reporting.status_poll.interval_seconds >= 0 && var.actuals_reporting.status_poll.interval_seconds <= 60 &&
+      var.actuals_reporting.status_poll.max_interval_seconds >= 0 && var.actuals_reporting.status_poll.max_interval_seconds <= 300,
+      false
+    )
+    error_message = "actuals_reporting: http.connect_timeout_seconds must be between 0.1 and 60, http.read_timeout_seconds between 0.1 and 900, http.max_retries a whole number from 0 to 20, http.backoff_base_seconds from 0 to 60, http.backoff_max_seconds from 0 to 300, status_poll.interval_seconds from 0 to 60 and status_poll.max_interval_seconds from 0 to 300."
+  }
+
+  validation {
+    condition     = var.actuals_reporting == null || try(var.actuals_reporting.time_margin_seconds >= 0 && var.actuals_reporting.time_margin_seconds <= 600 && var.actuals_reporting.time_margin_seconds < var.actuals_reporting.timeout, false)
+    error_message = "actuals_reporting.time_margin_seconds must be between 0 and 600 seconds and below timeout."
+  }
+
+  validation {
     condition     = var.actuals_reporting == null || try(var.actuals_reporting.timeout >= 60 && var.actuals_reporting.timeout <= 900, false)
     error_message = "actuals_reporting.timeout must be between 60 and 900 seconds."
   }
@@ -115,7 +166,14 @@ variable "api" {
     changes an account-wide setting). The root sets the module's name, tags,
     default_endpoint_name (the primary endpoint), iam_role (from iam_roles) and
     lambda_function (the prediction function) itself. predict sets the function's memory and
-    timeout (under API Gateway's 29 s) and whether its routes need an API key.
+    timeout (under API Gateway's 29 s) and whether its routes need an API key; model_call each
+    model call's timeouts and attempts (their worst case, with backoff, must stay under the
+    timeout and 28 s); retry_after_seconds the Retry-After of a 503 when the model throttles;
+    log_request_bodies = true logs request and response bodies (debugging only: they may hold
+    personal data). models_parameter reads the routing table from an SSM parameter (JSON in
+    the models format, re-read every cache_ttl_seconds; kms_key_arn: the key of a SecureString)
+    instead of models, so a model switch needs no deploy; the function may still invoke only
+    the endpoints of models, so list every route the parameter may use there.
   EOT
   type = object({
     # BEGIN_MODULE_INPUTS modules/rest-api: generated from its variables by `make docs`, do not edit
@@ -230,9 +288,21 @@ variable "api" {
     # END_MODULE_INPUTS modules/rest-api
     create_account_cloudwatch_role = optional(bool)
     predict = optional(object({
-      api_key_required = optional(bool, true)
-      memory_size      = optional(number, 512)
-      timeout          = optional(number, 25)
+      api_key_required   = optional(bool, true)
+      log_request_bodies = optional(bool, false)
+      memory_size        = optional(number, 512)
+      model_call = optional(object({
+        connect_timeout_seconds = optional(number, 2)
+        read_timeout_seconds    = optional(number, 8)
+        max_attempts            = optional(number, 2)
+      }), {})
+      models_parameter = optional(object({
+        name              = string
+        cache_ttl_seconds = optional(number, 60)
+        kms_key_arn       = optional(string)
+      }))
+      retry_after_seconds = optional(number, 1)
+      timeout             = optional(number, 25)
     }), {})
   })
   default = null
@@ -249,6 +319,48 @@ variable "api" {
   validation {
     condition     = var.api == null || try(var.api.predict.timeout >= 22 && var.api.predict.timeout <= 28, false)
     error_message = "api.predict.timeout must be between 22 and 28 seconds: the function's model calls may take 21 s in the worst case (connect, read and retry budgets), and API Gateway gives up on an integration after 29 s."
+  }
+
+  validation {
+    condition = var.api == null || try(
+      var.api.predict.model_call.connect_timeout_seconds >= 0.1 && var.api.predict.model_call.connect_timeout_seconds <= 10 &&
+      var.api.predict.model_call.read_timeout_seconds >= 0.1 && var.api.predict.model_call.read_timeout_seconds <= 27 &&
+      var.api.predict.model_call.max_attempts >= 1 && var.api.predict.model_call.max_attempts <= 5 &&
+      floor(var.api.predict.model_call.max_attempts) == var.api.predict.model_call.max_attempts,
+      false
+    )
+    error_message = "api.predict.model_call: connect_timeout_seconds must be between 0.1 and 10, read_timeout_seconds between 0.1 and 27, max_attempts a whole number between 1 and 5."
+  }
+
+  # The worst case of the function's calls: every model call attempt times out in full, with
+  # botocore's standard-mode backoff of at most min(2^i, 20) s before retry i + 1
+  # (botocore/retries/standard.py: https://github.com/boto/botocore/blob/develop/botocore/retries/standard.py),
+  # plus, with models_parameter, the routing-table read (2 attempts of 1 s + 1 s, 1 s backoff).
+  validation {
+    condition = var.api == null || try(
+      var.api.predict.model_call.max_attempts * (var.api.predict.model_call.connect_timeout_seconds + var.api.predict.model_call.read_timeout_seconds)
+      + sum(concat([0], [for i in range(var.api.predict.model_call.max_attempts - 1) : min(pow(2, i), 20)]))
+      + (var.api.predict.models_parameter == null ? 0 : 5) <= min(28, var.api.predict.timeout - 1),
+      false
+    )
+    error_message = "api.predict.model_call allows more time than the function has: max_attempts x (connect_timeout_seconds + read_timeout_seconds) plus min(2^i, 20) s of backoff before each retry i + 1 (and 5 s to read models_parameter) must stay within 28 s and one second under api.predict.timeout, so a failing request still gets the function's JSON error before API Gateway's 29 s. Lower the model_call timeouts or attempts."
+  }
+
+  validation {
+    condition     = var.api == null || try(var.api.predict.retry_after_seconds >= 1 && var.api.predict.retry_after_seconds <= 300 && floor(var.api.predict.retry_after_seconds) == var.api.predict.retry_after_seconds, false)
+    error_message = "api.predict.retry_after_seconds must be a whole number of seconds between 1 and 300."
+  }
+
+  # SSM parameter names: a-zA-Z0-9_.- and "/" between hierarchy levels, at most 1011 characters
+  # (https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_PutParameter.html).
+  validation {
+    condition = var.api == null || try(var.api.predict.models_parameter == null, true) || try(
+      can(regex("^[a-zA-Z0-9_./-]+$", var.api.predict.models_parameter.name)) && length(var.api.predict.models_parameter.name) <= 1011 &&
+      var.api.predict.models_parameter.cache_ttl_seconds >= 1 && var.api.predict.models_parameter.cache_ttl_seconds <= 3600 &&
+      floor(var.api.predict.models_parameter.cache_ttl_seconds) == var.api.predict.models_parameter.cache_ttl_seconds,
+      false
+    )
+    error_message = "api.predict.models_parameter: name must be an SSM parameter name (letters, digits, _ . - and /, e.g. /churn/models), cache_ttl_seconds a whole number between 1 and 3600."
   }
 
   validation {
@@ -280,10 +392,16 @@ variable "batch_prediction" {
     writes the output under output_prefix. CSV files then need a route that reads and
     answers text/csv. model_call sets each model call's timeouts and attempts;
     time_margin_seconds (null = the worst case of one model call + 30 s) is the time kept
-    back before the function's timeout, and must cover one model call. reserved_concurrency
-    caps the function's concurrent invocations, so a burst of files makes at most
-    reserved_concurrency x concurrency model calls at once; null derives it from that budget:
-    the max_concurrency of a created serverless endpoint the route uses, else 20 calls.
+    back before the function's timeout, and must cover one model call. max_record_bytes: the
+    largest row; batch_retry: how often and how long a batch whose model call failed is
+    retried; isolation_calls: extra calls a file may spend splitting rejected batches to find
+    the bad rows; part_size_mb: the output's multipart part size (S3's smallest is 5);
+    stream_bytes_per_second: the expected streaming rate, which decides when a file goes to
+    Batch Transform. transform.kms_key_id encrypts the job's output; transform.max_payload_mb
+    is the job's largest request.
+    reserved_concurrency caps the function's concurrent invocations, so a burst of files makes
+    at most reserved_concurrency x concurrency model calls at once; null derives it from that
+    budget: the max_concurrency of a created serverless endpoint the route uses, else 20 calls.
   EOT
   type = object({
     bucket               = string
@@ -302,8 +420,17 @@ variable "batch_prediction" {
     batch_size           = optional(number, 500)
     concurrency          = optional(number, 4)
     reserved_concurrency = optional(number)
-    memory_size          = optional(number, 1024)
-    timeout              = optional(number, 900)
+    max_record_bytes     = optional(number, 1048576)
+    isolation_calls      = optional(number, 100)
+    part_size_mb         = optional(number, 5)
+    batch_retry = optional(object({
+      attempts             = optional(number, 6)
+      backoff_base_seconds = optional(number, 0.5)
+      backoff_max_seconds  = optional(number, 20)
+    }), {})
+    stream_bytes_per_second = optional(number, 1000000)
+    memory_size             = optional(number, 1024)
+    timeout                 = optional(number, 900)
     model_call = optional(object({
       connect_timeout_seconds = optional(number, 2)
       read_timeout_seconds    = optional(number, 70)
@@ -316,6 +443,8 @@ variable "batch_prediction" {
       min_bytes      = optional(number, 536870912)
       instance_type  = optional(string, "ml.m5.xlarge")
       instance_count = optional(number, 1)
+      kms_key_id     = optional(string)
+      max_payload_mb = optional(number, 6)
       # Staging objects left by a failed job are removed by a lifecycle rule (created bucket only).
       staging_expiration_days = optional(number, 7)
     }))
@@ -377,6 +506,25 @@ variable "batch_prediction" {
   validation {
     condition     = var.batch_prediction == null || try(var.batch_prediction.concurrency >= 1 && var.batch_prediction.concurrency <= 64, false)
     error_message = "batch_prediction.concurrency must be between 1 and 64 model calls in flight."
+  }
+
+  validation {
+    condition = var.batch_prediction == null || try(
+      var.batch_prediction.max_record_bytes >= 1024 && floor(var.batch_prediction.max_record_bytes) == var.batch_prediction.max_record_bytes &&
+      var.batch_prediction.isolation_calls >= 0 && var.batch_prediction.isolation_calls <= 100000 && floor(var.batch_prediction.isolation_calls) == var.batch_prediction.isolation_calls &&
+      var.batch_prediction.part_size_mb >= 5 && var.batch_prediction.part_size_mb <= 512 && floor(var.batch_prediction.part_size_mb) == var.batch_prediction.part_size_mb &&
+      var.batch_prediction.batch_retry.attempts >= 1 && var.batch_prediction.batch_retry.attempts <= 20 && floor(var.batch_prediction.batch_retry.attempts) == var.batch_prediction.batch_retry.attempts &&
+      var.batch_prediction.batch_retry.backoff_base_seconds >= 0 && var.batch_prediction.batch_retry.backoff_base_seconds <= 60 &&
+      var.batch_prediction.batch_retry.backoff_max_seconds >= 0 && var.batch_prediction.batch_retry.backoff_max_seconds <= 300 &&
+      var.batch_prediction.stream_bytes_per_second >= 1,
+      false
+    )
+    error_message = "batch_prediction: max_record_bytes must be a whole number of at least 1024 (and at most the route's payload limit), isolation_calls from 0 to 100000, part_size_mb from 5 (S3's smallest part) to 512, batch_retry.attempts from 1 to 20, batch_retry.backoff_base_seconds from 0 to 60, batch_retry.backoff_max_seconds from 0 to 300, stream_bytes_per_second at least 1."
+  }
+
+  validation {
+    condition     = var.batch_prediction == null || try(var.batch_prediction.transform == null, true) || try(var.batch_prediction.transform.max_payload_mb >= 1 && var.batch_prediction.transform.max_payload_mb <= 100 && floor(var.batch_prediction.transform.max_payload_mb) == var.batch_prediction.transform.max_payload_mb, false)
+    error_message = "batch_prediction.transform.max_payload_mb must be a whole number from 1 to 100 (SageMaker's MaxPayloadInMB)."
   }
 
   validation {
@@ -586,6 +734,20 @@ variable "iam_roles" {
   validation {
     condition     = var.iam_roles.permissions_boundary_arn == null || can(regex("^arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/.+$", coalesce(var.iam_roles.permissions_boundary_arn, "-")))
     error_message = "iam_roles.permissions_boundary_arn must be the ARN of a managed policy, e.g. arn:aws:iam::123456789012:policy/boundary."
+  }
+}
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of the metrics every function publishes (its POWERTOOLS_METRICS_NAMESPACE)."
+  type        = string
+  default     = "MlGateway"
+  nullable    = false
+
+  # CloudWatch namespaces: 1 to 255 characters, no leading colon
+  # (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricData.html).
+  validation {
+    condition     = length(var.metrics_namespace) >= 1 && length(var.metrics_namespace) <= 255 && !startswith(var.metrics_namespace, ":")
+    error_message = "metrics_namespace must be 1 to 255 characters and not start with a colon."
   }
 }
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import runpy
 import socket
 import subprocess
 import sys
@@ -37,6 +38,8 @@ TRACED_ROWS = (SMALL_ROWS, LARGE_ROWS)
 """The small file must outgrow the in-flight window (8 chunks), or the pair compares different things."""
 REPORT_ROWS = 10_000
 
+# The module's default settings documents, shared with the tests.
+_DOCUMENTS = runpy.run_path(str(ROOT / "tests" / "settings_documents.py"))
 _BASE_ENV = {
     "AWS_ACCESS_KEY_ID": "bench",
     "AWS_SECRET_ACCESS_KEY": "bench",
@@ -207,12 +210,17 @@ def run() -> list[dict[str, Any]]:
             )
             handler_env = {
                 **env,
-                "ACTUALS_BUCKET": BUCKET,
-                "ACTUALS_PREFIX": PREFIX,
-                "ACTUALS_API_URL": api.url,
                 "ACTUALS_TOKEN_SECRET_ARN": secret["ARN"],
-                "ACTUALS_REPORT_ROWS": str(REPORT_ROWS),
-                "ACTUALS_POLL_INTERVAL_SECONDS": "0.05",
+                "MLGW_SETTINGS": json.dumps(
+                    _DOCUMENTS["document"](
+                        _DOCUMENTS["ACTUALS"],
+                        bucket=BUCKET,
+                        ground_truth_bucket=BUCKET,
+                        api_url=api.url,
+                        report_rows=REPORT_ROWS,
+                        status_poll={"interval_seconds": 0.05},
+                    )
+                ),
             }
             files = {}
             for rows in (SMALL_ROWS, LARGE_ROWS):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import runpy
 import subprocess
 import sys
 import tempfile
@@ -33,6 +34,8 @@ MEMORY_ROWS = (100_000, 1_000_000)
 MARKER = "BENCH-RESULT "
 """How a measured child marks its result line; log lines may come before it."""
 
+# The module's default settings documents, shared with the tests.
+_DOCUMENTS = runpy.run_path(str(ROOT / "tests" / "settings_documents.py"))
 _ENV = {
     "AWS_ACCESS_KEY_ID": "bench",
     "AWS_SECRET_ACCESS_KEY": "bench",
@@ -43,12 +46,15 @@ _ENV = {
     "AWS_EC2_METADATA_DISABLED": "true",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
     "POWERTOOLS_METRICS_DISABLED": "true",
-    "BATCH_BUCKET": BUCKET,
-    "BATCH_INPUT_PREFIX": INPUT,
-    "BATCH_OUTPUT_PREFIX": "batch/out/",
-    "BATCH_ERROR_PREFIX": "batch/errors/",
-    "BATCH_ID_COLUMN": "id",
-    "MODELS_JSON": json.dumps({"default": {"endpoint_name": "bench", "content_type": "text/csv"}}),
+    "MLGW_SETTINGS": json.dumps(
+        _DOCUMENTS["document"](
+            _DOCUMENTS["BATCH"],
+            bucket=BUCKET,
+            input_prefix=INPUT,
+            id_column="id",
+            route={"backend": "sagemaker", "endpoint_name": "bench", "content_type": "text/csv"},
+        )
+    ),
 }
 
 _MOTO_SERVER = """
@@ -207,7 +213,7 @@ def run() -> list[dict[str, Any]]:
             **_ENV,
             "PYTHONPATH": str(ROOT / "lambda_src"),
             "AWS_ENDPOINT_URL_S3": moto.url,
-            "SAGEMAKER_RUNTIME_ENDPOINT_URL": model.url,
+            "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": model.url,
         }
         s3 = boto3.client(
             "s3",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import runpy
 import statistics
 import subprocess
 import sys
@@ -24,6 +25,8 @@ EVENT = ROOT / "tests" / "events" / "apigw_predict_post_record.json"
 COLD_RUNS = 9
 WARM_REQUESTS = 3000
 
+# The module's default settings documents, shared with the tests.
+_DOCUMENTS = runpy.run_path(str(ROOT / "tests" / "settings_documents.py"))
 _ENV = {
     "AWS_ACCESS_KEY_ID": "bench",
     "AWS_SECRET_ACCESS_KEY": "bench",
@@ -32,7 +35,12 @@ _ENV = {
     "AWS_CONFIG_FILE": os.devnull,
     "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
     "AWS_EC2_METADATA_DISABLED": "true",
-    "MODELS_JSON": json.dumps({"default": {"backend": "sagemaker", "endpoint_name": "bench"}}),
+    "MLGW_SETTINGS": json.dumps(
+        _DOCUMENTS["document"](
+            _DOCUMENTS["PREDICT"], models={"default": {"backend": "sagemaker", "endpoint_name": "bench"}}
+        )
+    ),
+    "POWERTOOLS_METRICS_NAMESPACE": "Bench",
     # Lambda cannot write bytecode next to the package, so the handler's own modules compile
     # on every cold start while the runtime's boto3 has its bytecode cached; the same here.
     "PYTHONDONTWRITEBYTECODE": "1",

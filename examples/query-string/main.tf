@@ -19,10 +19,18 @@ module "predict" {
   memory_size = 512
   timeout     = 25
 
+  # The prediction function reads one settings document with every field set
+  # (lambda_src/mlgw/predict/settings.py); the root module renders it from api.predict.
   environment = {
-    MODELS_JSON = jsonencode({
-      default = { backend = "sagemaker", endpoint_name = var.endpoint_name, content_type = "text/csv" }
+    MLGW_SETTINGS = jsonencode({
+      models                = { default = { backend = "sagemaker", endpoint_name = var.endpoint_name, content_type = "text/csv" } }
+      models_parameter      = null
+      default_endpoint_name = null
+      model_call            = { connect_timeout_seconds = 2, read_timeout_seconds = 8, max_attempts = 2 }
+      retry_after_seconds   = 1
+      log_request_bodies    = false
     })
+    POWERTOOLS_METRICS_NAMESPACE = "MlGateway"
   }
 
   policy_statements = {

@@ -145,7 +145,7 @@ def _parse_route(name: str, raw: dict[str, Any], default_endpoint: str | None, w
         raise SettingsError(f"{where}: set at most one of target_variant, target_model, inference_component")
     endpoint_name = values.get("endpoint_name", default_endpoint)
     if not endpoint_name:
-        raise SettingsError(f"{where}: endpoint_name is null and DEFAULT_ENDPOINT_NAME is not set")
+        raise SettingsError(f"{where}: endpoint_name is null and default_endpoint_name is not set")
     return Route(
         **common,
         content_type=content_type,
@@ -211,7 +211,7 @@ class RouteSource(Protocol):
 
 @dataclass(frozen=True)
 class StaticRoutes:
-    """A table fixed at deploy time (MODELS_JSON): a model switch is a redeploy."""
+    """A table fixed at deploy time (the settings document's models): a model switch is a redeploy."""
 
     routes: RouteTable
 

@@ -28,7 +28,7 @@ from mlgw_local.helpers import upload_actuals, upload_batch
 from mlgw_local.http import PortInUseError, Request, Response, bind, serve, url_of
 from mlgw_local.mlops import ActualsReceiver
 from mlgw_local.models import bundled_models
-from mlgw_local.plan import REPO_ROOT, Function, Gateway, PlanError, load_gateway
+from mlgw_local.plan import REPO_ROOT, Function, Gateway, PlanError, Trigger, load_gateway
 from mlgw_local.sagemaker import RuntimeFront, container
 from mlgw_local.storage import LocalAws, Notifications
 
@@ -265,10 +265,13 @@ def _function_environment(
         "AWS_ENDPOINT_URL_SECRETS_MANAGER": urls["s3"],
         "PATH": os.environ.get("PATH", ""),
         **function.environment,
-        "SAGEMAKER_RUNTIME_ENDPOINT_URL": urls["runtime"],
+        # boto3 reads service-specific endpoint URLs from the environment itself
+        # (https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html).
+        "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": urls["runtime"],
     }
-    if "ACTUALS_API_URL" in env:
-        env["ACTUALS_API_URL"] = urls["mlops"]
+    settings = function.settings
+    if settings.get("api_url"):
+        env["MLGW_SETTINGS"] = json.dumps({**settings, "api_url": urls["mlops"]})
     for name in function.unknown_environment:
         if name.endswith("_SECRET_ARN") and len(secret_arns) == 1:
             env[name] = next(iter(secret_arns.values()))
@@ -281,12 +284,8 @@ def _function_environment(
 
 def _state(gateway: Gateway, urls: dict[str, str], example: Path) -> dict[str, Any]:
     stage = "prod" if "prod" in gateway.stages else next(iter(gateway.stages), "")
-    batch = next(
-        (t for t in gateway.triggers if "BATCH_OUTPUT_PREFIX" in _env_of(gateway, t.function_name)), None
-    )
-    actuals = next(
-        (t for t in gateway.triggers if "ACTUALS_PREFIX" in _env_of(gateway, t.function_name)), None
-    )
+    batch = next((t for t in gateway.triggers if "output_prefix" in _settings_of(gateway, t)), None)
+    actuals = next((t for t in gateway.triggers if "processed_prefix" in _settings_of(gateway, t)), None)
     return {
         "example": str(example),
         "urls": urls,
@@ -298,15 +297,15 @@ def _state(gateway: Gateway, urls: dict[str, str], example: Path) -> dict[str, A
             "bucket": batch.bucket,
             "input_prefix": batch.prefix,
             "suffix": batch.suffix,
-            "output_prefix": _env_of(gateway, batch.function_name)["BATCH_OUTPUT_PREFIX"],
-            "error_prefix": _env_of(gateway, batch.function_name).get("BATCH_ERROR_PREFIX", ""),
+            "output_prefix": _settings_of(gateway, batch)["output_prefix"],
+            "error_prefix": _settings_of(gateway, batch)["error_prefix"],
         },
         "actuals": actuals and {"bucket": actuals.bucket, "prefix": actuals.prefix, "suffix": actuals.suffix},
     }
 
 
-def _env_of(gateway: Gateway, function: str) -> dict[str, str]:
-    return gateway.functions[function].environment
+def _settings_of(gateway: Gateway, trigger: Trigger) -> dict[str, Any]:
+    return gateway.functions[trigger.function_name].settings
 
 
 def _banner(state: dict[str, Any], seconds: float) -> str:

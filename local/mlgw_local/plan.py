@@ -93,6 +93,11 @@ class Function:
     environment: dict[str, str]
     unknown_environment: tuple[str, ...]
 
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The function's settings document (MLGW_SETTINGS), which the module renders for each."""
+        return dict(json.loads(self.environment.get("MLGW_SETTINGS") or "{}"))
+
 
 @dataclass(frozen=True)
 class Trigger:
@@ -128,12 +133,13 @@ class Gateway:
         operations = self.api.operations if self.api else []
         names = {op.integration.endpoint_name for op in operations if op.integration.endpoint_name}
         for function in self.functions.values():
-            env = function.environment
-            if env.get("DEFAULT_ENDPOINT_NAME"):
-                names.add(env["DEFAULT_ENDPOINT_NAME"])
-            for route in json.loads(env.get("MODELS_JSON") or "{}").values():
-                if route.get("endpoint_name"):
-                    names.add(route["endpoint_name"])
+            settings = function.settings
+            if settings.get("default_endpoint_name"):
+                names.add(settings["default_endpoint_name"])
+            routes = list((settings.get("models") or {}).values())
+            if settings.get("route"):
+                routes.append(settings["route"])
+            names.update(route["endpoint_name"] for route in routes if route.get("endpoint_name"))
         return names
 
 

@@ -139,7 +139,7 @@ resource "aws_lambda_function" "this" {
   lifecycle {
     precondition {
       condition     = local.environment_size <= 4096
-      error_message = "The function's environment variables come to ${local.environment_size} characters (names and values, as the JSON object Lambda measures), above Lambda's 4 KB limit: drop or shorten variables. Through the root module the largest is usually MODELS_JSON, the models routing table: remove routes or optional fields it does not need."
+      error_message = "The function's environment variables come to ${local.environment_size} characters (names and values, as the JSON object Lambda measures), above Lambda's 4 KB limit: drop or shorten variables. Through the root module the largest is usually MLGW_SETTINGS, the settings document, which holds the models routing table: remove routes or optional fields it does not need."
     }
     precondition {
       condition     = !var.powertools_layer.enabled || local.powertools_layer_arn != null

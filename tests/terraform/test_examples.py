@@ -12,6 +12,7 @@ from typing import Any
 
 import hcl2
 import pytest
+import settings_documents
 
 from tfharness import PlanResult, Workspace, terraform_dirs
 from tfharness.workspace import REPO_ROOT
@@ -148,9 +149,9 @@ def test_single_function_example_wires_the_model_endpoint(tf: Workspace) -> None
     plan = _plan(tf, "examples/single-function")
     fn = plan.resource("module.predict.aws_lambda_function.this")
     assert fn["handler"] == "mlgw.handlers.predict.lambda_handler"
-    assert json.loads(fn["environment"][0]["variables"]["MODELS_JSON"]) == {
-        "default": {"backend": "sagemaker", "endpoint_name": endpoint}
-    }
+    assert json.loads(fn["environment"][0]["variables"]["MLGW_SETTINGS"]) == settings_documents.document(
+        settings_documents.PREDICT, models={"default": {"backend": "sagemaker", "endpoint_name": endpoint}}
+    )
     policy = json.loads(plan.resource("module.predict.aws_iam_role_policy.this[0]")["policy"])
     invoke = next(s for s in policy["Statement"] if s["Sid"] == "InvokeModel")
     assert invoke["Resource"] == f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:endpoint/{endpoint}"
@@ -162,9 +163,11 @@ def test_lambda_proxy_example_wires_the_function_into_the_api(tf: Workspace) -> 
     fn = plan.resource("module.predict.aws_lambda_function.this")
     assert fn["function_name"] == f"{values['name']}-predict"
     assert fn["handler"] == "mlgw.handlers.predict.lambda_handler"
-    assert json.loads(fn["environment"][0]["variables"]["MODELS_JSON"]) == {
-        "default": {"backend": "sagemaker", "endpoint_name": values["endpoint_name"]}
-    }
+    assert json.loads(fn["environment"][0]["variables"]["MLGW_SETTINGS"]) == settings_documents.document(
+        settings_documents.PREDICT,
+        models={"default": {"backend": "sagemaker", "endpoint_name": values["endpoint_name"]}},
+        default_endpoint_name=values["endpoint_name"],
+    )
     methods = _operations(plan, "module.api")
     assert {m["_method"] for m in methods.values()} == {"POST"}
     assert all({"api_key": []} in m["security"] for m in methods.values())
@@ -206,7 +209,7 @@ def test_query_string_example_requires_data_on_get(tf: Workspace) -> None:
     assert [v["validateRequestParameters"] for v in validators.values()] == [True]
     assert method["x-amazon-apigateway-request-validator"] in validators
     fn = plan.resource("module.predict.aws_lambda_function.this")
-    default = json.loads(fn["environment"][0]["variables"]["MODELS_JSON"])["default"]
+    default = json.loads(fn["environment"][0]["variables"]["MLGW_SETTINGS"])["models"]["default"]
     assert (default["content_type"], default["endpoint_name"]) == (
         "text/csv",
         _tfvars("examples/query-string")["endpoint_name"],
@@ -242,7 +245,7 @@ def test_complete_example_serves_the_built_in_xgboost_image_with_the_users_model
 def test_complete_example_every_route_speaks_the_models_csv(complete: PlanResult) -> None:
     features = _tfvars("examples/complete")["feature_names"]
     fn = complete.resource("module.ml_gateway.module.predict[0].aws_lambda_function.this")
-    models = json.loads(fn["environment"][0]["variables"]["MODELS_JSON"])
+    models = json.loads(fn["environment"][0]["variables"]["MLGW_SETTINGS"])["models"]
     assert models == {
         "default": {
             "backend": "sagemaker",
@@ -276,17 +279,18 @@ def test_complete_example_scores_batch_files_through_the_endpoint_and_large_ones
     env = complete.resource('module.ml_gateway.module.s3_pipeline["batch"].aws_lambda_function.this')[
         "environment"
     ][0]["variables"]
-    assert env["BATCH_BUCKET"] == f"churn-{ACCOUNT}-us-east-1"
-    assert env["BATCH_CSV_HEADER"] == "true"
-    assert env["BATCH_ID_COLUMN"] == "customer_id"
-    assert env["BATCH_FEATURE_COLUMNS"] == ",".join(features)
-    assert env["BATCH_PREDICTION_COLUMNS"] == "churn_probability"
+    settings = json.loads(env["MLGW_SETTINGS"])
+    assert settings["bucket"] == f"churn-{ACCOUNT}-us-east-1"
+    assert settings["csv_header"] is True
+    assert settings["id_column"] == "customer_id"
+    assert settings["feature_columns"] == features
+    assert settings["prediction_columns"] == ["churn_probability"]
     # Header CSV takes Batch Transform with the endpoint's model, finished by the job's state change
     assert (
-        env["BATCH_TRANSFORM_MODEL_NAME"]
+        settings["transform"]["model_name"]
         == complete.resource("module.ml_gateway.module.endpoint[0].aws_sagemaker_model.this")["name"]
     )
-    assert env["BATCH_STAGING_PREFIX"] == "batch/staging/"
+    assert settings["staging_prefix"] == "batch/staging/"
     assert "module.ml_gateway.aws_cloudwatch_event_rule.batch_transform[0]" in complete.resources
     bucket = f"churn-{ACCOUNT}-us-east-1"
     rules = complete.resource(
@@ -297,7 +301,7 @@ def test_complete_example_scores_batch_files_through_the_endpoint_and_large_ones
         ("upload_actuals/", ".csv"),
     ]
     actuals = complete.resource('module.ml_gateway.module.s3_pipeline["actuals"].aws_lambda_function.this')
-    assert actuals["environment"][0]["variables"]["ACTUALS_SINKS"] == "datarobot"
+    assert json.loads(actuals["environment"][0]["variables"]["MLGW_SETTINGS"])["sinks"] == ["datarobot"]
 
 
 def test_custom_domain_example_serves_prod_at_the_root_and_test_under_its_path(tf: Workspace) -> None:
@@ -338,7 +342,7 @@ def test_s3_batch_example_scores_through_the_given_endpoint(tf: Workspace) -> No
     env = plan.resource('module.ml_gateway.module.s3_pipeline["batch"].aws_lambda_function.this')[
         "environment"
     ][0]["variables"]
-    assert json.loads(env["MODELS_JSON"])["default"]["endpoint_name"] == values["endpoint_name"]
+    assert json.loads(env["MLGW_SETTINGS"])["route"]["endpoint_name"] == values["endpoint_name"]
     bucket = f"churn-batch-{ACCOUNT}-us-east-1"
     rules = plan.resource(
         f'module.ml_gateway.module.s3_triggers["{bucket}"].aws_s3_bucket_notification.this[0]'

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from settings_documents import ACTUALS, document
 
 from tfharness import Workspace
 
@@ -36,20 +37,11 @@ def test_function_settings_and_sibling_prefixes(tf: Workspace) -> None:
     assert fn["handler"] == "mlgw.handlers.report_actuals.lambda_handler"
     assert (fn["timeout"], fn["memory_size"]) == (900, 512)
     env = fn["environment"][0]["variables"]
-    assert {k: v for k, v in env.items() if k.startswith("ACTUALS_")} == {
-        "ACTUALS_BUCKET": "churn-data",
-        "ACTUALS_PREFIX": "upload_actuals/",
-        "ACTUALS_PROCESSED_PREFIX": "upload_actuals-processed/",
-        "ACTUALS_FAILED_PREFIX": "upload_actuals-failed/",
-        "ACTUALS_STATE_PREFIX": "upload_actuals-state/",
-        "ACTUALS_ON_SUCCESS": "delete",
-        "ACTUALS_BAD_ROWS": "reject",
-        "ACTUALS_SINKS": "datarobot",
-        "ACTUALS_REPORT_ROWS": "10000",
-        "ACTUALS_MAX_ATTEMPTS": "3",
-        "ACTUALS_API_URL": "https://app.datarobot.com",
-        "ACTUALS_TOKEN_SECRET_ARN": SECRET,
-    }
+    assert set(env) >= {"MLGW_SETTINGS", "ACTUALS_TOKEN_SECRET_ARN", "POWERTOOLS_METRICS_NAMESPACE"}
+    assert env["ACTUALS_TOKEN_SECRET_ARN"] == SECRET
+    # Every default lives in the module; the unit tests' document is this one.
+    bucket = {"bucket": "churn-data", "ground_truth_bucket": "churn-data"}
+    assert json.loads(env["MLGW_SETTINGS"]) == document(ACTUALS, **bucket)
     assert plan.resource(f"{FN}.aws_lambda_function_event_invoke_config.this")["maximum_retry_attempts"] == 2
     # The whole package is shared: one zip, built once by the root.
     assert fn["filename"].endswith(".build/churn-lambda.zip")
@@ -107,10 +99,11 @@ def test_model_monitor_sink_and_kms_keys(tf: Workspace) -> None:
         },
     )
     env = plan.resource(f"{FN}.aws_lambda_function.this")["environment"][0]["variables"]
-    assert env["ACTUALS_SINKS"] == "datarobot,model-monitor"
-    assert env["ACTUALS_GROUND_TRUTH_BUCKET"] == "churn-data"
-    assert env["ACTUALS_GROUND_TRUTH_PREFIX"] == "upload_actuals-ground-truth/"
-    assert env["ACTUALS_GROUND_TRUTH_ENDPOINT"] == "churn-prod"
+    settings = json.loads(env["MLGW_SETTINGS"])
+    assert settings["sinks"] == ["datarobot", "model-monitor"]
+    assert settings["ground_truth_bucket"] == "churn-data"
+    assert settings["ground_truth_prefix"] == "upload_actuals-ground-truth/"
+    assert settings["ground_truth_endpoint"] == "churn-prod"
     statements = _statements(plan.resources)
     assert (
         statements["WriteGroundTruth"]["Resource"] == "arn:aws:s3:::churn-data/upload_actuals-ground-truth/*"
@@ -173,6 +166,36 @@ def test_the_token_secret_can_keep_a_recovery_window(tf: Workspace, days: int) -
     ],
 )
 def test_bad_actuals_settings_fail_with_their_message(
+    tf: Workspace, overrides: dict[str, Any], message: str
+) -> None:
+    assert message in tf.plan_error(ROOT, _actuals(**overrides))
+
+
+def test_every_setting_of_the_function_is_an_input(tf: Workspace) -> None:
+    tuned = {
+        "bad_rows_in_report": 20,
+        "max_in_flight": 4,
+        "spool_limit_mb": 0,
+        "time_margin_seconds": 45,
+        "deployment_id_pattern": "[a-z0-9-]+",
+        "http": {"read_timeout_seconds": 30, "max_retries": 2},
+        "status_poll": {"max_interval_seconds": 5},
+    }
+    plan = tf.plan(ROOT, _actuals(**tuned))
+    env = plan.resource(f"{FN}.aws_lambda_function.this")["environment"][0]["variables"]
+    bucket = {"bucket": "churn-data", "ground_truth_bucket": "churn-data"}
+    assert json.loads(env["MLGW_SETTINGS"]) == document(ACTUALS, **bucket, **tuned)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"max_in_flight": 17}, "max_in_flight from 1 to 16"),
+        ({"http": {"max_retries": 1.5}}, "http.max_retries a whole number"),
+        ({"time_margin_seconds": 900}, "time_margin_seconds must be between 0 and 600"),
+    ],
+)
+def test_tuning_outside_the_functions_ranges_is_refused(
     tf: Workspace, overrides: dict[str, Any], message: str
 ) -> None:
     assert message in tf.plan_error(ROOT, _actuals(**overrides))

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from settings_documents import PREDICT, document
 
 from tfharness import Workspace
 
@@ -53,8 +54,11 @@ def test_prediction_function_gets_the_routing_table_and_a_short_timeout(plan: An
     assert fn["handler"] == "mlgw.handlers.predict.lambda_handler"
     assert fn["timeout"] == 25
     env = fn["environment"][0]["variables"]
-    assert env["DEFAULT_ENDPOINT_NAME"] == "churn-prod"
-    models = json.loads(env["MODELS_JSON"])
+    assert env["POWERTOOLS_METRICS_NAMESPACE"] == "MlGateway"
+    settings = json.loads(env["MLGW_SETTINGS"])
+    # The defaults live in the module only; the unit tests' documents are checked against it.
+    assert settings == document(PREDICT, models=settings["models"], default_endpoint_name="churn-prod")
+    models = settings["models"]
     assert models["default"]["endpoint_name"] == "churn-prod"
     assert models["legacy"]["backend"] == "amazon-ml"
     # Fields the handler reads are passed through, not dropped by the variable's type.
@@ -199,3 +203,60 @@ def test_usage_plans_whose_keys_are_attached_elsewhere_pass_through_the_root(tf:
     assert checks
     assert [p for c in checks for i in c.get("instances", []) for p in i.get("problems", [])] == []
     assert not plan.addresses("module.api[0].aws_api_gateway_api_key.")
+
+
+def test_routing_table_from_a_parameter_is_read_with_exact_grants(tf: Workspace) -> None:
+    api = {
+        "predict": {
+            "api_key_required": False,
+            "models_parameter": {
+                "name": "/churn/models",
+                "kms_key_arn": f"arn:aws:kms:us-east-1:{ACCOUNT}:key/k",
+            },
+            "model_call": {"read_timeout_seconds": 6},
+            "log_request_bodies": True,
+            "retry_after_seconds": 3,
+        }
+    }
+    plan = tf.plan(
+        ROOT, {"name": "churn", "endpoint": {"name": "churn-prod"}, "models": {"default": {}}, "api": api}
+    )
+    env = plan.resource("module.predict[0].aws_lambda_function.this")["environment"][0]["variables"]
+    settings = json.loads(env["MLGW_SETTINGS"])
+    assert settings == document(
+        PREDICT,
+        models_parameter={"name": "/churn/models", "cache_ttl_seconds": 60},
+        default_endpoint_name="churn-prod",
+        model_call={"read_timeout_seconds": 6},
+        log_request_bodies=True,
+        retry_after_seconds=3,
+    )
+    policy = json.loads(plan.resource("module.predict[0].aws_iam_role_policy.this[0]")["policy"])
+    statements = {s["Sid"]: s for s in policy["Statement"]}
+    assert (
+        statements["ReadRoutingTable"]["Resource"]
+        == f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/churn/models"
+    )
+    assert statements["DecryptRoutingTable"]["Resource"] == f"arn:aws:kms:us-east-1:{ACCOUNT}:key/k"
+
+
+@pytest.mark.parametrize(
+    ("predict", "message"),
+    [
+        ({"model_call": {"max_attempts": 3}}, "api.predict.model_call allows more time"),
+        ({"model_call": {"read_timeout_seconds": 30}}, "read_timeout_seconds between 0.1 and 27"),
+        ({"retry_after_seconds": 0}, "retry_after_seconds must be a whole number"),
+        (
+            {"models_parameter": {"name": "churn models"}},
+            "models_parameter: name must be an SSM parameter name",
+        ),
+    ],
+)
+def test_prediction_settings_are_validated(tf: Workspace, predict: dict[str, Any], message: str) -> None:
+    variables = {
+        "name": "churn",
+        "endpoint": {"name": "churn-prod"},
+        "models": {"default": {}},
+        "api": {"predict": predict},
+    }
+    assert message in tf.plan_error(ROOT, variables)

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from settings_documents import BATCH, TRANSFORM, document
 
 from tfharness import Workspace
 
@@ -38,27 +39,25 @@ def test_function_settings_and_iam_scope(tf: Workspace) -> None:
     assert fn["function_name"] == "churn-batch-predict"
     assert fn["handler"] == "mlgw.handlers.batch_predict.lambda_handler"
     env = fn["environment"][0]["variables"]
-    assert {k: v for k, v in env.items() if k.startswith("BATCH_")} == {
-        "BATCH_BUCKET": "churn-data",
-        "BATCH_INPUT_PREFIX": "batch/in/",
-        "BATCH_OUTPUT_PREFIX": "batch/out/",
-        "BATCH_ERROR_PREFIX": "batch/errors/",
-        "BATCH_MODEL_ROUTE": "csv",
-        "BATCH_CSV_HEADER": "true",
-        "BATCH_PREDICTION_COLUMNS": "prediction",
-        "BATCH_SIZE": "500",
-        "BATCH_CONCURRENCY": "4",
-        "BATCH_FEATURE_COLUMNS": "tenure,plan",
-        "BATCH_ID_COLUMN": "customer_id",
-        "BATCH_TIME_MARGIN_SECONDS": "259",
+    assert set(env) >= {"MLGW_SETTINGS", "POWERTOOLS_METRICS_NAMESPACE"}
+    route = {
+        "accept": "application/json",
+        "backend": "sagemaker",
+        "content_type": "text/csv",
+        "endpoint_name": "Churn-Prod",
+        "protocol": "sagemaker",
+        "serverless": False,
     }
-    # 3 x (2 + 70) + (1 + 5) + (2 + 5) = 229 s for one model call, and 30 s to finish
-    assert {k: v for k, v in env.items() if k.startswith("MODEL_")} == {
-        "MODEL_CONNECT_TIMEOUT_SECONDS": "2",
-        "MODEL_READ_TIMEOUT_SECONDS": "70",
-        "MODEL_MAX_ATTEMPTS": "3",
-    }
-    assert json.loads(env["MODELS_JSON"])["csv"]["endpoint_name"] == "Churn-Prod"
+    # Every default lives in the module; the unit tests' document is this one. The margin:
+    # 3 x (2 + 70) + (1 + 5) + (2 + 5) = 229 s for one model call, and 30 s to finish.
+    assert json.loads(env["MLGW_SETTINGS"]) == document(
+        BATCH,
+        bucket="churn-data",
+        model_route="csv",
+        route=route,
+        feature_columns=["tenure", "plan"],
+        id_column="customer_id",
+    )
 
     statements = _statements(plan, f"{FN}.aws_iam_role_policy.this[0]")
     bucket = "arn:aws:s3:::churn-data"
@@ -153,9 +152,10 @@ def test_batch_transform_uses_the_created_endpoint_model_and_its_role_gets_the_s
     # CreateTransformJob takes no role, so the function passes none
     assert all("iam:PassRole" not in str(statement["Action"]) for statement in statements.values())
     env = plan.resource(f"{FN}.aws_lambda_function.this")["environment"][0]["variables"]
-    assert env["BATCH_TRANSFORM_JOB_PREFIX"] == "churn-batch"
-    assert env["BATCH_STAGING_PREFIX"] == "batch/staging/"
-    assert env["BATCH_TRANSFORM_INSTANCE_TYPE"] == "ml.m5.xlarge"
+    settings = json.loads(env["MLGW_SETTINGS"])
+    assert settings["staging_prefix"] == "batch/staging/"
+    assert settings["transform"] == {**TRANSFORM, "model_name": settings["transform"]["model_name"]}
+    assert settings["transform"]["model_name"]
     # The job, running as the model's role, reads and writes the staging prefix only
     role_policies = [
         v["policy"]
@@ -255,14 +255,15 @@ def test_bad_batch_settings_fail_with_their_message(
 def test_a_shorter_model_call_allows_a_shorter_timeout_and_margin(tf: Workspace) -> None:
     plan = tf.plan(ROOT, _batch(timeout=120, model_call={"read_timeout_seconds": 10, "max_attempts": 2}))
     env = plan.resource(f"{FN}.aws_lambda_function.this")["environment"][0]["variables"]
+    settings = json.loads(env["MLGW_SETTINGS"])
     # 2 x (2 + 10) + (1 + 5) = 30 s for one call, and 30 s to finish
-    assert (env["BATCH_TIME_MARGIN_SECONDS"], env["MODEL_MAX_ATTEMPTS"]) == ("60", "2")
+    assert (settings["time_margin_seconds"], settings["model_call"]["max_attempts"]) == (60, 2)
 
 
 def test_an_explicit_margin_is_passed_as_set(tf: Workspace) -> None:
     plan = tf.plan(ROOT, _batch(time_margin_seconds=240))
     env = plan.resource(f"{FN}.aws_lambda_function.this")["environment"][0]["variables"]
-    assert env["BATCH_TIME_MARGIN_SECONDS"] == "240"
+    assert json.loads(env["MLGW_SETTINGS"])["time_margin_seconds"] == 240
 
 
 def test_amazon_ml_routes_cannot_score_files(tf: Workspace) -> None:
@@ -275,3 +276,35 @@ def test_amazon_ml_routes_cannot_score_files(tf: Workspace) -> None:
         }
     }
     assert "must use the sagemaker or http backend" in tf.plan_error(ROOT, tf_vars)
+
+
+def test_every_setting_of_the_function_is_an_input(tf: Workspace) -> None:
+    tuned = {
+        "max_record_bytes": 65536,
+        "isolation_calls": 0,
+        "part_size_mb": 16,
+        "batch_retry": {"attempts": 2, "backoff_max_seconds": 5},
+        "stream_bytes_per_second": 2000000,
+    }
+    plan = tf.plan(ROOT, _batch(**tuned))
+    env = plan.resource(f"{FN}.aws_lambda_function.this")["environment"][0]["variables"]
+    settings = json.loads(env["MLGW_SETTINGS"])
+    expected = document(BATCH, **tuned)
+    assert {key: settings[key] for key in tuned} == {key: expected[key] for key in tuned}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"part_size_mb": 4}, "part_size_mb from 5 (S3's smallest part)"),
+        ({"batch_retry": {"attempts": 0}}, "batch_retry.attempts from 1 to 20"),
+        (
+            {"transform": {"model_name": "m", "max_payload_mb": 101}},
+            "transform.max_payload_mb must be a whole number",
+        ),
+    ],
+)
+def test_batch_tuning_outside_the_functions_ranges_is_refused(
+    tf: Workspace, overrides: dict[str, Any], message: str
+) -> None:
+    assert message in tf.plan_error(ROOT, _batch(**overrides))

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from mlgw.actuals.settings import load_settings as load_actuals_settings
 from mlgw.batch.settings import load_settings as load_batch_settings
 from tfharness import PlanResult, Workspace
 
@@ -127,8 +126,9 @@ def test_every_alarm_reads_a_documented_or_emitted_metric_of_a_planned_resource(
     alarms = _alarms(complete)
     batch_fn = complete.resource(f"{GW}{BATCH_FN}.aws_lambda_function.this")
     actuals_fn = complete.resource(f"{GW}{ACTUALS_FN}.aws_lambda_function.this")
-    batch_settings = load_batch_settings(_env(complete, f"{GW}{BATCH_FN}.aws_lambda_function.this"))
-    actuals_settings = load_actuals_settings(_env(complete, f"{GW}{ACTUALS_FN}.aws_lambda_function.this"))
+    batch_env = _env(complete, f"{GW}{BATCH_FN}.aws_lambda_function.this")
+    actuals_env = _env(complete, f"{GW}{ACTUALS_FN}.aws_lambda_function.this")
+    batch_settings = load_batch_settings(batch_env)
     # Dimension values the metrics carry, taken from the planned resources themselves.
     known = {
         "ApiName": {complete.resource(f"{GW}module.api[0].aws_api_gateway_rest_api.this")["name"]},
@@ -152,11 +152,12 @@ def test_every_alarm_reads_a_documented_or_emitted_metric_of_a_planned_resource(
             ]
         },
     }
-    # The pipelines' metrics: names from the handlers' code, namespace and service as the
-    # handlers compute them from the planned environment.
+    # The pipelines' metrics: names from the handlers' code; the namespace is the planned
+    # POWERTOOLS_METRICS_NAMESPACE, which Powertools reads itself, and the service as the
+    # handlers compute it from the planned environment.
     emitted = {
-        (batch_settings.metrics_namespace, batch_settings.service_name): _emitted("batch_predict"),
-        (actuals_settings.metrics_namespace, _metrics_service_literal("report_actuals")): _emitted(
+        (batch_env["POWERTOOLS_METRICS_NAMESPACE"], batch_settings.service_name): _emitted("batch_predict"),
+        (actuals_env["POWERTOOLS_METRICS_NAMESPACE"], _metrics_service_literal("report_actuals")): _emitted(
             "report_actuals"
         ),
     }

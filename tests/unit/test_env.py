@@ -1,65 +1,55 @@
+import json
+
 import pytest
 
-from mlgw.env import (
-    SettingsError,
-    env_bool,
-    env_choice,
-    env_float,
-    env_int,
-    env_json,
-    env_prefix,
-    env_str,
-)
+from mlgw.env import Document, SettingsError, load_document
 
 
-def test_env_str_missing_names_the_variable() -> None:
-    with pytest.raises(SettingsError, match=r"^MODEL_URL must be set$"):
-        env_str({}, "MODEL_URL")
-
-
-def test_env_str_default_applies_to_blank() -> None:
-    assert env_str({"X": "  "}, "X", "fallback") == "fallback"
+def test_missing_fields_are_named_with_their_path() -> None:
+    document = Document({"model_call": {}})
+    with pytest.raises(SettingsError, match=r"^MLGW_SETTINGS\.model_call\.max_attempts is missing$"):
+        document.section("model_call").whole("max_attempts")
 
 
 @pytest.mark.parametrize(
-    ("raw", "message"), [("abc", "whole number"), ("0", "at least 1"), ("11", "at most 10")]
+    ("raw", "message"),
+    [
+        ("5", "whole number"),
+        (True, "whole number"),
+        (1.5, "whole number"),
+        (0, "at least 1"),
+        (11, "at most 10"),
+    ],
 )
-def test_env_int_rejects_bad_values(raw: str, message: str) -> None:
-    with pytest.raises(SettingsError, match=f"BATCH_SIZE must be .*{message}"):
-        env_int({"BATCH_SIZE": raw}, "BATCH_SIZE", minimum=1, maximum=10)
+def test_whole_numbers_are_checked(raw: object, message: str) -> None:
+    with pytest.raises(SettingsError, match=f"MLGW_SETTINGS.batch_size must .*{message}"):
+        Document({"batch_size": raw}).whole("batch_size", minimum=1, maximum=10)
 
 
-def test_env_int_and_float_parse() -> None:
-    assert env_int({"N": " 7 "}, "N", minimum=1) == 7
-    assert env_float({"T": "2.5"}, "T", minimum=0.1, maximum=29) == 2.5
-    with pytest.raises(SettingsError, match="T must be at most 29"):
-        env_float({"T": "30"}, "T", maximum=29)
+def test_whole_numbers_written_as_floats_are_accepted() -> None:
+    assert Document({"n": 500.0}).whole("n") == 500
 
 
-@pytest.mark.parametrize(("raw", "expected"), [("true", True), ("0", False), ("", True)])
-def test_env_bool(raw: str, expected: bool) -> None:
-    assert env_bool({"B": raw}, "B", default=True) is expected
+def test_null_is_only_accepted_where_optional() -> None:
+    document = Document({"id_column": None})
+    assert document.opt_text("id_column") is None
+    with pytest.raises(SettingsError, match="must be a non-empty string"):
+        document.text("id_column")
 
 
-def test_env_bool_rejects_other_words() -> None:
-    with pytest.raises(SettingsError, match="B must be true or false"):
-        env_bool({"B": "maybe"}, "B", default=False)
+def test_prefixes_are_normalised() -> None:
+    assert Document({"p": "/batch/in//"}).prefix("p") == "batch/in/"
+    with pytest.raises(SettingsError, match="non-empty key prefix"):
+        Document({"p": "/"}).prefix("p")
 
 
-def test_env_choice() -> None:
-    assert env_choice({"M": "archive"}, "M", ("delete", "archive")) == "archive"
-    with pytest.raises(SettingsError, match="M must be one of delete, archive"):
-        env_choice({"M": "keep"}, "M", ("delete", "archive"))
+def test_choices_and_flags() -> None:
+    assert Document({"c": "skip"}).choice("c", ("reject", "skip")) == "skip"
+    with pytest.raises(SettingsError, match="must be one of reject, skip"):
+        Document({"c": "drop"}).choice("c", ("reject", "skip"))
+    with pytest.raises(SettingsError, match="true or false"):
+        Document({"f": "true"}).flag("f")
 
 
-def test_env_json_reports_position() -> None:
-    assert env_json({"J": '{"a": 1}'}, "J") == {"a": 1}
-    with pytest.raises(SettingsError, match="J must be valid JSON"):
-        env_json({"J": "{oops"}, "J")
-
-
-def test_env_prefix_normalises_slashes() -> None:
-    assert env_prefix({"P": "/batch/in"}, "P") == "batch/in/"
-    assert env_prefix({"P": "batch/in//"}, "P") == "batch/in/"
-    with pytest.raises(SettingsError, match="P must be a non-empty key prefix"):
-        env_prefix({"P": "/"}, "P")
+def test_load_document_reads_the_variable() -> None:
+    assert load_document({"MLGW_SETTINGS": json.dumps({"a": 1})}).whole("a") == 1

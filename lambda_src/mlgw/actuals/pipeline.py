@@ -40,6 +40,7 @@ from mlgw.actuals.csvfile import BadRowLog, Batch, CsvFileError, RowRules, iter_
 from mlgw.actuals.settings import ActualsSettings
 from mlgw.actuals.sinks import Chunk, Sink, Target
 from mlgw.actuals.state import LeaseLost, ProgressState, StateStore
+from mlgw.env import SETTINGS_VARIABLE
 from mlgw.pipeline.events import S3Object
 from mlgw.pipeline.objects import (
     InputFile,
@@ -142,7 +143,11 @@ class Reporter(ObjectPipeline):
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         scope = Scope(
-            settings.bucket, "ACTUALS_BUCKET", settings.prefix, "ACTUALS_PREFIX", settings.output_prefixes
+            settings.bucket,
+            f"{SETTINGS_VARIABLE}.bucket",
+            settings.prefix,
+            f"{SETTINGS_VARIABLE}.prefix",
+            settings.output_prefixes,
         )
         super().__init__(s3, logger, scope, clock)
         self._settings = settings

@@ -42,6 +42,7 @@ from mlgw.batch.records import (
 from mlgw.batch.scoring import IsolationBudget, RetryPolicy, Scored, Scorer, SystemicFailure, batches
 from mlgw.batch.settings import BatchSettings
 from mlgw.batch.transform import Source
+from mlgw.env import SETTINGS_VARIABLE
 from mlgw.pipeline.events import S3Object
 from mlgw.pipeline.objects import (
     NOT_FOUND,
@@ -122,9 +123,9 @@ class BatchPredictor(ObjectPipeline):
     ) -> None:
         scope = Scope(
             settings.bucket,
-            "BATCH_BUCKET",
+            f"{SETTINGS_VARIABLE}.bucket",
             settings.input_prefix,
-            "BATCH_INPUT_PREFIX",
+            f"{SETTINGS_VARIABLE}.input_prefix",
             settings.own_prefixes,
         )
         super().__init__(s3, logger, scope, clock)

@@ -1,8 +1,8 @@
-"""Settings of the batch prediction function, read once per cold start from the environment.
+"""Settings of the batch prediction function, read once per cold start from its settings document.
 
 Everything that could make the function loop (an output prefix inside the input prefix) or send
 requests the endpoint must refuse (a record larger than the payload limit) is rejected here, so a
-misconfiguration fails the first invocation with the variable's name instead of a file later.
+misconfiguration fails the first invocation with the field's name instead of a file later.
 """
 
 from __future__ import annotations
@@ -12,18 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from mlgw.backends.clients import CallBudget
-from mlgw.env import (
-    SettingsError,
-    env_bool,
-    env_float,
-    env_int,
-    env_json,
-    env_opt_str,
-    env_prefix,
-    env_str,
-)
-from mlgw.pipeline.prefixes import check_prefixes, sibling_prefix
-from mlgw.routing import DEFAULT_ROUTE, Route, parse_routes
+from mlgw.env import SETTINGS_VARIABLE, Document, SettingsError, load_document
+from mlgw.pipeline.prefixes import check_prefixes
+from mlgw.routing import Route, parse_routes
 
 MIB = 1024 * 1024
 # SageMaker's transform job names: 63 characters, letters, digits and hyphens, starting and ending
@@ -34,9 +25,6 @@ _COLUMN_NUMBER = re.compile(r"[1-9][0-9]*")
 # header, by at most 5 s more than the computed backoff (botocore/retries/standard.py,
 # ExponentialBackoff: https://github.com/boto/botocore/blob/develop/botocore/retries/standard.py).
 _RETRY_AFTER_EXTRA_SECONDS = 5.0
-# Time kept back, beyond the longest model call, to write the errors object, the report and the
-# output (or abort them) once the last call has returned.
-FINISH_SECONDS = 30.0
 
 
 def call_worst_case_seconds(budget: CallBudget) -> float:
@@ -96,149 +84,145 @@ class BatchSettings:
     stream_bytes_per_second: float
     transform: TransformSettings | None
     model_budget: CallBudget
-    sagemaker_runtime_endpoint_url: str | None
     service_name: str
-    metrics_namespace: str
 
     @property
     def own_prefixes(self) -> dict[str, str]:
-        """Prefixes this function writes to, by the variable that sets them."""
+        """Prefixes this function writes to, by the field that sets them."""
         return {
-            "BATCH_OUTPUT_PREFIX": self.output_prefix,
-            "BATCH_ERROR_PREFIX": self.error_prefix,
-            "BATCH_STAGING_PREFIX": self.staging_prefix,
+            f"{SETTINGS_VARIABLE}.output_prefix": self.output_prefix,
+            f"{SETTINGS_VARIABLE}.error_prefix": self.error_prefix,
+            f"{SETTINGS_VARIABLE}.staging_prefix": self.staging_prefix,
         }
 
 
 def load_settings(env: Mapping[str, str]) -> BatchSettings:
-    input_prefix = env_prefix(env, "BATCH_INPUT_PREFIX")
-    route = _route(env)
-    csv_header = env_bool(env, "BATCH_CSV_HEADER", default=True)
-    features = _names(env, "BATCH_FEATURE_COLUMNS")
-    id_column = env_opt_str(env, "BATCH_ID_COLUMN")
+    document = load_document(env)
+    input_prefix = document.prefix("input_prefix")
+    route = _route(document)
+    csv_header = document.flag("csv_header")
+    features = _names(document, "feature_columns")
+    id_column = document.opt_text("id_column")
+    call = document.section("model_call")
     model_budget = CallBudget(
-        connect_timeout=env_float(env, "MODEL_CONNECT_TIMEOUT_SECONDS", 2.0, minimum=0.1, maximum=60),
-        read_timeout=env_float(env, "MODEL_READ_TIMEOUT_SECONDS", 70.0, minimum=0.1, maximum=600),
-        max_attempts=env_int(env, "MODEL_MAX_ATTEMPTS", 3, minimum=1, maximum=10),
+        connect_timeout=call.number("connect_timeout_seconds", minimum=0.1, maximum=60),
+        read_timeout=call.number("read_timeout_seconds", minimum=0.1, maximum=600),
+        max_attempts=call.whole("max_attempts", minimum=1, maximum=10),
     )
+    retry = document.section("batch_retry")
     settings = BatchSettings(
-        bucket=env_str(env, "BATCH_BUCKET"),
+        bucket=document.text("bucket"),
         input_prefix=input_prefix,
-        output_prefix=env_prefix(env, "BATCH_OUTPUT_PREFIX", sibling_prefix(input_prefix, "output")),
-        error_prefix=env_prefix(env, "BATCH_ERROR_PREFIX", sibling_prefix(input_prefix, "errors")),
+        output_prefix=document.prefix("output_prefix"),
+        error_prefix=document.prefix("error_prefix"),
         # Batch Transform's header-free copies of inputs, job records and raw job outputs.
-        staging_prefix=env_prefix(env, "BATCH_STAGING_PREFIX", sibling_prefix(input_prefix, "staging")),
+        staging_prefix=document.prefix("staging_prefix"),
         route=route,
         csv_header=csv_header,
-        csv_columns=Columns(features, id_column) if csv_header else _positions(features, id_column),
+        csv_columns=Columns(features, id_column) if csv_header else _positions(document, features, id_column),
         json_columns=Columns(features, id_column),
-        prediction_columns=_names(env, "BATCH_PREDICTION_COLUMNS") or ("prediction",),
-        batch_size=env_int(env, "BATCH_SIZE", 500, minimum=1, maximum=100_000),
-        concurrency=env_int(env, "BATCH_CONCURRENCY", 4, minimum=1, maximum=64),
-        max_record_bytes=env_int(
-            env, "BATCH_MAX_RECORD_BYTES", MIB, minimum=1024, maximum=route.max_payload_bytes
-        ),
-        retry_attempts=env_int(env, "BATCH_RETRY_ATTEMPTS", 6, minimum=1, maximum=20),
-        backoff_base=env_float(env, "BATCH_BACKOFF_BASE_SECONDS", 0.5, minimum=0, maximum=60),
-        backoff_max=env_float(env, "BATCH_BACKOFF_MAX_SECONDS", 20.0, minimum=0, maximum=300),
-        isolation_calls=env_int(env, "BATCH_ISOLATION_CALLS", 100, minimum=0, maximum=100_000),
+        prediction_columns=_names(document, "prediction_columns") or ("prediction",),
+        batch_size=document.whole("batch_size", minimum=1, maximum=100_000),
+        concurrency=document.whole("concurrency", minimum=1, maximum=64),
+        max_record_bytes=document.whole("max_record_bytes", minimum=1024, maximum=route.max_payload_bytes),
+        retry_attempts=retry.whole("attempts", minimum=1, maximum=20),
+        backoff_base=retry.number("backoff_base_seconds", minimum=0, maximum=60),
+        backoff_max=retry.number("backoff_max_seconds", minimum=0, maximum=300),
+        isolation_calls=document.whole("isolation_calls", minimum=0, maximum=100_000),
         # S3 refuses parts below 5 MiB (but the last). The output buffer holds one part, so the
         # smallest is the default: 10,000 of them still allow a 50 GB output.
-        part_bytes=env_int(env, "BATCH_PART_SIZE_MB", 5, minimum=5, maximum=512) * MIB,
-        time_margin=_time_margin(env, model_budget),
-        stream_bytes_per_second=env_float(
-            env, "BATCH_STREAM_BYTES_PER_SECOND", 1_000_000.0, minimum=1, maximum=1e10
-        ),
-        transform=_transform(env),
+        part_bytes=document.whole("part_size_mb", minimum=5, maximum=512) * MIB,
+        time_margin=_time_margin(document, model_budget),
+        stream_bytes_per_second=document.number("stream_bytes_per_second", minimum=1, maximum=1e10),
+        transform=_transform(document),
         model_budget=model_budget,
-        sagemaker_runtime_endpoint_url=env_opt_str(env, "SAGEMAKER_RUNTIME_ENDPOINT_URL"),
-        service_name=env_str(env, "POWERTOOLS_SERVICE_NAME", "batch_predict"),
-        metrics_namespace=env_str(env, "POWERTOOLS_METRICS_NAMESPACE", "MlGateway"),
+        service_name=env.get("POWERTOOLS_SERVICE_NAME", "").strip() or "batch_predict",
     )
-    check_prefixes("BATCH_INPUT_PREFIX", settings.input_prefix, settings.own_prefixes)
+    check_prefixes(document.name("input_prefix"), settings.input_prefix, settings.own_prefixes)
     if settings.transform and not csv_header and id_column is not None and features is None:
         raise SettingsError(
-            "set BATCH_FEATURE_COLUMNS when BATCH_ID_COLUMN is set for headerless CSV and Batch Transform "
-            "is on: the job's input filter must leave the id column out without reading the file first"
+            f"set {document.name('feature_columns')} when {document.name('id_column')} is set for headerless "
+            "CSV and Batch Transform is on: the job's input filter must leave the id column out without "
+            "reading the file first"
         )
     return settings
 
 
-def _time_margin(env: Mapping[str, str], budget: CallBudget) -> float:
+def _time_margin(document: Document, budget: CallBudget) -> float:
     """No model call starts once the margin is reached, but a call started just before it may
     last its worst case, so a smaller margin would let the function run into its timeout."""
     worst = call_worst_case_seconds(budget)
-    margin = env_float(env, "BATCH_TIME_MARGIN_SECONDS", worst + FINISH_SECONDS, minimum=1, maximum=900)
+    name = document.name("time_margin_seconds")
+    margin = document.number("time_margin_seconds", minimum=1, maximum=900)
     if margin < worst:
         raise SettingsError(
-            f"BATCH_TIME_MARGIN_SECONDS ({margin:g} s) must be at least the worst case of one model "
-            f"call ({worst:g} s: MODEL_MAX_ATTEMPTS x (MODEL_CONNECT_TIMEOUT_SECONDS + "
-            "MODEL_READ_TIMEOUT_SECONDS) plus the retries' backoff): raise the margin, or lower the "
-            "model timeouts or attempts"
+            f"{name} ({margin:g} s) must be at least the worst case of one model call ({worst:g} s: "
+            "model_call.max_attempts x (connect_timeout_seconds + read_timeout_seconds) plus the "
+            "retries' backoff): raise the margin, or lower the model timeouts or attempts"
         )
     return margin
 
 
-def _route(env: Mapping[str, str]) -> Route:
-    """The one route of the shared routing table that scores files; Amazon ML's Predict takes a
-    single record per call, which defeats batching, so it is refused."""
-    name = env_str(env, "BATCH_MODEL_ROUTE", DEFAULT_ROUTE)
+def _route(document: Document) -> Route:
+    """The one route of the routing table that scores files; Amazon ML's Predict takes a single
+    record per call, which defeats batching, so it is refused."""
+    name = document.text("model_route")
+    where = document.name("route")
     table = parse_routes(
-        env_json(env, "MODELS_JSON"),
-        default_endpoint_name=env_opt_str(env, "DEFAULT_ENDPOINT_NAME"),
-        source="MODELS_JSON",
+        {name: document.section("route").raw_fields()}, default_endpoint_name=None, source=where
     )
     route = table.get(name)
     if route is None:
-        raise SettingsError(f"BATCH_MODEL_ROUTE {name!r} is not a route of MODELS_JSON")
+        raise SettingsError(f"{where} is not a route")
     if route.backend == "amazon-ml":
-        raise SettingsError(f"BATCH_MODEL_ROUTE {name!r} is an amazon-ml route: it scores one record a call")
+        raise SettingsError(
+            f"{document.name('model_route')} {name!r} is an amazon-ml route: it scores one record a call"
+        )
     return route
 
 
-def _names(env: Mapping[str, str], name: str) -> tuple[str, ...] | None:
-    raw = env_opt_str(env, name)
-    if raw is None:
+def _names(document: Document, key: str) -> tuple[str, ...] | None:
+    names = document.texts(key)
+    if not names:
         return None
-    names = tuple(part.strip() for part in raw.split(","))
-    if not all(names) or len(set(names)) != len(names):
-        raise SettingsError(f"{name} must be a comma-separated list of distinct names, got {raw!r}")
-    return names
+    if not all(name.strip() for name in names) or len(set(names)) != len(names):
+        raise SettingsError(f"{document.name(key)} must list distinct, non-empty names, got {list(names)!r}")
+    return tuple(name.strip() for name in names)
 
 
-def _positions(features: tuple[str, ...] | None, id_column: str | None) -> Columns:
+def _positions(document: Document, features: tuple[str, ...] | None, id_column: str | None) -> Columns:
     """Without a header, columns can only be named by their 1-based position."""
 
-    def position(name: str, value: str) -> int:
+    def position(key: str, value: str) -> int:
         if not _COLUMN_NUMBER.fullmatch(value):
             raise SettingsError(
-                f"{name} must name columns by 1-based position when BATCH_CSV_HEADER is false, got {value!r}"
+                f"{document.name(key)} must name columns by 1-based position when "
+                f"{document.name('csv_header')} is false, got {value!r}"
             )
         return int(value) - 1
 
     return Columns(
-        tuple(position("BATCH_FEATURE_COLUMNS", item) for item in features) if features else None,
-        position("BATCH_ID_COLUMN", id_column) if id_column is not None else None,
+        tuple(position("feature_columns", item) for item in features) if features else None,
+        position("id_column", id_column) if id_column is not None else None,
     )
 
 
-def _transform(env: Mapping[str, str]) -> TransformSettings | None:
-    model_name = env_opt_str(env, "BATCH_TRANSFORM_MODEL_NAME")
-    if model_name is None:
+def _transform(document: Document) -> TransformSettings | None:
+    transform = document.opt_section("transform")
+    if transform is None:
         return None
-    prefix = env_str(env, "BATCH_TRANSFORM_JOB_PREFIX", "batch")
+    prefix = transform.text("job_name_prefix")
     if not _JOB_PREFIX.fullmatch(prefix):
         raise SettingsError(
-            "BATCH_TRANSFORM_JOB_PREFIX must be 1-46 lower-case letters, digits and hyphens, starting and "
-            "ending with a letter or digit, "
-            f"got {prefix!r}"
+            f"{transform.name('job_name_prefix')} must be 1-46 lower-case letters, digits and hyphens, "
+            f"starting and ending with a letter or digit, got {prefix!r}"
         )
     return TransformSettings(
-        model_name=model_name,
-        min_bytes=env_int(env, "BATCH_TRANSFORM_MIN_BYTES", 512 * MIB, minimum=1),
-        instance_type=env_str(env, "BATCH_TRANSFORM_INSTANCE_TYPE", "ml.m5.xlarge"),
-        instance_count=env_int(env, "BATCH_TRANSFORM_INSTANCE_COUNT", 1, minimum=1, maximum=100),
-        max_payload_mb=env_int(env, "BATCH_TRANSFORM_MAX_PAYLOAD_MB", 6, minimum=1, maximum=100),
+        model_name=transform.text("model_name"),
+        min_bytes=transform.whole("min_bytes", minimum=1),
+        instance_type=transform.text("instance_type"),
+        instance_count=transform.whole("instance_count", minimum=1, maximum=100),
+        max_payload_mb=transform.whole("max_payload_mb", minimum=1, maximum=100),
         job_name_prefix=prefix,
-        kms_key_id=env_opt_str(env, "BATCH_TRANSFORM_KMS_KEY_ID"),
+        kms_key_id=transform.opt_text("kms_key_id"),
     )

@@ -236,7 +236,7 @@ def read_header_line(s3: Any, source: Source, *, limit: int) -> bytes:
     if end < 0:
         if source.size <= limit:
             raise FileRejected("the file holds a header line and no data rows")
-        raise FileRejected(f"no header line within the first {limit} bytes (BATCH_MAX_RECORD_BYTES)")
+        raise FileRejected(f"no header line within the first {limit} bytes (MLGW_SETTINGS.max_record_bytes)")
     line = head[: end + 1]
     if line.count(b'"') % 2:
         raise FileRejected(

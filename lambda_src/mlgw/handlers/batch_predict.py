@@ -50,15 +50,11 @@ class Runtime:
 def build_runtime(settings: BatchSettings) -> Runtime:
     connections = settings.concurrency + 4
     s3 = boto3.client("s3", config=Config(max_pool_connections=connections, **_AWS_TIMEOUTS))
-    models = build_model_clients(
-        settings.model_budget,
-        retry_after=1,
-        sagemaker_runtime_endpoint_url=settings.sagemaker_runtime_endpoint_url,
-        max_connections=connections,
-    )
+    models = build_model_clients(settings.model_budget, retry_after=1, max_connections=connections)
     sagemaker = boto3.client("sagemaker", config=Config(**_AWS_TIMEOUTS)) if settings.transform else None
     predictor = BatchPredictor(settings, s3, models.backend_for(settings.route), logger, sagemaker=sagemaker)
-    metrics = Metrics(namespace=settings.metrics_namespace, service=settings.service_name)
+    # The namespace is Powertools' own POWERTOOLS_METRICS_NAMESPACE, which the module sets.
+    metrics = Metrics(service=settings.service_name)
     completion = TransformCompletion(settings, s3, sagemaker, logger) if sagemaker is not None else None
     return Runtime(settings, predictor, metrics, completion)
 

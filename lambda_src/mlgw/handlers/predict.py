@@ -37,10 +37,10 @@ def _load() -> PredictSettings | SettingsError:
 _LOADED = _load()
 SETTINGS = _LOADED if isinstance(_LOADED, PredictSettings) else None
 _SERVICE_NAME = SETTINGS.service_name if SETTINGS else "predict"
-_NAMESPACE = SETTINGS.metrics_namespace if SETTINGS else "MlGateway"
 
 logger = Logger(service=_SERVICE_NAME)
-metrics = Metrics(namespace=_NAMESPACE, service=_SERVICE_NAME)
+# The namespace is Powertools' own POWERTOOLS_METRICS_NAMESPACE, which the module sets.
+metrics = Metrics(service=_SERVICE_NAME)
 
 
 class PowertoolsMetrics:
@@ -56,7 +56,6 @@ class PowertoolsMetrics:
             name="Errors",
             unit=MetricUnit.Count,
             value=1,
-            namespace=_NAMESPACE,
             default_dimensions={"service": _SERVICE_NAME, "route": route, "kind": error_kind},
         ):
             pass
@@ -65,9 +64,7 @@ class PowertoolsMetrics:
 def _route_source(settings: PredictSettings) -> RouteSource:
     if settings.inline_routes is not None:
         return StaticRoutes(settings.inline_routes)
-    ssm = boto3.client(
-        "ssm", config=PARAMETER_BUDGET.botocore_config(), endpoint_url=settings.ssm_endpoint_url
-    )
+    ssm = boto3.client("ssm", config=PARAMETER_BUDGET.botocore_config())
     return ParameterRoutes(
         ssm,
         str(settings.models_parameter),
@@ -81,7 +78,6 @@ CLIENTS = (
     build_model_clients(
         SETTINGS.model_budget,
         retry_after=SETTINGS.retry_after,
-        sagemaker_runtime_endpoint_url=SETTINGS.sagemaker_runtime_endpoint_url,
     )
     if SETTINGS
     else None

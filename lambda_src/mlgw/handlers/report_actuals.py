@@ -84,7 +84,8 @@ def build_runtime(settings: ActualsSettings) -> Runtime:
             grace=settings.time_margin / 2,
         )
         sinks.append(DataRobotSink(api))
-    metrics = Metrics(namespace=settings.metrics_namespace, service="report_actuals")
+    # The namespace is Powertools' own POWERTOOLS_METRICS_NAMESPACE, which the module sets.
+    metrics = Metrics(service="report_actuals")
     return Runtime(settings, Reporter(settings, s3, sinks, logger), metrics)
 
 

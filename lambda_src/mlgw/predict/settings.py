@@ -1,4 +1,4 @@
-"""Settings of the prediction function, read once per container from its environment."""
+"""Settings of the prediction function, read once per container from its settings document."""
 
 from __future__ import annotations
 
@@ -6,15 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from mlgw.backends.clients import CallBudget
-from mlgw.env import (
-    SettingsError,
-    env_bool,
-    env_float,
-    env_int,
-    env_json,
-    env_opt_str,
-    env_str,
-)
+from mlgw.env import SettingsError, load_document
 from mlgw.routing import RouteTable, parse_routes
 
 # API Gateway ends every integration after 29 s; one second is left for Lambda itself and for
@@ -32,12 +24,9 @@ class PredictSettings:
     default_endpoint_name: str | None
     model_budget: CallBudget
     retry_after: int
-    sagemaker_runtime_endpoint_url: str | None
-    ssm_endpoint_url: str | None
     tracing: bool
     log_bodies: bool
     service_name: str
-    metrics_namespace: str
 
     def worst_case_seconds(self) -> float:
         table = PARAMETER_BUDGET.worst_case_seconds() if self.models_parameter else 0.0
@@ -45,40 +34,41 @@ class PredictSettings:
 
 
 def load_settings(env: Mapping[str, str]) -> PredictSettings:
-    models_json = env_opt_str(env, "MODELS_JSON")
-    models_parameter = env_opt_str(env, "MODELS_PARAMETER_NAME")
-    if (models_json is None) == (models_parameter is None):
-        raise SettingsError("set exactly one of MODELS_JSON and MODELS_PARAMETER_NAME")
-    default_endpoint_name = env_opt_str(env, "DEFAULT_ENDPOINT_NAME")
-    inline_routes = None
-    if models_json is not None:
-        inline_routes = parse_routes(
-            env_json(env, "MODELS_JSON"), default_endpoint_name=default_endpoint_name, source="MODELS_JSON"
+    document = load_document(env)
+    models = document.raw("models")
+    parameter = document.opt_section("models_parameter")
+    if (models is None) == (parameter is None):
+        raise SettingsError(
+            f"set exactly one of {document.name('models')} and {document.name('models_parameter')}"
         )
+    default_endpoint_name = document.opt_text("default_endpoint_name")
+    inline_routes = None
+    if models is not None:
+        inline_routes = parse_routes(
+            models, default_endpoint_name=default_endpoint_name, source=document.name("models")
+        )
+    call = document.section("model_call")
     settings = PredictSettings(
         inline_routes=inline_routes,
-        models_parameter=models_parameter,
-        models_cache_ttl=env_int(env, "MODELS_CACHE_TTL_SECONDS", 60, minimum=1, maximum=3600),
+        models_parameter=parameter.text("name") if parameter else None,
+        models_cache_ttl=parameter.whole("cache_ttl_seconds", minimum=1, maximum=3600) if parameter else 0,
         default_endpoint_name=default_endpoint_name,
         model_budget=CallBudget(
-            connect_timeout=env_float(env, "MODEL_CONNECT_TIMEOUT_SECONDS", 2.0, minimum=0.1, maximum=10),
-            read_timeout=env_float(env, "MODEL_READ_TIMEOUT_SECONDS", 8.0, minimum=0.1, maximum=27),
-            max_attempts=env_int(env, "MODEL_MAX_ATTEMPTS", 2, minimum=1, maximum=5),
+            connect_timeout=call.number("connect_timeout_seconds", minimum=0.1, maximum=10),
+            read_timeout=call.number("read_timeout_seconds", minimum=0.1, maximum=27),
+            max_attempts=call.whole("max_attempts", minimum=1, maximum=5),
         ),
-        retry_after=env_int(env, "RETRY_AFTER_SECONDS", 1, minimum=1, maximum=300),
-        sagemaker_runtime_endpoint_url=env_opt_str(env, "SAGEMAKER_RUNTIME_ENDPOINT_URL"),
-        ssm_endpoint_url=env_opt_str(env, "SSM_ENDPOINT_URL"),
-        tracing=env_bool(env, "TRACING_ENABLED", default=False),
-        log_bodies=env_bool(env, "LOG_REQUEST_BODIES", default=False),
-        service_name=env_str(env, "POWERTOOLS_SERVICE_NAME", "predict"),
-        metrics_namespace=env_str(env, "POWERTOOLS_METRICS_NAMESPACE", "MlGateway"),
+        retry_after=document.whole("retry_after_seconds", minimum=1, maximum=300),
+        # Set by the module on every function (modules/lambda-function), read by Powertools too.
+        tracing=env.get("TRACING_ENABLED", "false").strip().lower() == "true",
+        log_bodies=document.flag("log_request_bodies"),
+        service_name=env.get("POWERTOOLS_SERVICE_NAME", "").strip() or "predict",
     )
     worst = settings.worst_case_seconds()
     if worst > MAX_WORST_CASE_SECONDS:
         raise SettingsError(
-            f"MODEL_CONNECT_TIMEOUT_SECONDS, MODEL_READ_TIMEOUT_SECONDS and MODEL_MAX_ATTEMPTS allow "
-            f"{worst:.1f} s in the worst case (including the routing-table read when "
-            f"MODELS_PARAMETER_NAME is set); lower them to stay within {MAX_WORST_CASE_SECONDS:.0f} s "
-            f"under API Gateway's 29 s limit"
+            f"{call.path} allows {worst:.1f} s in the worst case (including the routing-table read "
+            f"when {document.name('models_parameter')} is set); lower the timeouts or attempts to stay "
+            f"within {MAX_WORST_CASE_SECONDS:.0f} s under API Gateway's 29 s limit"
         )
     return settings

@@ -11,6 +11,7 @@ from urllib.parse import quote_plus
 
 import boto3
 import pytest
+import settings_documents
 from actuals_fake_api import FakeActualsApi
 
 from mlgw.actuals.settings import ActualsSettings, load_settings
@@ -59,6 +60,17 @@ def eventbridge_event(key: str) -> dict[str, Any]:
     return event
 
 
+def sibling_prefixes(prefix: str) -> dict[str, str]:
+    """The output prefixes the module puts next to a trigger prefix."""
+    base = prefix.rstrip("/")
+    return {
+        "processed_prefix": f"{base}-processed/",
+        "failed_prefix": f"{base}-failed/",
+        "state_prefix": f"{base}-state/",
+        "ground_truth_prefix": f"{base}-ground-truth/",
+    }
+
+
 def csv_text(count: int, *, start: int = 0, header: str = "associationId,actualValue") -> str:
     lines = [header] + [f"id-{index:06d},{index % 7}" for index in range(start, start + count)]
     return "\r\n".join(lines) + "\r\n"
@@ -75,27 +87,37 @@ class Harness:
         secrets = boto3.client("secretsmanager", region_name="us-east-1")
         self.secrets = secrets
         self.secret_arn = secrets.create_secret(Name="churn/actuals-token", SecretString=TOKEN)["ARN"]
-        self.env: dict[str, str] = {
-            "ACTUALS_BUCKET": BUCKET,
-            "ACTUALS_PREFIX": PREFIX,
-            "ACTUALS_API_URL": api.url,
-            "ACTUALS_TOKEN_SECRET_ARN": self.secret_arn,
-            "ACTUALS_REPORT_ROWS": "10",
-            "ACTUALS_BACKOFF_BASE_SECONDS": "0.001",
-            "ACTUALS_BACKOFF_MAX_SECONDS": "0.01",
-            "ACTUALS_POLL_INTERVAL_SECONDS": "0.001",
-            "ACTUALS_POLL_MAX_INTERVAL_SECONDS": "0.005",
-            "ACTUALS_HTTP_READ_TIMEOUT": "2",
-            "ACTUALS_HTTP_MAX_RETRIES": "3",
-            "ACTUALS_TIME_MARGIN_SECONDS": "1",
+        self.env: dict[str, str] = {"ACTUALS_TOKEN_SECRET_ARN": self.secret_arn}
+        # Powertools reads the metrics namespace from the environment, where the module sets it.
+        monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "MlGateway")
+        # The module's defaults, made quick: short backoff, polls and margin, small requests.
+        self.fields: dict[str, Any] = {
+            "bucket": BUCKET,
+            "prefix": PREFIX,
+            **sibling_prefixes(PREFIX),
+            "ground_truth_bucket": BUCKET,
+            "api_url": api.url,
+            "report_rows": 10,
+            "http": {
+                "backoff_base_seconds": 0.001,
+                "backoff_max_seconds": 0.01,
+                "read_timeout_seconds": 2,
+                "max_retries": 3,
+            },
+            "status_poll": {"interval_seconds": 0.001, "max_interval_seconds": 0.005},
+            "time_margin_seconds": 1,
         }
 
-    def settings(self, **overrides: str) -> ActualsSettings:
-        return load_settings({**self.env, **overrides})
+    def environment(self, **fields: Any) -> dict[str, str]:
+        merged = settings_documents.document(settings_documents.ACTUALS, **self.fields)
+        return {**self.env, **settings_documents.environment(merged, **fields)}
 
-    def use(self, **overrides: str) -> report_actuals.Runtime:
-        """Build the runtime exactly as a cold start would, with these settings."""
-        current = report_actuals.build_runtime(self.settings(**overrides))
+    def settings(self, **fields: Any) -> ActualsSettings:
+        return load_settings(self.environment(**fields))
+
+    def use(self, **fields: Any) -> report_actuals.Runtime:
+        """Build the runtime exactly as a cold start would, with these settings fields."""
+        current = report_actuals.build_runtime(self.settings(**fields))
         self.monkeypatch.setattr(report_actuals, "runtime", lambda: current)
         return current
 

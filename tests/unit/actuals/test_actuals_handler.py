@@ -62,7 +62,7 @@ def test_happy_path_delivers_every_row_once_in_bounded_chunks_then_deletes(harne
 
 
 def test_no_request_exceeds_report_rows(harness: Harness) -> None:
-    harness.use(ACTUALS_REPORT_ROWS="7", ACTUALS_MAX_IN_FLIGHT="3")
+    harness.use(report_rows=7, max_in_flight=3)
     harness.put(KEY, csv_text(50))
 
     harness.invoke(s3_event(KEY))
@@ -72,7 +72,7 @@ def test_no_request_exceeds_report_rows(harness: Harness) -> None:
 
 
 def test_archive_mode_moves_the_input_under_the_processed_prefix(harness: Harness) -> None:
-    harness.use(ACTUALS_ON_SUCCESS="archive")
+    harness.use(on_success="archive")
     harness.put(KEY, csv_text(3))
 
     harness.invoke(s3_event(KEY))
@@ -83,7 +83,7 @@ def test_archive_mode_moves_the_input_under_the_processed_prefix(harness: Harnes
 
 @pytest.mark.parametrize("name", ["report é 2024.csv", "a+b c.csv", "数据 (1).csv", "x%2By.csv"])
 def test_keys_with_spaces_plus_signs_and_non_ascii(harness: Harness, name: str) -> None:
-    harness.use(ACTUALS_ON_SUCCESS="archive")
+    harness.use(on_success="archive")
     key = f"{PREFIX}{DEPLOYMENT}/{name}"
     harness.put(key, csv_text(4))
 
@@ -149,7 +149,7 @@ def test_resumes_after_a_crash_without_resending_accepted_chunks(
 ) -> None:
     # Given an invocation that dies abruptly after the service took its third chunk,
     # just before or just after the status URL of that chunk was written
-    harness.use(ACTUALS_MAX_IN_FLIGHT="1")
+    harness.use(max_in_flight=1)
     harness.put(KEY, csv_text(55))
 
     class Crash(BaseException):
@@ -187,7 +187,7 @@ def test_resumes_after_a_crash_without_resending_accepted_chunks(
 
 
 def test_running_out_of_time_saves_progress_and_a_later_invocation_continues(harness: Harness) -> None:
-    harness.use(ACTUALS_MAX_IN_FLIGHT="1")
+    harness.use(max_in_flight=1)
     harness.put(KEY, csv_text(45))
     harness.api.latency = 0.05  # a chunk takes 150 ms: the 0.3 s left cannot cover five
     budget = {"left": 1.5}
@@ -211,7 +211,7 @@ def test_running_out_of_time_saves_progress_and_a_later_invocation_continues(har
 
 
 def test_transient_failures_keep_the_file_until_attempts_run_out(harness: Harness) -> None:
-    harness.use(ACTUALS_MAX_ATTEMPTS="2", ACTUALS_MAX_IN_FLIGHT="1")
+    harness.use(max_attempts=2, max_in_flight=1)
     harness.put(KEY, csv_text(15))
     harness.api.faults.extend([Fault(503)] * 4)
 
@@ -249,7 +249,7 @@ def test_refused_chunk_moves_the_file_to_failed_with_the_response_text(harness: 
 
 
 def test_accepted_chunks_of_a_failed_file_are_remembered_for_a_redrive(harness: Harness) -> None:
-    harness.use(ACTUALS_MAX_IN_FLIGHT="1")
+    harness.use(max_in_flight=1)
     harness.put(KEY, csv_text(25))
 
     def refuse_the_next_chunk(deployment_id: str, rows: list) -> None:
@@ -273,7 +273,7 @@ def test_accepted_chunks_of_a_failed_file_are_remembered_for_a_redrive(harness: 
 
 
 def test_bad_rows_reject_the_whole_file_before_anything_is_sent(harness: Harness) -> None:
-    harness.use(ACTUALS_BAD_ROWS_IN_REPORT="2")
+    harness.use(bad_rows_in_report=2)
     body = "associationId,actualValue\nok-1,1\n,2\nok-3,\nok-4,4\n" + "x" * 129 + ",5\n"
     harness.put(KEY, body)
 
@@ -305,7 +305,7 @@ def test_values_are_numbers_only_for_a_regression_deployment_asked_once_per_file
     harness: Harness, target_type: str | None, expected: list[object]
 ) -> None:
     harness.api.target_type = target_type
-    harness.use(ACTUALS_REPORT_ROWS="2")
+    harness.use(report_rows=2)
     harness.put(KEY, "associationId,actualValue\na,007\nb,1.0\nc,1e3\nd,-2\n")
 
     harness.invoke(s3_event(KEY))
@@ -344,7 +344,7 @@ def test_a_refused_deployment_lookup_leaves_the_values_as_written(harness: Harne
 
 
 def test_skip_mode_delivers_the_good_rows_and_reports_the_skipped_ones(harness: Harness) -> None:
-    harness.use(ACTUALS_BAD_ROWS="skip")
+    harness.use(bad_rows="skip")
     harness.put(KEY, "associationId,actualValue\nok-1,1\n,2\nok-3,3\n")
 
     result = harness.invoke(s3_event(KEY))
@@ -431,7 +431,7 @@ def test_keys_outside_the_trigger_or_under_own_outputs_are_refused_untouched(
 def test_no_failure_path_deletes_the_input(
     harness: Harness, monkeypatch: pytest.MonkeyPatch, setup: str
 ) -> None:
-    harness.use(ACTUALS_MAX_ATTEMPTS="1")
+    harness.use(max_attempts=1)
     key = f"{PREFIX}bad-id/x.csv" if setup == "bad_key" else KEY
     body = "associationId,actualValue\n,1\n" if setup == "bad_row" else csv_text(25)
     harness.put(key, body)
@@ -519,7 +519,7 @@ def test_every_handler_keeps_botocore_wire_logging_off_at_a_debug_log_level() ->
 
 
 def test_model_monitor_sink_writes_ground_truth_json_lines(harness: Harness) -> None:
-    harness.use(ACTUALS_SINKS="model-monitor,datarobot", ACTUALS_GROUND_TRUTH_ENDPOINT="churn-prod")
+    harness.use(sinks=["model-monitor", "datarobot"], ground_truth_endpoint="churn-prod")
     harness.put(
         KEY, "associationId,actualValue\nevt-1,1\nevt-2,cat\n" + csv_text(9, header="").lstrip("\r\n")
     )
@@ -551,7 +551,7 @@ def test_model_monitor_sink_writes_ground_truth_json_lines(harness: Harness) -> 
 def test_model_monitor_ground_truth_quotes_labels_and_refuses_ids_it_could_never_merge(
     harness: Harness,
 ) -> None:
-    harness.use(ACTUALS_SINKS="model-monitor", ACTUALS_BAD_ROWS="skip")
+    harness.use(sinks=["model-monitor"], bad_rows="skip")
     harness.put(
         KEY,
         "associationId,actualValue\n"
@@ -578,7 +578,7 @@ def test_model_monitor_ground_truth_quotes_labels_and_refuses_ids_it_could_never
 def test_cold_start_reads_settings_from_the_environment(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name, value in harness.env.items():
+    for name, value in harness.environment().items():
         monkeypatch.setenv(name, value)
     report_actuals.runtime.cache_clear()
     harness.put(KEY, csv_text(3))
@@ -637,7 +637,7 @@ def test_without_a_spool_the_file_is_validated_then_read_again_to_send(
     # Given a clean file of 25 rows (about 300 bytes of CSV, 1 KB once encoded)
     body = csv_text(25)
     if case == "spool off":
-        harness.use(ACTUALS_SPOOL_LIMIT_MB="0")
+        harness.use(spool_limit_mb=0)
     elif case == "file larger than the limit":
         use_spool_limit(harness, monkeypatch, len(body) - 1)
     elif case == "spool outgrows the limit":
@@ -661,11 +661,11 @@ def test_without_a_spool_the_file_is_validated_then_read_again_to_send(
     assert harness.object_keys() == []
 
 
-@pytest.mark.parametrize("spool_mb", ["0", "256"])
+@pytest.mark.parametrize("spool_mb", [0, 256])
 def test_a_bad_row_after_good_chunks_sends_nothing_with_or_without_a_spool(
-    harness: Harness, spool_mb: str
+    harness: Harness, spool_mb: int
 ) -> None:
-    harness.use(ACTUALS_SPOOL_LIMIT_MB=spool_mb)
+    harness.use(spool_limit_mb=spool_mb)
     body = csv_text(35) + "late,\n" + csv_text(5, start=35, header="").lstrip("\r\n")
     harness.put(KEY, body)
 
@@ -681,7 +681,7 @@ def test_a_bad_row_after_good_chunks_sends_nothing_with_or_without_a_spool(
 def test_a_file_replaced_between_the_two_reads_is_not_half_sent(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    harness.use(ACTUALS_SPOOL_LIMIT_MB="0")
+    harness.use(spool_limit_mb=0)
     harness.put(KEY, csv_text(25))
     s3 = report_actuals.runtime().reporter._s3
     original = s3.get_object
@@ -708,9 +708,8 @@ def test_the_next_request_leaves_while_written_statuses_are_polled_within_the_wi
 ) -> None:
     # Given requests taking 30 ms, ingestion that takes a few 20 ms polls, and two request slots
     harness.use(
-        ACTUALS_MAX_IN_FLIGHT="2",
-        ACTUALS_POLL_INTERVAL_SECONDS="0.02",
-        ACTUALS_POLL_MAX_INTERVAL_SECONDS="0.02",
+        max_in_flight=2,
+        status_poll={"interval_seconds": 0.02, "max_interval_seconds": 0.02},
     )
     harness.api.running_polls = 2
     harness.put(KEY, csv_text(100))
@@ -739,7 +738,7 @@ def test_the_next_request_leaves_while_written_statuses_are_polled_within_the_wi
 def test_mlgw_redrive_actuals_failed_moves_the_file_back_and_the_state_resumes_it(harness: Harness) -> None:
     from mlgw_client.redrive import move_back
 
-    harness.use(ACTUALS_MAX_IN_FLIGHT="1")
+    harness.use(max_in_flight=1)
     harness.put(KEY, csv_text(25))
 
     def refuse_the_next_chunk(deployment_id: str, rows: list) -> None:

@@ -15,11 +15,12 @@ from urllib.parse import quote_plus
 
 import boto3
 import pytest
+import settings_documents
 from batch_fake_model import FakeSageMakerRuntime
 
-from mlgw.backends.clients import build_model_clients
+from mlgw.backends.clients import CallBudget, build_model_clients
 from mlgw.batch.pipeline import BatchPredictor
-from mlgw.batch.settings import load_settings
+from mlgw.batch.settings import call_worst_case_seconds, load_settings
 from mlgw.pipeline.objects import Invocation
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -44,6 +45,24 @@ class FakeContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return self.remaining_ms
+
+
+def batch_fields(base: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
+    """`base` (the module's default batch document) with these fields, sections merged; the time
+    margin follows model_call as the module's default does, unless it is given."""
+    route = fields.pop("route", None)  # a route is replaced whole, never merged
+    document = settings_documents.document(base or settings_documents.BATCH, **fields)
+    if route is not None:
+        document["route"] = route
+    if "time_margin_seconds" not in fields and (base is None or "model_call" in fields):
+        call = document["model_call"]
+        budget = CallBudget(
+            call["connect_timeout_seconds"], call["read_timeout_seconds"], call["max_attempts"]
+        )
+        document["time_margin_seconds"] = call_worst_case_seconds(budget) + 30
+    if isinstance(document["transform"], dict):
+        document["transform"] = {**settings_documents.TRANSFORM, **document["transform"]}
+    return document
 
 
 def load_event(name: str) -> dict[str, Any]:
@@ -79,28 +98,33 @@ class Harness:
         self.monkeypatch = monkeypatch
         self.s3 = boto3.client("s3", region_name="us-east-1")
         self.s3.create_bucket(Bucket=BUCKET)
-        self.env: dict[str, str] = {
-            "BATCH_BUCKET": BUCKET,
-            "BATCH_INPUT_PREFIX": INPUT,
-            "BATCH_OUTPUT_PREFIX": OUTPUT,
-            "BATCH_ERROR_PREFIX": ERRORS,
-            "BATCH_ID_COLUMN": "id",
-            "BATCH_SIZE": "50",
-            "BATCH_BACKOFF_BASE_SECONDS": "0.01",
-            "MODELS_JSON": json.dumps(CSV_MODEL),
-            "MODEL_MAX_ATTEMPTS": "1",
-            "MODEL_READ_TIMEOUT_SECONDS": "5",
-            "SAGEMAKER_RUNTIME_ENDPOINT_URL": model.url,
-            "POWERTOOLS_LOG_LEVEL": "WARNING",
-        }
+        self.env: dict[str, str] = {"POWERTOOLS_LOG_LEVEL": "WARNING"}
+        self.fields = batch_fields(
+            bucket=BUCKET,
+            input_prefix=INPUT,
+            output_prefix=OUTPUT,
+            error_prefix=ERRORS,
+            id_column="id",
+            batch_size=50,
+            batch_retry={"backoff_base_seconds": 0.01},
+            route=CSV_MODEL["default"],
+            model_call={"max_attempts": 1, "read_timeout_seconds": 5},
+        )
+        # boto3 reads a service's endpoint URL from the environment, as local mode sets it.
+        monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", model.url)
         self.context = FakeContext()
 
-    def configure(self, **env: str) -> None:
-        self.env.update(env)
+    def configure(self, **settings: Any) -> None:
+        """Document fields by name, or the environment variables tests set (POWERTOOLS_*)."""
+        self.env.update({name: value for name, value in settings.items() if name.isupper()})
+        self.fields = batch_fields(self.fields, **{n: v for n, v in settings.items() if not n.isupper()})
+
+    def environment(self) -> dict[str, str]:
+        return {**self.env, **settings_documents.environment(self.fields)}
 
     def handler(self) -> ModuleType:
         """The handler as a new container imports it, under the current environment."""
-        for name, value in self.env.items():
+        for name, value in self.environment().items():
             self.monkeypatch.setenv(name, value)
         self.unload()
         return importlib.import_module(HANDLER)
@@ -113,7 +137,7 @@ class Harness:
 
     def predictor(self, sagemaker: Any = None) -> BatchPredictor:
         """The pipeline without the handler, for tests that inject a client."""
-        settings = load_settings(self.env)
+        settings = load_settings(self.environment())
         clients = build_model_clients(
             settings.model_budget, retry_after=1, sagemaker_runtime_endpoint_url=self.model.url
         )

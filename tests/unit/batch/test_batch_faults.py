@@ -101,7 +101,7 @@ def test_a_long_unclosed_quote_does_not_turn_into_record_too_large_for_the_rows_
     harness: Harness,
 ) -> None:
     # Given a 4 KiB record limit: the open quote reaches the byte limit before the line limit
-    harness.configure(BATCH_MAX_RECORD_BYTES="4096")
+    harness.configure(max_record_bytes=4096)
     rows = ['id-0,"open,1', *csv_rows(2000)]
     harness.put(f"{INPUT}window.csv", csv_file(rows))
 
@@ -214,7 +214,7 @@ def emitted_metrics(output: str) -> list[dict[str, Any]]:
     ids=["header-not-utf8", "missing-id-column", "unsupported-type"],
 )
 def test_a_rejected_file_is_counted_in_the_files_rejected_metric(
-    harness: Harness, capsys: pytest.CaptureFixture[str], key: str, body: bytes, env: dict[str, str]
+    harness: Harness, capsys: pytest.CaptureFixture[str], key: str, body: bytes, env: dict[str, Any]
 ) -> None:
     harness.configure(
         POWERTOOLS_SERVICE_NAME="batch_predict", POWERTOOLS_METRICS_NAMESPACE="MlGateway", **env
@@ -278,7 +278,7 @@ def test_model_5xx_on_every_call_fails_the_invocation(harness: Harness) -> None:
 
 
 def test_a_small_file_whose_only_call_fails_with_5xx_fails_the_invocation(harness: Harness) -> None:
-    harness.configure(BATCH_ISOLATION_CALLS="0")
+    harness.configure(isolation_calls=0)
     harness.model.always = Failure(424, "ModelError", {"OriginalStatusCode": 503})
     harness.put(f"{INPUT}tiny.csv", csv_file(csv_rows(2)))
 
@@ -292,7 +292,7 @@ def test_gateway_errors_of_an_http_model_on_every_call_fail_the_invocation(
     harness: Harness, model: FakeSageMakerRuntime, status: int
 ) -> None:
     route = {"backend": "http", "url": f"{model.url}/endpoints/e/invocations", "content_type": "text/csv"}
-    harness.configure(MODELS_JSON=json.dumps({"default": route}))
+    harness.configure(route=route)
     model.always = Failure(status, "Gateway")
     harness.put(f"{INPUT}gateway.csv", csv_file(csv_rows(400)))
 
@@ -324,7 +324,7 @@ def test_throttling_that_clears_scores_every_row(harness: Harness) -> None:
 
 
 def test_throttling_that_does_not_clear_fails_the_invocation(harness: Harness) -> None:
-    harness.configure(BATCH_RETRY_ATTEMPTS="2")
+    harness.configure(batch_retry={"attempts": 2})
     harness.model.always = Failure(400, "ThrottlingException")
     harness.put(f"{INPUT}throttled.csv", csv_file(csv_rows(100)))
 
@@ -334,7 +334,7 @@ def test_throttling_that_does_not_clear_fails_the_invocation(harness: Harness) -
 
 
 def test_a_model_timeout_fails_the_invocation(harness: Harness) -> None:
-    harness.configure(MODEL_READ_TIMEOUT_SECONDS="0.2")
+    harness.configure(model_call={"read_timeout_seconds": 0.2})
     harness.model.delay = 0.5
     harness.put(f"{INPUT}timeout.csv", csv_file(csv_rows(10)))
 
@@ -463,7 +463,7 @@ def test_an_input_deleted_before_the_output_is_written_leaves_no_output(harness:
 
 def test_deadline_pressure_fails_the_invocation_before_the_margin_with_no_output(harness: Harness) -> None:
     # Given a slow model and barely more time left than the margin the function keeps back
-    harness.configure(BATCH_TIME_MARGIN_SECONDS="10", BATCH_SIZE="10", BATCH_CONCURRENCY="1")
+    harness.configure(time_margin_seconds=10, batch_size=10, concurrency=1)
     harness.model.delay = 0.05
     harness.context.remaining_ms = 10_300
     harness.put(f"{INPUT}late.csv", csv_file(csv_rows(500)))
@@ -477,10 +477,10 @@ def test_deadline_pressure_fails_the_invocation_before_the_margin_with_no_output
 
 
 def test_a_margin_below_the_worst_case_of_one_model_call_fails_every_invocation(harness: Harness) -> None:
-    harness.configure(MODEL_READ_TIMEOUT_SECONDS="70", MODEL_MAX_ATTEMPTS="3", BATCH_TIME_MARGIN_SECONDS="30")
+    harness.configure(time_margin_seconds=30, model_call={"read_timeout_seconds": 70, "max_attempts": 3})
     harness.put(f"{INPUT}x.csv", csv_file(csv_rows(1)))
 
-    with pytest.raises(ValueError, match=r"BATCH_TIME_MARGIN_SECONDS \(30 s\).*\(229 s"):
+    with pytest.raises(ValueError, match=r"MLGW_SETTINGS.time_margin_seconds \(30 s\).*\(229 s"):
         harness.run(notification(f"{INPUT}x.csv"))
     assert harness.model.calls == []
 

@@ -17,7 +17,7 @@ from mlgw.pipeline.events import S3Object
 def test_csv_rows_are_scored_in_batches_and_written_in_input_order(harness: Harness) -> None:
     # Given 1,000 rows, batches of 50 and four workers against a model that takes a while
     harness.model.delay = 0.005
-    harness.configure(BATCH_CONCURRENCY="4")
+    harness.configure(concurrency=4)
     etag = harness.put(f"{INPUT}scores.csv", "id,x,y\n" + "\n".join(csv_rows(1000)) + "\n")
 
     result = harness.run(notification(f"{INPUT}scores.csv"))
@@ -52,12 +52,12 @@ def test_csv_rows_are_scored_in_batches_and_written_in_input_order(harness: Harn
 
 def test_a_multi_megabyte_file_is_streamed_and_its_output_uploaded_in_parts(harness: Harness) -> None:
     # Given a ~14 MB file and 5 MiB output parts, so the output goes up as a multipart upload
-    harness.configure(BATCH_SIZE="2000", BATCH_PART_SIZE_MB="5", BATCH_CONCURRENCY="8")
+    harness.configure(batch_size=2000, part_size_mb=5, concurrency=8)
     count = 200_000
     padding = "p" * 40
     lines = [f"{row},{padding}" for row in csv_rows(count)]
     harness.put(f"{INPUT}big/large.csv", "id,x,y,pad\n" + "\n".join(lines) + "\n")
-    harness.configure(BATCH_FEATURE_COLUMNS="x,y")
+    harness.configure(feature_columns=["x", "y"])
 
     result = harness.run(notification(f"{INPUT}big/large.csv"))
 
@@ -78,9 +78,7 @@ def test_json_lines_records_get_a_prediction_and_keep_every_key(harness: Harness
         json.dumps({"id": f"r{i}", "x": i, "y": 2 * i, "note": "é"}, ensure_ascii=False) for i in range(1, 6)
     ]
     harness.put(f"{INPUT}export-0001", "\n".join(lines) + "\n", ContentType="application/x-ndjson")
-    harness.configure(
-        BATCH_FEATURE_COLUMNS="x,y", MODELS_JSON=json.dumps({"default": {"endpoint_name": "e"}})
-    )
+    harness.configure(feature_columns=["x", "y"], route={"endpoint_name": "e"})
 
     harness.run(notification(f"{INPUT}export-0001"))
 
@@ -180,7 +178,7 @@ def test_bom_and_crlf_are_read_like_plain_utf8(harness: Harness) -> None:
 
 
 def test_a_very_long_line_is_one_row_error_and_memory_is_not_spent_on_it(harness: Harness) -> None:
-    harness.configure(BATCH_MAX_RECORD_BYTES="4096")
+    harness.configure(max_record_bytes=4096)
     long_line = "id-x," + "9" * (3 * 1024 * 1024) + ",1"
     body = "id,x,y\n" + "\n".join([*csv_rows(2), long_line, *csv_rows(2, start=3)]) + "\n"
     harness.put(f"{INPUT}long.csv", body)
@@ -256,7 +254,7 @@ def test_a_model_error_for_one_batch_rejects_only_the_rows_the_model_refuses(har
 
 
 def test_without_isolation_budget_the_whole_refused_batch_is_rejected(harness: Harness) -> None:
-    harness.configure(BATCH_ISOLATION_CALLS="0")
+    harness.configure(isolation_calls=0)
     rows = csv_rows(120)
     rows[60] = "id-61,REJECT,1"
     harness.put(f"{INPUT}no-split.csv", "id,x,y\n" + "\n".join(rows) + "\n")
@@ -306,11 +304,11 @@ def test_an_endpoint_that_is_down_fails_the_invocation_and_leaves_no_output(harn
 
 def test_a_failure_after_parts_were_uploaded_aborts_the_multipart_uploads(harness: Harness) -> None:
     # Given 5 MiB parts and an endpoint that disappears near the end of a ~8 MB file
-    harness.configure(BATCH_SIZE="1000", BATCH_PART_SIZE_MB="5", BATCH_CONCURRENCY="1")
+    harness.configure(batch_size=1000, part_size_mb=5, concurrency=1)
     rows = [f"{row},{'p' * 40}" for row in csv_rows(120_000)]
     rows[-10] = "id-x,VANISH,1," + "p" * 40
     harness.put(f"{INPUT}vanish.csv", "id,x,y,pad\n" + "\n".join(rows) + "\n")
-    harness.configure(BATCH_FEATURE_COLUMNS="x,y")
+    harness.configure(feature_columns=["x", "y"])
     handler = harness.handler()
 
     with pytest.raises(handler.BatchPredictionError, match="BackendRejected"):
@@ -324,7 +322,7 @@ def test_a_failure_after_parts_were_uploaded_aborts_the_multipart_uploads(harnes
 
 
 def test_throttling_that_outlasts_the_retries_is_a_systemic_failure(harness: Harness) -> None:
-    harness.configure(BATCH_RETRY_ATTEMPTS="2")
+    harness.configure(batch_retry={"attempts": 2})
     harness.model.always = Failure(400, "ThrottlingException")
     harness.put(f"{INPUT}slow.csv", "id,x,y\n" + "\n".join(csv_rows(3)) + "\n")
     handler = harness.handler()
@@ -357,7 +355,7 @@ def test_a_file_of_another_type_is_rejected_with_a_report(harness: Harness) -> N
 
 
 def test_a_header_without_the_configured_columns_rejects_the_file(harness: Harness) -> None:
-    harness.configure(BATCH_FEATURE_COLUMNS="x,z")
+    harness.configure(feature_columns=["x", "z"])
     harness.put(f"{INPUT}cols.csv", "id,x,y\nid-1,1,1\n")
 
     result = harness.run(notification(f"{INPUT}cols.csv"))
@@ -368,7 +366,7 @@ def test_a_header_without_the_configured_columns_rejects_the_file(harness: Harne
 
 
 def test_headerless_csv_names_columns_by_position(harness: Harness) -> None:
-    harness.configure(BATCH_CSV_HEADER="false", BATCH_ID_COLUMN="3", BATCH_PREDICTION_COLUMNS="score")
+    harness.configure(csv_header=False, id_column="3", prediction_columns=["score"])
     harness.put(f"{INPUT}plain.csv", "1,2,a\n3,4,b\n")
 
     harness.run(notification(f"{INPUT}plain.csv"))
@@ -380,9 +378,9 @@ def test_headerless_csv_names_columns_by_position(harness: Harness) -> None:
 def test_invalid_settings_fail_every_invocation_naming_the_variable(
     harness: Harness, model: FakeSageMakerRuntime
 ) -> None:
-    harness.configure(BATCH_OUTPUT_PREFIX="batch/in/out/")
+    harness.configure(output_prefix="batch/in/out/")
 
-    with pytest.raises(ValueError, match="BATCH_OUTPUT_PREFIX"):
+    with pytest.raises(ValueError, match=r"MLGW_SETTINGS\.output_prefix"):
         harness.run(notification(f"{INPUT}x.csv"))
     assert model.calls == []
 

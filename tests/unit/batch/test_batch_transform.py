@@ -12,7 +12,6 @@ https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DataProcessing.htm
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import boto3
@@ -35,14 +34,16 @@ CSV_ROUTE = {
         "accept": "text/csv",
     }
 }
-TRANSFORM_ENV = {
-    "MODELS_JSON": json.dumps(CSV_ROUTE),
-    "BATCH_STAGING_PREFIX": STAGING,
-    "BATCH_TRANSFORM_MODEL_NAME": "churn-model-3f2a",
-    "BATCH_TRANSFORM_MIN_BYTES": "1000",
-    "BATCH_TRANSFORM_INSTANCE_TYPE": "ml.c5.2xlarge",
-    "BATCH_TRANSFORM_INSTANCE_COUNT": "2",
-    "BATCH_TRANSFORM_JOB_PREFIX": "churn-batch",
+TRANSFORM_ENV: dict[str, Any] = {
+    "route": CSV_ROUTE["default"],
+    "staging_prefix": STAGING,
+    "transform": {
+        "model_name": "churn-model-3f2a",
+        "min_bytes": 1000,
+        "instance_type": "ml.c5.2xlarge",
+        "instance_count": 2,
+        "job_name_prefix": "churn-batch",
+    },
 }
 
 
@@ -159,8 +160,8 @@ def test_a_small_file_the_time_left_cannot_cover_is_staged_and_assembled_in_one_
 ) -> None:
     # Given a small file (S3 copies ranges only from sources over 5 MB), 1 byte/s and 60 s left
     harness.configure(**TRANSFORM_ENV)
-    harness.configure(BATCH_TRANSFORM_MIN_BYTES="100000000", BATCH_STREAM_BYTES_PER_SECOND="1")
-    harness.configure(BATCH_FEATURE_COLUMNS="x,y")
+    harness.configure(stream_bytes_per_second=1, transform={"min_bytes": 100000000})
+    harness.configure(feature_columns=["x", "y"])
     key = f"{INPUT}small.csv"
     etag = harness.put(key, header_csv(5))
     name = job_name("churn-batch", BUCKET, key, etag, None)
@@ -244,7 +245,7 @@ def test_a_duplicate_event_finds_its_job_and_stages_nothing(harness: Harness) ->
 
 def test_headerless_csv_selects_the_feature_positions(harness: Harness) -> None:
     harness.configure(**TRANSFORM_ENV)
-    harness.configure(BATCH_CSV_HEADER="false", BATCH_ID_COLUMN="1", BATCH_FEATURE_COLUMNS="2,3")
+    harness.configure(csv_header=False, id_column="1", feature_columns=["2", "3"])
     key = f"{INPUT}plain.csv"
     body = "".join(f"{row}\n" for row in csv_rows(100))
     etag = harness.put(key, body)
@@ -265,18 +266,18 @@ def test_headerless_csv_selects_the_feature_positions(harness: Harness) -> None:
     ("env", "text", "reason"),
     [
         (
-            {"MODELS_JSON": json.dumps({"default": {**CSV_ROUTE["default"], "accept": "application/json"}})},
+            {"route": {**CSV_ROUTE["default"], "accept": "application/json"}},
             header_csv(100),
             "must read and answer text/csv",
         ),
-        ({"BATCH_ID_COLUMN": "customer"}, header_csv(100), "header lacks column(s) customer"),
-        ({"BATCH_FEATURE_COLUMNS": "y,x"}, header_csv(100), "in the order the file has them"),
-        ({"BATCH_TRANSFORM_MIN_BYTES": "1"}, "id,x,y\n", "a header line and no data rows"),
+        ({"id_column": "customer"}, header_csv(100), "header lacks column(s) customer"),
+        ({"feature_columns": ["y", "x"]}, header_csv(100), "in the order the file has them"),
+        ({"transform": {"min_bytes": 1}}, "id,x,y\n", "a header line and no data rows"),
         ({}, '"id\nx",y\n' + header_csv(100), "quoted field with a line break"),
     ],
 )
 def test_a_file_the_transform_path_cannot_take_is_rejected_with_the_reason(
-    harness: Harness, env: dict[str, str], text: str, reason: str
+    harness: Harness, env: dict[str, Any], text: str, reason: str
 ) -> None:
     harness.configure(**TRANSFORM_ENV)
     harness.configure(**env)
@@ -307,7 +308,7 @@ def test_staging_objects_never_trigger_the_pipeline(harness: Harness) -> None:
         S3Object(BUCKET, f"{STAGING}in/x/big.csv"), harness.invocation()
     )
     assert outcome.status == "refused"
-    assert "BATCH_STAGING_PREFIX" in outcome.detail["reason"]
+    assert "MLGW_SETTINGS.staging_prefix" in outcome.detail["reason"]
 
 
 @pytest.mark.parametrize(

@@ -13,21 +13,11 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from predict_support import FakeContext, ModelServer
+from predict_support import FakeContext, ModelServer, settings_env
 
 HANDLER_VARS = (
-    "MODELS_JSON",
-    "MODELS_PARAMETER_NAME",
-    "MODELS_CACHE_TTL_SECONDS",
-    "DEFAULT_ENDPOINT_NAME",
-    "MODEL_CONNECT_TIMEOUT_SECONDS",
-    "MODEL_READ_TIMEOUT_SECONDS",
-    "MODEL_MAX_ATTEMPTS",
-    "RETRY_AFTER_SECONDS",
-    "SAGEMAKER_RUNTIME_ENDPOINT_URL",
-    "SSM_ENDPOINT_URL",
+    "MLGW_SETTINGS",
     "TRACING_ENABLED",
-    "LOG_REQUEST_BODIES",
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
 )
@@ -55,13 +45,14 @@ def context() -> FakeContext:
 
 
 @pytest.fixture
-def load_handler(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[dict[str, str]], ModuleType]]:
-    """Import the handler afresh under the given environment, as a new Lambda container would."""
+def load_handler(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[dict[str, Any]], ModuleType]]:
+    """Import the handler afresh with a settings document of the given fields (the rest are the
+    module's defaults), as a new Lambda container would."""
 
-    def load(env: dict[str, str]) -> ModuleType:
+    def load(fields: dict[str, Any]) -> ModuleType:
         for name in HANDLER_VARS:
             monkeypatch.delenv(name, raising=False)
-        for name, value in env.items():
+        for name, value in settings_env(**fields).items():
             monkeypatch.setenv(name, value)
         sys.modules.pop("mlgw.handlers.predict", None)
         return importlib.import_module("mlgw.handlers.predict")

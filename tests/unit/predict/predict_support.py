@@ -12,7 +12,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import settings_documents
+
 EVENTS = Path(__file__).resolve().parents[2] / "events"
+
+
+def settings_document(**fields: Any) -> dict[str, Any]:
+    """The module's default document with some fields replaced (sections merge)."""
+    return settings_documents.document(settings_documents.PREDICT, **fields)
+
+
+def settings_env(**fields: Any) -> dict[str, str]:
+    return settings_documents.environment(settings_documents.PREDICT, **fields)
 
 
 @dataclass

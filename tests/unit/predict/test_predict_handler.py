@@ -18,7 +18,7 @@ from predict_support import FakeContext, ModelServer, Reply, load_event
 REQUEST_ID = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
 LEGACY_ENDPOINT = "https://realtime.machinelearning.us-east-1.amazonaws.com"
 
-Loader = Callable[[dict[str, str]], ModuleType]
+Loader = Callable[[dict[str, Any]], ModuleType]
 LogCapture = Callable[[ModuleType], Callable[[], list[dict[str, Any]]]]
 
 
@@ -48,10 +48,10 @@ def handler(load_handler: Loader, model_server: ModelServer) -> Iterator[ModuleT
     with mock_aws():
         yield load_handler(
             {
-                "MODELS_JSON": table(model_server.url),
-                "DEFAULT_ENDPOINT_NAME": "churn-prod",
-                "MODEL_READ_TIMEOUT_SECONDS": "0.3",
-                "RETRY_AFTER_SECONDS": "4",
+                "models": json.loads(table(model_server.url)),
+                "default_endpoint_name": "churn-prod",
+                "model_call": {"read_timeout_seconds": 0.3},
+                "retry_after_seconds": 4,
             }
         )
 
@@ -464,11 +464,11 @@ def test_unexpected_error_is_500_logged_with_the_request_id(
 
 
 def test_bad_settings_answer_every_request_with_json(load_handler: Loader, capture_logs: LogCapture) -> None:
-    handler = load_handler({"MODELS_JSON": '{"default": {"backend": "sagemaker"}}'})
+    handler = load_handler({"models": {"default": {"backend": "sagemaker"}}})
     logs = capture_logs(handler)
     status, _, body = invoke(handler, load_event("apigw_predict_post_record.json"))
     assert (status, body["code"]) == (500, "ConfigurationError")
-    assert "DEFAULT_ENDPOINT_NAME is not set" in logs()[0]["error"]
+    assert "default_endpoint_name is not set" in logs()[0]["error"]
 
 
 def test_routing_table_from_ssm(load_handler: Loader) -> None:
@@ -476,7 +476,7 @@ def test_routing_table_from_ssm(load_handler: Loader) -> None:
         boto3.client("ssm").put_parameter(
             Name="/churn/models", Type="String", Value=json.dumps({"default": {"endpoint_name": "from-ssm"}})
         )
-        handler = load_handler({"MODELS_PARAMETER_NAME": "/churn/models"})
+        handler = load_handler({"models_parameter": {"name": "/churn/models", "cache_ttl_seconds": 60}})
         with Stubber(handler.CLIENTS.sagemaker_runtime) as stub:
             stub.add_response(
                 "invoke_endpoint",
@@ -494,7 +494,7 @@ def test_routing_table_from_ssm(load_handler: Loader) -> None:
 
 def test_missing_ssm_table_is_a_configuration_error(load_handler: Loader, capture_logs: LogCapture) -> None:
     with mock_aws():
-        handler = load_handler({"MODELS_PARAMETER_NAME": "/churn/missing"})
+        handler = load_handler({"models_parameter": {"name": "/churn/missing", "cache_ttl_seconds": 60}})
         logs = capture_logs(handler)
         status, _, body = invoke(handler, post('{"a": 1}'))
     assert (status, body["code"]) == (500, "ConfigurationError")
@@ -516,7 +516,7 @@ def test_bodies_stay_out_of_logs_by_default(handler: ModuleType, capture_logs: L
 def test_debug_setting_logs_bodies(load_handler: Loader, capture_logs: LogCapture) -> None:
     with mock_aws():
         handler = load_handler(
-            {"MODELS_JSON": table(), "DEFAULT_ENDPOINT_NAME": "e", "LOG_REQUEST_BODIES": "true"}
+            {"models": json.loads(table()), "default_endpoint_name": "e", "log_request_bodies": True}
         )
         logs = capture_logs(handler)
         queue_moto_result("{}")

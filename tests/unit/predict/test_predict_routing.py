@@ -14,7 +14,9 @@ LOG = logging.getLogger("test")
 
 
 def parse(document: Any, default_endpoint: str | None = "churn-prod") -> dict[str, Route]:
-    return dict(parse_routes(document, default_endpoint_name=default_endpoint, source="MODELS_JSON").routes)
+    return dict(
+        parse_routes(document, default_endpoint_name=default_endpoint, source="MLGW_SETTINGS.models").routes
+    )
 
 
 def test_terraform_rendering_with_nulls_parses() -> None:
@@ -136,7 +138,7 @@ def test_invalid_tables_name_the_problem(document: Any, message: str) -> None:
 
 
 def test_sagemaker_route_needs_an_endpoint_somewhere() -> None:
-    with pytest.raises(SettingsError, match="DEFAULT_ENDPOINT_NAME is not set"):
+    with pytest.raises(SettingsError, match="default_endpoint_name is not set"):
         parse({"default": {}}, default_endpoint=None)
 
 

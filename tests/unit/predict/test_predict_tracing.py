@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from predict_support import settings_env
 
 LAMBDA_SRC = Path(__file__).resolve().parents[3] / "lambda_src"
 PROBE = """
@@ -21,7 +22,7 @@ def test_tracer_is_imported_only_when_tracing_is_on(enabled: str, expected: bool
     env = {
         **os.environ,
         "PYTHONPATH": str(LAMBDA_SRC),
-        "MODELS_JSON": '{"default": {"endpoint_name": "e"}}',
+        **settings_env(models={"default": {"endpoint_name": "e"}}),
         "TRACING_ENABLED": enabled,
         # Powertools skips tracing outside Lambda; this makes the probe look like Lambda.
         "LAMBDA_TASK_ROOT": str(tmp_path),
