@@ -358,7 +358,7 @@ class Evaluator:
     def _verdict(self, alarm: Alarm, now: float) -> tuple[str, str] | None:
         symbol, compare = _COMPARISONS[alarm.comparison]
         breaching = considered = 0
-        worst: float | None = None
+        latest: float | None = None  # the most recent breaching value, for the report
         for i in range(alarm.evaluation_periods):
             end = now - i * alarm.period
             value = self._period_value(alarm, end - alarm.period, end)
@@ -372,11 +372,11 @@ class Evaluator:
             considered += 1
             if compare(value, alarm.threshold):
                 breaching += 1
-                worst = value if worst is None else worst
+                latest = value if latest is None else latest
         if considered == 0:
             return None  # missing or ignore with no data: the state stays as it is
         if breaching >= alarm.datapoints_to_alarm:
-            shown = "missing data" if worst is None else f"{alarm.value_label()} = {worst:g}"
+            shown = "missing data" if latest is None else f"{alarm.value_label()} = {latest:g}"
             return (
                 "ALARM",
                 f"{shown} {symbol} {alarm.threshold:g} in {breaching} of the last "
