@@ -60,4 +60,9 @@ module "ml_gateway" {
     bucket  = local.bucket
     api_url = var.actuals_api_url
   }
+
+  # Alarms for every part above, a dashboard and an SNS topic (with a key created for it).
+  # Local mode evaluates the alarms whose metrics it produces (pipelines, functions, the
+  # REST API) and prints ALARM and OK as they would change.
+  monitoring = {}
 }

@@ -22,10 +22,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from mlgw_local.alarms import Evaluator, local_sources
 from mlgw_local.functions import FunctionWorker
 from mlgw_local.gateway import RestApi
 from mlgw_local.helpers import upload_actuals, upload_batch
 from mlgw_local.http import PortInUseError, Request, Response, bind, serve, url_of
+from mlgw_local.metrics import MetricsFile, emf
 from mlgw_local.mlops import ActualsReceiver
 from mlgw_local.models import bundled_models
 from mlgw_local.plan import REPO_ROOT, Function, Gateway, PlanError, Trigger, load_gateway
@@ -95,6 +97,12 @@ def _serve_arguments(parser: argparse.ArgumentParser) -> None:
             default=_env_port(name, default),
             help=f"port of the {what} (default {default}, or $MLGW_LOCAL_{name.upper()}_PORT; 0 = any)",
         )
+    parser.add_argument(
+        "--metrics-file",
+        type=Path,
+        help="where the functions' and the gateway's metrics go, one EMF document a line "
+        "(default: beside the state file, <state file name>-metrics.jsonl)",
+    )
     parser.add_argument(
         "--endpoint",
         action="append",
@@ -188,8 +196,9 @@ def _serve(args: argparse.Namespace) -> int:
     urls["s3"] = aws.url
     secret_arns = aws.create(list(gateway.buckets.values()), dict.fromkeys(gateway.secrets, ACTUALS_TOKEN))
 
+    alarms, metrics = _alarms_and_metrics(gateway, args)
     workers = {
-        name: FunctionWorker(function, _function_environment(function, urls, secret_arns))
+        name: FunctionWorker(function, _function_environment(function, urls, secret_arns), metrics.record)
         for name, function in gateway.functions.items()
     }
     for worker in workers.values():
@@ -202,6 +211,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     if gateway.api is not None:
         api.target = RestApi(gateway, invoke, urls["runtime"], f"{host}:{servers['api'].server_address[1]}")
+        api.metrics = _ApiMetrics(gateway, metrics)
     else:
         api.absent = True
     notifications = Notifications(aws, gateway.triggers, invoke)
@@ -209,11 +219,18 @@ def _serve(args: argparse.Namespace) -> int:
     for server in servers.values():
         serve(server)
 
-    state = _state(gateway, urls, args.example)
+    state = {
+        **_state(gateway, urls, args.example),
+        "metrics_file": str(metrics.path),
+        "alarms": {"evaluated": [a.name for a in alarms.evaluated], "not_evaluated": alarms.skipped},
+    }
     args.state_file.write_text(json.dumps(state, indent=2), encoding="utf-8")
     print(_banner(state, time.monotonic() - started), flush=True)
+    if gateway.alarms:
+        log.info("%s", alarms.summary())
 
     stop = threading.Event()
+    alarms.run(stop)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     stop.wait()
@@ -239,6 +256,7 @@ class _Deferred:
     """The API's handler: its port is bound first, so a taken port fails before anything starts."""
 
     target: RestApi | None = None
+    metrics: _ApiMetrics | None = None
     absent = False
 
     def __call__(self, request: Request) -> Response:
@@ -246,7 +264,54 @@ class _Deferred:
             return Response.json(404, {"message": "the example plans no REST API"})
         if self.target is None:
             return Response.json(503, {"message": "local mode is starting"})
-        return self.target(request)
+        started = time.monotonic()
+        response = self.target(request)
+        if self.metrics is not None:
+            self.metrics.record(request, response, time.monotonic() - started)
+        return response
+
+
+class _ApiMetrics:
+    """The metrics API Gateway publishes for each request to a stage: Count, 4XXError,
+    5XXError and Latency (ms), dimensions ApiName and Stage
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-metrics-and-dimensions.html)."""
+
+    def __init__(self, gateway: Gateway, metrics: MetricsFile) -> None:
+        self._api_name = gateway.api_name
+        self._stages = set(gateway.stages)
+        self._metrics = metrics
+
+    def record(self, request: Request, response: Response, seconds: float) -> None:
+        stage = request.path.lstrip("/").partition("/")[0]
+        if self._api_name is None or stage not in self._stages:
+            return
+        values = {
+            "Count": 1,
+            "4XXError": int(400 <= response.status < 500),
+            "5XXError": int(response.status >= 500),
+            "Latency": round(seconds * 1000, 3),
+        }
+        self._metrics.record([emf("AWS/ApiGateway", {"ApiName": self._api_name, "Stage": stage}, values)])
+
+
+def _alarms_and_metrics(gateway: Gateway, args: argparse.Namespace) -> tuple[Evaluator, MetricsFile]:
+    """The plan's alarms, evaluated on the metrics file every function and the gateway write to.
+    Local mode produces the metrics the handlers publish in their namespaces, Lambda's
+    invocation metrics and the REST API's per-stage metrics (alarms.local_sources)."""
+    namespaces = {
+        f.environment["POWERTOOLS_METRICS_NAMESPACE"]
+        for f in gateway.functions.values()
+        if f.environment.get("POWERTOOLS_METRICS_NAMESPACE")
+    }
+    sources = local_sources(namespaces, gateway.functions, gateway.api_name, gateway.stages)
+    alarms = Evaluator(gateway.alarms, sources, _report_alarm)
+    path = args.metrics_file or args.state_file.with_name(f"{args.state_file.stem}-metrics.jsonl")
+    return alarms, MetricsFile(path, alarms.add)
+
+
+def _report_alarm(change: str) -> None:
+    """An alarm's change of state, on a line of its own: ALARM <name>: why, or OK <name>."""
+    print(change, flush=True)
 
 
 def _function_environment(
@@ -322,6 +387,8 @@ def _banner(state: dict[str, Any], seconds: float) -> str:
         f"  SageMaker front {urls['runtime']}   containers: iris {urls['iris']}, ratings {urls['ratings']}",
         f"  S3 (moto)       {urls['s3']}",
         f"  actuals         {urls['mlops']}/received",
+        f"  metrics         {state['metrics_file']}   "
+        f"alarms evaluated here: {len(state['alarms']['evaluated'])} (ALARM and OK print below)",
         "",
         "Predict an iris:",
         f"  curl -sS -X POST {api}/predict -H 'x-api-key: {key}' -H 'Content-Type: application/json' \\",

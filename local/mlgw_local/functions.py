@@ -3,6 +3,9 @@
 A worker is the function's execution environment: the handler module is imported once with the
 function's planned environment (cold start) and then serves one invocation at a time, as a
 Lambda environment does. Functions therefore never share settings that Lambda keeps apart.
+
+The metrics a handler prints (EMF lines on stdout) are taken out of its output and returned with
+each invocation's result; the parent adds the ones Lambda itself publishes for the invocation.
 """
 
 from __future__ import annotations
@@ -17,12 +20,13 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from mlgw_local.metrics import EmfCapture, emf
 from mlgw_local.plan import Function
 
 LAMBDA_SRC = Path(__file__).resolve().parents[2] / "lambda_src"
@@ -67,6 +71,8 @@ def _worker(connection: Connection, function: Function, environment: dict[str, s
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops workers on Ctrl-C
     os.environ.clear()
     os.environ.update(environment)
+    capture = EmfCapture(sys.stdout)
+    sys.stdout = capture
     sys.path.insert(0, str(LAMBDA_SRC))
     module_name, _, attribute = function.handler.rpartition(".")
     try:
@@ -91,16 +97,23 @@ def _worker(connection: Connection, function: Function, environment: dict[str, s
             environment.get("AWS_REGION", "us-east-1"),
         )
         try:
-            connection.send(("ok", handler(event, context)))
+            outcome: tuple[str, Any] = ("ok", handler(event, context))
         except Exception as exc:
-            connection.send(("error", f"{type(exc).__name__}: {exc}"))
+            outcome = ("error", f"{type(exc).__name__}: {exc}")
+        connection.send((*outcome, capture.take()))
 
 
 class FunctionWorker:
     """Invokes one function; invocations queue, one at a time, like one warm environment."""
 
-    def __init__(self, function: Function, environment: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        function: Function,
+        environment: Mapping[str, str],
+        metrics: Callable[[list[dict[str, Any]]], None] | None = None,
+    ) -> None:
         self.function = function
+        self._metrics = metrics
         self._lock = threading.Lock()
         spawn = multiprocessing.get_context("spawn")
         self._connection, child = spawn.Pipe()
@@ -118,8 +131,14 @@ class FunctionWorker:
 
     def invoke(self, event: Any) -> Any:
         with self._lock:
+            started = time.monotonic()
             self._connection.send((event, str(uuid.uuid4())))
-            kind, result = self._connection.recv()
+            kind, result, documents = self._connection.recv()
+            duration_ms = (time.monotonic() - started) * 1000
+        if self._metrics is not None:
+            invocation = {"Invocations": 1, "Errors": int(kind == "error"), "Duration": round(duration_ms, 3)}
+            lambda_metrics = emf("AWS/Lambda", {"FunctionName": self.function.name}, invocation)
+            self._metrics([*documents, lambda_metrics])
         if kind == "error":
             raise FunctionError(result)
         return result

@@ -9,8 +9,8 @@ reads from that plan only what a user of the modules can read too:
   outputs, found wherever a module call carries them (this project's root passes them on as its
   ``rest_api`` and ``api_key_values`` outputs);
 - the S3 triggers: the ``trigger_rules`` output of ``modules/s3-triggers``;
-- the Lambda functions (handler, environment), buckets (versioning) and secrets: their planned
-  resources.
+- the Lambda functions (handler, environment), buckets (versioning), secrets, the REST API's
+  name (its metrics' ApiName) and the CloudWatch alarms: their planned resources.
 
 Output values are read from the plan's ``output_changes``, where values only apply would know
 (IDs, ARNs, generated key values) are left out.
@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlgw_local.alarms import Alarm, alarms_from_plan
 from mlgw_local.openapi import Api, DocumentError, parse
 from tfharness import Workspace, toolchain
 from tfharness.workspace import example_var_file
@@ -127,6 +128,8 @@ class Gateway:
     triggers: list[Trigger] = field(default_factory=list)
     buckets: dict[str, Bucket] = field(default_factory=dict)
     secrets: list[str] = field(default_factory=list)
+    api_name: str | None = None
+    alarms: list[Alarm] = field(default_factory=list)
 
     def endpoint_names(self) -> set[str]:
         """Every SageMaker endpoint the API's integrations and the functions' routing tables name."""
@@ -309,6 +312,10 @@ def gateway_from_plan(example: str, plan: Mapping[str, Any]) -> Gateway:
         for rule_id, rule in sorted(rules.items()):
             _add_trigger(gateway, rule_id, rule)
     gateway.secrets = sorted(p.values["name"] for p in _planned(plan, "aws_secretsmanager_secret"))
+    if gateway.api is not None:
+        names = {p.values.get("name") for p in _planned(plan, "aws_api_gateway_rest_api")}
+        gateway.api_name = next(iter(names)) if len(names) == 1 else None
+    gateway.alarms = alarms_from_plan(plan)
     return gateway
 
 
