@@ -128,6 +128,8 @@ locals {
             "${local.actuals_bucket_arn}/${local.actuals.failed_prefix}*",
           ]
         }
+        # Deletes are conditional on the ETag read (If-Match), which S3 allows with s3:DeleteObject
+        # and s3:GetObject on the object (https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-delete-enforce.html).
         RemoveInputsAndState = {
           actions = ["s3:DeleteObject"]
           resources = [

@@ -45,6 +45,12 @@ _ENV = {
     # on every cold start while the runtime's boto3 has its bytecode cached; the same here.
     "PYTHONDONTWRITEBYTECODE": "1",
 }
+# The routing table read from an SSM parameter instead: the import builds the parameter reader.
+_PARAMETER_SETTINGS = json.dumps(
+    _DOCUMENTS["document"](
+        _DOCUMENTS["PREDICT"], models_parameter={"name": "/bench/models", "cache_ttl_seconds": 60}
+    )
+)
 
 _BASELINE = """
 import time
@@ -100,10 +106,12 @@ def _python(code: str, package: Path, *args: str, extra_env: dict[str, str] | No
     return done.stdout.strip().splitlines()[-1]
 
 
-def _cold_import(package: Path, tracing: bool) -> tuple[float, float]:
+def _cold_import(package: Path, tracing: bool, *, parameter: bool = False) -> tuple[float, float]:
     """Median handler import and median baseline, alternating runs so load hits both alike.
     LAMBDA_TASK_ROOT makes Powertools believe it runs in Lambda, where tracing is not skipped."""
     extra = {"TRACING_ENABLED": "true", "LAMBDA_TASK_ROOT": str(package)} if tracing else {}
+    if parameter:
+        extra["MLGW_SETTINGS"] = _PARAMETER_SETTINGS
     handler, baseline = [], []
     for _ in range(COLD_RUNS):
         baseline.append(float(_python(_BASELINE, package)))
@@ -149,6 +157,7 @@ def run() -> list[dict[str, Any]]:
         warm = sorted(_warm(package))
         off_handler, off_baseline = _cold_import(package, tracing=False)
         on_handler, on_baseline = _cold_import(package, tracing=True)
+        ssm_handler, ssm_baseline = _cold_import(package, tracing=False, parameter=True)
     p50 = statistics.median(warm) * 1000
     p99 = warm[int(len(warm) * 0.99) - 1] * 1000
     size = len(archive)
@@ -162,6 +171,8 @@ def run() -> list[dict[str, Any]]:
         _row("cold_import_baseline_ms", off_baseline * 1000, "ms", None),
         _row("cold_import_ratio_tracing_on", on_handler / on_baseline, "x", None),
         _row("cold_import_ms_tracing_on", on_handler * 1000, "ms", None),
+        _row("cold_import_ratio_models_parameter", ssm_handler / ssm_baseline, "x", None),
+        _row("cold_import_ms_models_parameter", ssm_handler * 1000, "ms", None),
         _row("deployment_zip_size", size / 1024, "KB", "< 200 KB"),
     ]
 

@@ -220,51 +220,62 @@ class StaticRoutes:
 
 
 class ParameterRoutes:
-    """A table read from an SSM parameter and cached for `ttl` seconds, so operators switch
-    models without a redeploy. A failed refresh keeps serving the last good table: a brief SSM
-    outage or a bad edit must not take down predictions that were working."""
+    """A table read from an SSM parameter through Powertools' Parameters utility, which caches the
+    value for `ttl` seconds (`max_age`), so operators switch models without a redeploy. The table
+    is parsed again only when the value changed. A failed refresh keeps serving the last good
+    table for another `ttl`: a brief SSM outage or a bad edit must not take down predictions that
+    were working, nor put an SSM call on every request while it lasts."""
 
     def __init__(
         self,
-        ssm: Any,
+        provider: Any,
         name: str,
         *,
-        ttl: float,
+        ttl: int,
         default_endpoint_name: str | None,
         logger: Logger,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._ssm = ssm
+        self._provider = provider
         self._name = name
         self._ttl = ttl
         self._default_endpoint_name = default_endpoint_name
         self._logger = logger
         self._clock = clock
         self._cached: RouteTable | None = None
-        self._expires = 0.0
+        self._raw: Any = None
+        self._hold_until = 0.0
 
     def table(self) -> RouteTable:
         now = self._clock()
-        if self._cached is not None and now < self._expires:
+        if self._cached is not None and now < self._hold_until:
             return self._cached
         try:
-            self._cached = self._load()
+            value = self._provider.get(self._name, max_age=self._ttl, decrypt=True)
+            if self._cached is None or value != self._raw:
+                self._cached = self._parse(value)
+                self._raw = value
         except Exception as exc:
             if self._cached is None:
-                raise
+                raise self._settings_error(exc) from None
             self._logger.error(
                 "routing table refresh failed; serving the previous table",
                 extra={"parameter": self._name, "error": str(exc), "error_type": type(exc).__name__},
             )
-        self._expires = now + self._ttl
+            self._hold_until = now + self._ttl
         return self._cached
 
-    def _load(self) -> RouteTable:
+    def _settings_error(self, exc: Exception) -> Exception:
+        """Powertools raises GetParameterError from inside the handler of the SDK's error, which
+        stays reachable as its context."""
+        cause = exc.__context__
+        response = getattr(cause, "response", None)
+        if isinstance(response, dict) and response.get("Error", {}).get("Code") == "ParameterNotFound":
+            return SettingsError(f"SSM parameter {self._name} does not exist")
+        return exc
+
+    def _parse(self, value: Any) -> RouteTable:
         source = f"SSM parameter {self._name}"
-        try:
-            value = self._ssm.get_parameter(Name=self._name, WithDecryption=True)["Parameter"]["Value"]
-        except self._ssm.exceptions.ParameterNotFound:
-            raise SettingsError(f"{source} does not exist") from None
         try:
             document = json.loads(value)
         except json.JSONDecodeError as exc:

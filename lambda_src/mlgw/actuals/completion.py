@@ -29,10 +29,15 @@ def quarantine(s3: Any, settings: ActualsSettings, source: InputFile, report: di
 
 
 def finish_success(s3: Any, settings: ActualsSettings, source: InputFile) -> str | None:
-    """Delete or archive the input; returns the archive key when there is one."""
+    """Delete or archive the input; returns the archive key when there is one.
+
+    Raises ObjectChanged when a newer version was uploaded after this one was read: that version
+    stays in place for its own event, never removed unreported.
+    """
     if settings.on_success == "archive":
         destination = processed_key(settings, source.relative_key)
         objects.move(s3, source, destination)
         return destination
-    s3.delete_object(Bucket=source.bucket, Key=source.key)
+    if not objects.delete_if_unchanged(s3, source):
+        raise objects.ObjectChanged("input was replaced after it was read")
     return None

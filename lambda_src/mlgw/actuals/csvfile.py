@@ -78,14 +78,19 @@ class CsvFileError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class BadRow:
-    """A rejected data row. ``row`` counts data rows from 1; ``line`` is where it starts."""
+    """A rejected data row. ``row`` counts data rows from 1; ``line`` is where it starts and
+    ``last_line`` where it ends, when a quoted field carries it over several lines."""
 
     row: int
     line: int
     reason: str
+    last_line: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"row": self.row, "line": self.line, "reason": self.reason}
+        found: dict[str, Any] = {"row": self.row, "line": self.line, "reason": self.reason}
+        if self.last_line is not None:
+            found["lastLine"] = self.last_line
+        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,6 +266,11 @@ def _columnar_batch(ids: list[str], values: list[str], rules: RowRules) -> Batch
     return Batch(_ids_json(ids), values, values)
 
 
+def _breaks_a_line(column: list[str]) -> bool:
+    joined = "".join(column)
+    return "\n" in joined or "\r" in joined
+
+
 def _fast_batch(records: list[list[str]], columns: _Columns, rules: RowRules) -> Batch | None:
     """The whole batch at C speed when every row is plainly valid; None sends it down the row path."""
     if columns.timestamp is not None or columns.was_acted_on is not None:
@@ -268,7 +278,10 @@ def _fast_batch(records: list[list[str]], columns: _Columns, rules: RowRules) ->
     if set(map(len, records)) != {columns.width}:
         return None
     ids = list(map(itemgetter(columns.association_id), records))
-    return _columnar_batch(ids, list(map(itemgetter(columns.actual_value), records)), rules)
+    values = list(map(itemgetter(columns.actual_value), records))
+    if _breaks_a_line(ids) or _breaks_a_line(values):
+        return None
+    return _columnar_batch(ids, values, rules)
 
 
 def _quote_free_batch(block: str, columns: _Columns, rules: RowRules) -> Batch | None:
@@ -355,9 +368,12 @@ def _slow_batch(
         if not any(record):
             continue
         row += 1
-        result = _convert_row(record, columns, rules)
+        last_line = line - 1 if line - 1 > start_line else None
+        result = _spanned_lines(record, columns, start_line, last_line) or _convert_row(
+            record, columns, rules
+        )
         if isinstance(result, str):
-            bad_rows.add(BadRow(row, start_line, result))
+            bad_rows.add(BadRow(row, start_line, result, last_line))
             continue
         ids.append(result[0])
         values.append(result[1])
@@ -365,6 +381,27 @@ def _slow_batch(
         extras.append(result[3])
     with_extras = columns.timestamp is not None or columns.was_acted_on is not None
     return Batch(ids, values, texts, extras if with_extras else None), row - first_row
+
+
+def _spanned_lines(record: list[str], columns: _Columns, line: int, last_line: int | None) -> str | None:
+    """Why a record whose associationId or actualValue took in whole rows of the file is refused.
+
+    A quote opened at the start of a field and closed at the end of one lines later (a stray
+    quote) makes one record of every line between, and those rows would vanish into one label.
+    A quoted value may hold a line break, so the record is refused only when a line inside the
+    value has the separators of a whole row; the bad row names every line it spans.
+    """
+    if last_line is None:
+        return None
+    separators = columns.width - 1
+    for index in (columns.association_id, columns.actual_value):
+        pieces = _LINE_BREAK.split(record[index]) if index < len(record) else []
+        if any(piece.count(",") >= separators for piece in pieces[1:]):
+            return (
+                f"a quote opened on line {line} closes on line {last_line}, taking in lines that are "
+                "rows of their own; a quote inside a value needs the whole value quoted and the quote doubled"
+            )
+    return None
 
 
 def _records_batch(
@@ -472,17 +509,24 @@ def _csv_batches(
 ) -> Iterator[Batch]:
     reader = csv.reader(lines, strict=True)
     start = position.lines
-    try:
-        while True:
-            first_line = start + reader.line_num + 1
-            records = list(islice(reader, batch_rows))
+    while True:
+        first_line = start + reader.line_num + 1
+        records: list[list[str]] = []
+        try:
+            records.extend(islice(reader, batch_rows))
+        except csv.Error:
+            # The records read before the error stay in the list: the record that failed starts
+            # on the line after them (an unclosed quote is reported where it opened, not at the
+            # end of the file it ran into).
+            position.lines = first_line - 1 + sum(1 + _line_breaks(record) for record in records)
+            raise
+        except UnicodeDecodeError:
             position.lines = start + reader.line_num
-            if not records:
-                return
-            batch, seen = _records_batch(records, columns, position.rows, first_line, bad_rows, rules=rules)
-            position.rows += seen
-            if len(batch):
-                yield batch
-    except (csv.Error, UnicodeDecodeError):
+            raise
         position.lines = start + reader.line_num
-        raise
+        if not records:
+            return
+        batch, seen = _records_batch(records, columns, position.rows, first_line, bad_rows, rules=rules)
+        position.rows += seen
+        if len(batch):
+            yield batch

@@ -430,7 +430,12 @@ class Reporter(ObjectPipeline):
 
     def _succeed(self, run: _Run) -> Outcome:
         settings = self._settings
-        archived = completion.finish_success(self._s3, settings, run.source)
+        try:
+            archived = completion.finish_success(self._s3, settings, run.source)
+        except ObjectChanged as exc:
+            # Every row of the version read was accepted; the newer one gets its own event.
+            self._log.info("newer version left in place for its own event", extra={"reason": str(exc)})
+            archived = None
         bad = run.bad_rows
         if bad is not None and bad.count:
             key = completion.report_key(completion.processed_key(settings, run.source.relative_key))

@@ -37,18 +37,24 @@ class ConditionalWritesUnsupported(RuntimeError):
 # (https://aws.amazon.com/about-aws/whats-new/2024/11/amazon-s3-functionality-conditional-writes/).
 # The boto3 a Lambda runtime ships depends on the runtime and the region, and AWS publishes no
 # fixed version (https://docs.aws.amazon.com/lambda/latest/dg/lambda-python.html#python-sdk-included),
-# so the client's own service model is asked at cold start.
-CONDITIONAL_WRITE_PARAMETERS = ("IfMatch", "IfNoneMatch")
+# so the client's own service model is asked at cold start. DeleteObject's If-Match (conditional
+# deletes, https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-deletes.html) keeps a
+# finished file from taking a newer upload of the same key with it.
+CONDITIONAL_WRITE_PARAMETERS = {"PutObject": ("IfMatch", "IfNoneMatch"), "DeleteObject": ("IfMatch",)}
 
 
 def require_conditional_writes(s3: Any) -> None:
     """Fail at cold start, naming the fix, rather than on the first state write with botocore's
     "Unknown parameter" after the file was already claimed."""
-    members = s3.meta.service_model.operation_model("PutObject").input_shape.members
-    missing = [name for name in CONDITIONAL_WRITE_PARAMETERS if name not in members]
-    if missing:
+    gaps = []
+    for operation, names in CONDITIONAL_WRITE_PARAMETERS.items():
+        members = s3.meta.service_model.operation_model(operation).input_shape.members
+        missing = [name for name in names if name not in members]
+        if missing:
+            gaps.append(f"{operation} {' and '.join(missing)}")
+    if gaps:
         raise ConditionalWritesUnsupported(
-            f"the runtime's botocore {botocore.__version__} has no PutObject {' and '.join(missing)} "
+            f"the runtime's botocore {botocore.__version__} has no {', no '.join(gaps)} "
             "(S3 conditional writes, which keep two invocations from reporting one file twice): "
             "ship a newer boto3 with the function, for example in a layer"
         )
@@ -173,7 +179,14 @@ class StateStore:
             self._commit()
 
     def delete(self) -> None:
-        self._s3.delete_object(Bucket=self.bucket, Key=self.key)
+        """Remove the state object unless another invocation wrote it since (conditional on the
+        ETag last read or written, as the writes are): a newer version of the input may own it."""
+        condition = {"IfMatch": self._etag} if self._etag else {}
+        try:
+            self._s3.delete_object(Bucket=self.bucket, Key=self.key, **condition)
+        except ClientError as exc:
+            if _code(exc) not in {"PreconditionFailed", "412", "NoSuchKey", "404"}:
+                raise
         self._etag = None
 
     def _commit(self) -> None:

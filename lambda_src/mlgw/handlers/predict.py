@@ -64,9 +64,14 @@ class PowertoolsMetrics:
 def _route_source(settings: PredictSettings) -> RouteSource:
     if settings.inline_routes is not None:
         return StaticRoutes(settings.inline_routes)
+    # Imported here: only a table read from SSM pays for the Parameters utility at cold start.
+    from aws_lambda_powertools.utilities.parameters import SSMProvider  # noqa: PLC0415
+
+    # The client comes from boto3's default session: SSMProvider would otherwise open a session of
+    # its own, loading botocore's data a second time at cold start.
     ssm = boto3.client("ssm", config=PARAMETER_BUDGET.botocore_config())
     return ParameterRoutes(
-        ssm,
+        SSMProvider(boto3_client=ssm),
         str(settings.models_parameter),
         ttl=settings.models_cache_ttl,
         default_endpoint_name=settings.default_endpoint_name,

@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 
 S3_READ_CHUNK_BYTES = 256 * 1024
 NOT_FOUND = frozenset({"404", "NoSuchKey", "NotFound"})
+PRECONDITION_FAILED = frozenset({"412", "PreconditionFailed"})
 # How long a file's lease outlives the invocation that holds it: enough for the last writes
 # of an invocation that ran to its end, short enough for a retry to take the file over.
 LEASE_GRACE_SECONDS = 5.0
@@ -116,20 +117,47 @@ def put_report(s3: Any, bucket: str, key: str, report: dict[str, Any]) -> None:
     )
 
 
+def delete_if_unchanged(s3: Any, source: InputFile) -> bool:
+    """Delete the input only if it is still the version that was processed; False when it was
+    replaced meanwhile, which leaves the new version in place for its own event.
+
+    S3 deletes conditionally on the ETag given as If-Match in general purpose buckets, and answers
+    412 when it no longer matches
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-deletes.html); a key gone
+    meanwhile answers 404, and there is nothing left to delete.
+    """
+    condition = {"IfMatch": source.etag} if source.etag else {}
+    try:
+        s3.delete_object(Bucket=source.bucket, Key=source.key, **condition)
+    except ClientError as exc:
+        code = error_code(exc)
+        if code in PRECONDITION_FAILED:
+            return False
+        if code not in NOT_FOUND:
+            raise
+    return True
+
+
 def move(s3: Any, source: InputFile, destination_key: str) -> None:
     """A copy followed by a delete of the source, the delete only after the copy succeeded, so a
-    failure at any point leaves the input in at least one place. The copy is conditional on the
-    ETag that was processed: if the file was replaced meanwhile, the new version stays where it
-    is for its own event to handle."""
+    failure at any point leaves the input in at least one place. Both are conditional on the
+    ETag that was processed: if the file was replaced meanwhile, ObjectChanged is raised and the
+    new version stays where it is for its own event to handle."""
     extra = {"CopySourceIfMatch": source.etag} if source.etag else {}
-    s3.copy_object(
-        Bucket=source.bucket,
-        Key=destination_key,
-        CopySource={"Bucket": source.bucket, "Key": source.key},
-        MetadataDirective="COPY",
-        **extra,
-    )
-    s3.delete_object(Bucket=source.bucket, Key=source.key)
+    try:
+        s3.copy_object(
+            Bucket=source.bucket,
+            Key=destination_key,
+            CopySource={"Bucket": source.bucket, "Key": source.key},
+            MetadataDirective="COPY",
+            **extra,
+        )
+    except ClientError as exc:
+        if error_code(exc) in PRECONDITION_FAILED:
+            raise ObjectChanged("input was replaced before it could be moved") from None
+        raise
+    if not delete_if_unchanged(s3, source):
+        raise ObjectChanged("input was replaced after it was copied; the copy is of the processed version")
 
 
 def quarantine(s3: Any, source: InputFile, destination: str, report: dict[str, Any], report_key: str) -> None:

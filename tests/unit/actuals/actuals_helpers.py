@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +22,10 @@ from mlgw.handlers import report_actuals
 
 BUCKET = "actuals-bucket"
 PREFIX = "upload_actuals/"
+PROCESSED = "upload_actuals-processed/"
+FAILED = "upload_actuals-failed/"
+STATE = "upload_actuals-state/"
+GROUND_TRUTH = "upload_actuals-ground-truth/"
 DEPLOYMENT = "5f0c1f2e3d4c5b6a79881234"
 TOKEN = "tok-3f9a1c7e5b2d-secret"
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -137,3 +144,35 @@ class Harness:
 
     def invoke(self, event: dict[str, Any], context: FakeContext | None = None) -> dict[str, Any]:
         return report_actuals.lambda_handler(event, context or FakeContext())
+
+
+def assert_each_delivered_once(received: list[str], expected: list[str]) -> None:
+    """The receiver got exactly the ``expected`` associationIds, none of them twice."""
+    counts = Counter(received)
+    assert sorted(counts) == sorted(expected)
+    assert set(counts.values()) <= {1}, {k: v for k, v in counts.items() if v > 1}
+
+
+def ids_by_line(body: str | bytes) -> dict[int, str]:
+    """The associationId each physical data line starts with, by line number (the header is
+    line 1): the ids a user would count in the file, whatever its quoting does to the rows."""
+    text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
+    lines = text.splitlines()
+    header = next(csv.reader(io.StringIO(lines[0])), []) if lines else []
+    position = header.index("associationId") if "associationId" in header else 0
+    ids: dict[int, str] = {}
+    for number, line in enumerate(lines[1:], start=2):
+        if line.strip():
+            fields = line.split(",")
+            ids[number] = fields[position] if position < len(fields) else fields[0]
+    return ids
+
+
+def ground_truth_ids(harness: Harness) -> list[str]:
+    """eventIds of every ground-truth record the Model Monitor sink wrote."""
+    return [
+        json.loads(line)["eventMetadata"]["eventId"]
+        for key in harness.object_keys()
+        if key.startswith(GROUND_TRUTH)
+        for line in harness.get(key).decode().splitlines()
+    ]

@@ -20,6 +20,7 @@ from actuals_helpers import (
     TOKEN,
     FakeContext,
     Harness,
+    assert_each_delivered_once,
     csv_text,
     eventbridge_event,
     s3_event,
@@ -36,12 +37,6 @@ STATE = f"upload_actuals-state/{DEPLOYMENT}/2024-06-01.csv.json"
 ALL_IDS = [f"id-{index:06d}" for index in range(25)]
 
 
-def assert_each_delivered_once(harness: Harness, expected: list[str]) -> None:
-    counts = Counter(harness.api.delivered_ids())
-    assert sorted(counts) == sorted(expected)
-    assert set(counts.values()) == {1}, {k: v for k, v in counts.items() if v > 1}
-
-
 def test_happy_path_delivers_every_row_once_in_bounded_chunks_then_deletes(harness: Harness) -> None:
     # Given 25 rows and report_rows = 10
     harness.use()
@@ -51,7 +46,7 @@ def test_happy_path_delivers_every_row_once_in_bounded_chunks_then_deletes(harne
     result = harness.invoke(s3_event(KEY))
 
     # Then three requests carried every row exactly once, and only then was the file removed
-    assert_each_delivered_once(harness, ALL_IDS)
+    assert_each_delivered_once(harness.api.delivered_ids(), ALL_IDS)
     assert sorted(len(s.rows) for s in harness.api.submissions) == [5, 10, 10]
     assert {s.deployment_id for s in harness.api.submissions} == {DEPLOYMENT}
     first = next(s for s in harness.api.submissions if s.association_ids[0] == "id-000000")
@@ -68,7 +63,7 @@ def test_no_request_exceeds_report_rows(harness: Harness) -> None:
     harness.invoke(s3_event(KEY))
 
     assert max(len(s.rows) for s in harness.api.submissions) == 7
-    assert_each_delivered_once(harness, [f"id-{index:06d}" for index in range(50)])
+    assert_each_delivered_once(harness.api.delivered_ids(), [f"id-{index:06d}" for index in range(50)])
 
 
 def test_archive_mode_moves_the_input_under_the_processed_prefix(harness: Harness) -> None:
@@ -89,7 +84,7 @@ def test_keys_with_spaces_plus_signs_and_non_ascii(harness: Harness, name: str) 
 
     harness.invoke(s3_event(key))
 
-    assert_each_delivered_once(harness, ALL_IDS[:4])
+    assert_each_delivered_once(harness.api.delivered_ids(), ALL_IDS[:4])
     assert harness.object_keys() == [f"upload_actuals-processed/{DEPLOYMENT}/{name}"]
 
 
@@ -100,7 +95,7 @@ def test_eventbridge_events_are_handled_the_same_way(harness: Harness) -> None:
 
     harness.invoke(eventbridge_event(key))
 
-    assert_each_delivered_once(harness, [f"id-{index:06d}" for index in range(12)])
+    assert_each_delivered_once(harness.api.delivered_ids(), [f"id-{index:06d}" for index in range(12)])
     assert harness.object_keys() == []
 
 
@@ -113,7 +108,7 @@ def test_several_records_in_one_event_are_each_reported(harness: Harness) -> Non
     result = harness.invoke(s3_event(KEY, other))
 
     assert [r["status"] for r in result["results"]] == ["reported", "reported"]
-    assert_each_delivered_once(harness, ALL_IDS[:10])
+    assert_each_delivered_once(harness.api.delivered_ids(), ALL_IDS[:10])
 
 
 def test_a_duplicate_event_after_success_sends_nothing(harness: Harness) -> None:
@@ -206,7 +201,7 @@ def test_running_out_of_time_saves_progress_and_a_later_invocation_continues(har
 
     harness.invoke(s3_event(KEY), FakeContext(aws_request_id="req-2"))
 
-    assert_each_delivered_once(harness, [f"id-{index:06d}" for index in range(45)])
+    assert_each_delivered_once(harness.api.delivered_ids(), [f"id-{index:06d}" for index in range(45)])
     assert harness.object_keys() == []
 
 
@@ -269,7 +264,7 @@ def test_accepted_chunks_of_a_failed_file_are_remembered_for_a_redrive(harness: 
     )
     harness.invoke(s3_event(KEY), FakeContext(aws_request_id="req-redrive"))
 
-    assert_each_delivered_once(harness, ALL_IDS)
+    assert_each_delivered_once(harness.api.delivered_ids(), ALL_IDS)
 
 
 def test_bad_rows_reject_the_whole_file_before_anything_is_sent(harness: Harness) -> None:
@@ -349,7 +344,7 @@ def test_skip_mode_delivers_the_good_rows_and_reports_the_skipped_ones(harness: 
 
     result = harness.invoke(s3_event(KEY))
 
-    assert_each_delivered_once(harness, ["ok-1", "ok-3"])
+    assert_each_delivered_once(harness.api.delivered_ids(), ["ok-1", "ok-3"])
     assert result["results"][0]["bad_rows"] == 1
     report_key = f"upload_actuals-processed/{DEPLOYMENT}/2024-06-01.csv.report.json"
     assert harness.object_keys() == [report_key]
@@ -469,7 +464,7 @@ def test_the_token_appears_in_no_log_line(
     with pytest.raises(ActualsReportingError):
         harness.invoke(s3_event(f"{PREFIX}{DEPLOYMENT}/second.csv"))
 
-    assert_each_delivered_once(harness, ALL_IDS)
+    assert_each_delivered_once(harness.api.delivered_ids(), ALL_IDS)
     logged = capsys.readouterr().out + capsys.readouterr().err + caplog.text
     assert "actuals reported" in logged
     assert "actuals file failed" in logged
@@ -588,7 +583,7 @@ def test_cold_start_reads_settings_from_the_environment(
     finally:
         report_actuals.runtime.cache_clear()
 
-    assert_each_delivered_once(harness, ALL_IDS[:3])
+    assert_each_delivered_once(harness.api.delivered_ids(), ALL_IDS[:3])
 
 
 def count_reads_of(harness: Harness, monkeypatch: pytest.MonkeyPatch, key: str) -> list[str]:
@@ -624,7 +619,7 @@ def test_by_default_the_file_is_read_once_and_sent_from_the_spool(
     harness.invoke(s3_event(KEY))
 
     assert len(reads) == 1
-    assert_each_delivered_once(harness, ALL_IDS)
+    assert_each_delivered_once(harness.api.delivered_ids(), ALL_IDS)
     assert harness.object_keys() == []
 
 
@@ -657,7 +652,7 @@ def test_without_a_spool_the_file_is_validated_then_read_again_to_send(
 
     # Then it was read twice, and every row still went out exactly once
     assert len(reads) == 2
-    assert_each_delivered_once(harness, ALL_IDS)
+    assert_each_delivered_once(harness.api.delivered_ids(), ALL_IDS)
     assert harness.object_keys() == []
 
 
@@ -730,7 +725,7 @@ def test_the_next_request_leaves_while_written_statuses_are_polled_within_the_wi
 
     # Then no more than two chunks were ever at risk of a second delivery, while requests
     # went on as earlier chunks were still being polled
-    assert_each_delivered_once(harness, [f"id-{index:06d}" for index in range(100)])
+    assert_each_delivered_once(harness.api.delivered_ids(), [f"id-{index:06d}" for index in range(100)])
     assert max(at_risk for at_risk, _ in seen) <= 2
     assert max(polled for _, polled in seen) >= 1
 
@@ -757,4 +752,4 @@ def test_mlgw_redrive_actuals_failed_moves_the_file_back_and_the_state_resumes_i
     # Then it came back under its key with its ETag, and only the chunks not accepted were sent
     assert "same ETag: the function resumes after the chunks already accepted" in out.getvalue()
     assert FAILED not in harness.object_keys()
-    assert_each_delivered_once(harness, ALL_IDS)
+    assert_each_delivered_once(harness.api.delivered_ids(), ALL_IDS)

@@ -100,10 +100,14 @@ def test_a_lost_lease_reaches_every_waiting_confirmation() -> None:
         state.save()
 
 
-def _s3_with_put_object_members(*members: str) -> Any:
-    """An S3 client as far as its service model: PutObject's input members only."""
-    shape = SimpleNamespace(members=dict.fromkeys(members))
-    model = SimpleNamespace(operation_model=lambda name: SimpleNamespace(input_shape=shape))
+def _s3_with_put_object_members(*members: str, delete: tuple[str, ...] | None = None) -> Any:
+    """An S3 client as far as its service model: the input members of PutObject, and of
+    DeleteObject (the same unless given)."""
+    shapes = {
+        "PutObject": SimpleNamespace(members=dict.fromkeys(members)),
+        "DeleteObject": SimpleNamespace(members=dict.fromkeys(members if delete is None else delete)),
+    }
+    model = SimpleNamespace(operation_model=lambda name: SimpleNamespace(input_shape=shapes[name]))
     return SimpleNamespace(meta=SimpleNamespace(service_model=model))
 
 
@@ -114,5 +118,37 @@ def test_a_runtime_sdk_without_conditional_writes_fails_at_cold_start_naming_the
         require_conditional_writes(old)
 
 
+def test_a_runtime_sdk_without_conditional_deletes_fails_at_cold_start_too() -> None:
+    old = _s3_with_put_object_members("Bucket", "Key", "IfMatch", "IfNoneMatch", delete=("Bucket", "Key"))
+    with pytest.raises(ConditionalWritesUnsupported, match=r"has no DeleteObject IfMatch \("):
+        require_conditional_writes(old)
+
+
 def test_the_pinned_sdk_has_conditional_writes() -> None:
     require_conditional_writes(boto3.client("s3", region_name="us-east-1"))
+
+
+def test_deleting_a_state_object_another_invocation_rewrote_leaves_it_in_place() -> None:
+    # Given a state object this invocation wrote, then another invocation (a newer upload) rewrote
+    from moto import mock_aws
+
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="bucket")
+        mine = StateStore(s3, "bucket", "state.json")
+        mine.claim(ProgressState(etag='"v1"', chunk_rows=10), "req-1", 60)
+        theirs = StateStore(s3, "bucket", "state.json")
+        theirs.load()
+        theirs.claim(ProgressState(etag='"v2"', chunk_rows=10), "req-2", 60)
+
+        # When the first invocation finishes and removes what it believes is its state
+        mine.delete()
+
+        # Then the newer owner's progress is still there, and deleting it twice is harmless
+        assert (
+            ProgressState.from_json(s3.get_object(Bucket="bucket", Key="state.json")["Body"].read()).etag
+            == '"v2"'
+        )
+        theirs.delete()
+        theirs.delete()
+        assert s3.list_objects_v2(Bucket="bucket").get("KeyCount") == 0

@@ -1,9 +1,12 @@
 import json
 import logging
+from datetime import datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities.parameters import SSMProvider
+from aws_lambda_powertools.utilities.parameters import base as parameters_base
 from moto import mock_aws
 
 from mlgw.backends.limits import SAGEMAKER_REALTIME_MAX_BYTES, SAGEMAKER_SERVERLESS_MAX_BYTES
@@ -143,40 +146,80 @@ def test_sagemaker_route_needs_an_endpoint_somewhere() -> None:
 
 
 class Clock:
-    def __init__(self) -> None:
+    """One clock for both caches: Powertools' `max_age` (wall clock, `datetime.now` in its
+    parameters base module) and the routing table's hold-off after a failed refresh."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.now = 0.0
+        clock = self
+        start = datetime(2024, 1, 1)
+
+        class Wall(datetime):
+            @classmethod
+            def now(cls, tz: Any = None) -> datetime:  # type: ignore[override]
+                return start + timedelta(seconds=clock.now)
+
+        monkeypatch.setattr(parameters_base, "datetime", Wall)
 
     def __call__(self) -> float:
         return self.now
 
 
+def routes(ssm: Any, clock: Clock, *, ttl: int) -> ParameterRoutes:
+    return ParameterRoutes(
+        SSMProvider(boto3_client=ssm),
+        "/churn/models",
+        ttl=ttl,
+        default_endpoint_name="e",
+        logger=LOG,
+        clock=clock,
+    )
+
+
 @mock_aws
-def test_parameter_table_is_cached_for_its_ttl_then_refreshed() -> None:
+def test_parameter_table_is_cached_for_its_ttl_then_refreshed(monkeypatch: pytest.MonkeyPatch) -> None:
     ssm = boto3.client("ssm", region_name="us-east-1")
     ssm.put_parameter(Name="/churn/models", Type="String", Value=json.dumps({"default": {}}))
-    clock = Clock()
-    source = ParameterRoutes(
-        ssm, "/churn/models", ttl=30, default_endpoint_name="churn-prod", logger=LOG, clock=clock
-    )
-    assert source.table().get("default") is not None
+    clock = Clock(monkeypatch)
+    source = routes(ssm, clock, ttl=30)
+    first = source.table()
+    assert first.get("default") is not None
 
     # When an operator adds a route
     ssm.put_parameter(
         Name="/churn/models", Type="String", Overwrite=True, Value=json.dumps({"default": {}, "v2": {}})
     )
     clock.now = 29.0
-    assert source.table().get("v2") is None  # still cached
+    assert source.table() is first  # still cached, not parsed again
     clock.now = 31.0
     assert source.table().get("v2") is not None  # refreshed after the TTL
 
 
 @mock_aws
-def test_failed_refresh_keeps_serving_the_last_good_table(caplog: pytest.LogCaptureFixture) -> None:
+def test_an_unchanged_value_is_not_parsed_again(monkeypatch: pytest.MonkeyPatch) -> None:
     ssm = boto3.client("ssm", region_name="us-east-1")
     ssm.put_parameter(Name="/churn/models", Type="String", Value=json.dumps({"default": {}}))
-    clock = Clock()
-    source = ParameterRoutes(ssm, "/churn/models", ttl=10, default_endpoint_name="e", logger=LOG, clock=clock)
+    clock = Clock(monkeypatch)
+    source = routes(ssm, clock, ttl=10)
     first = source.table()
+
+    clock.now = 11.0
+
+    assert source.table() is first
+
+
+@mock_aws
+def test_failed_refresh_keeps_serving_the_last_good_table(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ssm = boto3.client("ssm", region_name="us-east-1")
+    ssm.put_parameter(Name="/churn/models", Type="String", Value=json.dumps({"default": {}}))
+    clock = Clock(monkeypatch)
+    source = routes(ssm, clock, ttl=10)
+    first = source.table()
+    calls: list[str] = []
+    original = ssm.get_parameter
+    monkeypatch.setattr(ssm, "get_parameter", lambda **kw: calls.append(kw["Name"]) or original(**kw))
 
     # Given a bad edit of the parameter
     ssm.put_parameter(Name="/churn/models", Type="String", Overwrite=True, Value="{not json")
@@ -185,16 +228,21 @@ def test_failed_refresh_keeps_serving_the_last_good_table(caplog: pytest.LogCapt
         assert source.table() is first
     assert "refresh failed" in caplog.text
 
-    # And a deleted parameter
+    # And a deleted parameter: one SSM call per TTL while it lasts, not one per request
     ssm.delete_parameter(Name="/churn/models")
     clock.now = 22.0
     assert source.table() is first
+    clock.now = 25.0
+    assert source.table() is first
+    assert len(calls) == 2
 
 
 @mock_aws
 def test_parameter_that_never_loaded_is_an_error() -> None:
     ssm = boto3.client("ssm", region_name="us-east-1")
     ssm.put_parameter(Name="/churn/models", Type="String", Value='{"default": {"backend": "x"}}')
-    source = ParameterRoutes(ssm, "/churn/models", ttl=10, default_endpoint_name="e", logger=LOG)
+    source = ParameterRoutes(
+        SSMProvider(boto3_client=ssm), "/churn/models", ttl=10, default_endpoint_name="e", logger=LOG
+    )
     with pytest.raises(SettingsError, match="SSM parameter /churn/models: route 'default': backend"):
         source.table()
