@@ -7,7 +7,12 @@ PYTHON  ?= python3
 VENV    := .venv
 PY      := $(VENV)/bin/python
 LOCK    := requirements-dev.txt
-STAMP   := $(VENV)/.installed-$(shell sha256sum $(LOCK) | cut -c1-16)
+# What make local needs, a subset of LOCK (tests/test_requirements.py), installed first and alone.
+LOCAL_LOCK := requirements-local.txt
+CLIENT  := client/pyproject.toml
+STAMP   := $(VENV)/.installed-dev-$(shell cat $(LOCK) $(CLIENT) | sha256sum | cut -c1-16)
+LOCAL_STAMP := $(VENV)/.installed-local-$(shell cat $(LOCAL_LOCK) $(CLIENT) | sha256sum | cut -c1-16)
+MLGW    := $(VENV)/bin/mlgw
 TFH     := PYTHONPATH=tests $(PY) -m tfharness
 EXAMPLE ?= examples/complete
 # make local serves examples/local unless EXAMPLE is given explicitly.
@@ -19,26 +24,44 @@ PYTEST_ARGS ?=
 export CHECKPOINT_DISABLE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv local local-batch local-actuals test lint validate plan openapi security pytest smoke redrive bench docs docs-check schemas lock clean
+.PHONY: help venv local local-batch local-actuals local-smoke test lint validate plan openapi security pytest smoke redrive bench docs docs-check schemas lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(STAMP): $(LOCK)
+# pip install with a one-line progress count instead of pip's page of output; errors still show.
+define pip_install
+	@echo "installing the $(shell grep -c '==' $(1)) packages pinned in $(1) into $(VENV)"
+	$(PY) -m pip install --progress-bar off --requirement $(1) | awk -v total=$(shell grep -c '==' $(1)) \
+	  '/^Collecting /{n++; printf "\r  %d/%d collected", n, total; fflush()} \
+	   /^Installing collected/{printf "\n  installing...\n"; fflush()} /^Successfully installed/{print "  done"}'
+	$(PY) -m pip install --quiet --no-index --no-deps --editable ./client
+endef
+
+$(LOCAL_STAMP): $(LOCAL_LOCK) $(CLIENT)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --requirement $(LOCK)
-	@rm -f $(VENV)/.installed-* && touch $@
+	$(call pip_install,$(LOCAL_LOCK))
+	@rm -f $(VENV)/.installed-local-* && touch $@
 
-venv: $(STAMP) ## create .venv and install exactly the pinned dev requirements
+# The dev lock holds every pin of the local lock, so installing it satisfies both stamps.
+$(STAMP): $(LOCK) $(CLIENT)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(call pip_install,$(LOCK))
+	@rm -f $(VENV)/.installed-* && touch $@ $(LOCAL_STAMP)
 
-local: $(STAMP) ## serve an example's plan on localhost with bundled models: make local [EXAMPLE=examples/<name>] [LOCAL_ARGS=--api-port=9000]
+venv: $(STAMP) ## create .venv and install exactly the pinned dev requirements and the mlgw client
+
+local: $(LOCAL_STAMP) ## serve an example's plan on localhost with bundled models: make local [EXAMPLE=examples/<name>] [LOCAL_ARGS=--api-port=9000]
 	$(LOCAL) serve --example $(LOCAL_EXAMPLE) $(LOCAL_ARGS)
 
-local-batch: $(STAMP) ## drop FILE under the running local mode's batch input and print its predictions
-	$(LOCAL) batch $(FILE)
+local-batch: $(LOCAL_STAMP) ## drop FILE under the running local mode's batch input, wait for its report, print rows and error rows [PORT=<API port>]
+	$(LOCAL) batch $(FILE) $(if $(PORT),--port $(PORT))
 
-local-actuals: $(STAMP) ## drop FILE under the running local mode's actuals prefix and show what the receiver got
-	$(LOCAL) actuals $(FILE)
+local-actuals: $(LOCAL_STAMP) ## drop FILE under the running local mode's actuals prefix, wait for the outcome, print it [PORT=<API port>]
+	$(LOCAL) actuals $(FILE) $(if $(PORT),--port $(PORT))
+
+local-smoke: $(LOCAL_STAMP) ## call every route of the running local mode with a sample that fits it [PORT=<API port>]
+	$(MLGW) smoke --local $(if $(PORT),--port $(PORT))
 
 test: lint validate docs-check security pytest ## everything CI runs
 
@@ -62,12 +85,12 @@ security: $(STAMP) ## checkov over every module and example (skips carry their r
 pytest: $(STAMP) ## the Python and Terraform test suites
 	$(PY) -m pytest -n auto $(PYTEST_ARGS)
 
-smoke: $(STAMP) ## call every prediction route of a deployed root once: make smoke EXAMPLE=examples/<name> [SMOKE_ARGS=...]
-	terraform -chdir=$(EXAMPLE) output -json | PYTHONPATH=client $(PY) -m mlgw_client smoke $(SMOKE_ARGS)
+smoke: $(LOCAL_STAMP) ## call every prediction route of a deployed root once: make smoke EXAMPLE=examples/<name> [SMOKE_ARGS=...]
+	terraform -chdir=$(EXAMPLE) output -json | $(MLGW) smoke $(SMOKE_ARGS)
 
-redrive: $(STAMP) ## re-invoke a pipeline function with its failure queue's events: make redrive QUEUE=batch|actuals [EXAMPLE=...] [REDRIVE_ARGS=--dry-run]
+redrive: $(LOCAL_STAMP) ## re-invoke a pipeline function with its failure queue's events: make redrive QUEUE=batch|actuals [EXAMPLE=...] [REDRIVE_ARGS=--dry-run]
 	@test -n "$(QUEUE)" || { echo "make redrive needs QUEUE=batch or QUEUE=actuals" >&2; exit 2; }
-	terraform -chdir=$(EXAMPLE) output -json | PYTHONPATH=client $(PY) -m mlgw_client redrive --queue $(QUEUE) $(REDRIVE_ARGS)
+	terraform -chdir=$(EXAMPLE) output -json | $(MLGW) redrive --queue $(QUEUE) $(REDRIVE_ARGS)
 
 bench: $(STAMP) ## every benchmark under bench/: prints a table, writes bench/results.json
 	$(PY) bench/run.py
@@ -81,14 +104,17 @@ docs-check: $(STAMP)
 schemas: $(STAMP) ## refresh committed aws provider schemas (needs terraform + the registry)
 	PYTHONPATH=tests $(PY) -m tfharness.refresh_schemas --from-terraform
 
-lock: ## re-resolve requirements-dev.in into the pinned requirements-dev.txt
+lock: ## re-resolve requirements-local.in and requirements-dev.in into their pinned .txt locks
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet --requirement requirements-local.in
+	{ echo "# Generated by 'make lock' from requirements-local.in. Do not edit by hand."; \
+	  .lock-venv/bin/pip freeze --exclude-editable; } > $(LOCAL_LOCK)
 	.lock-venv/bin/pip install --quiet --requirement requirements-dev.in
-	{ echo "# Generated by 'make lock' from requirements-dev.in. Do not edit by hand."; \
+	{ echo "# Generated by 'make lock' from requirements-dev.in (which includes requirements-local.in). Do not edit by hand."; \
 	  .lock-venv/bin/pip freeze --exclude-editable; } > $(LOCK)
 	rm -rf .lock-venv
 
 clean: ## remove the virtualenv, caches and offline toolchain
-	rm -rf $(VENV) .tf-offline .pytest_cache .ruff_cache bench/results.json "$${TMPDIR:-/tmp}/mlgw-local.json"
+	rm -rf $(VENV) .tf-offline .pytest_cache .ruff_cache bench/results.json
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 	find . -name .build -type d -prune -exec rm -rf {} +

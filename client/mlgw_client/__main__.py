@@ -1,4 +1,4 @@
-"""Command line: `python -m mlgw_client predict|smoke|redrive ...`.
+"""Command line: `mlgw predict|smoke|redrive ...` (or `python -m mlgw_client ...`).
 
 The API key comes from --api-key or the MLGW_API_KEY variable; the variable keeps it out of
 shell history and process listings. `redrive` needs boto3 and AWS credentials, found the way
@@ -12,14 +12,18 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
+import requests
+
+from mlgw_client import local
 from mlgw_client.api import PredictClient, PredictError
-from mlgw_client.smoke import plan, read_outputs, report, run
+from mlgw_client.smoke import local_plan, plan, read_outputs, report, run, run_local
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m mlgw_client")
+    parser = argparse.ArgumentParser(prog="mlgw")
     commands = parser.add_subparsers(dest="command", required=True)
 
     predict = commands.add_parser("predict", help="send one prediction request")
@@ -32,7 +36,16 @@ def _parser() -> argparse.ArgumentParser:
     body.add_argument("--csv", help="CSV text, one record per line")
     body.add_argument("--data", help="comma-separated features, sent as GET ?data=")
 
-    smoke = commands.add_parser("smoke", help="call every route of a deployed stack once")
+    smoke = commands.add_parser(
+        "smoke", help="call every route of a deployed stack, or of the running local mode, once"
+    )
+    smoke.add_argument(
+        "--local",
+        action="store_true",
+        help="check the running local mode (make local): every route with a sample that fits it",
+    )
+    smoke.add_argument("--port", type=int, help="with --local: API port of the local mode, when several run")
+    smoke.add_argument("--state-file", type=Path, help="with --local: that local mode's state file")
     smoke.add_argument("--outputs", default="-", help="terraform output -json file, or - for stdin")
     smoke.add_argument("--api-key", help="API key (default: the api_key output, then $MLGW_API_KEY)")
     smoke.add_argument("--json", help="request body for routes without a sample in model_routes")
@@ -111,7 +124,15 @@ def _outputs(path: str) -> dict[str, Any]:
         return read_outputs(stream)
 
 
-def _smoke(args: argparse.Namespace, out: TextIO) -> int:
+def _smoke(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.local:
+        try:
+            state = local.find(args.state_file, args.port)
+        except local.LocalModeError as exc:
+            err.write(f"mlgw smoke: {exc}\n")
+            return 2
+        out.write(f"local mode {state.get('example', '')} at {state['invoke_url']}\n")
+        return 0 if report(run_local(state, local_plan(state), args.api_key), out) else 1
     outputs = _outputs(args.outputs)
     if not outputs.get("invoke_url"):
         out.write("FAIL: the outputs have no invoke_url\n")
@@ -162,12 +183,30 @@ def _redrive(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     args = _parser().parse_args(argv)
-    if args.command == "predict":
-        return _predict(args, out, err)
-    if args.command == "redrive":
-        return _redrive(args, out, err)
-    return _smoke(args, out)
+    try:
+        if args.command == "predict":
+            return _predict(args, out, err)
+        if args.command == "redrive":
+            return _redrive(args, out, err)
+        return _smoke(args, out, err)
+    except requests.ConnectionError as exc:
+        err.write(f"mlgw {args.command}: cannot connect to {_where(exc)}: is the URL right and the API up?\n")
+        return 2
+    except requests.Timeout as exc:
+        err.write(f"mlgw {args.command}: no answer from {_where(exc)} in time\n")
+        return 2
+
+
+def _where(exc: requests.RequestException) -> str:
+    request = exc.request
+    url = getattr(request, "url", None)
+    return str(url).split("?", 1)[0] if url else "the API"
+
+
+def cli() -> None:
+    """The `mlgw` console script."""
+    sys.exit(main())
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli()

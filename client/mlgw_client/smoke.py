@@ -6,6 +6,9 @@ Outputs read (see lambda_src/README.md, "## predict"):
   body (a JSON string or object) and its `content_type`; without it, the route names of the
   `models_json` output, and without that only `default`;
 - `api_key`: an API key value (sensitive output), unless one is given on the command line.
+
+`--local` checks a running local mode instead: every route of its state file (mlgw_client.local)
+with the sample request local mode wrote for it, and the status that sample should get.
 """
 
 from __future__ import annotations
@@ -13,10 +16,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from mlgw_client.api import PredictClient, PredictError
+import requests
+
+from mlgw_client.api import DEFAULT_TIMEOUT, PredictClient, PredictError
 
 
 @dataclass(frozen=True)
@@ -24,6 +29,14 @@ class RouteCheck:
     route: str
     body: str | None
     content_type: str
+
+
+@dataclass(frozen=True)
+class LocalCheck:
+    """One route of a local mode and the request that fits it (None: local mode has none)."""
+
+    route: str
+    sample: dict[str, Any] | None = field(default=None)
 
 
 @dataclass(frozen=True)
@@ -80,6 +93,8 @@ def run(client: PredictClient, checks: list[RouteCheck]) -> list[Outcome]:
         except PredictError as exc:
             outcomes.append(Outcome(check.route, False, f"{exc} (requestId {exc.request_id})"))
             continue
+        except requests.ConnectionError:
+            raise  # no route can pass: the command says so once
         except (OSError, ValueError) as exc:
             outcomes.append(Outcome(check.route, False, f"{type(exc).__name__}: {exc}"))
             continue
@@ -94,3 +109,56 @@ def report(outcomes: list[Outcome], out: TextIO) -> bool:
     passed = sum(outcome.passed for outcome in outcomes)
     out.write(f"{passed}/{len(outcomes)} routes passed\n")
     return passed == len(outcomes)
+
+
+def local_plan(state: Mapping[str, Any]) -> list[LocalCheck]:
+    samples = {sample["route"]: sample for sample in state.get("samples") or []}
+    return [LocalCheck(route, samples.get(route)) for route in state.get("routes") or []]
+
+
+def run_local(
+    state: Mapping[str, Any], checks: list[LocalCheck], api_key: str | None = None
+) -> list[Outcome]:
+    """Each route's sample sent as it is, with the local mode's first API key unless one is given."""
+    key = api_key or next(iter((state.get("api_keys") or {}).values()), None)
+    base = str(state["invoke_url"]).rstrip("/")
+    session = requests.Session()
+    outcomes = []
+    for check in checks:
+        sample = check.sample
+        if sample is None:
+            outcomes.append(Outcome(check.route, False, "local mode wrote no sample request for this route"))
+            continue
+        headers = {"x-api-key": key} if key else {}
+        if sample.get("content_type"):
+            headers["Content-Type"] = sample["content_type"]
+        body = sample.get("body")
+        started = time.perf_counter()
+        try:
+            response = session.request(
+                sample["method"],
+                base + sample["path"],
+                params=sample.get("query") or None,
+                data=body.encode("utf-8") if isinstance(body, str) else None,
+                headers=headers,
+                timeout=DEFAULT_TIMEOUT,
+            )
+        except requests.ConnectionError:
+            raise  # no route can pass: the command says so once
+        except requests.RequestException as exc:
+            outcomes.append(Outcome(check.route, False, f"{type(exc).__name__}: {exc}"))
+            continue
+        elapsed = (time.perf_counter() - started) * 1000
+        expected = int(sample.get("status") or 200)
+        sent = f"{sample['method']} {sample['path']}"
+        if response.status_code == expected:
+            outcomes.append(Outcome(check.route, True, f"{sent}: {response.status_code} in {elapsed:.0f} ms"))
+        else:
+            outcomes.append(
+                Outcome(
+                    check.route,
+                    False,
+                    f"{sent}: {response.status_code}, expected {expected}: {response.text[:300].strip()}",
+                )
+            )
+    return outcomes

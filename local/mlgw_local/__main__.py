@@ -1,6 +1,16 @@
-"""``python -m mlgw_local``: see :mod:`mlgw_local.cli`."""
+"""``python -m mlgw_local``: see :mod:`mlgw_local.cli`.
+
+The batch and actuals helpers start without importing what serving needs, which takes seconds.
+"""
 
 import sys
+
+from mlgw_local.helpers import HELPER_COMMANDS
+
+if sys.argv[1:2] and sys.argv[1] in HELPER_COMMANDS:
+    from mlgw_local.helpers import main
+
+    sys.exit(main(sys.argv[1:]))
 
 from mlgw_local.cli import main
 

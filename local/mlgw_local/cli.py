@@ -4,6 +4,9 @@ Commands:
   serve (default)   plan the example offline, start everything, print the banner, run until Ctrl-C
   batch FILE        upload FILE under the batch input prefix of a running local mode, print the result
   actuals FILE      upload FILE under the actuals prefix (for --deployment), show what the receiver got
+
+Each serve keeps its URLs and keys in its own state file (see mlgw_local.helpers); batch and
+actuals use the only local mode running, or the one whose API port --port names.
 """
 
 from __future__ import annotations
@@ -12,20 +15,28 @@ import argparse
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import sys
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from mlgw_local import helpers
 from mlgw_local.alarms import Evaluator, local_sources
 from mlgw_local.functions import FunctionWorker
 from mlgw_local.gateway import RestApi
-from mlgw_local.helpers import upload_actuals, upload_batch
+from mlgw_local.helpers import (
+    HELPER_COMMANDS,
+    add_helper_commands,
+    state_arguments,
+    state_dir,
+    state_file_for,
+    write_state,
+)
 from mlgw_local.http import PortInUseError, Request, Response, bind, serve, url_of
 from mlgw_local.metrics import MetricsFile, emf
 from mlgw_local.mlops import ActualsReceiver
@@ -35,7 +46,6 @@ from mlgw_local.sagemaker import RuntimeFront, container
 from mlgw_local.storage import LocalAws, Notifications
 
 DEFAULT_EXAMPLE = "examples/local"
-DEFAULT_STATE = Path(tempfile.gettempdir()) / "mlgw-local.json"
 RATINGS_TEMPLATE = REPO_ROOT / "modules" / "rest-api" / "templates" / "ratings_request.vtl"
 ACTUALS_TOKEN = "local-actuals-token"  # noqa: S105 - the local receiver's own token, not a secret
 PORTS = {  # name: (default, what it serves)
@@ -57,27 +67,11 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m mlgw_local", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--state-file",
-        type=Path,
-        default=Path(os.environ.get("MLGW_LOCAL_STATE", DEFAULT_STATE)),
-        help="where serve writes its URLs and keys as JSON, and batch/actuals read them",
-    )
+    common = state_arguments()
     sub = parser.add_subparsers(dest="command", required=True)
     serve_cmd = sub.add_parser("serve", parents=[common], help="serve the gateway (the default)")
     _serve_arguments(serve_cmd)
-    batch = sub.add_parser("batch", parents=[common], help="upload a batch file and print its predictions")
-    batch.add_argument("file", type=Path)
-    actuals = sub.add_parser(
-        "actuals", parents=[common], help="upload an actuals file and show what the receiver got"
-    )
-    actuals.add_argument("file", type=Path)
-    actuals.add_argument(
-        "--deployment", default="5f3c9a1b2c3d4e5f6a7b8c9d", help="deployment id (24 hex digits)"
-    )
-    for helper in (batch, actuals):
-        helper.add_argument("--timeout", type=float, default=60.0)
+    add_helper_commands(sub, common)
     return parser
 
 
@@ -114,17 +108,16 @@ def _serve_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not set(argv) & {"serve", "batch", "actuals", "-h", "--help"}:
+    if not set(argv) & {"serve", *HELPER_COMMANDS, "-h", "--help"}:
         argv.insert(0, "serve")
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
-    for noisy in ("tftest", "werkzeug"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    if args.command in ("batch", "actuals"):
-        state = json.loads(args.state_file.read_text(encoding="utf-8"))
-        if args.command == "batch":
-            return upload_batch(state, args.file, args.timeout)
-        return upload_actuals(state, args.file, args.deployment, args.timeout)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    # tftest logs a failed command's whole output (a partial plan) as critical; the PlanError
+    # raised from it carries Terraform's diagnostics instead.
+    logging.getLogger("tftest").setLevel(logging.CRITICAL + 1)
+    if args.command in HELPER_COMMANDS:
+        return helpers.run(args)
     try:
         return _serve(args)
     except (PortInUseError, PlanError) as exc:
@@ -196,7 +189,10 @@ def _serve(args: argparse.Namespace) -> int:
     urls["s3"] = aws.url
     secret_arns = aws.create(list(gateway.buckets.values()), dict.fromkeys(gateway.secrets, ACTUALS_TOKEN))
 
-    alarms, metrics = _alarms_and_metrics(gateway, args)
+    state_file = args.state_file or state_file_for(
+        args.state_dir or state_dir(), servers["api"].server_address[1]
+    )
+    alarms, metrics = _alarms_and_metrics(gateway, args, state_file)
     workers = {
         name: FunctionWorker(function, _function_environment(function, urls, secret_arns), metrics.record)
         for name, function in gateway.functions.items()
@@ -224,16 +220,18 @@ def _serve(args: argparse.Namespace) -> int:
         "metrics_file": str(metrics.path),
         "alarms": {"evaluated": [a.name for a in alarms.evaluated], "not_evaluated": alarms.skipped},
     }
-    args.state_file.write_text(json.dumps(state, indent=2), encoding="utf-8")
-    print(_banner(state, time.monotonic() - started), flush=True)
-    if gateway.alarms:
-        log.info("%s", alarms.summary())
-
     stop = threading.Event()
     alarms.run(stop)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    stop.wait()
+    try:
+        write_state(state_file, state)
+        print(_banner(state, time.monotonic() - started), flush=True)
+        if gateway.alarms:
+            log.info("%s", alarms.summary())
+        stop.wait()
+    finally:
+        state_file.unlink(missing_ok=True)
     print("\nmlgw_local: stopping", flush=True)
     notifications.stop()
     for server in servers.values():
@@ -242,7 +240,6 @@ def _serve(args: argparse.Namespace) -> int:
     for worker in workers.values():
         worker.stop()
     aws.stop()
-    args.state_file.unlink(missing_ok=True)
     return 0
 
 
@@ -294,7 +291,9 @@ class _ApiMetrics:
         self._metrics.record([emf("AWS/ApiGateway", {"ApiName": self._api_name, "Stage": stage}, values)])
 
 
-def _alarms_and_metrics(gateway: Gateway, args: argparse.Namespace) -> tuple[Evaluator, MetricsFile]:
+def _alarms_and_metrics(
+    gateway: Gateway, args: argparse.Namespace, state_file: Path
+) -> tuple[Evaluator, MetricsFile]:
     """The plan's alarms, evaluated on the metrics file every function and the gateway write to.
     Local mode produces the metrics the handlers publish in their namespaces, Lambda's
     invocation metrics and the REST API's per-stage metrics (alarms.local_sources)."""
@@ -305,7 +304,7 @@ def _alarms_and_metrics(gateway: Gateway, args: argparse.Namespace) -> tuple[Eva
     }
     sources = local_sources(namespaces, gateway.functions, gateway.api_name, gateway.stages)
     alarms = Evaluator(gateway.alarms, sources, _report_alarm)
-    path = args.metrics_file or args.state_file.with_name(f"{args.state_file.stem}-metrics.jsonl")
+    path = args.metrics_file or state_file.with_name(f"{state_file.stem}-metrics.jsonl")
     return alarms, MetricsFile(path, alarms.add)
 
 
@@ -353,10 +352,12 @@ def _state(gateway: Gateway, urls: dict[str, str], example: Path) -> dict[str, A
     actuals = next((t for t in gateway.triggers if "processed_prefix" in _settings_of(gateway, t)), None)
     return {
         "example": str(example),
+        "pid": os.getpid(),
         "urls": urls,
         "invoke_url": f"{urls['api']}/{stage}",
         "api_keys": {name: key.value for name, key in gateway.api_keys.items()},
         "routes": [f"{op.method} {op.path}" for op in gateway.api.operations] if gateway.api else [],
+        "samples": _samples(gateway),
         "batch": batch
         and {
             "bucket": batch.bucket,
@@ -365,7 +366,71 @@ def _state(gateway: Gateway, urls: dict[str, str], example: Path) -> dict[str, A
             "output_prefix": _settings_of(gateway, batch)["output_prefix"],
             "error_prefix": _settings_of(gateway, batch)["error_prefix"],
         },
-        "actuals": actuals and {"bucket": actuals.bucket, "prefix": actuals.prefix, "suffix": actuals.suffix},
+        "actuals": actuals
+        and {
+            "bucket": actuals.bucket,
+            "prefix": actuals.prefix,
+            "suffix": actuals.suffix,
+            **{
+                name: _settings_of(gateway, actuals)[name]
+                for name in ("processed_prefix", "failed_prefix", "state_prefix")
+            },
+        },
+    }
+
+
+IRIS_RECORD = [5.1, 3.5, 1.4, 0.2]
+
+
+def _samples(gateway: Gateway) -> list[dict[str, Any]]:
+    """One request per route that fits the bundled model behind it, for `mlgw smoke --local`:
+    the route ("METHOD /path" as in "routes"), the path with its parameters filled in (below the
+    stage URL), query, content type, body and the expected status. Routes whose model local mode
+    cannot tell get none, and smoke reports them."""
+    ratings_template = RATINGS_TEMPLATE.read_text(encoding="utf-8")
+    samples: list[dict[str, Any]] = []
+    for op in gateway.api.operations if gateway.api else []:
+        integration = op.integration
+        route = f"{op.method} {op.path}"
+        if integration.endpoint_name and ratings_template in integration.request_templates.values():
+            path = re.sub(r"\{[^}/]+\}", "321", op.path)
+            samples.append(_sample(route, "GET", path, query={"items": "101,131,162"}))
+            continue
+        function = gateway.functions.get(integration.function_name or "")
+        if function is None or op.method not in ("GET", "POST"):
+            continue
+        models = function.settings.get("models") or {"default": {}}
+        name = "default"
+        if "{model}" in op.path:
+            name = next((m for m in sorted(models) if m != "default"), "default")
+        path = op.path.replace("{model}", name)
+        if op.method == "GET":
+            samples.append(_sample(route, "GET", path, query={"data": ",".join(map(str, IRIS_RECORD))}))
+        elif (models.get(name) or {}).get("content_type") == "text/csv":
+            samples.append(_sample(route, "POST", path, body="6.2,2.9,4.3,1.3", content_type="text/csv"))
+        else:
+            body = json.dumps({"instances": [IRIS_RECORD, [6.7, 3.0, 5.2, 2.3]]})
+            samples.append(_sample(route, "POST", path, body=body, content_type="application/json"))
+    return samples
+
+
+def _sample(
+    route: str,
+    method: str,
+    path: str,
+    *,
+    query: dict[str, str] | None = None,
+    body: str | None = None,
+    content_type: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "route": route,
+        "method": method,
+        "path": path,
+        "query": query or {},
+        "content_type": content_type,
+        "body": body,
+        "status": 200,
     }
 
 

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import tftest
+
 from mlgw_local.alarms import Alarm, alarms_from_plan
 from mlgw_local.openapi import Api, DocumentError, parse
 from tfharness import Workspace, toolchain
@@ -192,8 +194,18 @@ def plan_json(example: Path, var_file: Path | None = None) -> dict[str, Any]:
         try:
             result = workspace.plan(rel, var_file=str(var_file.resolve()) if var_file else None)
         except AssertionError as exc:
-            raise PlanError(str(exc)) from exc
+            raise PlanError(_diagnostics(exc)) from exc
         return dict(result.raw._raw)
+
+
+def _diagnostics(exc: AssertionError) -> str:
+    """Terraform's diagnostics of a failed plan, once. A failed ``terraform plan`` also prints the
+    partial plan on stdout, and the harness's message nests stdout and stderr; Terraform writes
+    its diagnostics to stderr, which tftest keeps apart as the error's ``cmd_error``."""
+    cause = exc.__cause__
+    if isinstance(cause, tftest.TerraformTestError) and isinstance(cause.cmd_error, str) and cause.cmd_error:
+        return "the example does not plan:\n" + cause.cmd_error.strip()
+    return str(exc)
 
 
 def _throttle(rate: Any, burst: Any) -> Throttle | None:

@@ -243,7 +243,9 @@ def test_a_taken_port_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_ctrl_c_stops_everything_cleanly(tmp_path: Path) -> None:
     mode = start_local_mode(tmp_path)
+    assert (tmp_path / "state.json").exists()
     assert mode.stop() == 0
+    assert not (tmp_path / "state.json").exists(), "the state file must go with the local mode"
     urls = mode.state["urls"]
     for url in (mode.api, urls["runtime"], urls["s3"], urls["mlops"]):
         try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -56,15 +57,21 @@ def _plan_example(
     """Plan the example at rel offline; return (exit code, its path in the repository, the
     `terraform show -json` plan or None). echo prints the plan's own output as `make plan` does."""
     source = (Path.cwd() / rel).resolve()
-    try:
-        rel = source.relative_to(REPO_ROOT).as_posix()
-    except ValueError:
-        print(f"{rel} is not inside the repository", file=sys.stderr)
+    if not list(source.glob("*.tf")):
+        print(f"{rel} holds no Terraform files", file=sys.stderr)
         return 2, rel, None
-    check_schemas_cover(source, chain)
     with tempfile.TemporaryDirectory() as scratch:
         workspace = Workspace(chain, Path(scratch))
+        try:
+            rel = source.relative_to(REPO_ROOT).as_posix()
+        except ValueError:
+            # A copy of an example kept elsewhere plans as if it stood under examples/, so its
+            # module sources ("../..") resolve as they do in the repository.
+            rel = f"examples/{source.name}"
+            shutil.rmtree(workspace.path(rel), ignore_errors=True)
+            shutil.copytree(source, workspace.path(rel), ignore=shutil.ignore_patterns(".terraform*"))
         target = workspace.path(rel)
+        check_schemas_cover(target, chain)
         init = chain.run(["init", "-input=false", "-backend=false", "-no-color"], cwd=target)
         if init.returncode != 0:
             print(init.stdout + init.stderr, file=sys.stderr)
@@ -79,13 +86,15 @@ def _plan_example(
                 print(f"(no VARS given: planning with {rel}/{EXAMPLE_VARS})", file=sys.stderr)
             args.append(f"-var-file={example_var_file(source)}")
         plan = chain.run(args, cwd=target)
+        if plan.returncode != 0:
+            # Terraform writes its diagnostics to stderr; stdout then holds the partial plan
+            # ("Terraform planned the following actions, but then encountered a problem"),
+            # which buries them, so only the diagnostics are shown.
+            sys.stderr.write(plan.stderr)
+            return plan.returncode, rel, None
         if echo:
             sys.stdout.write(plan.stdout)
             sys.stderr.write(plan.stderr)
-        elif plan.returncode != 0:
-            sys.stderr.write(plan.stdout + plan.stderr)
-        if plan.returncode != 0:
-            return plan.returncode, rel, None
         shown = chain.run(["show", "-json", "tfplan"], cwd=target)
         if shown.returncode != 0:
             sys.stderr.write(shown.stderr)
