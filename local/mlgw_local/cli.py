@@ -220,18 +220,7 @@ def _serve(args: argparse.Namespace) -> int:
         "metrics_file": str(metrics.path),
         "alarms": {"evaluated": [a.name for a in alarms.evaluated], "not_evaluated": alarms.skipped},
     }
-    stop = threading.Event()
-    alarms.run(stop)
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    try:
-        write_state(state_file, state)
-        print(_banner(state, time.monotonic() - started), flush=True)
-        if gateway.alarms:
-            log.info("%s", alarms.summary())
-        stop.wait()
-    finally:
-        state_file.unlink(missing_ok=True)
+    _serve_until_stopped(state_file, state, alarms, started)
     print("\nmlgw_local: stopping", flush=True)
     notifications.stop()
     for server in servers.values():
@@ -241,6 +230,23 @@ def _serve(args: argparse.Namespace) -> int:
         worker.stop()
     aws.stop()
     return 0
+
+
+def _serve_until_stopped(state_file: Path, state: dict[str, Any], alarms: Evaluator, started: float) -> None:
+    """Publish the state file and the banner, evaluate alarms until SIGINT or SIGTERM, then
+    remove the state file so helpers never find a stopped instance."""
+    stop = threading.Event()
+    alarms.run(stop)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        write_state(state_file, state)
+        print(_banner(state, time.monotonic() - started), flush=True)
+        if alarms.evaluated or alarms.skipped:
+            log.info("%s", alarms.summary())
+        stop.wait()
+    finally:
+        state_file.unlink(missing_ok=True)
 
 
 def _free_port(host: str) -> int:
