@@ -35,7 +35,7 @@ define pip_install
 	$(PY) -m pip install --progress-bar off --requirement $(1) | awk -v total=$(shell grep -c '==' $(1)) \
 	  '/^Collecting /{n++; printf "\r  %d/%d collected", n, total; fflush()} \
 	   /^Installing collected/{printf "\n  installing...\n"; fflush()} /^Successfully installed/{print "  done"}'
-	$(PY) -m pip install --quiet --no-index --no-deps --editable ./client
+	$(PY) -m pip install --quiet --no-index --no-deps --no-build-isolation --editable ./client
 endef
 
 $(LOCAL_STAMP): $(LOCAL_LOCK) $(CLIENT)
