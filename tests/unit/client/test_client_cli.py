@@ -78,9 +78,7 @@ def test_make_venv_puts_mlgw_on_the_venv_path() -> None:
     """`make venv` installs the client into the venv, so `mlgw` runs from the venv's bin directory."""
     script = Path(sys.executable).parent / "mlgw"
     assert script.is_file(), "the venv has no mlgw command: run make venv"
-    result = subprocess.run(
-        [str(script), "--help"], capture_output=True, text=True, timeout=60, check=False
-    )
+    result = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     assert "redrive" in result.stdout
 
