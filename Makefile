@@ -19,7 +19,7 @@ PYTEST_ARGS ?=
 export CHECKPOINT_DISABLE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv local local-batch local-actuals test lint validate plan openapi security pytest smoke redrive bench docs docs-check schemas lock clean
+.PHONY: help venv local local-batch local-actuals local-invoke test lint validate plan openapi security pytest smoke redrive bench docs docs-check schemas lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -39,6 +39,9 @@ local-batch: $(STAMP) ## drop FILE under the running local mode's batch input an
 
 local-actuals: $(STAMP) ## drop FILE under the running local mode's actuals prefix and show what the receiver got
 	$(LOCAL) actuals $(FILE)
+
+local-invoke: $(STAMP) ## invoke FUNCTION of the running local mode with the JSON event in EVENT: make local-invoke FUNCTION=<name> EVENT=event.json
+	$(LOCAL) invoke $(FUNCTION) $(EVENT)
 
 test: lint validate docs-check security pytest ## everything CI runs
 

@@ -4,6 +4,7 @@ Commands:
   serve (default)   plan the example offline, start everything, print the banner, run until Ctrl-C
   batch FILE        upload FILE under the batch input prefix of a running local mode, print the result
   actuals FILE      upload FILE under the actuals prefix (for --deployment), show what the receiver got
+  invoke NAME FILE  invoke function NAME of a running local mode with the JSON event in FILE
 """
 
 from __future__ import annotations
@@ -12,29 +13,33 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import signal
 import socket
 import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from mlgw_local import banner, endpoints
 from mlgw_local.functions import FunctionWorker
 from mlgw_local.gateway import RestApi
 from mlgw_local.helpers import upload_actuals, upload_batch
 from mlgw_local.http import PortInUseError, Request, Response, bind, serve, url_of
+from mlgw_local.lambda_api import LambdaApi
 from mlgw_local.mlops import ActualsReceiver
-from mlgw_local.models import bundled_models
-from mlgw_local.plan import REPO_ROOT, Function, Gateway, PlanError, Trigger, load_gateway
+from mlgw_local.models import IrisClassifier, Model
+from mlgw_local.plan import Function, PlanError, load_gateway
 from mlgw_local.sagemaker import RuntimeFront, container
 from mlgw_local.storage import LocalAws, Notifications
 
 DEFAULT_EXAMPLE = "examples/local"
 DEFAULT_STATE = Path(tempfile.gettempdir()) / "mlgw-local.json"
-RATINGS_TEMPLATE = REPO_ROOT / "modules" / "rest-api" / "templates" / "ratings_request.vtl"
 ACTUALS_TOKEN = "local-actuals-token"  # noqa: S105 - the local receiver's own token, not a secret
 PORTS = {  # name: (default, what it serves)
     "api": (8080, "REST API"),
@@ -43,6 +48,8 @@ PORTS = {  # name: (default, what it serves)
     "mlops": (8083, "actuals receiver"),
     "iris": (8084, "iris model container"),
     "ratings": (8085, "ratings model container"),
+    "binary": (8086, "binary classifier container"),
+    "lambda": (8087, "Lambda Invoke API"),
 }
 log = logging.getLogger("mlgw_local")
 
@@ -76,6 +83,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     for helper in (batch, actuals):
         helper.add_argument("--timeout", type=float, default=60.0)
+    invoke = sub.add_parser(
+        "invoke", parents=[common], help="invoke a function of the running local mode with a JSON event"
+    )
+    invoke.add_argument("function")
+    invoke.add_argument("event", type=Path)
     return parser
 
 
@@ -100,45 +112,30 @@ def _serve_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="NAME=MODEL",
-        help="serve endpoint NAME with a bundled model (iris, ratings) or a container URL",
+        help="serve endpoint NAME with a bundled model (iris, ratings, binary) or a container URL",
     )
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not set(argv) & {"serve", "batch", "actuals", "-h", "--help"}:
+    if not set(argv) & {"serve", "batch", "actuals", "invoke", "-h", "--help"}:
         argv.insert(0, "serve")
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
     for noisy in ("tftest", "werkzeug"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    if args.command in ("batch", "actuals"):
+    if args.command in ("batch", "actuals", "invoke"):
         state = json.loads(args.state_file.read_text(encoding="utf-8"))
         if args.command == "batch":
             return upload_batch(state, args.file, args.timeout)
+        if args.command == "invoke":
+            return invoke_function(state, args.function, args.event)
         return upload_actuals(state, args.file, args.deployment, args.timeout)
     try:
         return _serve(args)
     except (PortInUseError, PlanError) as exc:
         print(f"mlgw_local: {exc}", file=sys.stderr)
         return 2
-
-
-def _endpoint_targets(gateway: Gateway, overrides: list[str], containers: dict[str, str]) -> dict[str, str]:
-    """Each endpoint's container: the ratings model behind routes with the bundled ratings
-    template, the iris model behind every other endpoint, unless --endpoint says otherwise."""
-    ratings_template = RATINGS_TEMPLATE.read_text(encoding="utf-8")
-    targets = dict.fromkeys(gateway.endpoint_names(), containers["iris"])
-    for operation in gateway.api.operations if gateway.api else []:
-        integration = operation.integration
-        if integration.endpoint_name and ratings_template in integration.request_templates.values():
-            targets[integration.endpoint_name] = containers["ratings"]
-    for item in overrides:
-        name, _, model = item.partition("=")
-        if model not in containers and not model.startswith(("http://", "https://")):
-            raise PlanError(f"--endpoint {item}: the model must be one of {', '.join(containers)} or a URL")
-        targets[name] = containers.get(model, model.rstrip("/"))
-    return targets
 
 
 def _check_port_free(host: str, port: int, what: str, option: str) -> None:
@@ -151,16 +148,48 @@ def _check_port_free(host: str, port: int, what: str, option: str) -> None:
             ) from None
 
 
+def invoke_function(state: dict[str, Any], name: str, event_file: Path) -> int:
+    """Invoke a function through local mode's Invoke API; print its result, exit 1 on an error."""
+    url = f"{state['urls']['lambda']}/2015-03-31/functions/{name}/invocations"
+    request = urllib.request.Request(  # noqa: S310 - local mode's own URL
+        url, data=event_file.read_bytes(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=120) as answer:  # noqa: S310
+            body, failed = answer.read(), answer.headers.get("X-Amz-Function-Error")
+    except urllib.error.HTTPError as exc:
+        print(f"{name}: {json.loads(exc.read()).get('message')}", file=sys.stderr)
+        return 1
+    print(json.dumps(json.loads(body), indent=2))
+    if failed:
+        print(f"{name} failed ({failed})", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _access_log() -> None:
+    """Access lines go to stdout as they are, each with its own time."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger("mlgw_local.access")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
 def _serve(args: argparse.Namespace) -> int:
     started = time.monotonic()
+    _access_log()
     host = args.host
     front = RuntimeFront({})
     receiver = ActualsReceiver(ACTUALS_TOKEN)
     api = _Deferred()
+    lambda_api = _Deferred()
     servers = {
         "api": bind(host, args.api_port, "REST API", "--api-port", api),
         "runtime": bind(host, args.runtime_port, "SageMaker runtime front", "--runtime-port", front),
         "mlops": bind(host, args.mlops_port, "actuals receiver", "--mlops-port", receiver),
+        "lambda": bind(host, args.lambda_port, "Lambda Invoke API", "--lambda-port", lambda_api),
     }
     if args.s3_port:
         _check_port_free(host, args.s3_port, "local S3", "--s3-port")
@@ -168,20 +197,20 @@ def _serve(args: argparse.Namespace) -> int:
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         planned = pool.submit(load_gateway, args.example, args.var_file)
-        models = bundled_models()
+        # The iris classifier stands in for most endpoints: trained while the plan runs.
+        trained: dict[str, Model] = {"iris": IrisClassifier()}
         gateway = planned.result()
-    for name in ("iris", "ratings"):
-        servers[name] = bind(
-            host,
-            getattr(args, f"{name}_port"),
-            f"{name} model container",
-            f"--{name}-port",
-            container(models[name]),
+    choices = endpoints.choose(gateway, args.endpoint)
+    models = endpoints.containers(gateway, choices, trained)
+    for name, model in models.items():
+        port = getattr(args, f"{name}_port", 0)
+        servers[f"model:{name}"] = bind(
+            host, port, f"{name} model container", f"--{name}-port", container(model)
         )
     urls = {name: url_of(server) for name, server in servers.items()}
-    front.endpoints.update(
-        _endpoint_targets(gateway, args.endpoint, {n: urls[n] for n in ("iris", "ratings")})
-    )
+    for name, choice in choices.items():
+        front.endpoints[name] = choice.container if choice.is_url else urls[f"model:{choice.container}"]
+        front.labels[name] = f"container {choice.container}"
 
     aws = LocalAws(host, s3_port)
     aws.start()
@@ -204,14 +233,18 @@ def _serve(args: argparse.Namespace) -> int:
         api.target = RestApi(gateway, invoke, urls["runtime"], f"{host}:{servers['api'].server_address[1]}")
     else:
         api.absent = True
+    lambda_api.target = LambdaApi(workers, invoke)
     notifications = Notifications(aws, gateway.triggers, invoke)
     notifications.start()
     for server in servers.values():
         serve(server)
 
-    state = _state(gateway, urls, args.example)
+    samples_dir = args.state_file.with_name(f"{args.state_file.stem}-samples")
+    shown = banner.Banner(gateway, urls, choices, models, samples_dir, [])
+    banner.build(shown)
+    state = banner.state(shown, args.example)
     args.state_file.write_text(json.dumps(state, indent=2), encoding="utf-8")
-    print(_banner(state, time.monotonic() - started), flush=True)
+    print(banner.text(shown, state, args.example, time.monotonic() - started), flush=True)
 
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -226,6 +259,7 @@ def _serve(args: argparse.Namespace) -> int:
         worker.stop()
     aws.stop()
     args.state_file.unlink(missing_ok=True)
+    shutil.rmtree(samples_dir, ignore_errors=True)
     return 0
 
 
@@ -236,9 +270,9 @@ def _free_port(host: str) -> int:
 
 
 class _Deferred:
-    """The API's handler: its port is bound first, so a taken port fails before anything starts."""
+    """A server's handler: its port is bound first, so a taken port fails before anything starts."""
 
-    target: RestApi | None = None
+    target: RestApi | LambdaApi | None = None
     absent = False
 
     def __call__(self, request: Request) -> Response:
@@ -280,78 +314,3 @@ def _function_environment(
                 f"{function.name}: {name} is only known after apply and local mode cannot fill it in"
             )
     return env
-
-
-def _state(gateway: Gateway, urls: dict[str, str], example: Path) -> dict[str, Any]:
-    stage = "prod" if "prod" in gateway.stages else next(iter(gateway.stages), "")
-    batch = next((t for t in gateway.triggers if "output_prefix" in _settings_of(gateway, t)), None)
-    actuals = next((t for t in gateway.triggers if "processed_prefix" in _settings_of(gateway, t)), None)
-    return {
-        "example": str(example),
-        "urls": urls,
-        "invoke_url": f"{urls['api']}/{stage}",
-        "api_keys": {name: key.value for name, key in gateway.api_keys.items()},
-        "routes": [f"{op.method} {op.path}" for op in gateway.api.operations] if gateway.api else [],
-        "batch": batch
-        and {
-            "bucket": batch.bucket,
-            "input_prefix": batch.prefix,
-            "suffix": batch.suffix,
-            "output_prefix": _settings_of(gateway, batch)["output_prefix"],
-            "error_prefix": _settings_of(gateway, batch)["error_prefix"],
-        },
-        "actuals": actuals and {"bucket": actuals.bucket, "prefix": actuals.prefix, "suffix": actuals.suffix},
-    }
-
-
-def _settings_of(gateway: Gateway, trigger: Trigger) -> dict[str, Any]:
-    return gateway.functions[trigger.function_name].settings
-
-
-def _banner(state: dict[str, Any], seconds: float) -> str:
-    urls = state["urls"]
-    key = next(iter(state["api_keys"].values()), "")
-    api = state["invoke_url"]
-    lines = [
-        "",
-        f"mlgw local mode: {state['example']} ready in {seconds:.1f} s (Ctrl-C stops)",
-        "",
-        f"  REST API        {api}   routes: {', '.join(state['routes'])}",
-        f"  API key         {key}"
-        + "".join(f"\n                  {n}: {v}" for n, v in list(state["api_keys"].items())[1:]),
-        f"  SageMaker front {urls['runtime']}   containers: iris {urls['iris']}, ratings {urls['ratings']}",
-        f"  S3 (moto)       {urls['s3']}",
-        f"  actuals         {urls['mlops']}/received",
-        "",
-        "Predict an iris:",
-        f"  curl -sS -X POST {api}/predict -H 'x-api-key: {key}' -H 'Content-Type: application/json' \\",
-        "       -d '{\"instances\": [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]}'",
-        f"  curl -sS -X POST {api}/predict/csv -H 'x-api-key: {key}' -H 'Content-Type: text/csv' \\",
-        "       --data-binary '6.2,2.9,4.3,1.3'",
-        "Get ratings:",
-        f"  curl -sS '{api}/predicted-ratings/321?items=101,131,162' -H 'x-api-key: {key}'",
-    ]
-    if state["batch"]:
-        batch = state["batch"]
-        lines += [
-            "Upload a batch file and read its result:",
-            "  make local-batch FILE=local/samples/iris-batch.csv",
-            f"  aws --endpoint-url {urls['s3']} s3 cp local/samples/iris-batch.csv s3://{batch['bucket']}/{batch['input_prefix']}iris.csv",
-            f"  aws --endpoint-url {urls['s3']} s3 cp "
-            f"s3://{batch['bucket']}/{batch['output_prefix']}iris.csv -",
-        ]
-    if state["actuals"]:
-        actuals = state["actuals"]
-        lines += [
-            "Upload actuals and see them received:",
-            "  make local-actuals FILE=local/samples/actuals.csv",
-            f"  aws --endpoint-url {urls['s3']} s3 cp local/samples/actuals.csv "
-            f"s3://{actuals['bucket']}/{actuals['prefix']}5f3c9a1b2c3d4e5f6a7b8c9d/actuals.csv",
-            f"  curl -sS {urls['mlops']}/received",
-        ]
-    lines += [
-        "  (the aws commands need AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local "
-        "AWS_DEFAULT_REGION=us-east-1)",
-        "",
-    ]
-    return "\n".join(lines)
