@@ -8,8 +8,10 @@ carries what explains a failure (a model container's own error message).
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime
+from typing import Any
 
 log = logging.getLogger("mlgw_local.access")
 # Requests the gateway makes to the runtime front carry this header: the gateway's own line
@@ -43,3 +45,24 @@ def record(
         target,
         note_part,
     )
+
+
+def runtime_error(status: int, body: bytes) -> str:
+    """A SageMaker runtime error as a line tells it: for a ModelError, the container's status and
+    its own message (the "message" of a JSON error body, else the body)."""
+    try:
+        document: Any = json.loads(body)
+    except ValueError:
+        return f"the runtime answered {status}"
+    if not isinstance(document, dict):
+        return f"the runtime answered {status}"
+    if "OriginalStatusCode" not in document:
+        return f"the runtime answered {status}: {document.get('message') or document.get('Message')}"
+    original = str(document.get("OriginalMessage") or "")
+    try:
+        inner = json.loads(original)
+        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
+            original = inner["message"]
+    except ValueError:
+        pass
+    return f"the model answered {document['OriginalStatusCode']}: {original}"

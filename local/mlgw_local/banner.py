@@ -143,14 +143,25 @@ def _check_body(operation: Operation, content_type: str, body: str) -> None:
         raise _NoSample(f"the bundled sample does not fit the route's request model: {error.message}")
 
 
-def _operation_command(banner: Banner, operation: Operation, stage: str, key: ApiKey | None) -> Command:
-    integration = operation.integration
-    label = f"{operation.method} {operation.path}"
-    values: dict[str, str] = {}
+@dataclass
+class _Sample:
+    label: str
     samples: Samples | None = None
+    values: dict[str, str] | None = None
     content_type: str | None = None
     body: str | None = None
-    expect = 200
+    expect: int = 200
+
+
+def _method(operation: Operation) -> str:
+    """The method a sample uses: an ANY route is shown with GET."""
+    return "GET" if operation.method == "ANY" else operation.method
+
+
+def _integration_sample(banner: Banner, operation: Operation) -> _Sample:
+    """What the route's integration reaches, and a body that fits it."""
+    integration = operation.integration
+    writes = _method(operation) in ("POST", "PUT", "PATCH")
     if integration.type == "AWS_PROXY":
         function = banner.gateway.functions[str(integration.function_name)]
         route_name, route = _route_of(function, any(p.name == "model" for p in operation.parameters))
@@ -158,27 +169,33 @@ def _operation_command(banner: Banner, operation: Operation, stage: str, key: Ap
             raise _NoSample(
                 f"route {route_name} calls a {route['backend']} backend, which local mode does not bundle"
             )
-        samples = banner.model(route["endpoint_name"]).samples
-        values["model"] = route_name
-        label += f" -> function {function.name} (route {route_name}, endpoint {route['endpoint_name']})"
-        if operation.method in ("POST", "PUT", "PATCH"):
-            content_type, body = _proxy_body(route, samples)
-    elif integration.type == "AWS":
+        found = _Sample(
+            f"function {function.name} (route {route_name}, endpoint {route['endpoint_name']})",
+            banner.model(route["endpoint_name"]).samples,
+            {"model": route_name},
+        )
+        if writes and found.samples is not None:
+            found.content_type, found.body = _proxy_body(route, found.samples)
+        return found
+    if integration.type == "AWS":
         samples = banner.model(integration.endpoint_name).samples
-        label += f" -> SageMaker endpoint {integration.endpoint_name}"
+        found = _Sample(f"SageMaker endpoint {integration.endpoint_name}", samples)
         templates = [t.lower() for t in integration.request_templates] or list(samples.content_types)
-        if operation.method in ("POST", "PUT", "PATCH"):
-            content_type = next((t for t in templates if t in samples.content_types), None)
-            if content_type is None:
+        if writes:
+            found.content_type = next((t for t in templates if t in samples.content_types), None)
+            if found.content_type is None:
                 raise _NoSample(
                     f"the route takes {', '.join(templates)}, which the bundled model does not read"
                 )
-            body = samples.csv() if content_type == CSV else json.dumps(samples.json_body)
-    else:
-        label += " -> mock integration"
-        statuses = [r.status_code for r in integration.responses.values()]
-        expect = 200 if 200 in statuses or not statuses else statuses[0]
-    parameters = {**(samples.parameters if samples else {}), **values}
+            found.body = samples.csv() if found.content_type == CSV else json.dumps(samples.json_body)
+        return found
+    statuses = [r.status_code for r in integration.responses.values()]
+    return _Sample("mock integration", expect=200 if 200 in statuses or not statuses else statuses[0])
+
+
+def _operation_command(banner: Banner, operation: Operation, stage: str, key: ApiKey | None) -> Command:
+    found = _integration_sample(banner, operation)
+    parameters = {**(found.samples.parameters if found.samples else {}), **(found.values or {})}
     path = operation.path
     query: list[tuple[str, str]] = []
     for parameter in operation.parameters:
@@ -195,13 +212,14 @@ def _operation_command(banner: Banner, operation: Operation, stage: str, key: Ap
         if key is None:
             raise _NoSample(f"no API key's usage plan covers stage {stage}")
         headers["x-api-key"] = key.value
-    if content_type is not None and body is not None:
-        _check_body(operation, content_type, body)
-        headers["Content-Type"] = content_type
+    if found.content_type is not None and found.body is not None:
+        _check_body(operation, found.content_type, found.body)
+        headers["Content-Type"] = found.content_type
     url = f"{banner.urls['api']}/{stage}{path}"
     if query:
         url += "?" + urllib.parse.urlencode(query, safe=",")
-    return Command("routes", label, curl(operation.method, url, headers, body), "http", expect)
+    label = f"{operation.method} {operation.path} -> {found.label}"
+    return Command("routes", label, curl(_method(operation), url, headers, found.body), "http", found.expect)
 
 
 def _trigger(gateway: Gateway, setting: str) -> Trigger | None:
@@ -217,7 +235,7 @@ def _batch_file(banner: Banner, trigger: Trigger) -> Path:
     columns = list(settings.get("feature_columns") or samples.features)
     if len(columns) != len(samples.features):
         raise _NoSample(
-            f"the batch settings name {len(columns)} features, the bundled model reads {len(samples.features)}"
+            f"the batch settings name {len(columns)} features, the model reads {len(samples.features)}"
         )
     id_column = settings.get("id_column")
     ids = [f"r-{n:03d}" for n in range(1, len(samples.rows) + 1)]

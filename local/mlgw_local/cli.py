@@ -167,6 +167,13 @@ def invoke_function(state: dict[str, Any], name: str, event_file: Path) -> int:
     return 0
 
 
+def _invoker(workers: dict[str, FunctionWorker]) -> Any:
+    def invoke(name: str, event: dict[str, Any]) -> Any:
+        return workers[name].invoke(event)
+
+    return invoke
+
+
 def _access_log() -> None:
     """Access lines go to stdout as they are, each with its own time."""
     handler = logging.StreamHandler(sys.stdout)
@@ -175,6 +182,34 @@ def _access_log() -> None:
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False
+
+
+def _serve_models(
+    args: argparse.Namespace,
+    servers: dict[str, Any],
+    front: RuntimeFront,
+    choices: dict[str, endpoints.Choice],
+    models: dict[str, Model],
+) -> dict[str, str]:
+    """Bind a container per bundled model and point the runtime front's endpoints at them."""
+    for name, model in models.items():
+        port = getattr(args, f"{name}_port", 0)
+        servers[f"model:{name}"] = bind(
+            args.host, port, f"{name} model container", f"--{name}-port", container(model)
+        )
+    urls = {name: url_of(server) for name, server in servers.items()}
+    for name, choice in choices.items():
+        front.endpoints[name] = choice.container if choice.is_url else urls[f"model:{choice.container}"]
+        front.labels[name] = f"container {choice.container}"
+    return urls
+
+
+def _announce(args: argparse.Namespace, shown: banner.Banner, started: float) -> None:
+    """Write the sample files and the state file, then print the banner."""
+    banner.build(shown)
+    state = banner.state(shown, args.example)
+    args.state_file.write_text(json.dumps(state, indent=2), encoding="utf-8")
+    print(banner.text(shown, state, args.example, time.monotonic() - started), flush=True)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -202,15 +237,7 @@ def _serve(args: argparse.Namespace) -> int:
         gateway = planned.result()
     choices = endpoints.choose(gateway, args.endpoint)
     models = endpoints.containers(gateway, choices, trained)
-    for name, model in models.items():
-        port = getattr(args, f"{name}_port", 0)
-        servers[f"model:{name}"] = bind(
-            host, port, f"{name} model container", f"--{name}-port", container(model)
-        )
-    urls = {name: url_of(server) for name, server in servers.items()}
-    for name, choice in choices.items():
-        front.endpoints[name] = choice.container if choice.is_url else urls[f"model:{choice.container}"]
-        front.labels[name] = f"container {choice.container}"
+    urls = _serve_models(args, servers, front, choices, models)
 
     aws = LocalAws(host, s3_port)
     aws.start()
@@ -226,9 +253,7 @@ def _serve(args: argparse.Namespace) -> int:
     for worker in workers.values():
         worker.wait_ready()
 
-    def invoke(name: str, event: dict[str, Any]) -> Any:
-        return workers[name].invoke(event)
-
+    invoke = _invoker(workers)
     if gateway.api is not None:
         api.target = RestApi(gateway, invoke, urls["runtime"], f"{host}:{servers['api'].server_address[1]}")
     else:
@@ -240,11 +265,7 @@ def _serve(args: argparse.Namespace) -> int:
         serve(server)
 
     samples_dir = args.state_file.with_name(f"{args.state_file.stem}-samples")
-    shown = banner.Banner(gateway, urls, choices, models, samples_dir, [])
-    banner.build(shown)
-    state = banner.state(shown, args.example)
-    args.state_file.write_text(json.dumps(state, indent=2), encoding="utf-8")
-    print(banner.text(shown, state, args.example, time.monotonic() - started), flush=True)
+    _announce(args, banner.Banner(gateway, urls, choices, models, samples_dir, []), started)
 
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

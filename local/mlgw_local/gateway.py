@@ -192,19 +192,6 @@ def _template_for(templates: Mapping[str, str], wanted: str | None) -> tuple[str
     return next(iter(templates.items()))
 
 
-def _runtime_error(status: int, body: bytes) -> str:
-    """The runtime's error as the log tells it: a ModelError with the container's own message."""
-    try:
-        document = json.loads(body)
-    except ValueError:
-        return f"the runtime answered {status}"
-    if not isinstance(document, dict):
-        return f"the runtime answered {status}"
-    if "OriginalStatusCode" in document:
-        return f"the model answered {document['OriginalStatusCode']}: {document.get('OriginalMessage')}"
-    return f"the runtime answered {status}: {document.get('message') or document.get('Message')}"
-
-
 class RestApi:
     def __init__(
         self,
@@ -421,7 +408,7 @@ class RestApi:
         given = request.header("x-api-key")
         if given:
             known = self._keys.get(given)
-            trace.key = known.name if known is not None else "(unknown key)"
+            trace.key = known.name if known is not None else "(unknown)"
         if match is None:
             return self._refuse("MISSING_AUTHENTICATION_TOKEN", trace, request, request_id, stage)
         if len(request.body) > MAX_BODY_BYTES:
@@ -678,7 +665,7 @@ class RestApi:
                 )
         except urllib.error.HTTPError as exc:
             status, answer_body, answer_headers = exc.code, exc.read(), dict(exc.headers.items())
-            call.trace.note = _runtime_error(status, answer_body)
+            call.trace.note = access.runtime_error(status, answer_body)
         except TimeoutError:
             raise _Failure("INTEGRATION_TIMEOUT") from None
         except urllib.error.URLError:

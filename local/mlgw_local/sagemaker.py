@@ -80,15 +80,7 @@ class RuntimeFront:
         response = self._invoke(request)
         if request.header(access.GATEWAY_CALLER) is None:
             name = request.path.strip("/").split("/")[1] if request.path.count("/") >= 2 else ""
-            note = None
-            if response.status >= 400:
-                try:
-                    document = json.loads(response.body)
-                    note = document.get("OriginalMessage") or document.get("message")
-                    if "OriginalStatusCode" in document:
-                        note = f"the model answered {document['OriginalStatusCode']}: {note}"
-                except (ValueError, AttributeError):
-                    note = None
+            note = access.runtime_error(response.status, response.body) if response.status >= 400 else None
             access.record(
                 "sagemaker-runtime",
                 request.method,
