@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -78,6 +77,10 @@ def test_every_banner_command_gives_its_documented_status(served: LocalMode) -> 
         if got != command["expect"]:
             failures.append(f"{command['label']}: got {got}, expected {command['expect']}\n{output[-1500:]}")
     assert not failures, "\n\n".join(failures)
+    if served.state["example"].endswith("single-function"):
+        # Its function has no API: the banner invokes it through make local-invoke.
+        invokes = [c["command"] for c in commands if c["section"] == "invoke"]
+        assert [c.split(" EVENT=")[0] for c in invokes] == ["make local-invoke FUNCTION=mlgw-example-predict"]
 
 
 def test_the_banner_names_every_stage_key_and_model(served: LocalMode) -> None:
@@ -91,11 +94,3 @@ def test_the_banner_names_every_stage_key_and_model(served: LocalMode) -> None:
     if served.state["batch"]:
         batch = served.state["batch"]
         assert f"s3://{batch['bucket']}/{batch['input_prefix']}" in banner
-
-
-def test_a_function_without_an_api_gets_local_invoke(served: LocalMode) -> None:
-    if not served.state["example"].endswith("single-function"):
-        pytest.skip("every function of this example is called by an API or a bucket")
-    invokes = [c["command"] for c in served.state["commands"] if c["section"] == "invoke"]
-    assert [c.split(" EVENT=")[0] for c in invokes] == ["make local-invoke FUNCTION=mlgw-example-predict"]
-    assert Path(invokes[0].split(" EVENT=")[1]).is_file()
