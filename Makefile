@@ -24,7 +24,7 @@ PYTEST_ARGS ?=
 export CHECKPOINT_DISABLE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv local local-batch local-actuals local-smoke test lint validate plan openapi security pytest smoke redrive bench docs docs-check schemas lock clean
+.PHONY: help venv local local-batch local-actuals local-smoke local-invoke test lint validate plan openapi security pytest smoke redrive bench docs docs-check schemas lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -62,6 +62,9 @@ local-actuals: $(LOCAL_STAMP) ## drop FILE under the running local mode's actual
 
 local-smoke: $(LOCAL_STAMP) ## call every route of the running local mode with a sample that fits it [PORT=<API port>]
 	$(MLGW) smoke --local $(if $(PORT),--port $(PORT))
+
+local-invoke: $(LOCAL_STAMP) ## invoke FUNCTION of the running local mode with the JSON event in EVENT: make local-invoke FUNCTION=<name> EVENT=event.json [PORT=<API port>]
+	$(LOCAL) invoke $(FUNCTION) $(EVENT) $(if $(PORT),--port $(PORT))
 
 test: lint validate docs-check security pytest ## everything CI runs
 

@@ -76,7 +76,7 @@ def test_the_local_lock_leaves_the_dev_tools_out() -> None:
 def test_make_local_installs_the_local_lock_only() -> None:
     makefile = (REPO_ROOT / "Makefile").read_text(encoding="utf-8")
     assert re.search(r"^LOCAL_LOCK\s*:=\s*requirements-local\.txt$", makefile, re.MULTILINE)
-    for target in ("local", "local-batch", "local-actuals", "local-smoke"):
+    for target in ("local", "local-batch", "local-actuals", "local-smoke", "local-invoke"):
         line = re.search(rf"^{target}:([^#\n]*)", makefile, re.MULTILINE)
         assert line, target
         assert line[1].split() == ["$(LOCAL_STAMP)"], f"make {target} must need only the local lock"

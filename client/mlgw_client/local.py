@@ -5,7 +5,8 @@ Local mode (local/mlgw_local/helpers.py) writes one state file per instance,
 in the temporary directory, and removes it when it stops. The file holds `pid`, `invoke_url`,
 `api_keys` (name: value), `routes` ("METHOD /path") and `samples`: one request per route that fits
 the model behind it, as {route, method, path (below the stage URL), query, content_type, body,
-status}. The client reads the file and nothing else of local mode, so it installs without it.
+status}; they are the requests of the routes' commands in local mode's banner. The client reads
+the file and nothing else of local mode, so it installs without it.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """``python -m mlgw_local``: see :mod:`mlgw_local.cli`.
 
-The batch and actuals helpers start without importing what serving needs, which takes seconds.
+The helpers (batch, actuals, invoke) start without importing what serving needs, which takes seconds.
 """
 
 import sys

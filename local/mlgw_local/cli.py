@@ -4,9 +4,10 @@ Commands:
   serve (default)   plan the example offline, start everything, print the banner, run until Ctrl-C
   batch FILE        upload FILE under the batch input prefix of a running local mode, print the result
   actuals FILE      upload FILE under the actuals prefix (for --deployment), show what the receiver got
+  invoke NAME FILE  invoke function NAME of a running local mode with the JSON event in FILE
 
-Each serve keeps its URLs and keys in its own state file (see mlgw_local.helpers); batch and
-actuals use the only local mode running, or the one whose API port --port names.
+Each serve keeps its URLs, keys and banner commands in its own state file (see mlgw_local.helpers);
+batch, actuals and invoke use the only local mode running, or the one whose API port --port names.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import argparse
 import json
 import logging
 import os
-import re
+import shutil
 import signal
 import socket
 import sys
@@ -25,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from mlgw_local import helpers
+from mlgw_local import banner, endpoints, helpers
 from mlgw_local.alarms import Evaluator, local_sources
 from mlgw_local.functions import FunctionWorker
 from mlgw_local.gateway import RestApi
@@ -38,15 +39,15 @@ from mlgw_local.helpers import (
     write_state,
 )
 from mlgw_local.http import PortInUseError, Request, Response, bind, serve, url_of
+from mlgw_local.lambda_api import LambdaApi
 from mlgw_local.metrics import MetricsFile, emf
 from mlgw_local.mlops import ActualsReceiver
-from mlgw_local.models import bundled_models
-from mlgw_local.plan import REPO_ROOT, Function, Gateway, PlanError, Trigger, load_gateway
+from mlgw_local.models import IrisClassifier, Model
+from mlgw_local.plan import Function, Gateway, PlanError, load_gateway
 from mlgw_local.sagemaker import RuntimeFront, container
 from mlgw_local.storage import LocalAws, Notifications
 
 DEFAULT_EXAMPLE = "examples/local"
-RATINGS_TEMPLATE = REPO_ROOT / "modules" / "rest-api" / "templates" / "ratings_request.vtl"
 ACTUALS_TOKEN = "local-actuals-token"  # noqa: S105 - the local receiver's own token, not a secret
 PORTS = {  # name: (default, what it serves)
     "api": (8080, "REST API"),
@@ -55,6 +56,8 @@ PORTS = {  # name: (default, what it serves)
     "mlops": (8083, "actuals receiver"),
     "iris": (8084, "iris model container"),
     "ratings": (8085, "ratings model container"),
+    "binary": (8086, "binary classifier container"),
+    "lambda": (8087, "Lambda Invoke API"),
 }
 log = logging.getLogger("mlgw_local")
 
@@ -102,7 +105,7 @@ def _serve_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="NAME=MODEL",
-        help="serve endpoint NAME with a bundled model (iris, ratings) or a container URL",
+        help="serve endpoint NAME with a bundled model (iris, ratings, binary) or a container URL",
     )
 
 
@@ -125,23 +128,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def _endpoint_targets(gateway: Gateway, overrides: list[str], containers: dict[str, str]) -> dict[str, str]:
-    """Each endpoint's container: the ratings model behind routes with the bundled ratings
-    template, the iris model behind every other endpoint, unless --endpoint says otherwise."""
-    ratings_template = RATINGS_TEMPLATE.read_text(encoding="utf-8")
-    targets = dict.fromkeys(gateway.endpoint_names(), containers["iris"])
-    for operation in gateway.api.operations if gateway.api else []:
-        integration = operation.integration
-        if integration.endpoint_name and ratings_template in integration.request_templates.values():
-            targets[integration.endpoint_name] = containers["ratings"]
-    for item in overrides:
-        name, _, model = item.partition("=")
-        if model not in containers and not model.startswith(("http://", "https://")):
-            raise PlanError(f"--endpoint {item}: the model must be one of {', '.join(containers)} or a URL")
-        targets[name] = containers.get(model, model.rstrip("/"))
-    return targets
-
-
 def _check_port_free(host: str, port: int, what: str, option: str) -> None:
     with socket.socket() as probe:
         try:
@@ -152,16 +138,70 @@ def _check_port_free(host: str, port: int, what: str, option: str) -> None:
             ) from None
 
 
+def _invoker(workers: dict[str, FunctionWorker]) -> Any:
+    def invoke(name: str, event: dict[str, Any]) -> Any:
+        return workers[name].invoke(event)
+
+    return invoke
+
+
+def _access_log() -> None:
+    """Access lines go to stdout as they are, each with its own time."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger("mlgw_local.access")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
+def _serve_models(
+    args: argparse.Namespace,
+    servers: dict[str, Any],
+    front: RuntimeFront,
+    choices: dict[str, endpoints.Choice],
+    models: dict[str, Model],
+) -> dict[str, str]:
+    """Bind a container per bundled model and point the runtime front's endpoints at them."""
+    for name, model in models.items():
+        port = getattr(args, f"{name}_port", 0)
+        servers[f"model:{name}"] = bind(
+            args.host, port, f"{name} model container", f"--{name}-port", container(model)
+        )
+    urls = {name: url_of(server) for name, server in servers.items()}
+    for name, choice in choices.items():
+        front.endpoints[name] = choice.container if choice.is_url else urls[f"model:{choice.container}"]
+        front.labels[name] = f"container {choice.container}"
+    return urls
+
+
+def _start_workers(
+    gateway: Gateway, urls: dict[str, str], secret_arns: dict[str, str], metrics: MetricsFile
+) -> dict[str, FunctionWorker]:
+    workers = {
+        name: FunctionWorker(function, _function_environment(function, urls, secret_arns), metrics.record)
+        for name, function in gateway.functions.items()
+    }
+    for worker in workers.values():
+        worker.start()
+    for worker in workers.values():
+        worker.wait_ready()
+    return workers
+
+
 def _serve(args: argparse.Namespace) -> int:
     started = time.monotonic()
+    _access_log()
     host = args.host
     front = RuntimeFront({})
     receiver = ActualsReceiver(ACTUALS_TOKEN)
     api = _Deferred()
+    lambda_api = _Deferred()
     servers = {
         "api": bind(host, args.api_port, "REST API", "--api-port", api),
         "runtime": bind(host, args.runtime_port, "SageMaker runtime front", "--runtime-port", front),
         "mlops": bind(host, args.mlops_port, "actuals receiver", "--mlops-port", receiver),
+        "lambda": bind(host, args.lambda_port, "Lambda Invoke API", "--lambda-port", lambda_api),
     }
     if args.s3_port:
         _check_port_free(host, args.s3_port, "local S3", "--s3-port")
@@ -169,20 +209,12 @@ def _serve(args: argparse.Namespace) -> int:
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         planned = pool.submit(load_gateway, args.example, args.var_file)
-        models = bundled_models()
+        # The iris classifier stands in for most endpoints: trained while the plan runs.
+        trained: dict[str, Model] = {"iris": IrisClassifier()}
         gateway = planned.result()
-    for name in ("iris", "ratings"):
-        servers[name] = bind(
-            host,
-            getattr(args, f"{name}_port"),
-            f"{name} model container",
-            f"--{name}-port",
-            container(models[name]),
-        )
-    urls = {name: url_of(server) for name, server in servers.items()}
-    front.endpoints.update(
-        _endpoint_targets(gateway, args.endpoint, {n: urls[n] for n in ("iris", "ratings")})
-    )
+    choices = endpoints.choose(gateway, args.endpoint)
+    models = endpoints.containers(gateway, choices, trained)
+    urls = _serve_models(args, servers, front, choices, models)
 
     aws = LocalAws(host, s3_port)
     aws.start()
@@ -193,34 +225,28 @@ def _serve(args: argparse.Namespace) -> int:
         args.state_dir or state_dir(), servers["api"].server_address[1]
     )
     alarms, metrics = _alarms_and_metrics(gateway, args, state_file)
-    workers = {
-        name: FunctionWorker(function, _function_environment(function, urls, secret_arns), metrics.record)
-        for name, function in gateway.functions.items()
-    }
-    for worker in workers.values():
-        worker.start()
-    for worker in workers.values():
-        worker.wait_ready()
-
-    def invoke(name: str, event: dict[str, Any]) -> Any:
-        return workers[name].invoke(event)
-
+    workers = _start_workers(gateway, urls, secret_arns, metrics)
+    invoke = _invoker(workers)
     if gateway.api is not None:
         api.target = RestApi(gateway, invoke, urls["runtime"], f"{host}:{servers['api'].server_address[1]}")
         api.metrics = _ApiMetrics(gateway, metrics)
     else:
         api.absent = True
+    lambda_api.target = LambdaApi(workers, invoke)
     notifications = Notifications(aws, gateway.triggers, invoke)
     notifications.start()
     for server in servers.values():
         serve(server)
 
-    state = {
-        **_state(gateway, urls, args.example),
+    shown = banner.Banner(
+        gateway, urls, choices, models, state_file.with_name(f"{state_file.stem}-samples"), []
+    )
+    extra = {
+        "pid": os.getpid(),
         "metrics_file": str(metrics.path),
         "alarms": {"evaluated": [a.name for a in alarms.evaluated], "not_evaluated": alarms.skipped},
     }
-    _serve_until_stopped(state_file, state, alarms, started)
+    _serve_until_stopped(state_file, shown, alarms, example=args.example, extra=extra, started=started)
     print("\nmlgw_local: stopping", flush=True)
     notifications.stop()
     for server in servers.values():
@@ -232,21 +258,33 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve_until_stopped(state_file: Path, state: dict[str, Any], alarms: Evaluator, started: float) -> None:
-    """Publish the state file and the banner, evaluate alarms until SIGINT or SIGTERM, then
-    remove the state file so helpers never find a stopped instance."""
+def _serve_until_stopped(
+    state_file: Path,
+    shown: banner.Banner,
+    alarms: Evaluator,
+    *,
+    example: Path,
+    extra: dict[str, Any],
+    started: float,
+) -> None:
+    """Write the sample files and the state file, print the banner, evaluate alarms until SIGINT
+    or SIGTERM, then remove the state file and the sample files so helpers never find a stopped
+    instance."""
     stop = threading.Event()
     alarms.run(stop)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     try:
+        banner.build(shown)
+        state = {**banner.state(shown, example), **extra}
         write_state(state_file, state)
-        print(_banner(state, time.monotonic() - started), flush=True)
+        print(banner.text(shown, state, example, time.monotonic() - started), flush=True)
         if alarms.evaluated or alarms.skipped:
             log.info("%s", alarms.summary())
         stop.wait()
     finally:
         state_file.unlink(missing_ok=True)
+        shutil.rmtree(shown.samples_dir, ignore_errors=True)
 
 
 def _free_port(host: str) -> int:
@@ -256,9 +294,9 @@ def _free_port(host: str) -> int:
 
 
 class _Deferred:
-    """The API's handler: its port is bound first, so a taken port fails before anything starts."""
+    """A server's handler: its port is bound first, so a taken port fails before anything starts."""
 
-    target: RestApi | None = None
+    target: RestApi | LambdaApi | None = None
     metrics: _ApiMetrics | None = None
     absent = False
 
@@ -350,146 +388,3 @@ def _function_environment(
                 f"{function.name}: {name} is only known after apply and local mode cannot fill it in"
             )
     return env
-
-
-def _state(gateway: Gateway, urls: dict[str, str], example: Path) -> dict[str, Any]:
-    stage = "prod" if "prod" in gateway.stages else next(iter(gateway.stages), "")
-    batch = next((t for t in gateway.triggers if "output_prefix" in _settings_of(gateway, t)), None)
-    actuals = next((t for t in gateway.triggers if "processed_prefix" in _settings_of(gateway, t)), None)
-    return {
-        "example": str(example),
-        "pid": os.getpid(),
-        "urls": urls,
-        "invoke_url": f"{urls['api']}/{stage}",
-        "api_keys": {name: key.value for name, key in gateway.api_keys.items()},
-        "routes": [f"{op.method} {op.path}" for op in gateway.api.operations] if gateway.api else [],
-        "samples": _samples(gateway),
-        "batch": batch
-        and {
-            "bucket": batch.bucket,
-            "input_prefix": batch.prefix,
-            "suffix": batch.suffix,
-            "output_prefix": _settings_of(gateway, batch)["output_prefix"],
-            "error_prefix": _settings_of(gateway, batch)["error_prefix"],
-        },
-        "actuals": actuals
-        and {
-            "bucket": actuals.bucket,
-            "prefix": actuals.prefix,
-            "suffix": actuals.suffix,
-            **{
-                name: _settings_of(gateway, actuals)[name]
-                for name in ("processed_prefix", "failed_prefix", "state_prefix")
-            },
-        },
-    }
-
-
-IRIS_RECORD = [5.1, 3.5, 1.4, 0.2]
-
-
-def _samples(gateway: Gateway) -> list[dict[str, Any]]:
-    """One request per route that fits the bundled model behind it, for `mlgw smoke --local`:
-    the route ("METHOD /path" as in "routes"), the path with its parameters filled in (below the
-    stage URL), query, content type, body and the expected status. Routes whose model local mode
-    cannot tell get none, and smoke reports them."""
-    ratings_template = RATINGS_TEMPLATE.read_text(encoding="utf-8")
-    samples: list[dict[str, Any]] = []
-    for op in gateway.api.operations if gateway.api else []:
-        integration = op.integration
-        route = f"{op.method} {op.path}"
-        if integration.endpoint_name and ratings_template in integration.request_templates.values():
-            path = re.sub(r"\{[^}/]+\}", "321", op.path)
-            samples.append(_sample(route, "GET", path, query={"items": "101,131,162"}))
-            continue
-        function = gateway.functions.get(integration.function_name or "")
-        if function is None or op.method not in ("GET", "POST"):
-            continue
-        models = function.settings.get("models") or {"default": {}}
-        name = "default"
-        if "{model}" in op.path:
-            name = next((m for m in sorted(models) if m != "default"), "default")
-        path = op.path.replace("{model}", name)
-        if op.method == "GET":
-            samples.append(_sample(route, "GET", path, query={"data": ",".join(map(str, IRIS_RECORD))}))
-        elif (models.get(name) or {}).get("content_type") == "text/csv":
-            samples.append(_sample(route, "POST", path, body="6.2,2.9,4.3,1.3", content_type="text/csv"))
-        else:
-            body = json.dumps({"instances": [IRIS_RECORD, [6.7, 3.0, 5.2, 2.3]]})
-            samples.append(_sample(route, "POST", path, body=body, content_type="application/json"))
-    return samples
-
-
-def _sample(
-    route: str,
-    method: str,
-    path: str,
-    *,
-    query: dict[str, str] | None = None,
-    body: str | None = None,
-    content_type: str | None = None,
-) -> dict[str, Any]:
-    return {
-        "route": route,
-        "method": method,
-        "path": path,
-        "query": query or {},
-        "content_type": content_type,
-        "body": body,
-        "status": 200,
-    }
-
-
-def _settings_of(gateway: Gateway, trigger: Trigger) -> dict[str, Any]:
-    return gateway.functions[trigger.function_name].settings
-
-
-def _banner(state: dict[str, Any], seconds: float) -> str:
-    urls = state["urls"]
-    key = next(iter(state["api_keys"].values()), "")
-    api = state["invoke_url"]
-    lines = [
-        "",
-        f"mlgw local mode: {state['example']} ready in {seconds:.1f} s (Ctrl-C stops)",
-        "",
-        f"  REST API        {api}   routes: {', '.join(state['routes'])}",
-        f"  API key         {key}"
-        + "".join(f"\n                  {n}: {v}" for n, v in list(state["api_keys"].items())[1:]),
-        f"  SageMaker front {urls['runtime']}   containers: iris {urls['iris']}, ratings {urls['ratings']}",
-        f"  S3 (moto)       {urls['s3']}",
-        f"  actuals         {urls['mlops']}/received",
-        f"  metrics         {state['metrics_file']}   "
-        f"alarms evaluated here: {len(state['alarms']['evaluated'])} (ALARM and OK print below)",
-        "",
-        "Predict an iris:",
-        f"  curl -sS -X POST {api}/predict -H 'x-api-key: {key}' -H 'Content-Type: application/json' \\",
-        "       -d '{\"instances\": [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]}'",
-        f"  curl -sS -X POST {api}/predict/csv -H 'x-api-key: {key}' -H 'Content-Type: text/csv' \\",
-        "       --data-binary '6.2,2.9,4.3,1.3'",
-        "Get ratings:",
-        f"  curl -sS '{api}/predicted-ratings/321?items=101,131,162' -H 'x-api-key: {key}'",
-    ]
-    if state["batch"]:
-        batch = state["batch"]
-        lines += [
-            "Upload a batch file and read its result:",
-            "  make local-batch FILE=local/samples/iris-batch.csv",
-            f"  aws --endpoint-url {urls['s3']} s3 cp local/samples/iris-batch.csv s3://{batch['bucket']}/{batch['input_prefix']}iris.csv",
-            f"  aws --endpoint-url {urls['s3']} s3 cp "
-            f"s3://{batch['bucket']}/{batch['output_prefix']}iris.csv -",
-        ]
-    if state["actuals"]:
-        actuals = state["actuals"]
-        lines += [
-            "Upload actuals and see them received:",
-            "  make local-actuals FILE=local/samples/actuals.csv",
-            f"  aws --endpoint-url {urls['s3']} s3 cp local/samples/actuals.csv "
-            f"s3://{actuals['bucket']}/{actuals['prefix']}5f3c9a1b2c3d4e5f6a7b8c9d/actuals.csv",
-            f"  curl -sS {urls['mlops']}/received",
-        ]
-    lines += [
-        "  (the aws commands need AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local "
-        "AWS_DEFAULT_REGION=us-east-1)",
-        "",
-    ]
-    return "\n".join(lines)

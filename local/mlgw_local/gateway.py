@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from mlgw_local import access
 from mlgw_local.http import Request, Response
 from mlgw_local.openapi import IntegrationResponse, Operation, is_binary, is_binary_request, media_type
 from mlgw_local.plan import ApiKey, Gateway, Quota, Throttle
@@ -124,6 +125,16 @@ class _Match:
     path_parameters: dict[str, str]
 
 
+@dataclass
+class _Trace:
+    """What the access log line of one request tells beyond the request and the answer."""
+
+    stage: str = "-"
+    key: str = "-"
+    target: str = "gateway"
+    note: str | None = None
+
+
 @dataclass(frozen=True)
 class _Call:
     """One request as the integration and its templates see it."""
@@ -133,6 +144,7 @@ class _Call:
     request_id: str
     context: dict[str, Any]
     stage_variables: dict[str, str]
+    trace: _Trace
 
     @property
     def template_inputs(self) -> dict[str, Any]:
@@ -366,46 +378,88 @@ class RestApi:
 
     # -- the request
     def __call__(self, request: Request) -> Response:
+        started = time.monotonic()
+        trace = _Trace()
+        response = self._handle(request, trace)
+        rest = request.path.lstrip("/").partition("/")[2]
+        access.record(
+            trace.stage,
+            request.method,
+            f"/{rest}" if trace.stage != "-" else request.path,
+            status=response.status,
+            seconds=time.monotonic() - started,
+            target=trace.target,
+            key=trace.key,
+            note=trace.note,
+        )
+        return response
+
+    def _refuse(
+        self, kind: str, trace: _Trace, request: Request, request_id: str, stage: str | None, **extra: Any
+    ) -> Response:
+        trace.target = f"gateway response {kind}"
+        trace.note = extra.get("message")
+        return self._gateway_response(kind, request, request_id, stage, **extra)
+
+    def _handle(self, request: Request, trace: _Trace) -> Response:
         request_id = str(uuid.uuid4())
         stage, match = self._match(request)
+        trace.stage = stage or "-"
+        given = request.header("x-api-key")
+        if given:
+            known = self._keys.get(given)
+            trace.key = known.name if known is not None else "(unknown)"
         if match is None:
-            return self._gateway_response("MISSING_AUTHENTICATION_TOKEN", request, request_id, stage)
+            return self._refuse("MISSING_AUTHENTICATION_TOKEN", trace, request, request_id, stage)
         if len(request.body) > MAX_BODY_BYTES:
+            trace.target = "gateway: body over 10 MB"
             return Response(413, BODY_TOO_LARGE, {"Content-Type": "text; charset=utf-8"})
         key = self._key(request, match.stage)
         if match.operation.api_key_required and key is None:
-            return self._gateway_response("INVALID_API_KEY", request, request_id, stage, match=match)
+            return self._refuse("INVALID_API_KEY", trace, request, request_id, stage, match=match)
         limited = self._limit(match, key)
         if limited is not None:
-            return self._gateway_response(limited, request, request_id, stage, match=match)
+            return self._refuse(limited, trace, request, request_id, stage, match=match)
         if match.operation.validate_parameters:
             missing = self._missing_parameters(request, match)
             if missing:
                 message = f"Missing required request parameters: [{', '.join(missing)}]"
-                return self._gateway_response(
-                    "BAD_REQUEST_PARAMETERS", request, request_id, stage, match=match, message=message
+                return self._refuse(
+                    "BAD_REQUEST_PARAMETERS", trace, request, request_id, stage, match=match, message=message
                 )
         if match.operation.validate_body:
             problem = self._bad_body(request, match.operation)
             if problem is not None:
-                return self._gateway_response(
-                    "BAD_REQUEST_BODY", request, request_id, stage, match=match, message=problem
+                return self._refuse(
+                    "BAD_REQUEST_BODY", trace, request, request_id, stage, match=match, message=problem
                 )
+        integration = match.operation.integration
+        trace.target = (
+            f"function {integration.function_name}"
+            if integration.type == "AWS_PROXY"
+            else f"sagemaker endpoint {integration.endpoint_name}"
+            if integration.endpoint_name
+            else integration.type.lower()
+        )
         call = _Call(
             request=request,
             match=match,
             request_id=request_id,
             context=self._context(request, match, key, request_id),
             stage_variables=self.gateway.stages[match.stage].variables,
+            trace=trace,
         )
         try:
-            if match.operation.integration.type == "AWS_PROXY":
+            if integration.type == "AWS_PROXY":
                 return self._proxy(call)
             return self._non_proxy(call)
         except _Failure as failure:
-            return self._gateway_response(
-                failure.kind, request, request_id, stage, match=match, message=failure.message
+            target = trace.target
+            response = self._refuse(
+                failure.kind, trace, request, request_id, stage, match=match, message=failure.message
             )
+            trace.target = f"{target}, then gateway response {failure.kind}"
+            return response
 
     def _context(
         self, request: Request, match: _Match, key: ApiKey | None, request_id: str
@@ -510,7 +564,10 @@ class RestApi:
             encoded = bool(result.get("isBase64Encoded"))
         except _Failure:
             raise
-        except Exception:
+        except Exception as exc:
+            call.trace.note = (
+                f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}"
+            )
             # A failed invocation or a malformed proxy answer: API Gateway's fixed 502.
             return Response.json(
                 502,
@@ -596,7 +653,9 @@ class RestApi:
         url = f"{self.runtime_url}/endpoints/{integration.endpoint_name}/invocations"
         if query:
             url = f"{url}?{urllib.parse.urlencode(query)}"
-        runtime_call = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
+        runtime_call = urllib.request.Request(  # noqa: S310
+            url, data=body, headers={**headers, access.GATEWAY_CALLER: "gateway"}, method="POST"
+        )
         try:
             with urllib.request.urlopen(runtime_call, timeout=integration.timeout_seconds) as answer:  # noqa: S310
                 status, answer_body, answer_headers = (
@@ -606,6 +665,7 @@ class RestApi:
                 )
         except urllib.error.HTTPError as exc:
             status, answer_body, answer_headers = exc.code, exc.read(), dict(exc.headers.items())
+            call.trace.note = access.runtime_error(status, answer_body)
         except TimeoutError:
             raise _Failure("INTEGRATION_TIMEOUT") from None
         except urllib.error.URLError:

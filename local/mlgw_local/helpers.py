@@ -1,5 +1,6 @@
-"""The ``batch`` and ``actuals`` commands: drop a file into a running local mode and show the outcome,
-and the state files through which they find that local mode.
+"""The ``batch`` and ``actuals`` commands: drop a file into a running local mode and show the outcome;
+``invoke``: call one of its functions with an event through its Lambda Invoke API; and the state
+files through which they find that local mode.
 
 Every ``serve`` writes its URLs, keys and pipelines to its own state file,
 ``<state dir>/api-<API port>.json`` (two instances cannot hold one API port, so they never share a
@@ -8,9 +9,9 @@ file), with its process id, and removes it when it stops. The state directory is
 the one state file there whose process is alive; with several, ``--port`` picks one. A state file
 whose process is gone (a local mode that was killed) is reported in one line and removed.
 
-Exit codes of the helpers: 0 when every row was predicted or delivered, 1 when the file or any row
-was rejected or failed, or no report came in time, 2 when they cannot run at all (no local mode,
-no such file, no such pipeline).
+Exit codes of the helpers: 0 when every row was predicted or delivered (the function returned),
+1 when the file or any row was rejected or failed, or no report came in time (the function
+raised), 2 when they cannot run at all (no local mode, no such file, no such pipeline or function).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-HELPER_COMMANDS = ("batch", "actuals")
+HELPER_COMMANDS = ("batch", "actuals", "invoke")
 STATE_DIR_VARIABLE = "MLGW_LOCAL_STATE_DIR"
 STATE_FILE_VARIABLE = "MLGW_LOCAL_STATE"
 POLL_SECONDS = 0.2
@@ -48,7 +49,7 @@ def state_arguments() -> argparse.ArgumentParser:
         "--state-file",
         type=Path,
         default=Path(os.environ[STATE_FILE_VARIABLE]) if os.environ.get(STATE_FILE_VARIABLE) else None,
-        help="where serve writes its URLs and keys as JSON, and batch/actuals read them "
+        help="where serve writes its URLs and keys as JSON, and the helpers read them "
         f"(default: api-<API port>.json in the state directory, ${STATE_FILE_VARIABLE} if set)",
     )
     common.add_argument(
@@ -71,6 +72,12 @@ def add_helper_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         helper.add_argument(
             "--timeout", type=float, default=60.0, help="seconds to wait for the pipeline's report"
         )
+    invoke = sub.add_parser(
+        "invoke", parents=[common], help="invoke a function of the running local mode with a JSON event"
+    )
+    invoke.add_argument("function", help="the function's name")
+    invoke.add_argument("file", metavar="event", type=Path, help="a file holding the event as JSON")
+    for helper in (batch, actuals, invoke):
         helper.add_argument("--port", type=int, help="API port of the local mode to use, when several run")
 
 
@@ -219,15 +226,50 @@ def _report(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
 
 
 def run_helper(command: str, state: dict[str, Any], args: Any, out: TextIO = sys.stdout) -> int:
-    """Run `batch` or `actuals`; S3 of a local mode that went away is one line, not a traceback."""
+    """Run `batch`, `actuals` or `invoke`; a local mode that went away is one line, not a traceback."""
     if not args.file.is_file():
         raise HelperError(f"no such file: {args.file}")
     try:
+        if command == "invoke":
+            return invoke_function(state, args.function, args.file, out)
         if command == "batch":
             return upload_batch(state, args.file, args.timeout, out)
         return upload_actuals(state, args.file, args.deployment, args.timeout, out)
     except (BotoCoreError, ClientError, urllib.error.URLError, ConnectionError) as exc:
-        raise HelperError(f"the local mode at {state['urls']['s3']} does not answer: {exc}") from None
+        where = state["urls"].get("lambda" if command == "invoke" else "s3")
+        raise HelperError(f"the local mode at {where} does not answer: {exc}") from None
+
+
+def invoke_function(state: dict[str, Any], name: str, event_file: Path, out: TextIO = sys.stdout) -> int:
+    """Invoke a function through local mode's Lambda Invoke API and print its result; exit 1 when
+    the function raised (the answer carries X-Amz-Function-Error)."""
+    url = state["urls"].get("lambda")
+    if not url:
+        raise HelperError(f"{state.get('example', 'the local mode')} serves no Lambda Invoke API")
+    try:
+        event = json.loads(event_file.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise HelperError(f"{event_file} is not JSON: {exc}") from None
+    request = urllib.request.Request(  # noqa: S310 - local mode's own URL
+        f"{url}/2015-03-31/functions/{name}/invocations",
+        data=json.dumps(event).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=120) as answer:  # noqa: S310
+            body, failed = answer.read(), answer.headers.get("X-Amz-Function-Error")
+    except urllib.error.HTTPError as exc:
+        try:
+            message = json.loads(exc.read()).get("message")
+        except ValueError:
+            message = f"HTTP {exc.code}"
+        raise HelperError(f"{name}: {message}") from None
+    out.write(json.dumps(json.loads(body), indent=2) + "\n")
+    if failed:
+        out.write(f"{name} failed ({failed})\n")
+        return 1
+    return 0
 
 
 def upload_batch(state: dict[str, Any], file: Path, timeout: float, out: TextIO = sys.stdout) -> int:

@@ -1,4 +1,10 @@
-"""The bundled models, trained at start-up: an iris classifier and a ratings recommender."""
+"""The bundled models, trained at start-up: an iris classifier, a ratings recommender and a binary
+classifier over the features an endpoint's routes name.
+
+Each model also says what fits it (``Samples``): feature rows, the actual values its predictions
+are judged against, and parameter values, so the banner, the sample files and the tests send
+requests the model can score.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ import csv
 import io
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
@@ -18,8 +24,34 @@ class InputError(ValueError):
     """The request cannot be scored; a container answers it with 400."""
 
 
+@dataclass(frozen=True)
+class Samples:
+    """Requests a model can score: ``rows`` of ``features`` (CSV lines, JSON records), the
+    ``actual_values`` an outcome of its predictions takes, values for named request ``parameters``
+    (a ``data`` query, a path's ``user_id``), a JSON body in the model's own format, and the
+    ``content_types`` the model reads."""
+
+    content_types: tuple[str, ...]
+    features: tuple[str, ...]
+    rows: tuple[tuple[float, ...], ...]
+    actual_values: tuple[str, ...]
+    parameters: dict[str, str]
+    json_body: Any
+
+    def csv(self, count: int = 2) -> str:
+        return "".join(",".join(_number(v) for v in row) + "\n" for row in self.rows[:count])
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
 class Model(Protocol):
     name: str
+
+    @property
+    def samples(self) -> Samples:
+        """What fits the model."""
 
     def invoke(self, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
         """Score a request body; returns the answer and its content type."""
@@ -51,6 +83,18 @@ class IrisClassifier:
         self.features = [f.removesuffix(" (cm)").replace(" ", "_") for f in data.feature_names]
         self.labels = [str(label) for label in data.target_names]
         self.model = LogisticRegression(max_iter=1000).fit(data.data, data.target)
+
+    @property
+    def samples(self) -> Samples:
+        rows = ((5.1, 3.5, 1.4, 0.2), (6.7, 3.0, 5.2, 2.3), (6.2, 2.9, 4.3, 1.3), (4.9, 3.1, 1.5, 0.1))
+        return Samples(
+            content_types=("application/json", "text/csv"),
+            features=tuple(self.features),
+            rows=rows,
+            actual_values=tuple(self.labels),
+            parameters={"data": ",".join(map(str, rows[0]))},
+            json_body={"instances": [list(row) for row in rows[:2]]},
+        )
 
     def _row(self, record: Any) -> list[float]:
         if isinstance(record, dict):
@@ -145,6 +189,17 @@ class RatingsRecommender:
                 items[i] = np.linalg.solve(w.T @ w + eye, w.T @ residual[seen, i])
         return users, items
 
+    @property
+    def samples(self) -> Samples:
+        return Samples(
+            content_types=("application/json",),
+            features=("in0", "in1"),
+            rows=((321, 101), (321, 131), (321, 162)),
+            actual_values=("1", "2", "3", "4", "5"),
+            parameters={"user_id": "321", "items": "101,131,162"},
+            json_body={"instances": [{"in0": [321], "in1": [101]}, {"in0": [321], "in1": [131]}]},
+        )
+
     def _id(self, value: Any, limit: int, what: str) -> int:
         if isinstance(value, list) and len(value) == 1:
             value = value[0]
@@ -172,6 +227,58 @@ class RatingsRecommender:
         return json.dumps({"predictions": scores}).encode(), "application/json"
 
 
-def bundled_models() -> dict[str, Model]:
-    models: list[Model] = [IrisClassifier(), RatingsRecommender()]
-    return {model.name: model for model in models}
+@dataclass
+class BinaryClassifier:
+    """A stand-in for a binary:logistic model (SageMaker's XGBoost container): CSV rows of the
+    endpoint's features in, one probability of the positive class per row out.
+
+    The features are the ones the plan names for the endpoint's routes; the model learns a hidden
+    linear rule on generated positive values, so any numbers of the right count score, and rows
+    of another length get the container's 400.
+    """
+
+    features: tuple[str, ...] = ("feature_1", "feature_2", "feature_3", "feature_4")
+    name: str = "binary"
+    seed: int = 11
+    rows: int = 2000
+    _scale: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        rng = np.random.default_rng(self.seed)
+        count = len(self.features)
+        self._scale = np.round(10 ** rng.uniform(0, 2.5, size=count), 1)
+        data = rng.gamma(2.0, size=(self.rows, count)) * self._scale / 2
+        weights = rng.normal(size=count)
+        logits = ((data / self._scale) - 1.0) @ weights + rng.normal(scale=0.5, size=self.rows)
+        self.model = LogisticRegression(max_iter=1000).fit(data / self._scale, (logits > 0).astype(int))
+        self._data = data
+
+    @property
+    def samples(self) -> Samples:
+        rows = tuple(tuple(round(float(v), 1) for v in row) for row in self._data[:4])
+        return Samples(
+            content_types=("text/csv",),
+            features=self.features,
+            rows=rows,
+            actual_values=("0", "1"),
+            parameters={"data": ",".join(_number(v) for v in rows[0])},
+            json_body=dict(zip(self.features, rows[0], strict=True)),
+        )
+
+    def _row(self, record: list[str]) -> list[float]:
+        if len(record) != len(self.features):
+            raise InputError(f"each record needs {len(self.features)} values: {', '.join(self.features)}")
+        try:
+            return [float(value) for value in record]
+        except ValueError:
+            raise InputError("feature values must be numbers") from None
+
+    def invoke(self, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
+        if _media(content_type) != "text/csv":
+            raise InputError(f"the binary classifier reads text/csv, not {_media(content_type)}")
+        lines = [row for row in csv.reader(io.StringIO(body.decode("utf-8", "replace"))) if row]
+        if not lines:
+            raise InputError("no records to score")
+        rows = np.asarray([self._row(row) for row in lines])
+        probabilities = self.model.predict_proba(rows / self._scale)[:, 1]
+        return "".join(f"{round(float(p), 4)}\n" for p in probabilities).encode(), "text/csv"

@@ -132,6 +132,8 @@ class Gateway:
     secrets: list[str] = field(default_factory=list)
     api_name: str | None = None
     alarms: list[Alarm] = field(default_factory=list)
+    # The container images of the endpoints the plan creates, by endpoint name.
+    endpoint_images: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def endpoint_names(self) -> set[str]:
         """Every SageMaker endpoint the API's integrations and the functions' routing tables name."""
@@ -328,7 +330,28 @@ def gateway_from_plan(example: str, plan: Mapping[str, Any]) -> Gateway:
         names = {p.values.get("name") for p in _planned(plan, "aws_api_gateway_rest_api")}
         gateway.api_name = next(iter(names)) if len(names) == 1 else None
     gateway.alarms = alarms_from_plan(plan)
+    gateway.endpoint_images = _endpoint_images(plan)
     return gateway
+
+
+def _endpoint_images(plan: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    """Each planned endpoint's container images: endpoint -> its configuration's production
+    variants -> their models' containers, joined by the names the plan knows."""
+    images: dict[str, list[str]] = {}
+    for model in _planned(plan, "aws_sagemaker_model"):
+        containers = [*(model.values.get("primary_container") or []), *(model.values.get("container") or [])]
+        images[str(model.values.get("name"))] = [c["image"] for c in containers if c.get("image")]
+    variants = {
+        str(config.values.get("name")): [
+            str(v.get("model_name")) for v in config.values.get("production_variants") or []
+        ]
+        for config in _planned(plan, "aws_sagemaker_endpoint_configuration")
+    }
+    found = {}
+    for endpoint in _planned(plan, "aws_sagemaker_endpoint"):
+        models = variants.get(str(endpoint.values.get("endpoint_config_name")), [])
+        found[str(endpoint.values.get("name"))] = tuple(i for m in models for i in images.get(m, []))
+    return found
 
 
 def _add_trigger(gateway: Gateway, rule_id: str, rule: Mapping[str, Any]) -> None:

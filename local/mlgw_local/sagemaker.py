@@ -6,23 +6,26 @@ body. The front answers ``POST /endpoints/{name}/invocations`` as the SageMaker 
 the handlers' boto3 ``sagemaker-runtime`` client and direct API routes reach it through an
 endpoint URL: it forwards to the endpoint's container and answers errors in the runtime's wire
 format (``x-amzn-ErrorType``, JSON body), a container's own error as 424 ``ModelError`` with
-``OriginalStatusCode``.
+``OriginalStatusCode`` and ``OriginalMessage``. SageMaker's ModelError also points to the
+endpoint's CloudWatch log group; none exists locally, so the local one points to the access log,
+where every call and the container's message are written.
 """
 
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from mlgw_local import access
 from mlgw_local.http import Request, Response
 from mlgw_local.models import InputError, Model
 
 ACCOUNT_ID = "123456789012"
-REGION = "us-east-1"
 CONTAINER_TIMEOUT_SECONDS = 60
 _FORWARDED = ("Content-Type", "Accept", "X-Amzn-SageMaker-Custom-Attributes")
 
@@ -55,8 +58,10 @@ def container(model: Model) -> Any:
 class RuntimeFront:
     """``POST /endpoints/{name}/invocations`` onto the container serving each endpoint."""
 
-    def __init__(self, endpoints: Mapping[str, str]) -> None:
+    def __init__(self, endpoints: Mapping[str, str], labels: Mapping[str, str] | None = None) -> None:
         self.endpoints = dict(endpoints)
+        # What serves each endpoint, as the access log names it ("container iris").
+        self.labels = dict(labels or {})
 
     def _error(self, status: int, code: str, message: str, **extra: Any) -> Response:
         body = {"message": message, **extra}
@@ -71,6 +76,23 @@ class RuntimeFront:
         )
 
     def __call__(self, request: Request) -> Response:
+        started = time.monotonic()
+        response = self._invoke(request)
+        if request.header(access.GATEWAY_CALLER) is None:
+            name = request.path.strip("/").split("/")[1] if request.path.count("/") >= 2 else ""
+            note = access.runtime_error(response.status, response.body) if response.status >= 400 else None
+            access.record(
+                "sagemaker-runtime",
+                request.method,
+                request.path,
+                status=response.status,
+                seconds=time.monotonic() - started,
+                target=self.labels.get(name, f"endpoint {name}"),
+                note=note,
+            )
+        return response
+
+    def _invoke(self, request: Request) -> Response:
         parts = request.path.strip("/").split("/")
         if (
             request.method != "POST"
@@ -90,7 +112,6 @@ class RuntimeFront:
         forward = urllib.request.Request(  # noqa: S310 - the container's http URL
             f"{target}/invocations", data=request.body, headers=headers, method="POST"
         )
-        log_stream = f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:/aws/sagemaker/Endpoints/{name}"
         try:
             with urllib.request.urlopen(forward, timeout=CONTAINER_TIMEOUT_SECONDS) as answer:  # noqa: S310
                 body = answer.read()
@@ -106,14 +127,16 @@ class RuntimeFront:
         except urllib.error.HTTPError as exc:
             text = exc.read().decode("utf-8", "replace")
             kind = "client" if exc.code < 500 else "server"
+            # LogStreamArn is optional in the ModelError shape (botocore's sagemaker-runtime
+            # service model, https://github.com/boto/botocore/blob/develop/botocore/data/sagemaker-runtime/2017-05-13/service-2.json)
+            # and is left out: there is no CloudWatch log locally.
             return self._error(
                 424,
                 "ModelError",
                 f'Received {kind} error ({exc.code}) from {variant} with message "{text}". '
-                f"See {log_stream} in account {ACCOUNT_ID} for more information.",
+                "See local mode's access log for more information.",
                 OriginalStatusCode=exc.code,
                 OriginalMessage=text,
-                LogStreamArn=log_stream,
                 ErrorCode=f"{kind.upper()}_ERROR_FROM_MODEL",
             )
         except TimeoutError:
@@ -123,7 +146,6 @@ class RuntimeFront:
                 "Model container did not answer within 60 seconds.",
                 OriginalStatusCode=504,
                 OriginalMessage="timeout",
-                LogStreamArn=log_stream,
             )
         except (urllib.error.URLError, ConnectionError) as exc:
             return self._error(

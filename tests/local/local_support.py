@@ -16,6 +16,7 @@ import boto3
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 READY_SECONDS = 30
+PORTS = ("api", "runtime", "s3", "mlops", "iris", "ratings", "binary", "lambda")
 
 
 @dataclass
@@ -24,6 +25,7 @@ class LocalMode:
     state: dict[str, Any]
     ready_seconds: float
     log: Path
+    state_file: Path
 
     @property
     def api(self) -> str:
@@ -52,11 +54,33 @@ class LocalMode:
         return int(self.process.returncode)
 
 
-def start_local_mode(tmp: Path, *args: str) -> LocalMode:
-    """Start ``python -m mlgw_local`` with every port chosen by the OS; wait for its state file."""
+@dataclass
+class Launch:
+    """A local mode starting in the background (the next example's, while one is tested)."""
+
+    process: subprocess.Popen[bytes]
+    state_file: Path
+    log: Path
+    started: float
+
+    def wait(self, timeout: float = READY_SECONDS * 2) -> LocalMode:
+        while not self.state_file.exists():
+            if self.process.poll() is not None or time.monotonic() - self.started > timeout:
+                self.process.kill()
+                raise AssertionError(
+                    f"local mode did not start:\n{self.log.read_text(errors='replace')[-4000:]}"
+                )
+            time.sleep(0.1)
+        ready = time.monotonic() - self.started
+        state = json.loads(self.state_file.read_text(encoding="utf-8"))
+        return LocalMode(self.process, state, ready, self.log, self.state_file)
+
+
+def launch_local_mode(tmp: Path, *args: str) -> Launch:
+    """Start ``python -m mlgw_local`` with every port chosen by the OS, without waiting."""
     state_file = tmp / "state.json"
     log = tmp / "local.log"
-    ports = [f"--{name}-port=0" for name in ("api", "runtime", "s3", "mlops", "iris", "ratings")]
+    ports = [f"--{name}-port=0" for name in PORTS]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(REPO_ROOT / p) for p in ("local", "tests"))}
     started = time.monotonic()
     with log.open("wb") as out:
@@ -67,10 +91,9 @@ def start_local_mode(tmp: Path, *args: str) -> LocalMode:
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    while not state_file.exists():
-        if process.poll() is not None or time.monotonic() - started > READY_SECONDS * 2:
-            process.kill()
-            raise AssertionError(f"local mode did not start:\n{log.read_text(errors='replace')[-4000:]}")
-        time.sleep(0.1)
-    ready = time.monotonic() - started
-    return LocalMode(process, json.loads(state_file.read_text(encoding="utf-8")), ready, log)
+    return Launch(process, state_file, log, started)
+
+
+def start_local_mode(tmp: Path, *args: str) -> LocalMode:
+    """Start ``python -m mlgw_local`` with every port chosen by the OS; wait for its state file."""
+    return launch_local_mode(tmp, *args).wait()
