@@ -7,6 +7,7 @@ the banner documents next to it: the HTTP status of a curl, the exit code of a m
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 from collections.abc import Iterator
@@ -14,6 +15,8 @@ from typing import Any
 
 import pytest
 from local_support import REPO_ROOT, Launch, LocalMode, launch_local_mode
+
+from mlgw_client.__main__ import main as mlgw
 
 EXAMPLES = sorted(p.name for p in (REPO_ROOT / "examples").iterdir() if (p / "main.tf").is_file())
 STATUS_MARK = "\n@@status@@"
@@ -91,6 +94,18 @@ def test_the_banner_names_every_stage_key_and_model(served: LocalMode) -> None:
         assert f"API key          {key['name']} (usage plan {key['usage_plan']}" in banner
     for endpoint in served.state["models"]:
         assert f"endpoint         {endpoint}: " in banner
+    evaluated = len(served.state["alarms"]["evaluated"])
+    assert f"metrics          {served.state['metrics_file']}   alarms evaluated here: {evaluated}" in banner
     if served.state["batch"]:
         batch = served.state["batch"]
         assert f"s3://{batch['bucket']}/{batch['input_prefix']}" in banner
+
+
+def test_mlgw_smoke_local_passes_every_route_with_the_banners_samples(served: LocalMode) -> None:
+    routes = served.state["routes"]
+    # The client's samples are the requests of the banner's route commands, one per route.
+    assert sorted(s["route"] for s in served.state["samples"]) == sorted(routes)
+    out, err = io.StringIO(), io.StringIO()
+    code = mlgw(["smoke", "--local", "--state-file", str(served.state_file)], out, err)
+    assert code == 0, out.getvalue() + err.getvalue()
+    assert f"{len(routes)}/{len(routes)} routes passed" in out.getvalue()

@@ -1,6 +1,7 @@
 """`make local-batch` and `make local-actuals` tell the truth: they return when the pipeline has
 written its report, print the rows, the error rows and the report's path, and exit 1 when anything
-was rejected or failed, 2 when they cannot run. They find the local mode by its state file."""
+was rejected or failed, 2 when they cannot run. `make local-invoke` prints the function's result.
+They find the local mode by its state file."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 from local_support import REPO_ROOT, LocalMode
 
+from mlgw_local.banner import predict_event
 from mlgw_local.helpers import HelperError, find_state, state_file_for, write_state
 
 SAMPLES = REPO_ROOT / "local" / "samples"
@@ -145,3 +147,22 @@ def test_several_running_local_modes_need_a_port(tmp_path: Path) -> None:
 def test_the_state_file_names_the_process_that_serves(local_mode: LocalMode) -> None:
     state = json.loads((local_mode.log.parent / "state.json").read_text(encoding="utf-8"))
     assert state["pid"] == local_mode.process.pid
+
+
+def test_invoke_prints_the_functions_result_and_an_unknown_function_is_one_line(
+    local_mode: LocalMode, tmp_path: Path
+) -> None:
+    event = _write(
+        tmp_path, "event.json", json.dumps(predict_event("text/csv", "5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3\n"))
+    )
+    result = _helper(local_mode, "invoke", "mlgw-local-predict", str(event))
+    assert result.returncode == 0, result.stdout + result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["statusCode"] == 200
+    assert json.loads(answer["body"])["predictions"]
+
+    unknown = _helper(local_mode, "invoke", "no-such-function", str(event))
+    assert unknown.returncode == 2
+    assert "Traceback" not in unknown.stderr
+    assert unknown.stderr.strip().count("\n") == 0
+    assert "Function not found" in unknown.stderr
