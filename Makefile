@@ -95,8 +95,8 @@ redrive: $(LOCAL_STAMP) ## re-invoke a pipeline function with its failure queue'
 	@test -n "$(QUEUE)" || { echo "make redrive needs QUEUE=batch or QUEUE=actuals" >&2; exit 2; }
 	terraform -chdir=$(EXAMPLE) output -json | $(MLGW) redrive --queue $(QUEUE) $(REDRIVE_ARGS)
 
-bench: $(STAMP) ## every benchmark under bench/: prints a table, writes bench/results.json
-	$(PY) bench/run.py
+bench: $(STAMP) ## every benchmark under bench/ (BENCH=batch for one): prints a table, writes bench/results.json
+	$(PY) bench/run.py $(BENCH)
 
 docs: $(STAMP) ## regenerate the input/output tables of every Terraform README and the root's module-shaped input types
 	$(PY) scripts/gen_docs.py

@@ -1,7 +1,8 @@
 """Run every benchmark under bench/ and print one table; write bench/results.json.
 
 Each ``bench/bench_<name>.py`` exposes ``run() -> list[dict]`` whose rows carry
-``benchmark``, ``metric``, ``value``, ``unit`` and ``target``. Machines here are shared and
+``benchmark``, ``metric``, ``value``, ``unit`` and ``target``, and ``met`` where the run can say
+whether it met the target. ``run.py <name>...`` runs only the named benchmarks. Machines here are shared and
 noisy, so benchmarks report ratios measured side by side in one run wherever they can;
 targets are read from the printed numbers, never enforced by timed tests.
 """
@@ -43,7 +44,11 @@ def main() -> int:
         sys.path.insert(0, str(extra))
     rows: list[dict[str, Any]] = []
     failed: list[str] = []
+    # `run.py batch actuals` runs only those benchmarks; no names runs them all.
+    wanted = set(sys.argv[1:])
     for path in sorted(BENCH_DIR.glob("bench_*.py")):
+        if wanted and path.stem.removeprefix("bench_") not in wanted:
+            continue
         started = time.perf_counter()
         try:
             rows.extend(_load(path).run())
@@ -51,9 +56,16 @@ def main() -> int:
             failed.append(f"{path.name}: {exc!r}")
         print(f"ran {path.name} in {time.perf_counter() - started:.1f} s", file=sys.stderr)
 
-    header = ("benchmark", "metric", "value", "unit", "target")
+    header = ("benchmark", "metric", "value", "unit", "target", "met")
     table = [header] + [
-        (r["benchmark"], r["metric"], _format(float(r["value"])), r.get("unit", ""), r.get("target") or "")
+        (
+            r["benchmark"],
+            r["metric"],
+            _format(float(r["value"])),
+            r.get("unit", ""),
+            r.get("target") or "",
+            {True: "yes", False: "NO"}.get(r.get("met"), ""),
+        )
         for r in rows
     ]
     widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]

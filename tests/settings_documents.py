@@ -64,7 +64,7 @@ BATCH: dict[str, Any] = {
     "feature_columns": [],
     "id_column": None,
     "prediction_columns": ["prediction"],
-    "batch_size": 500,
+    "batch_size": 5000,
     "concurrency": 4,
     "max_record_bytes": 1048576,
     "batch_retry": {"attempts": 6, "backoff_base_seconds": 0.5, "backoff_max_seconds": 20},

@@ -222,6 +222,7 @@ def test_without_batch_transform_there_is_no_job_rule_and_no_staging_grant(tf: W
         ({"input_prefix": "batch/in"}, "prefixes must be key prefixes ending with"),
         ({"model_route": "missing"}, "model_route must name a route of models"),
         ({"batch_size": 0}, "batch_size must be between 1 and 100000"),
+        ({"batch_size": 2500.5}, "rows per model call, a whole number"),
         ({"concurrency": 65}, "concurrency must be between 1 and 64"),
         ({"suffixes": ["csv"]}, "suffixes must be file extensions starting with a dot"),
         ({"transform": {}}, "transform needs model_name"),

@@ -55,10 +55,12 @@ class Records:
 
 @dataclass(frozen=True)
 class Payload:
-    """Bytes plus media type: the one input every backend accepts."""
+    """Bytes plus media type: the one input every backend accepts. `well_formed` marks a body this
+    code wrote itself (the batch pipeline's CSV rows), which needs no parse to be forwarded as it is."""
 
     body: bytes
     content_type: str
+    well_formed: bool = False
 
     @cached_property
     def records(self) -> Records:
@@ -218,8 +220,11 @@ def to_json_instances(records: Records) -> bytes:
 
 def encode(payload: Payload, target: str, feature_names: Sequence[str] | None) -> bytes:
     """The payload in the model's media type (CSV or JSON), forwarded unchanged when it already
-    is in that format: validation still parses it, but a model never sees re-serialised input
-    it did not need."""
+    is in that format: validation still parses it, unless the payload is known to be well formed,
+    but a model never sees re-serialised input it did not need."""
+    same = payload.content_type == CSV if target == CSV else is_json(payload.content_type)
+    if same and payload.well_formed:
+        return payload.body
     records = payload.records
     if target == CSV:
         return payload.body if payload.content_type == CSV else to_csv(records, feature_names)

@@ -182,7 +182,8 @@ _NEEDS_CARE = (",", '"', "\r", "\n")
 
 def _plain_cells(predictions: Sequence[Any]) -> Sequence[str] | None:
     """The single-column cells of predictions that are all finite numbers, or all plain
-    strings, exactly as `_cell` and `_csv_text` write them; None for anything else."""
+    strings and integers (numbers kept as the model wrote them are strings), exactly as `_cell`
+    and `_csv_text` write them; None for anything else."""
     kinds = set(map(type, predictions))
     try:
         if kinds <= {int, float}:
@@ -190,12 +191,13 @@ def _plain_cells(predictions: Sequence[Any]) -> Sequence[str] | None:
                 return None
             # json.dumps writes a finite float with float.__repr__ and an int as int.__repr__.
             return list(map(repr, predictions))
-        if kinds == {str}:
-            joined = "".join(predictions)
+        if str in kinds and kinds <= {int, str}:
+            cells = list(map(str, predictions)) if int in kinds else predictions
+            joined = "".join(cells)
             joined.encode("utf-8")
-            if "" in predictions or any(mark in joined for mark in _NEEDS_CARE):
+            if "" in cells or any(mark in joined for mark in _NEEDS_CARE):
                 return None
-            return predictions
+            return cells
     except (ValueError, OverflowError):
         # An integer beyond the digit limit, or text with lone surrogates: row by row instead.
         return None

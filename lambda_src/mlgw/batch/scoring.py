@@ -117,9 +117,13 @@ def batches(
 
 def request_payload(batch: Batch, input_format: str) -> Payload:
     """The batch in the input's own family of formats; the backend converts it to what the model
-    reads (CSV lines or `{"instances": [...]}`) exactly as it does for real-time requests."""
+    reads (CSV lines or `{"instances": [...]}`) exactly as it does for real-time requests.
+
+    A block's CSV is well formed by construction (its rows hold no quotes, carriage returns or
+    NUL characters), so a CSV model gets it without a second parse. Rows read one by one are
+    still parsed: `csv.writer` leaves a lone carriage return unquoted, which strict CSV refuses."""
     if isinstance(batch, RecordBlock):
-        return Payload(batch.features_csv().encode("utf-8"), CSV)
+        return Payload(batch.features_csv().encode("utf-8"), CSV, well_formed=True)
     if input_format == JSONL_FORMAT:
         body = json.dumps({"instances": [record.features for record in batch]}, ensure_ascii=False)
         return Payload(body.encode("utf-8"), JSON)
@@ -128,15 +132,23 @@ def request_payload(batch: Batch, input_format: str) -> Payload:
     return Payload(out.getvalue().encode("utf-8"), CSV)
 
 
-def split_predictions(response: ModelResponse, count: int) -> list[Any]:
+def split_predictions(response: ModelResponse, count: int, *, raw_numbers: bool = False) -> list[Any]:
     """One prediction per row sent, from the common answer shapes: `{"predictions": [...]}`, a JSON
-    list, JSON Lines, or CSV with one line per row."""
+    list, JSON Lines, or CSV with one line per row.
+
+    With `raw_numbers` (outputs written as CSV), a JSON answer whose predictions are all scalars
+    keeps each fractional number as the text the model wrote, which the output then carries as
+    it is, the way Batch Transform joins a model's answer to its row: no float is parsed and
+    printed again. Predictions holding lists or objects are read with numbers as numbers, since
+    they are written back as JSON."""
     media = media_type(response.content_type)
     try:
         if media in JSON_LINES_TYPES:
-            predictions = [json.loads(line) for line in response.body.splitlines() if line.strip()]
+            predictions = _json_lines(response.body, raw_numbers)
         elif is_json(media):
-            predictions = _json_predictions(json.loads(response.body), count)
+            predictions = _json_predictions(_json(response.body, raw_numbers), count)
+            if raw_numbers and not _scalars(predictions):
+                predictions = _json_predictions(json.loads(response.body), count)
         elif media in TEXT_TYPES:
             text = response.body.decode("utf-8")
             predictions = [_csv_prediction(row) for row in csv.reader(io.StringIO(text)) if row]
@@ -151,6 +163,24 @@ def split_predictions(response: ModelResponse, count: int) -> list[Any]:
     if len(predictions) != count:
         raise PredictionMismatch(f"the model answered {len(predictions)} predictions for {count} rows")
     return predictions
+
+
+def _json(body: bytes, raw_numbers: bool) -> Any:
+    return json.loads(body, parse_float=str) if raw_numbers else json.loads(body)
+
+
+def _json_lines(body: bytes, raw_numbers: bool) -> list[Any]:
+    predictions = [_json(line, raw_numbers) for line in body.splitlines() if line.strip()]
+    if raw_numbers and not _scalars(predictions):
+        return _json_lines(body, False)
+    return predictions
+
+
+def _scalars(predictions: list[Any]) -> bool:
+    return not _NESTED.intersection(map(type, predictions))
+
+
+_NESTED = frozenset({list, dict})
 
 
 def _json_predictions(document: Any, count: int) -> list[Any]:
@@ -306,7 +336,7 @@ class Scorer:
                 scored.calls += 1
                 raise SystemicFailure(exc.kind, str(exc)) from exc
             scored.calls += 1
-            return split_predictions(response, len(batch))
+            return split_predictions(response, len(batch), raw_numbers=self._format != JSONL_FORMAT)
 
     def inference_id(self, first: Record) -> str:
         """SageMaker records one InferenceId per call: the first row's id when it is a valid

@@ -14,6 +14,7 @@ from mlgw.batch.output import (
     S3ObjectWriter,
     csv_header,
     csv_row,
+    csv_rows,
     jsonl_row,
     prediction_cells,
 )
@@ -100,3 +101,18 @@ def test_rows_keep_their_original_text_and_values_are_quoted_when_needed() -> No
     assert csv_row(row, "x,y", ["prediction"]) == b'7,"a, b","x,y"\n'
     doc = Record(1, 1, "{}", {}, None, {"id": 1, "prediction": "old"})
     assert jsonl_row(doc, [1, 2]) == b'{"id":1,"prediction":[1,2]}\n'
+
+
+def test_numbers_kept_as_text_are_written_as_the_model_wrote_them() -> None:
+    # Given predictions of a JSON answer read with fractional numbers kept as their text
+    texts = ["a,1", "b,2", "c,3"]
+    predictions = ["0.50", 7, "1E2"]
+    # When the rows are written together, or one by one
+    data, failed = csv_rows(texts, predictions, ["p"])
+    one_by_one = b"".join(
+        csv_row(Record(row, row + 1, text, [], None), prediction, ["p"])
+        for row, (text, prediction) in enumerate(zip(texts, predictions, strict=True), start=1)
+    )
+    # Then each number is the model's own text, the same both ways
+    assert (data, failed) == (b"a,1,0.50\nb,2,7\nc,3,1E2\n", [])
+    assert one_by_one == data

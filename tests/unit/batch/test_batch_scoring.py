@@ -52,6 +52,26 @@ def test_answers_are_split_into_one_prediction_per_row(content_type: str, body: 
 
 
 @pytest.mark.parametrize(
+    ("content_type", "body", "expected"),
+    [
+        ("application/json", b'{"predictions": [0.50, 1E2, 3]}', ["0.50", "1E2", 3]),
+        ("application/json", b"[-0.0, 7]", ["-0.0", 7]),
+        ("application/jsonlines", b"0.250\n1\n", ["0.250", 1]),
+        # Lists and objects are written back as JSON, so their numbers stay numbers.
+        ("application/json", b'{"predictions": [0.50, {"p": 0.25}]}', [0.5, {"p": 0.25}]),
+        ("application/jsonlines", b'{"p": 0.50}\n2.0\n', [{"p": 0.5}, 2.0]),
+    ],
+)
+def test_csv_outputs_keep_scalar_numbers_as_the_model_wrote_them(
+    content_type: str, body: bytes, expected: list[Any]
+) -> None:
+    response = ModelResponse(body, content_type)
+    assert split_predictions(response, len(expected), raw_numbers=True) == expected
+    # Without raw numbers (JSON Lines outputs) every number is a number.
+    assert not any(isinstance(value, str) for value in split_predictions(response, len(expected)))
+
+
+@pytest.mark.parametrize(
     ("content_type", "body"),
     [
         ("application/json", b'{"predictions": [1]}'),

@@ -26,7 +26,7 @@ def test_the_modules_defaults_are_read_as_they_are() -> None:
         "batch/out/",
         "batch/errors/",
     )
-    assert (settings.batch_size, settings.concurrency, settings.route.max_payload_bytes) == (500, 4, 6291456)
+    assert (settings.batch_size, settings.concurrency, settings.route.max_payload_bytes) == (5000, 4, 6291456)
     assert (settings.retry_attempts, settings.backoff_base, settings.backoff_max) == (6, 0.5, 20.0)
     assert (settings.isolation_calls, settings.part_bytes, settings.max_record_bytes) == (
         100,

@@ -120,6 +120,23 @@ def test_csv_to_a_csv_model_is_forwarded_byte_for_byte() -> None:
     assert encode(Payload(body, CSV), CSV, ("a", "b")) is body
 
 
+def test_well_formed_csv_to_a_csv_model_is_forwarded_without_a_parse() -> None:
+    # Given CSV the batch pipeline wrote itself, and the same bytes from a client
+    body = b"1,2\n3,4\n"
+    written, received = Payload(body, CSV, well_formed=True), Payload(body, CSV)
+    # When both go to a CSV model
+    assert encode(written, CSV, None) is body
+    assert encode(received, CSV, None) is body
+    # Then only the client's bytes were parsed to be checked
+    assert "records" not in vars(written)
+    assert "records" in vars(received)
+
+
+def test_well_formed_csv_to_a_json_model_is_still_converted() -> None:
+    body = encode(Payload(b"1.5,a\n", CSV, well_formed=True), JSON, None)
+    assert json.loads(body) == {"instances": [[1.5, "a"]]}
+
+
 def test_json_records_to_a_csv_model_follow_feature_order() -> None:
     # Given a client that sends keys in another order than the model's columns
     payload = Payload(b'{"instances": [{"b": 2, "a": "x,y"}, {"a": true, "b": null}]}', JSON)
