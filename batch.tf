@@ -27,6 +27,9 @@ locals {
   # otherwise the budget is 20 calls, about what one or two instances serve. Events beyond the
   # cap are throttled, and Lambda keeps retrying throttled asynchronous events for up to their
   # maximum age (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async.html).
+  # A reservation must leave at least 100 of the account's concurrency unreserved
+  # (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html), so accounts
+  # with a small quota set -1, which the provider reads as no reservation.
   batch_serverless_calls = try(
     local.endpoint_create != null && lower(local.batch_route.endpoint_name) == lower(local.endpoint_name) && alltrue([for v in values(local.endpoint_create.variants) : v.serverless != null])
     ? sum([for v in values(local.endpoint_create.variants) : v.serverless.max_concurrency]) : null,

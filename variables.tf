@@ -402,6 +402,9 @@ variable "batch_prediction" {
     reserved_concurrency caps the function's concurrent invocations, so a burst of files makes
     at most reserved_concurrency x concurrency model calls at once; null derives it from that
     budget: the max_concurrency of a created serverless endpoint the route uses, else 20 calls.
+    -1 reserves none (the function shares the account's pool): Lambda refuses a reservation
+    that leaves fewer than 100 unreserved concurrent executions in the account, so an account
+    whose concurrency quota is at most 100 (new accounts often have 10 or 50) needs -1.
   EOT
   type = object({
     bucket               = string
@@ -527,9 +530,12 @@ variable "batch_prediction" {
     error_message = "batch_prediction.transform.max_payload_mb must be a whole number from 1 to 100 (SageMaker's MaxPayloadInMB)."
   }
 
+  # -1 is the provider's "no reservation" (aws_lambda_function reserved_concurrent_executions);
+  # Lambda refuses a reservation that leaves fewer than 100 unreserved executions
+  # (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html).
   validation {
-    condition     = var.batch_prediction == null || try(var.batch_prediction.reserved_concurrency == null, true) || try(var.batch_prediction.reserved_concurrency >= 1 && floor(var.batch_prediction.reserved_concurrency) == var.batch_prediction.reserved_concurrency, false)
-    error_message = "batch_prediction.reserved_concurrency must be a whole number of at least 1 (0 would stop the function), or null to derive it."
+    condition     = var.batch_prediction == null || try(var.batch_prediction.reserved_concurrency == null, true) || try(var.batch_prediction.reserved_concurrency == -1 || (var.batch_prediction.reserved_concurrency >= 1 && floor(var.batch_prediction.reserved_concurrency) == var.batch_prediction.reserved_concurrency), false)
+    error_message = "batch_prediction.reserved_concurrency must be a whole number of at least 1 (0 would stop the function), -1 to reserve none, or null to derive it."
   }
 
   validation {
