@@ -243,6 +243,27 @@ def test_a_duplicate_event_finds_its_job_and_stages_nothing(harness: Harness) ->
     assert not harness.exists(f"{STAGING}in/{name}/big.csv")
 
 
+def test_a_job_record_the_function_may_not_read_fails_the_event_instead_of_passing_as_a_duplicate(
+    harness: Harness,
+) -> None:
+    # Given a started job whose record then cannot be read: S3 answers 403 to a GET the role may
+    # not make. The function may list the bucket, so a missing record is a 404, never a 403
+    # (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html, Permissions).
+    harness.configure(**TRANSFORM_ENV)
+    key = f"{INPUT}big.csv"
+    etag = harness.put(key, header_csv(100))
+    name = job_name("churn-batch", BUCKET, key, etag, None)
+    assert harness.run(notification(key))["results"][0]["status"] == "transform-started"
+    handler = harness.handler()
+    client = handler.runtime().completion._s3
+    with Stubber(client) as stub:
+        stub.add_client_error("get_object", "AccessDenied", "Access Denied", 403)
+        # Then the invocation fails, so Lambda retries it and the event reaches the failure queue
+        with pytest.raises(handler.BatchPredictionError):
+            handler.lambda_handler(job_event(name), harness.context)
+    assert harness.exists(f"{STAGING}jobs/{name}.json")
+
+
 def test_headerless_csv_selects_the_feature_positions(harness: Harness) -> None:
     harness.configure(**TRANSFORM_ENV)
     harness.configure(csv_header=False, id_column="1", feature_columns=["2", "3"])
