@@ -128,6 +128,8 @@ locals {
             "${local.actuals_bucket_arn}/${local.actuals.failed_prefix}*",
           ]
         }
+        # Inputs are deleted only if unchanged (If-Match with the ETag), which needs s3:GetObject
+        # as well (ReadInputsAndState; https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-delete-enforce.html).
         RemoveInputsAndState = {
           actions = ["s3:DeleteObject"]
           resources = [

@@ -430,7 +430,7 @@ class Reporter(ObjectPipeline):
 
     def _succeed(self, run: _Run) -> Outcome:
         settings = self._settings
-        archived = completion.finish_success(self._s3, settings, run.source)
+        archived = completion.finish_success(self._s3, settings, run.source, self._log)
         bad = run.bad_rows
         if bad is not None and bad.count:
             key = completion.report_key(completion.processed_key(settings, run.source.relative_key))
@@ -469,7 +469,7 @@ class Reporter(ObjectPipeline):
     def _fail(self, run: _Run, reason: str, detail: dict[str, Any], invocation: Invocation) -> NoReturn:
         report = self._report(run, reason, detail)
         report["requestId"] = invocation.request_id
-        destination = completion.quarantine(self._s3, self._settings, run.source, report)
+        destination = completion.quarantine(self._s3, self._settings, run.source, report, self._log)
         self._settle_state_after_failure(run)
         self._log.error(
             "actuals file failed",
