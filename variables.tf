@@ -397,7 +397,9 @@ variable "batch_prediction" {
     retried; isolation_calls: extra calls a file may spend splitting rejected batches to find
     the bad rows; part_size_mb: the output's multipart part size (S3's smallest is 5);
     stream_bytes_per_second: the expected streaming rate, which decides when a file goes to
-    Batch Transform. transform.kms_key_id encrypts the job's output; transform.max_payload_mb
+    Batch Transform. transform.kms_key_id (a KMS key ARN) encrypts the job's output: the
+    function is granted kms:Decrypt on it, and the created model's role kms:Encrypt,
+    GenerateDataKey and Decrypt (a role you bring needs them too); transform.max_payload_mb
     is the job's largest request.
     reserved_concurrency caps the function's concurrent invocations, so a burst of files makes
     at most reserved_concurrency x concurrency model calls at once; null derives it from that
@@ -494,6 +496,13 @@ variable "batch_prediction" {
   validation {
     condition     = var.batch_prediction == null || try(var.batch_prediction.csv_header, true) || try(var.batch_prediction.transform == null, true) || try(var.batch_prediction.id_column == null, true) || length(try(var.batch_prediction.feature_columns, [])) > 0
     error_message = "batch_prediction: headerless CSV with an id_column and Batch Transform needs feature_columns, so the job can leave the id column out of what the model reads."
+  }
+
+  # IAM grants a KMS key by its key ARN; an alias in a policy's Resource does not grant the key
+  # (https://docs.aws.amazon.com/kms/latest/developerguide/cmks-in-iam-policies.html).
+  validation {
+    condition     = var.batch_prediction == null || try(var.batch_prediction.transform.kms_key_id == null, true) || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[a-zA-Z0-9-]+$", try(var.batch_prediction.transform.kms_key_id, "")))
+    error_message = "batch_prediction.transform.kms_key_id must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>), not an alias or a bare key id: the module grants the function and the model's role that key."
   }
 
   validation {
