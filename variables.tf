@@ -390,7 +390,10 @@ variable "batch_prediction" {
     the rows are staged under staging_prefix (header-free copies, job records, raw job
     outputs), and an EventBridge rule hands the finished job back to the function, which
     writes the output under output_prefix. CSV files then need a route that reads and
-    answers text/csv. model_call sets each model call's timeouts and attempts;
+    answers text/csv. The job splits a file at every line break, so files whose quoted
+    fields hold line breaks must be streamed (below transform.min_bytes, and small enough for
+    one invocation); the function does not read the file to check, and the transform path
+    reports no row count. model_call sets each model call's timeouts and attempts;
     time_margin_seconds (null = the worst case of one model call + 30 s) is the time kept
     back before the function's timeout, and must cover one model call. max_record_bytes: the
     largest row; batch_retry: how often and how long a batch whose model call failed is

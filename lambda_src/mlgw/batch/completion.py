@@ -235,8 +235,8 @@ class TransformCompletion:
             "versionId": record.get("versionId"),
             "format": record["format"],
             "route": record["route"],
-            # Batch Transform gives no per-row counts; every row is in the output or the job fails.
             "rows": None,
+            "rowsUnknown": transform.ROWS_UNKNOWN,
             "transformJobName": job.name,
             "transformJobStatus": description.get("TransformJobStatus"),
             "inputFilter": record.get("inputFilter"),

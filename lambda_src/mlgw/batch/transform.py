@@ -65,6 +65,14 @@ META_TRANSFORM_JOB = "transform-job"
 # stopped. TransformJobStatus values: InProgress, Completed, Failed, Stopping, Stopped
 # (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DescribeTransformJob.html).
 MAX_JOB_ATTEMPTS = 9
+# What the reports of the transform path say instead of a row count. SplitType=Line splits the
+# input at every line break
+# (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TransformInput.html), and the
+# function never reads the rows, so it cannot count them or tell a quoted line break apart.
+ROWS_UNKNOWN = (
+    "Batch Transform reports no row count: it splits the file at every line break, so a quoted "
+    "field holding a line break becomes two records; stream files whose fields hold line breaks"
+)
 ENDED_WITHOUT_OUTPUT = frozenset({"Failed", "Stopped"})
 
 
