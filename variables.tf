@@ -863,7 +863,8 @@ variable "monitoring" {
     on events (failed files, dropped events, queued failures) fire on one period.
     endpoint.rollback (default true) puts the created endpoint's 5XX-rate and model-latency
     alarms in its deployment's rollback_alarm_names when endpoint.create.deployment names
-    none; endpoint.variant_names names the variants of an endpoint the module does not create.
+    none (at most 10, SageMaker's limit: every 5XX-rate alarm first, then latency alarms
+    while room is left); endpoint.variant_names names the variants of an endpoint the module does not create.
   EOT
   type = object({
     alarm_topic = optional(object({
