@@ -27,6 +27,9 @@ locals {
   # otherwise the budget is 20 calls, about what one or two instances serve. Events beyond the
   # cap are throttled, and Lambda keeps retrying throttled asynchronous events for up to their
   # maximum age (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async.html).
+  # A reservation must leave at least 100 of the account's concurrency unreserved
+  # (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html), so accounts
+  # with a small quota set -1, which the provider reads as no reservation.
   batch_serverless_calls = try(
     local.endpoint_create != null && lower(local.batch_route.endpoint_name) == lower(local.endpoint_name) && alltrue([for v in values(local.endpoint_create.variants) : v.serverless != null])
     ? sum([for v in values(local.endpoint_create.variants) : v.serverless.max_concurrency]) : null,
@@ -163,8 +166,49 @@ locals {
           resources = ["${local.batch_bucket_arn}/${local.batch.staging_prefix}*"]
         }
       } : {},
+      local.batch_transform_enabled && try(local.batch.transform.kms_key_id, null) != null ? {
+        # The job's output is encrypted with transform.kms_key_id; reading it, and copying it
+        # into the output by UploadPartCopy, decrypts it
+        # (https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html#mpuAndPermissions).
+        ReadTransformOutputs = {
+          actions   = ["kms:Decrypt"]
+          resources = [local.batch.transform.kms_key_id]
+        }
+      } : {},
     )
   }
+}
+
+# The job runs as the created model's role and writes its output encrypted with
+# transform.kms_key_id: SageMaker asks that role for kms:Encrypt
+# (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TransformOutput.html), and an
+# SSE-KMS upload needs kms:GenerateDataKey and kms:Decrypt
+# (https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html#mpuAndPermissions).
+# A role given through endpoint.create.execution_role_arn, or the role of transform.model_name,
+# is the owner's to grant.
+locals {
+  batch_transform_output_key = (
+    local.batch_transform_enabled && try(var.batch_prediction.transform.model_name, null) == null
+    && try(local.endpoint_create.execution_role_arn, null) == null
+  ) ? try(local.batch.transform.kms_key_id, null) : null
+}
+
+data "aws_iam_policy_document" "batch_transform_output_key" {
+  count = local.batch_transform_output_key != null ? 1 : 0
+
+  statement {
+    sid       = "WriteTransformOutputs"
+    actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]
+    resources = [local.batch_transform_output_key]
+  }
+}
+
+resource "aws_iam_role_policy" "batch_transform_output_key" {
+  count = local.batch_transform_output_key != null ? 1 : 0
+
+  name   = "batch-transform-output-key"
+  role   = module.endpoint[0].role_name
+  policy = data.aws_iam_policy_document.batch_transform_output_key[0].json
 }
 
 # SageMaker reports every transform job state change to EventBridge

@@ -343,10 +343,16 @@ locals {
 
   # The created endpoint's own alarms roll a blue/green deployment back, unless the deployment
   # names its own. The names are known from the inputs; referencing the alarms also creates
-  # them before the endpoint is updated.
-  endpoint_rollback_alarm_keys = local.monitoring_enabled && try(var.monitoring.endpoint.rollback, false) && local.endpoint_create != null ? flatten([
-    for variant in keys(local.monitored_variants) : ["endpoint-${variant}-5xx-rate", "endpoint-${variant}-model-latency-p99"]
-  ]) : []
+  # them before the endpoint is updated. AutoRollbackConfig takes at most 10 alarms
+  # (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_AutoRollbackConfig.html):
+  # every variant's 5XX-rate alarm comes first, then latency alarms while room is left.
+  endpoint_rollback_alarm_candidates = concat(
+    [for variant in keys(local.monitored_variants) : "endpoint-${variant}-5xx-rate"],
+    [for variant in keys(local.monitored_variants) : "endpoint-${variant}-model-latency-p99"],
+  )
+  endpoint_rollback_alarm_keys = local.monitoring_enabled && try(var.monitoring.endpoint.rollback, false) && local.endpoint_create != null ? slice(
+    local.endpoint_rollback_alarm_candidates, 0, min(10, length(local.endpoint_rollback_alarm_candidates))
+  ) : []
 }
 
 # A key for the created topic: CloudWatch cannot use the AWS managed key alias/aws/sns, whose

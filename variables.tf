@@ -390,7 +390,10 @@ variable "batch_prediction" {
     the rows are staged under staging_prefix (header-free copies, job records, raw job
     outputs), and an EventBridge rule hands the finished job back to the function, which
     writes the output under output_prefix. CSV files then need a route that reads and
-    answers text/csv. model_call sets each model call's timeouts and attempts;
+    answers text/csv. The job splits a file at every line break, so files whose quoted
+    fields hold line breaks must be streamed (below transform.min_bytes, and small enough for
+    one invocation); the function does not read the file to check, and the transform path
+    reports no row count. model_call sets each model call's timeouts and attempts;
     time_margin_seconds (null = the worst case of one model call + 30 s) is the time kept
     back before the function's timeout, and must cover one model call. max_record_bytes: the
     largest row; batch_retry: how often and how long a batch whose model call failed is
@@ -399,11 +402,16 @@ variable "batch_prediction" {
     stream_bytes_per_second: the expected streaming rate, which decides when a file goes to
     Batch Transform. batch_size: rows per model call at most; a call also closes at half the
     route's payload limit of row text (SageMaker real-time takes 6 MiB a request).
-    transform.kms_key_id encrypts the job's output; transform.max_payload_mb
+    transform.kms_key_id (a KMS key ARN) encrypts the job's output: the
+    function is granted kms:Decrypt on it, and the created model's role kms:Encrypt,
+    GenerateDataKey and Decrypt (a role you bring needs them too); transform.max_payload_mb
     is the job's largest request.
     reserved_concurrency caps the function's concurrent invocations, so a burst of files makes
     at most reserved_concurrency x concurrency model calls at once; null derives it from that
     budget: the max_concurrency of a created serverless endpoint the route uses, else 20 calls.
+    -1 reserves none (the function shares the account's pool): Lambda refuses a reservation
+    that leaves fewer than 100 unreserved concurrent executions in the account, so an account
+    whose concurrency quota is at most 100 (new accounts often have 10 or 50) needs -1.
   EOT
   type = object({
     bucket               = string
@@ -495,6 +503,13 @@ variable "batch_prediction" {
     error_message = "batch_prediction: headerless CSV with an id_column and Batch Transform needs feature_columns, so the job can leave the id column out of what the model reads."
   }
 
+  # IAM grants a KMS key by its key ARN; an alias in a policy's Resource does not grant the key
+  # (https://docs.aws.amazon.com/kms/latest/developerguide/cmks-in-iam-policies.html).
+  validation {
+    condition     = var.batch_prediction == null || try(var.batch_prediction.transform.kms_key_id == null, true) || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[a-zA-Z0-9-]+$", try(var.batch_prediction.transform.kms_key_id, "")))
+    error_message = "batch_prediction.transform.kms_key_id must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>), not an alias or a bare key id: the module grants the function and the model's role that key."
+  }
+
   validation {
     condition     = var.batch_prediction == null || try(var.batch_prediction.transform == null, true) || try(var.batch_prediction.transform.staging_expiration_days >= 1 && floor(var.batch_prediction.transform.staging_expiration_days) == var.batch_prediction.transform.staging_expiration_days, false)
     error_message = "batch_prediction.transform.staging_expiration_days must be a whole number of days, at least 1."
@@ -533,9 +548,12 @@ variable "batch_prediction" {
     error_message = "batch_prediction.transform.max_payload_mb must be a whole number from 1 to 100 (SageMaker's MaxPayloadInMB)."
   }
 
+  # -1 is the provider's "no reservation" (aws_lambda_function reserved_concurrent_executions);
+  # Lambda refuses a reservation that leaves fewer than 100 unreserved executions
+  # (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html).
   validation {
-    condition     = var.batch_prediction == null || try(var.batch_prediction.reserved_concurrency == null, true) || try(var.batch_prediction.reserved_concurrency >= 1 && floor(var.batch_prediction.reserved_concurrency) == var.batch_prediction.reserved_concurrency, false)
-    error_message = "batch_prediction.reserved_concurrency must be a whole number of at least 1 (0 would stop the function), or null to derive it."
+    condition     = var.batch_prediction == null || try(var.batch_prediction.reserved_concurrency == null, true) || try(var.batch_prediction.reserved_concurrency == -1 || (var.batch_prediction.reserved_concurrency >= 1 && floor(var.batch_prediction.reserved_concurrency) == var.batch_prediction.reserved_concurrency), false)
+    error_message = "batch_prediction.reserved_concurrency must be a whole number of at least 1 (0 would stop the function), -1 to reserve none, or null to derive it."
   }
 
   validation {
@@ -851,7 +869,8 @@ variable "monitoring" {
     on events (failed files, dropped events, queued failures) fire on one period.
     endpoint.rollback (default true) puts the created endpoint's 5XX-rate and model-latency
     alarms in its deployment's rollback_alarm_names when endpoint.create.deployment names
-    none; endpoint.variant_names names the variants of an endpoint the module does not create.
+    none (at most 10, SageMaker's limit: every 5XX-rate alarm first, then latency alarms
+    while room is left); endpoint.variant_names names the variants of an endpoint the module does not create.
   EOT
   type = object({
     alarm_topic = optional(object({

@@ -113,7 +113,7 @@ def test_created_bucket_is_hardened_and_expires_outputs(tf: Workspace) -> None:
 
 
 def _transform_vars(**overrides: Any) -> dict[str, Any]:
-    tf_vars = _batch(transform={}, **overrides)
+    tf_vars = _batch(**{"transform": {}, **overrides})
     tf_vars["endpoint"] = {
         "name": "churn-prod",
         "create": {
@@ -198,6 +198,34 @@ def test_batch_transform_staging_never_triggers_and_expires_in_a_created_bucket(
     assert staging[0]["expiration"][0]["days"] == 7
     notification = plan.resource('module.s3_triggers["churn-data"].aws_s3_bucket_notification.this[0]')
     assert {r["filter_prefix"] for r in notification["lambda_function"]} == {"batch/in/"}
+
+
+OUTPUT_KEY = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+
+
+def test_the_transform_output_key_is_granted_to_the_job_and_the_function(tf: Workspace) -> None:
+    plan = tf.plan(ROOT, _transform_vars(transform={"kms_key_id": OUTPUT_KEY}))
+    # The function reads the job's output, encrypted with the key: GetObject and UploadPartCopy
+    # from an SSE-KMS object need kms:Decrypt
+    # (https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html#mpuAndPermissions)
+    statements = _statements(plan, f"{FN}.aws_iam_role_policy.this[0]")
+    assert statements["ReadTransformOutputs"]["Action"] == "kms:Decrypt"
+    assert statements["ReadTransformOutputs"]["Resource"] == OUTPUT_KEY
+    # The job, as the created model's role, writes its output with the key
+    # (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TransformOutput.html)
+    grant = json.loads(plan.resource("aws_iam_role_policy.batch_transform_output_key[0]")["policy"])
+    (statement,) = grant["Statement"]
+    assert sorted(statement["Action"]) == ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]
+    assert statement["Resource"] == OUTPUT_KEY
+
+    # Without a key, neither grant exists
+    plain = tf.plan(ROOT, _transform_vars())
+    assert "ReadTransformOutputs" not in _statements(plain, f"{FN}.aws_iam_role_policy.this[0]")
+    assert "aws_iam_role_policy.batch_transform_output_key[0]" not in plain.resources
+
+    # An IAM policy grants a key by its key ARN, so an alias or a bare key id is refused
+    error = tf.plan_error(ROOT, _transform_vars(transform={"kms_key_id": "alias/batch-output"}))
+    assert "transform.kms_key_id must be a KMS key ARN" in error
 
 
 def test_without_batch_transform_there_is_no_job_rule_and_no_staging_grant(tf: Workspace) -> None:

@@ -331,6 +331,38 @@ def test_the_endpoints_own_alarms_roll_its_deployment_back(complete: PlanResult,
     assert [a["alarm_name"] for a in rollback] == ["churn-canary-errors"]
 
 
+def test_rollback_alarms_of_many_variants_stay_within_the_ten_sagemaker_takes(tf: Workspace) -> None:
+    # AutoRollbackConfig holds at most 10 alarms
+    # (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_AutoRollbackConfig.html):
+    # six variants have twelve alarms, so every 5XX-rate alarm goes in first, then latency ones.
+    variants = {f"v{i}": {"instance_type": "ml.m5.large", "initial_instance_count": 1} for i in range(6)}
+    plan = tf.plan(
+        ROOT,
+        {
+            **BASE,
+            "endpoint": {
+                "name": "churn-prod",
+                "create": {
+                    "model": {
+                        "image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1",
+                        "model_data_url": "s3://churn-models/xgboost/model.tar.gz",
+                    },
+                    "variants": variants,
+                },
+            },
+            "monitoring": {},
+        },
+    )
+    endpoint = plan.resource("module.endpoint[0].aws_sagemaker_endpoint.this")
+    rollback = [
+        a["alarm_name"] for a in endpoint["deployment_config"][0]["auto_rollback_configuration"][0]["alarms"]
+    ]
+    assert len(rollback) == 10
+    assert {f"churn-endpoint-v{i}-5xx-rate" for i in range(6)} <= set(rollback)
+    assert sum(name.endswith("-model-latency-p99") for name in rollback) == 4
+    assert set(rollback) <= {a["alarm_name"] for a in _alarms(plan, "").values()}
+
+
 def test_monitoring_alarms_output_describes_every_alarm(complete: PlanResult) -> None:
     output = complete.outputs["monitoring_alarms"]
     alarms = _alarms(complete)
@@ -481,6 +513,14 @@ def test_the_batch_function_reserves_the_concurrency_its_model_calls_allow(
         ROOT, {**BASE, "batch_prediction": {"bucket": "churn-data", "reserved_concurrency": 0}}
     )
     assert "batch_prediction.reserved_concurrency must be a whole number of at least 1" in error
+
+    # -1 opts out: an account whose concurrency quota is too small to reserve any
+    # (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html) can still
+    # create the function.
+    unreserved = tf.plan(
+        ROOT, {**BASE, "batch_prediction": {"bucket": "churn-data", "reserved_concurrency": -1}}
+    )
+    assert unreserved.resource(f"{BATCH_FN}.aws_lambda_function.this")["reserved_concurrent_executions"] == -1
 
 
 def test_throttled_requests_are_counted_from_json_access_logs(tf: Workspace) -> None:

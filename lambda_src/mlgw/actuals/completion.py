@@ -21,23 +21,23 @@ def report_key(object_key: str) -> str:
     return object_key + ".report.json"
 
 
-def quarantine(s3: Any, settings: ActualsSettings, source: InputFile, report: dict[str, Any]) -> str:
+def quarantine(
+    s3: Any, settings: ActualsSettings, source: InputFile, report: dict[str, Any], log: Any
+) -> str:
     """Move the input to the failed prefix with its report beside it; returns the new key."""
     destination = failed_key(settings, source.relative_key)
-    objects.quarantine(s3, source, destination, {**report, "failedKey": destination}, report_key(destination))
+    objects.quarantine(
+        s3, source, destination, {**report, "failedKey": destination}, report_key(destination), log=log
+    )
     return destination
 
 
-def finish_success(s3: Any, settings: ActualsSettings, source: InputFile) -> str | None:
-    """Delete or archive the input; returns the archive key when there is one.
-
-    Raises ObjectChanged when a newer version was uploaded after this one was read: that version
-    stays in place for its own event, never removed unreported.
-    """
+def finish_success(s3: Any, settings: ActualsSettings, source: InputFile, log: Any) -> str | None:
+    """Delete or archive the input (a newer version uploaded meanwhile stays); returns the archive
+    key when there is one."""
     if settings.on_success == "archive":
         destination = processed_key(settings, source.relative_key)
-        objects.move(s3, source, destination)
+        objects.move(s3, source, destination, log)
         return destination
-    if not objects.delete_if_unchanged(s3, source):
-        raise objects.ObjectChanged("input was replaced after it was read")
+    objects.delete_if_unchanged(s3, source, log)
     return None

@@ -430,12 +430,7 @@ class Reporter(ObjectPipeline):
 
     def _succeed(self, run: _Run) -> Outcome:
         settings = self._settings
-        try:
-            archived = completion.finish_success(self._s3, settings, run.source)
-        except ObjectChanged as exc:
-            # Every row of the version read was accepted; the newer one gets its own event.
-            self._log.info("newer version left in place for its own event", extra={"reason": str(exc)})
-            archived = None
+        archived = completion.finish_success(self._s3, settings, run.source, self._log)
         bad = run.bad_rows
         if bad is not None and bad.count:
             key = completion.report_key(completion.processed_key(settings, run.source.relative_key))
@@ -474,7 +469,7 @@ class Reporter(ObjectPipeline):
     def _fail(self, run: _Run, reason: str, detail: dict[str, Any], invocation: Invocation) -> NoReturn:
         report = self._report(run, reason, detail)
         report["requestId"] = invocation.request_id
-        destination = completion.quarantine(self._s3, self._settings, run.source, report)
+        destination = completion.quarantine(self._s3, self._settings, run.source, report, self._log)
         self._settle_state_after_failure(run)
         self._log.error(
             "actuals file failed",

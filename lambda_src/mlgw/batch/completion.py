@@ -107,7 +107,10 @@ class TransformCompletion:
                 Bucket=self._settings.bucket, Key=transform.record_key(self._settings, name)
             )["Body"].read()
         except ClientError as exc:
-            if transform.error_code(exc) in {"NoSuchKey", "404", "403", "AccessDenied"}:
+            # Only a missing record means a finished job. The function may list the bucket, so S3
+            # answers a missing key with 404; a 403 is a refusal, and must not pass as done
+            # (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html, Permissions).
+            if transform.error_code(exc) in {"NoSuchKey", "404"}:
                 return None
             raise
         return dict(json.loads(body))
@@ -232,8 +235,8 @@ class TransformCompletion:
             "versionId": record.get("versionId"),
             "format": record["format"],
             "route": record["route"],
-            # Batch Transform gives no per-row counts; every row is in the output or the job fails.
             "rows": None,
+            "rowsUnknown": transform.ROWS_UNKNOWN,
             "transformJobName": job.name,
             "transformJobStatus": description.get("TransformJobStatus"),
             "inputFilter": record.get("inputFilter"),

@@ -235,7 +235,17 @@ class BatchPredictor(ObjectPipeline):
                 self._s3,
                 source.bucket,
                 report_key(settings, source.relative_key),
-                self._report(run, status, invocation, {"outputKey": job.output_key, **detail}),
+                self._report(
+                    run,
+                    status,
+                    invocation,
+                    {
+                        "outputKey": job.output_key,
+                        "rows": None,
+                        "rowsUnknown": transform.ROWS_UNKNOWN,
+                        **detail,
+                    },
+                ),
             )
         self._log.info("batch transform job", extra={"key": source.key, "status": status, **detail})
         return Outcome(source.key, status, output_key=job.output_key, detail=detail)

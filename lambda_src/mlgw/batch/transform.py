@@ -18,7 +18,11 @@ where the streaming path writes it: the header plus the prediction columns, then
 output, copied server side.
 
 The job name is derived from the object's bucket, key, ETag and version, so a duplicate event for
-the same version finds its job and starts nothing.
+the same version finds its job and starts nothing. A job name is unique in the account and region
+for good, and SageMaker has no call that deletes a job (CreateTransformJob:
+https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTransformJob.html), so when the
+version's job failed or was stopped, a new event (the file uploaded again, or a redrive) starts
+the next attempt under a name with an attempt suffix, up to MAX_JOB_ATTEMPTS.
 """
 
 from __future__ import annotations
@@ -57,6 +61,19 @@ CONTENT_TYPES = {CSV_FORMAT: "text/csv", "jsonl": "application/jsonlines"}
 CSV_TYPE = "text/csv"
 # Marks an output assembled from a transform job; the streaming path marks its own with a row count.
 META_TRANSFORM_JOB = "transform-job"
+# Jobs one version of a file may run: the first, then one more each time the last failed or was
+# stopped. TransformJobStatus values: InProgress, Completed, Failed, Stopping, Stopped
+# (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DescribeTransformJob.html).
+MAX_JOB_ATTEMPTS = 9
+# What the reports of the transform path say instead of a row count. SplitType=Line splits the
+# input at every line break
+# (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TransformInput.html), and the
+# function never reads the rows, so it cannot count them or tell a quoted line break apart.
+ROWS_UNKNOWN = (
+    "Batch Transform reports no row count: it splits the file at every line break, so a quoted "
+    "field holding a line break becomes two records; stream files whose fields hold line breaks"
+)
+ENDED_WITHOUT_OUTPUT = frozenset({"Failed", "Stopped"})
 
 
 class SourceChanged(Exception):
@@ -86,9 +103,17 @@ class Source:
     input_format: str
 
 
-def job_name(prefix: str, bucket: str, key: str, etag: str, version_id: str | None) -> str:
+def job_name(
+    prefix: str, bucket: str, key: str, etag: str, version_id: str | None, *, attempt: int = 1
+) -> str:
+    """`<prefix>-<16 hex>` for the first attempt, `<prefix>-<13 hex>-r<n>` for attempt n: 17
+    characters after the prefix either way, so a prefix of at most 46 keeps every name within
+    SageMaker's 63 characters, letters, digits and hyphens (TransformJobName in
+    https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTransformJob.html)."""
     digest = hashlib.sha256("\0".join((bucket, key, etag, version_id or "")).encode()).hexdigest()
-    return f"{prefix}-{digest[:16]}"
+    if attempt == 1:
+        return f"{prefix}-{digest[:16]}"
+    return f"{prefix}-{digest[:13]}-r{attempt}"
 
 
 def staged_key(settings: BatchSettings, name: str, key: str) -> str:
@@ -123,9 +148,22 @@ def start_job(
     transform = settings.transform
     assert transform is not None
     _check_route(settings, source.input_format)
-    name = job_name(transform.job_name_prefix, source.bucket, source.key, source.etag, source.version_id)
-    if _job_exists(sagemaker, name):
-        return TransformJob(name, output_key, created=False)
+    name = _next_job_name(sagemaker, transform.job_name_prefix, source)
+    if name is None:
+        last = job_name(
+            transform.job_name_prefix,
+            source.bucket,
+            source.key,
+            source.etag,
+            source.version_id,
+            attempt=MAX_JOB_ATTEMPTS,
+        )
+        raise FileRejected(
+            f"all {MAX_JOB_ATTEMPTS} jobs of this version failed or were stopped (the last, {last}: "
+            "DescribeTransformJob gives its FailureReason); fix the cause and upload a changed file"
+        )
+    if isinstance(name, _Existing):
+        return TransformJob(name.name, output_key, created=False)
     header, out_header, positions = _layout(s3, settings, source)
     processing: dict[str, str] = {"JoinSource": "Input"}
     if positions is not None:
@@ -396,16 +434,36 @@ def copy_ranges(
         raise
 
 
-def _job_exists(sagemaker: Any, name: str) -> bool:
+@dataclass(frozen=True, slots=True)
+class _Existing:
+    """A job of this version that is running or completed: a duplicate event starts nothing."""
+
+    name: str
+
+
+def _next_job_name(sagemaker: Any, prefix: str, source: Source) -> str | _Existing | None:
+    """The name of the attempt to create, the attempt that is running or done, or None when every
+    attempt ended without output."""
+    for attempt in range(1, MAX_JOB_ATTEMPTS + 1):
+        name = job_name(prefix, source.bucket, source.key, source.etag, source.version_id, attempt=attempt)
+        status = _job_status(sagemaker, name)
+        if status is None:
+            return name
+        if status not in ENDED_WITHOUT_OUTPUT:
+            return _Existing(name)
+    return None
+
+
+def _job_status(sagemaker: Any, name: str) -> str | None:
     """DescribeTransformJob answers a ValidationException for a job that does not exist."""
     try:
-        sagemaker.describe_transform_job(TransformJobName=name)
+        described = sagemaker.describe_transform_job(TransformJobName=name)
     except ClientError as exc:
         error = exc.response.get("Error", {})
         if error.get("Code") in {"ValidationException", "ResourceNotFound"}:
-            return False
+            return None
         raise
-    return True
+    return str(described.get("TransformJobStatus", ""))
 
 
 def _request(

@@ -117,32 +117,33 @@ def put_report(s3: Any, bucket: str, key: str, report: dict[str, Any]) -> None:
     )
 
 
-def delete_if_unchanged(s3: Any, source: InputFile) -> bool:
-    """Delete the input only if it is still the version that was processed; False when it was
-    replaced meanwhile, which leaves the new version in place for its own event.
-
-    S3 deletes conditionally on the ETag given as If-Match in general purpose buckets, and answers
-    412 when it no longer matches
-    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-deletes.html); a key gone
-    meanwhile answers 404, and there is nothing left to delete.
-    """
-    condition = {"IfMatch": source.etag} if source.etag else {}
+def delete_if_unchanged(s3: Any, source: InputFile, log: Any) -> bool:
+    """Delete the input only while it is still the version that was processed: a conditional
+    delete (If-Match with the ETag) fails with 412 when a newer version replaced it meanwhile,
+    and that version stays for its own event to handle
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-deletes.html; DeleteObject
+    takes IfMatch: https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObject.html); a key
+    gone meanwhile answers 404, and there is nothing left to delete.
+    Returns False when a newer version was left in place."""
+    extra = {"IfMatch": source.etag} if source.etag else {}
     try:
-        s3.delete_object(Bucket=source.bucket, Key=source.key, **condition)
+        s3.delete_object(Bucket=source.bucket, Key=source.key, **extra)
     except ClientError as exc:
         code = error_code(exc)
         if code in PRECONDITION_FAILED:
+            _left_in_place(log, source)
             return False
-        if code not in NOT_FOUND:
-            raise
+        if code in NOT_FOUND:
+            return True
+        raise
     return True
 
 
-def move(s3: Any, source: InputFile, destination_key: str) -> None:
+def move(s3: Any, source: InputFile, destination_key: str, log: Any) -> bool:
     """A copy followed by a delete of the source, the delete only after the copy succeeded, so a
     failure at any point leaves the input in at least one place. Both are conditional on the
-    ETag that was processed: if the file was replaced meanwhile, ObjectChanged is raised and the
-    new version stays where it is for its own event to handle."""
+    ETag that was processed: if the file was replaced meanwhile, the new version stays where it
+    is for its own event to handle. Returns False when a newer version was left in place."""
     extra = {"CopySourceIfMatch": source.etag} if source.etag else {}
     try:
         s3.copy_object(
@@ -154,18 +155,27 @@ def move(s3: Any, source: InputFile, destination_key: str) -> None:
         )
     except ClientError as exc:
         if error_code(exc) in PRECONDITION_FAILED:
-            raise ObjectChanged("input was replaced before it could be moved") from None
+            _left_in_place(log, source)
+            return False
         raise
-    if not delete_if_unchanged(s3, source):
-        raise ObjectChanged("input was replaced after it was copied; the copy is of the processed version")
+    return delete_if_unchanged(s3, source, log)
 
 
-def quarantine(s3: Any, source: InputFile, destination: str, report: dict[str, Any], report_key: str) -> None:
+def _left_in_place(log: Any, source: InputFile) -> None:
+    log.warning(
+        "input replaced while it was processed: the newer version is left for its own event",
+        extra={"key": source.key, "processed_etag": source.etag},
+    )
+
+
+def quarantine(
+    s3: Any, source: InputFile, destination: str, report: dict[str, Any], report_key: str, *, log: Any
+) -> None:
     """Move the input to `destination` with its report at `report_key`. The report is written
     first: if the move then fails, the input is still in place and the report says why it will
     be retried."""
     put_report(s3, source.bucket, report_key, report)
-    move(s3, source, destination)
+    move(s3, source, destination, log)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DataProcessing.htm
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import boto3
@@ -120,7 +121,12 @@ def test_a_large_header_csv_is_staged_without_its_header_and_its_output_assemble
     }
     assert job["DataProcessing"] == {"JoinSource": "Input", "InputFilter": "$[1:]"}
     assert job["TransformResources"] == {"InstanceType": "ml.c5.2xlarge", "InstanceCount": 2}
-    assert harness.report("2024/06/big scores.csv")["status"] == "transform-started"
+    report = harness.report("2024/06/big scores.csv")
+    assert report["status"] == "transform-started"
+    # The job splits the staged rows at every line break and counts none of them: the report says
+    # the row count is unknown rather than 0
+    assert report["rows"] is None
+    assert "line break" in report["rowsUnknown"]
 
     # When the job completes and SageMaker's state change arrives
     body = simulate_job_output(harness, name, "big scores.csv")
@@ -146,6 +152,8 @@ def test_a_large_header_csv_is_staged_without_its_header_and_its_output_assemble
         name,
         "$[1:]",
     )
+    assert report["rows"] is None
+    assert "line break" in report["rowsUnknown"]
     # And nothing is left in staging
     assert staging_keys(harness) == []
 
@@ -241,6 +249,86 @@ def test_a_duplicate_event_finds_its_job_and_stages_nothing(harness: Harness) ->
 
     assert harness.run(notification(key))["results"][0]["status"] == "transform-exists"
     assert not harness.exists(f"{STAGING}in/{name}/big.csv")
+
+
+def test_a_job_record_the_function_may_not_read_fails_the_event_instead_of_passing_as_a_duplicate(
+    harness: Harness,
+) -> None:
+    # Given a started job whose record then cannot be read: S3 answers 403 to a GET the role may
+    # not make. The function may list the bucket, so a missing record is a 404, never a 403
+    # (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html, Permissions).
+    harness.configure(**TRANSFORM_ENV)
+    key = f"{INPUT}big.csv"
+    etag = harness.put(key, header_csv(100))
+    name = job_name("churn-batch", BUCKET, key, etag, None)
+    assert harness.run(notification(key))["results"][0]["status"] == "transform-started"
+    handler = harness.handler()
+    client = handler.runtime().completion._s3
+    with Stubber(client) as stub:
+        stub.add_client_error("get_object", "AccessDenied", "Access Denied", 403)
+        # Then the invocation fails, so Lambda retries it and the event reaches the failure queue
+        with pytest.raises(handler.BatchPredictionError):
+            handler.lambda_handler(job_event(name), harness.context)
+    assert harness.exists(f"{STAGING}jobs/{name}.json")
+
+
+def set_job_status(name: str, status: str) -> None:
+    """moto completes every job at once; a failed or stopped one is set in its backend's store."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sagemaker.models import sagemaker_backends
+
+    sagemaker_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].transform_jobs[name].transform_job_status = status
+
+
+@pytest.mark.parametrize("ended", ["Failed", "Stopped"])
+def test_uploading_a_file_again_after_its_job_failed_starts_a_new_job(harness: Harness, ended: str) -> None:
+    # Given a file whose job ended without output. Job names are unique for good and a job cannot
+    # be deleted (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTransformJob.html),
+    # so the same name can never run again.
+    harness.configure(**TRANSFORM_ENV)
+    key = f"{INPUT}big.csv"
+    etag = harness.put(key, header_csv(100))
+    first = job_name("churn-batch", BUCKET, key, etag, None)
+    assert harness.run(notification(key))["results"][0]["status"] == "transform-started"
+    set_job_status(first, ended)
+
+    # When the same content is uploaded again (same ETag, no version id)
+    harness.put(key, header_csv(100))
+    started = harness.run(notification(key))["results"][0]
+
+    # Then a new attempt runs, under a name of the same prefix that SageMaker accepts
+    second = started["detail"]["transformJobName"]
+    assert started["status"] == "transform-started"
+    assert second != first
+    assert second.startswith("churn-batch-")
+    assert len(second) <= 63
+    assert sagemaker().describe_transform_job(TransformJobName=second)["TransformJobStatus"] == "Completed"
+    # And a duplicate event for it finds that attempt, running or done, and starts nothing
+    assert harness.run(notification(key))["results"][0] == {**started, "status": "transform-exists"}
+
+
+def test_a_version_whose_jobs_keep_failing_is_rejected_after_the_last_attempt(harness: Harness) -> None:
+    harness.configure(**TRANSFORM_ENV)
+    key = f"{INPUT}big.csv"
+    harness.put(key, header_csv(100))
+    names = []
+    for _ in range(transform.MAX_JOB_ATTEMPTS):
+        started = harness.run(notification(key))["results"][0]
+        assert started["status"] == "transform-started"
+        names.append(started["detail"]["transformJobName"])
+        set_job_status(names[-1], "Failed")
+    assert len(set(names)) == transform.MAX_JOB_ATTEMPTS
+    assert all(len(name) <= 63 for name in names)
+
+    assert harness.run(notification(key))["results"][0]["status"] == "rejected"
+    # TransformJobName's pattern and length in botocore's SageMaker model
+    assert all(re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}", name) for name in names)
+    longest = job_name("p" * 46, BUCKET, key, "etag", None, attempt=transform.MAX_JOB_ATTEMPTS)
+    assert len(longest) == 63
+
+    reason = harness.report("big.csv")["reason"]
+    assert "failed or were stopped" in reason
+    assert names[-1] in reason
 
 
 def test_headerless_csv_selects_the_feature_positions(harness: Harness) -> None:
