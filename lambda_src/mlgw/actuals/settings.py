@@ -22,6 +22,10 @@ SINKS = (SINK_DATAROBOT, SINK_MODEL_MONITOR)
 MAX_REPORT_ROWS = 10_000
 """The actuals API rejects requests with more rows than this."""
 
+MAX_ACTUALS_PER_HOUR = 10_000_000
+"""The platform's limit of actuals per deployment and hour (its API reference for the actuals
+endpoints, and the R client's SubmitActuals documentation)."""
+
 TOKEN_SECRET_VARIABLE = "ACTUALS_TOKEN_SECRET_ARN"  # noqa: S105 - the name of a variable holding an ARN
 _URL_SAFE_SEGMENT = re.compile(r"[A-Za-z0-9._~-]+")
 _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
@@ -56,6 +60,9 @@ class ActualsSettings:
     ground_truth_bucket: str
     ground_truth_prefix: str
     ground_truth_endpoint: str | None
+    max_idle_handoffs: int
+    actuals_per_hour: int
+    pacing_window_seconds: int
 
     @property
     def output_prefixes(self) -> dict[str, str]:
@@ -84,6 +91,7 @@ def load_settings(env: Mapping[str, str]) -> ActualsSettings:
     datarobot = SINK_DATAROBOT in sinks
     http = document.section("http")
     poll = document.section("status_poll")
+    pacing = document.section("pacing")
     settings = ActualsSettings(
         bucket=document.text("bucket"),
         prefix=document.prefix("prefix"),
@@ -113,9 +121,21 @@ def load_settings(env: Mapping[str, str]) -> ActualsSettings:
         ground_truth_bucket=document.text("ground_truth_bucket"),
         ground_truth_prefix=document.prefix("ground_truth_prefix"),
         ground_truth_endpoint=document.opt_text("ground_truth_endpoint"),
+        max_idle_handoffs=document.whole("max_idle_handoffs", minimum=1, maximum=100),
+        actuals_per_hour=pacing.whole("actuals_per_hour", minimum=1, maximum=MAX_ACTUALS_PER_HOUR),
+        pacing_window_seconds=_window(pacing),
     )
     check_prefixes(document.name("prefix"), settings.prefix, settings.output_prefixes)
     return settings
+
+
+def _window(pacing: Document) -> int:
+    """A window that divides the hour, so a budget scaled down to it never lets more through in
+    an hour than the hourly one."""
+    window = pacing.whole("window_seconds", minimum=60, maximum=3600)
+    if 3600 % window:
+        raise SettingsError(f"{pacing.name('window_seconds')} must divide 3600, got {window}")
+    return window
 
 
 def _token_secret_arn(env: Mapping[str, str]) -> str:

@@ -4,7 +4,14 @@ Settings, clients and the token cache live for the life of the container, so war
 invocations reuse pooled connections and the fetched token. Each object of an event is
 handled independently; if any of them failed or must be retried the invocation raises
 at the end, so Lambda's async retries and the on-failure destination see it, and the
-objects already finished are skipped on the retry because they are gone.
+objects already finished are skipped on the retry because they are gone. An object handed to
+a fresh invocation (its continuation event) counts as handled: the chain goes on without
+Lambda's retries.
+
+Metrics (Powertools, the namespace the module sets): RowsReported, ChunksSent and
+BadRowsSkipped per object; RowsPerInvocation, the rows one invocation delivered of one object;
+HandOffs, one per object handed to a fresh invocation; HandOffChainLength, how many hand-offs
+the object's chain had made when this invocation finished with it.
 """
 
 from __future__ import annotations
@@ -22,10 +29,12 @@ from botocore.config import Config
 
 from mlgw.actuals.client import ActualsApi, RetryPolicy, TokenProvider
 from mlgw.actuals.pipeline import Outcome, Reporter
+from mlgw.actuals.quota import SharedBudget
 from mlgw.actuals.settings import SINK_DATAROBOT, SINK_MODEL_MONITOR, ActualsSettings, load_settings
 from mlgw.actuals.sinks import DataRobotSink, ModelMonitorSink, Sink
 from mlgw.actuals.state import require_conditional_writes
 from mlgw.logs import quiet_wire_logging
+from mlgw.pipeline.continuation import SelfInvoker
 from mlgw.pipeline.handler import run_objects
 from mlgw.pipeline.objects import Invocation
 
@@ -83,10 +92,19 @@ def build_runtime(settings: ActualsSettings) -> Runtime:
             poll_max_interval=settings.poll_max_interval,
             grace=settings.time_margin / 2,
         )
-        sinks.append(DataRobotSink(api))
+        budget = SharedBudget(
+            s3,
+            settings.bucket,
+            settings.state_prefix,
+            settings.actuals_per_hour,
+            settings.pacing_window_seconds,
+        )
+        sinks.append(DataRobotSink(api, budget))
     # The namespace is Powertools' own POWERTOOLS_METRICS_NAMESPACE, which the module sets.
     metrics = Metrics(service="report_actuals")
-    return Runtime(settings, Reporter(settings, s3, sinks, logger), metrics)
+    # The hand-off queues a continuation event for this very function (pipeline/continuation.py).
+    invoker = SelfInvoker(boto3.client("lambda", config=aws_config))
+    return Runtime(settings, Reporter(settings, s3, sinks, logger, invoker=invoker), metrics)
 
 
 @cache
@@ -98,6 +116,11 @@ def _record(metrics: Metrics, outcome: Outcome) -> None:
     metrics.add_metric(name="RowsReported", unit=MetricUnit.Count, value=outcome.rows_sent)
     metrics.add_metric(name="ChunksSent", unit=MetricUnit.Count, value=outcome.chunks_sent)
     metrics.add_metric(name="BadRowsSkipped", unit=MetricUnit.Count, value=outcome.bad_rows)
+    if outcome.status in {"reported", "handed-off"}:
+        metrics.add_metric(name="RowsPerInvocation", unit=MetricUnit.Count, value=outcome.rows_sent)
+        metrics.add_metric(name="HandOffChainLength", unit=MetricUnit.Count, value=outcome.handoffs)
+    if outcome.status == "handed-off":
+        metrics.add_metric(name="HandOffs", unit=MetricUnit.Count, value=1)
 
 
 @logger.inject_lambda_context(clear_state=True)
