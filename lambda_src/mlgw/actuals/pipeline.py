@@ -49,7 +49,7 @@ from mlgw.actuals.client import (
     platform_message,
 )
 from mlgw.actuals.csvfile import BadRowLog, Batch, CsvFileError, RowRules, iter_batches
-from mlgw.actuals.quota import BudgetSpent
+from mlgw.actuals.quota import BudgetSpent, ChunkOverBudget
 from mlgw.actuals.settings import ActualsSettings
 from mlgw.actuals.sinks import Chunk, Sink, Target
 from mlgw.actuals.state import LeaseLost, ProgressState, StateStore
@@ -658,6 +658,8 @@ def _refusal(error: PermanentDeliveryError) -> str:
     """The report's reason, in the platform's own words when it gave them: a 404 names a
     deployment that does not exist (or that the token cannot see), a 422 a deployment that
     cannot take these actuals, such as one without an association id configured."""
+    if isinstance(error, ChunkOverBudget):
+        return str(error)
     reason = _REFUSALS.get(error.status or 0, "the actuals service refused a chunk")
     message = platform_message(error.response_text)
     return f"{reason}: {message}" if message else reason
