@@ -137,7 +137,7 @@ def test_a_duplicate_event_mid_chain_neither_sends_nor_breaks_the_chain(harness:
     # Then it finds the file reserved and sends nothing; the chain goes on to the end
     assert duplicate["results"][0]["status"] == "busy"
     assert harness.api.requests == sent
-    function_name, event = invoker.queued.pop(0)
+    _, event = invoker.queued.pop(0)
     run_chain(harness, invoker, event)
     assert_each_once(harness, ids(120))
     assert harness.object_keys() == []
