@@ -19,7 +19,12 @@ variable "actuals_reporting" {
     sent from there, larger ones are read again (0 = always read again). http: the actuals
     API's timeouts, retries of a failed request and their exponential backoff. status_poll:
     the first and the longest wait between polls of an accepted request's status.
-    time_margin_seconds: the time kept back before the function's timeout to save progress.
+    time_margin_seconds: the time kept back before the function's timeout to save progress
+    and hand the rest of a file to a fresh invocation of the function. max_idle_handoffs: how
+    many hand-offs in a row without a delivered chunk fail the file. pacing: the hourly budget
+    of actuals per deployment shared by all its files (the platform's limit is 10,000,000;
+    multiclass rows count once per class, time-series rows once per forecast distance) and
+    the window it is counted in, which must divide the hour.
   EOT
   type = object({
     bucket                = string
@@ -35,6 +40,11 @@ variable "actuals_reporting" {
     max_in_flight         = optional(number, 8)
     spool_limit_mb        = optional(number, 256)
     time_margin_seconds   = optional(number, 20)
+    max_idle_handoffs     = optional(number, 3)
+    pacing = optional(object({
+      actuals_per_hour = optional(number, 10000000)
+      window_seconds   = optional(number, 3600)
+    }), {})
     http = optional(object({
       connect_timeout_seconds = optional(number, 5)
       read_timeout_seconds    = optional(number, 60)
@@ -132,6 +142,16 @@ variable "actuals_reporting" {
   validation {
     condition     = var.actuals_reporting == null || try(var.actuals_reporting.time_margin_seconds >= 0 && var.actuals_reporting.time_margin_seconds <= 600 && var.actuals_reporting.time_margin_seconds < var.actuals_reporting.timeout, false)
     error_message = "actuals_reporting.time_margin_seconds must be between 0 and 600 seconds and below timeout."
+  }
+
+  validation {
+    condition = var.actuals_reporting == null || try(
+      var.actuals_reporting.pacing.actuals_per_hour >= 1 && var.actuals_reporting.pacing.actuals_per_hour <= 10000000 && floor(var.actuals_reporting.pacing.actuals_per_hour) == var.actuals_reporting.pacing.actuals_per_hour &&
+      var.actuals_reporting.pacing.window_seconds >= 60 && var.actuals_reporting.pacing.window_seconds <= 3600 && 3600 % var.actuals_reporting.pacing.window_seconds == 0 &&
+      var.actuals_reporting.max_idle_handoffs >= 1 && var.actuals_reporting.max_idle_handoffs <= 100 && floor(var.actuals_reporting.max_idle_handoffs) == var.actuals_reporting.max_idle_handoffs,
+      false
+    )
+    error_message = "actuals_reporting: pacing.actuals_per_hour must be a whole number from 1 to 10000000 (the platform's hourly limit per deployment), pacing.window_seconds from 60 to 3600 and a divisor of 3600, max_idle_handoffs a whole number from 1 to 100."
   }
 
   validation {
