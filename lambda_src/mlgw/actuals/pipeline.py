@@ -395,6 +395,8 @@ class Reporter(ObjectPipeline):
         wait on the network.
         """
         limit = self._settings.max_in_flight
+        target = run.target
+        assert target is not None
         failure: BaseException | None = None
         total = 0
         with ThreadPoolExecutor(max_workers=2 * limit, thread_name_prefix="actuals") as pool:
@@ -410,6 +412,10 @@ class Reporter(ObjectPipeline):
                         failure = OutOfTime("ran out of time; the next invocation continues from here")
                     if failure is not None:
                         break
+                    # Checked here, in order, so a full chunk that can never be sent fails the file
+                    # before a shorter last chunk that would fit leaves in another thread.
+                    for sink in self._sinks:
+                        sink.check(target, chunk.rows)
                     pending = progress.pending.get(chunk.index)
                     work.sending[pool.submit(self._send_one, run, chunk, pending, deadline)] = chunk
             except Exception as exc:  # a read or parse error still lets chunks in flight be recorded

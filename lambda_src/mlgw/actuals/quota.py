@@ -80,11 +80,7 @@ class SharedBudget:
         the deadline, then BudgetSpent is raised: handing off at once would only start
         invocations that wait in turn.
         """
-        if cost > self.allowance:
-            raise ChunkOverBudget(
-                f"one chunk costs {cost} actuals, more than the {self.allowance} the budget allows "
-                f"in {self.window:.0f} seconds: lower report_rows"
-            )
+        self.check(cost)
         with self._lock:  # the sending threads of one invocation reserve one after another
             while True:
                 etag, slots = self._known.pop(deployment_id, None) or self._load(deployment_id)
@@ -109,6 +105,14 @@ class SharedBudget:
                         "after this invocation's deadline"
                     )
                 self._sleep(wait)
+
+    def check(self, cost: int) -> None:
+        """Raise ChunkOverBudget for a chunk no window could ever take, without reserving."""
+        if cost > self.allowance:
+            raise ChunkOverBudget(
+                f"one chunk costs {cost} actuals, more than the {self.allowance} the budget allows "
+                f"in {self.window:.0f} seconds: lower report_rows"
+            )
 
     def _expires(self, slot: int) -> float:
         return (slot + 2) * self.slot + self.window

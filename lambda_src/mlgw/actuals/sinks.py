@@ -53,6 +53,11 @@ class Sink(Protocol):
 
     def encode(self, batch: Batch) -> bytes: ...
 
+    def check(self, target: Target, rows: int) -> None:
+        """Raise PermanentDeliveryError if a chunk of ``rows`` rows could never be delivered;
+        asked before the chunk is handed to a sending thread."""
+        ...
+
     def deliver(
         self,
         target: Target,
@@ -104,6 +109,11 @@ class DataRobotSink:
 
     def cost(self, target: Target, rows: int) -> int:
         return rows * self._per_row.get(target.deployment_id, 1)
+
+    def check(self, target: Target, rows: int) -> None:
+        """A chunk that costs more than the budget of a whole window is refused (ChunkOverBudget)."""
+        if self._budget is not None:
+            self._budget.check(self.cost(target, rows))
 
     def encode(self, batch: Batch) -> bytes:
         return datarobot_body(batch)
@@ -180,6 +190,9 @@ class ModelMonitorSink:
 
     def encode(self, batch: Batch) -> bytes:
         return ground_truth_lines(batch)
+
+    def check(self, target: Target, rows: int) -> None:
+        """S3 takes a chunk of any row count the reporter makes."""
 
     def deliver(
         self,

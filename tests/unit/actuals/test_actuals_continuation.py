@@ -312,3 +312,21 @@ def test_a_chunk_over_the_whole_budget_fails_the_file(harness: Harness) -> None:
 
     assert "more than the 60 the budget allows" in harness.report(FAILED)["reason"]
     assert harness.api.submissions == []
+
+
+def test_a_full_chunk_over_the_budget_fails_the_file_before_the_shorter_last_one_is_sent(
+    harness: Harness,
+) -> None:
+    # Given 7 classes and a budget of 60 actuals a window: a full chunk of 10 rows costs 70, more
+    # than the window allows, while the last chunk of 5 rows (35) would fit
+    harness.api.target_type = "Multiclass"
+    harness.api.model_package = {"id": "pkg-1", "target": {"classCount": 7}}
+    use(harness, pacing={"actuals_per_hour": 3600, "window_seconds": 60})
+    harness.put(KEY, csv_text(25))
+
+    with pytest.raises(ActualsReportingError, match="FileFailed"):
+        harness.invoke(s3_event(KEY))
+
+    # Then the file failed and not even the last chunk reached the service
+    assert "more than the 60 the budget allows" in harness.report(FAILED)["reason"]
+    assert harness.api.submissions == []
