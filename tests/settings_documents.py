@@ -49,6 +49,7 @@ ACTUALS: dict[str, Any] = {
     "ground_truth_bucket": "actuals-bucket",
     "ground_truth_prefix": "upload_actuals-ground-truth/",
     "ground_truth_endpoint": None,
+    "dataset_path": {"enabled": True, "min_bytes": 536870912, "fetch": "url", "url_expiry_seconds": 3600},
 }
 
 # batch_prediction with its defaults; route is the models route model_route names, rendered.

@@ -37,6 +37,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from mlgw.actuals import completion
 from mlgw.actuals.client import DeliveryError, PermanentDeliveryError, TransientDeliveryError
 from mlgw.actuals.csvfile import BadRowLog, Batch, CsvFileError, RowRules, iter_batches
+from mlgw.actuals.dataset import DatasetPath, DatasetRejected
 from mlgw.actuals.settings import ActualsSettings
 from mlgw.actuals.sinks import Chunk, Sink, Target
 from mlgw.actuals.state import LeaseLost, ProgressState, StateStore
@@ -141,6 +142,7 @@ class Reporter(ObjectPipeline):
         *,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        dataset_path: DatasetPath | None = None,
     ) -> None:
         scope = Scope(
             settings.bucket,
@@ -153,6 +155,7 @@ class Reporter(ObjectPipeline):
         self._settings = settings
         self._sinks = sinks
         self._wall_clock = wall_clock
+        self._dataset_path = dataset_path
 
     def process(self, obj: S3Object, invocation: Invocation) -> Outcome:
         """Handle one object; raises FileFailed, RetryLater or RefusedObject, else returns."""
@@ -187,7 +190,7 @@ class Reporter(ObjectPipeline):
             progress = state.state
             assert progress is not None
             if not progress.completed:
-                self._deliver_file(run, progress, deadline)
+                self._deliver(run, progress, deadline)
         except LeaseLost:
             self._log.warning("another invocation took over this file", extra={"key": obj.key})
             return Outcome(obj.key, "busy", detail={"reason": "lost the state object to another invocation"})
@@ -310,6 +313,27 @@ class Reporter(ObjectPipeline):
             assert spool is not None
             spool.flush()
         return places, valid
+
+    def _deliver(self, run: _Run, progress: ProgressState, deadline: float) -> None:
+        """A file large enough goes to the platform's dataset path (mlgw/actuals/dataset.py), which
+        reads it from S3 itself; any other file is streamed."""
+        dataset = self._dataset_path
+        if dataset is None or not dataset.applies(run.size):
+            self._deliver_file(run, progress, deadline)
+            return
+        try:
+            dataset.deliver(run.source, run.deployment_id, run.state.key, run.size, deadline)
+        except DatasetRejected as exc:
+            dataset.forget(run.state.key)
+            raise _Rejected(str(exc), path="dataset", **exc.detail) from None
+        except PermanentDeliveryError as exc:
+            dataset.forget(run.state.key)
+            raise _Rejected(
+                "the platform refused the file on its dataset path", path="dataset", **exc.detail
+            ) from None
+        progress.completed = True
+        run.state.save()
+        dataset.forget(run.state.key)
 
     def _deliver_file(self, run: _Run, progress: ProgressState, deadline: float) -> None:
         settings = self._settings

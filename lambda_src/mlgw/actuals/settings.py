@@ -23,8 +23,26 @@ MAX_REPORT_ROWS = 10_000
 """The actuals API rejects requests with more rows than this."""
 
 TOKEN_SECRET_VARIABLE = "ACTUALS_TOKEN_SECRET_ARN"  # noqa: S105 - the name of a variable holding an ARN
+DATASET_FETCH_URL = "url"
+DATASET_FETCH_UPLOAD = "upload"
+MAX_PRESIGN_SECONDS = 604_800
+"""Signature Version 4 presigned URLs last at most 7 days (the CLI's `aws s3 presign --expires-in`:
+"Maximum is 604800 seconds", https://docs.aws.amazon.com/cli/latest/reference/s3/presign.html)."""
+MAX_DATASET_MIN_BYTES = 5 * 2**40
+"""S3's largest object (5 TiB): a threshold above it would never apply."""
 _URL_SAFE_SEGMENT = re.compile(r"[A-Za-z0-9._~-]+")
 _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetPathSettings:
+    """When a file goes to the platform's dataset path instead of streaming through the function
+    (mlgw/actuals/dataset.py), and how the platform gets it."""
+
+    enabled: bool
+    min_bytes: int
+    fetch: str
+    url_expiry_seconds: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +74,7 @@ class ActualsSettings:
     ground_truth_bucket: str
     ground_truth_prefix: str
     ground_truth_endpoint: str | None
+    dataset_path: DatasetPathSettings
 
     @property
     def output_prefixes(self) -> dict[str, str]:
@@ -113,9 +132,19 @@ def load_settings(env: Mapping[str, str]) -> ActualsSettings:
         ground_truth_bucket=document.text("ground_truth_bucket"),
         ground_truth_prefix=document.prefix("ground_truth_prefix"),
         ground_truth_endpoint=document.opt_text("ground_truth_endpoint"),
+        dataset_path=_dataset_path(document.section("dataset_path")),
     )
     check_prefixes(document.name("prefix"), settings.prefix, settings.output_prefixes)
     return settings
+
+
+def _dataset_path(section: Document) -> DatasetPathSettings:
+    return DatasetPathSettings(
+        enabled=section.flag("enabled"),
+        min_bytes=section.whole("min_bytes", minimum=1, maximum=MAX_DATASET_MIN_BYTES),
+        fetch=section.choice("fetch", (DATASET_FETCH_URL, DATASET_FETCH_UPLOAD)),
+        url_expiry_seconds=section.whole("url_expiry_seconds", minimum=60, maximum=MAX_PRESIGN_SECONDS),
+    )
 
 
 def _token_secret_arn(env: Mapping[str, str]) -> str:

@@ -21,6 +21,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.config import Config
 
 from mlgw.actuals.client import ActualsApi, RetryPolicy, TokenProvider
+from mlgw.actuals.dataset import DatasetPath
 from mlgw.actuals.pipeline import Outcome, Reporter
 from mlgw.actuals.settings import SINK_DATAROBOT, SINK_MODEL_MONITOR, ActualsSettings, load_settings
 from mlgw.actuals.sinks import DataRobotSink, ModelMonitorSink, Sink
@@ -55,6 +56,7 @@ def build_runtime(settings: ActualsSettings) -> Runtime:
     s3 = boto3.client("s3", config=aws_config)
     require_conditional_writes(s3)
     sinks: list[Sink] = []
+    dataset_path: DatasetPath | None = None
     if SINK_MODEL_MONITOR in settings.sinks:
         sinks.append(
             ModelMonitorSink(
@@ -84,9 +86,14 @@ def build_runtime(settings: ActualsSettings) -> Runtime:
             grace=settings.time_margin / 2,
         )
         sinks.append(DataRobotSink(api))
+        # Presigned URLs are SigV4-signed by the function role's credentials, whatever the client's default.
+        presigner = boto3.client("s3", config=aws_config.merge(Config(signature_version="s3v4")))
+        dataset_path = DatasetPath(
+            settings, s3, presigner=presigner, api=api, http=http, tokens=tokens, logger=logger
+        )
     # The namespace is Powertools' own POWERTOOLS_METRICS_NAMESPACE, which the module sets.
     metrics = Metrics(service="report_actuals")
-    return Runtime(settings, Reporter(settings, s3, sinks, logger), metrics)
+    return Runtime(settings, Reporter(settings, s3, sinks, logger, dataset_path=dataset_path), metrics)
 
 
 @cache
