@@ -180,6 +180,12 @@ def test_every_setting_of_the_function_is_an_input(tf: Workspace) -> None:
         "deployment_id_pattern": "[a-z0-9-]+",
         "http": {"read_timeout_seconds": 30, "max_retries": 2},
         "status_poll": {"max_interval_seconds": 5},
+        "dataset_path": {
+            "enabled": False,
+            "min_bytes": 1048576,
+            "fetch": "upload",
+            "url_expiry_seconds": 600,
+        },
     }
     plan = tf.plan(ROOT, _actuals(**tuned))
     env = plan.resource(f"{FN}.aws_lambda_function.this")["environment"][0]["variables"]
@@ -193,6 +199,12 @@ def test_every_setting_of_the_function_is_an_input(tf: Workspace) -> None:
         ({"max_in_flight": 17}, "max_in_flight from 1 to 16"),
         ({"http": {"max_retries": 1.5}}, "http.max_retries a whole number"),
         ({"time_margin_seconds": 900}, "time_margin_seconds must be between 0 and 600"),
+        (
+            {"dataset_path": {"url_expiry_seconds": 604801}},
+            "url_expiry_seconds a whole number from 60 to 604800",
+        ),
+        ({"dataset_path": {"fetch": "s3"}}, "fetch must be url or upload"),
+        ({"dataset_path": {"min_bytes": 0}}, "min_bytes must be a whole number of bytes from 1"),
     ],
 )
 def test_tuning_outside_the_functions_ranges_is_refused(
