@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
 import pytest
 import settings_documents
 from actuals_helpers import DEPLOYMENT, PREFIX, TOKEN, FakeContext, s3_event, sibling_prefixes
@@ -74,7 +73,7 @@ class Platform:
     def put(self, body: str, key: str = KEY) -> None:
         self.s3.put_object(Bucket=BUCKET, Key=key, Body=body.encode())
 
-    def keys(self) -> list[str]:
+    def object_keys(self) -> list[str]:
         return sorted(item["Key"] for item in self.s3.list_objects_v2(Bucket=BUCKET).get("Contents", []))
 
     def invoke(self, key: str = KEY, context: FakeContext | None = None) -> dict[str, Any]:
@@ -144,7 +143,7 @@ def test_a_large_file_goes_through_a_presigned_url_and_actuals_from_the_dataset(
     [submission] = platform.receiver.submissions
     assert submission["datasetId"] in platform.receiver.datasets
     assert submission["data"] == expected_rows()
-    assert platform.keys() == []
+    assert platform.object_keys() == []
 
 
 def test_where_the_platform_cannot_fetch_urls_the_file_is_uploaded(platform: Platform) -> None:
@@ -158,7 +157,7 @@ def test_where_the_platform_cannot_fetch_urls_the_file_is_uploaded(platform: Pla
     assert dataset.content == CSV.encode()
     assert dataset.name == "2024-06-01.csv"
     assert platform.receiver.rows(DEPLOYMENT) == expected_rows()
-    assert platform.keys() == []
+    assert platform.object_keys() == []
 
 
 def test_a_file_below_the_threshold_is_streamed(platform: Platform) -> None:
@@ -184,7 +183,7 @@ def test_a_file_the_platform_refuses_goes_to_failed_with_its_message(platform: P
     assert report["path"] == "dataset"
     assert report["status"] == 422
     assert "wasActedOn must be a boolean" in report["responseText"]
-    assert platform.keys() == [FAILED, FAILED + ".report.json"]
+    assert platform.object_keys() == [FAILED, FAILED + ".report.json"]
     assert platform.receiver.rows() == []
 
 
@@ -212,7 +211,7 @@ def test_an_invocation_out_of_time_leaves_the_next_one_to_resume_without_registe
     with pytest.raises(ActualsReportingError):
         platform.invoke(context=FakeContext(remaining=lambda: 1.6))
     assert platform.receiver.rows() == []
-    assert KEY in platform.keys()
+    assert KEY in platform.object_keys()
 
     # When the registration finishes and the retry comes
     platform.receiver.running_polls = 1
@@ -224,4 +223,4 @@ def test_an_invocation_out_of_time_leaves_the_next_one_to_resume_without_registe
     assert len(platform.fetched) == 1
     assert len(platform.receiver.datasets) == 1
     assert platform.receiver.rows(DEPLOYMENT) == expected_rows()
-    assert platform.keys() == []
+    assert platform.object_keys() == []
