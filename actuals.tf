@@ -92,6 +92,7 @@ locals {
           spool_limit_mb        = var.actuals_reporting.spool_limit_mb
           http                  = var.actuals_reporting.http
           status_poll           = var.actuals_reporting.status_poll
+          dataset_path          = var.actuals_reporting.dataset_path
           time_margin_seconds   = var.actuals_reporting.time_margin_seconds
           max_attempts          = local.actuals_retries + 1
           ground_truth_bucket   = local.actuals.ground_truth_bucket

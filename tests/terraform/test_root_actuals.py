@@ -182,6 +182,12 @@ def test_every_setting_of_the_function_is_an_input(tf: Workspace) -> None:
         "status_poll": {"max_interval_seconds": 5},
         "max_idle_handoffs": 5,
         "pacing": {"actuals_per_hour": 6_000_000, "window_seconds": 60},
+        "dataset_path": {
+            "enabled": False,
+            "min_bytes": 1048576,
+            "fetch": "upload",
+            "url_expiry_seconds": 600,
+        },
     }
     plan = tf.plan(ROOT, _actuals(**tuned))
     env = plan.resource(f"{FN}.aws_lambda_function.this")["environment"][0]["variables"]
@@ -198,6 +204,12 @@ def test_every_setting_of_the_function_is_an_input(tf: Workspace) -> None:
         ({"pacing": {"actuals_per_hour": 20_000_000}}, "pacing.actuals_per_hour must be a whole number"),
         ({"pacing": {"window_seconds": 700}}, "a divisor of 3600"),
         ({"max_idle_handoffs": 0}, "max_idle_handoffs a whole number from 1 to 100"),
+        (
+            {"dataset_path": {"url_expiry_seconds": 604801}},
+            "url_expiry_seconds a whole number from 60 to 604800",
+        ),
+        ({"dataset_path": {"fetch": "s3"}}, "fetch must be url or upload"),
+        ({"dataset_path": {"min_bytes": 0}}, "min_bytes must be a whole number of bytes from 1"),
     ],
 )
 def test_tuning_outside_the_functions_ranges_is_refused(

@@ -243,8 +243,18 @@ class ActualsApi:
             return None
         raise _final_error("actuals submission", response)
 
-    def wait(self, status_url: str, deadline: float) -> None:
-        """Poll until the submission completes; raise if it fails or time runs out."""
+    def url(self, path: str) -> str:
+        """``path`` of the service, as an absolute URL."""
+        return urljoin(self._api_url, path)
+
+    def request(self, method: str, url: str, body: bytes | None, deadline: float) -> Any:
+        """One JSON request with this client's retries, token refresh and deadline."""
+        return self._request(method, url, body, deadline)
+
+    def wait(self, status_url: str, deadline: float) -> str | None:
+        """Poll until the submission completes; raise if it fails or time runs out.
+
+        Returns where a 303 pointed, which is what an asynchronous job created (a dataset), if any."""
         interval = self._poll_interval
         while True:
             response = self._request("GET", status_url, None, deadline)
@@ -254,8 +264,11 @@ class ActualsApi:
                 # the next poll goes to the status URL again.
                 moved = urljoin(status_url, response.headers["Location"])
                 response = self._request("GET", moved, None, deadline)
-            if response.status == 303 or (response.status == 200 and _status_of(response) in _DONE):
-                return
+            if response.status == 303:
+                location = response.headers.get("Location")
+                return urljoin(status_url, location) if location else None
+            if response.status == 200 and _status_of(response) in _DONE:
+                return None
             if response.status == 404:
                 raise StatusGone("status of an earlier submission is gone", status=404)
             if response.status != 200:

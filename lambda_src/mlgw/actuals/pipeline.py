@@ -49,6 +49,7 @@ from mlgw.actuals.client import (
     platform_message,
 )
 from mlgw.actuals.csvfile import BadRowLog, Batch, CsvFileError, RowRules, iter_batches
+from mlgw.actuals.dataset import DatasetPath, DatasetRejected
 from mlgw.actuals.quota import BudgetSpent, ChunkOverBudget
 from mlgw.actuals.settings import ActualsSettings
 from mlgw.actuals.sinks import Chunk, Sink, Target
@@ -162,6 +163,7 @@ class Reporter(ObjectPipeline):
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         invoker: HandsOff | None = None,
+        dataset_path: DatasetPath | None = None,
     ) -> None:
         scope = Scope(
             settings.bucket,
@@ -175,6 +177,7 @@ class Reporter(ObjectPipeline):
         self._sinks = sinks
         self._wall_clock = wall_clock
         self.invoker = invoker
+        self._dataset_path = dataset_path
 
     def process(self, obj: S3Object, invocation: Invocation) -> Outcome:
         """Handle one object; raises FileFailed, RetryLater or RefusedObject, else returns."""
@@ -212,7 +215,7 @@ class Reporter(ObjectPipeline):
             progress = state.state
             assert progress is not None
             if not progress.completed:
-                self._deliver_file(run, progress, deadline)
+                self._deliver(run, progress, deadline)
         except LeaseLost:
             self._log.warning("another invocation took over this file", extra={"key": obj.key})
             return Outcome(obj.key, "busy", detail={"reason": "lost the state object to another invocation"})
@@ -350,6 +353,27 @@ class Reporter(ObjectPipeline):
             assert spool is not None
             spool.flush()
         return places, valid
+
+    def _deliver(self, run: _Run, progress: ProgressState, deadline: float) -> None:
+        """A file large enough goes to the platform's dataset path (mlgw/actuals/dataset.py), which
+        reads it from S3 itself; any other file is streamed."""
+        dataset = self._dataset_path
+        if dataset is None or not dataset.applies(run.size):
+            self._deliver_file(run, progress, deadline)
+            return
+        try:
+            dataset.deliver(run.source, run.deployment_id, run.state.key, run.size, deadline)
+        except DatasetRejected as exc:
+            dataset.forget(run.state.key)
+            raise _Rejected(str(exc), path="dataset", **exc.detail) from None
+        except PermanentDeliveryError as exc:
+            dataset.forget(run.state.key)
+            raise _Rejected(
+                "the platform refused the file on its dataset path", path="dataset", **exc.detail
+            ) from None
+        progress.completed = True
+        run.state.save()
+        dataset.forget(run.state.key)
 
     def _deliver_file(self, run: _Run, progress: ProgressState, deadline: float) -> None:
         settings = self._settings

@@ -27,8 +27,26 @@ MAX_ACTUALS_PER_HOUR = 10_000_000
 endpoints, and the R client's SubmitActuals documentation)."""
 
 TOKEN_SECRET_VARIABLE = "ACTUALS_TOKEN_SECRET_ARN"  # noqa: S105 - the name of a variable holding an ARN
+DATASET_FETCH_URL = "url"
+DATASET_FETCH_UPLOAD = "upload"
+MAX_PRESIGN_SECONDS = 604_800
+"""Signature Version 4 presigned URLs last at most 7 days (the CLI's `aws s3 presign --expires-in`:
+"Maximum is 604800 seconds", https://docs.aws.amazon.com/cli/latest/reference/s3/presign.html)."""
+MAX_DATASET_MIN_BYTES = 5 * 2**40
+"""S3's largest object (5 TiB): a threshold above it would never apply."""
 _URL_SAFE_SEGMENT = re.compile(r"[A-Za-z0-9._~-]+")
 _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetPathSettings:
+    """When a file goes to the platform's dataset path instead of streaming through the function
+    (mlgw/actuals/dataset.py), and how the platform gets it."""
+
+    enabled: bool
+    min_bytes: int
+    fetch: str
+    url_expiry_seconds: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +81,7 @@ class ActualsSettings:
     max_idle_handoffs: int
     actuals_per_hour: int
     pacing_window_seconds: int
+    dataset_path: DatasetPathSettings
 
     @property
     def output_prefixes(self) -> dict[str, str]:
@@ -124,6 +143,7 @@ def load_settings(env: Mapping[str, str]) -> ActualsSettings:
         max_idle_handoffs=document.whole("max_idle_handoffs", minimum=1, maximum=100),
         actuals_per_hour=pacing.whole("actuals_per_hour", minimum=1, maximum=MAX_ACTUALS_PER_HOUR),
         pacing_window_seconds=_window(pacing),
+        dataset_path=_dataset_path(document.section("dataset_path")),
     )
     check_prefixes(document.name("prefix"), settings.prefix, settings.output_prefixes)
     return settings
@@ -136,6 +156,15 @@ def _window(pacing: Document) -> int:
     if 3600 % window:
         raise SettingsError(f"{pacing.name('window_seconds')} must divide 3600, got {window}")
     return window
+
+
+def _dataset_path(section: Document) -> DatasetPathSettings:
+    return DatasetPathSettings(
+        enabled=section.flag("enabled"),
+        min_bytes=section.whole("min_bytes", minimum=1, maximum=MAX_DATASET_MIN_BYTES),
+        fetch=section.choice("fetch", (DATASET_FETCH_URL, DATASET_FETCH_UPLOAD)),
+        url_expiry_seconds=section.whole("url_expiry_seconds", minimum=60, maximum=MAX_PRESIGN_SECONDS),
+    )
 
 
 def _token_secret_arn(env: Mapping[str, str]) -> str:

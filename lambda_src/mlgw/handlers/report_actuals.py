@@ -28,6 +28,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.config import Config
 
 from mlgw.actuals.client import ActualsApi, RetryPolicy, TokenProvider
+from mlgw.actuals.dataset import DatasetPath
 from mlgw.actuals.pipeline import Outcome, Reporter
 from mlgw.actuals.quota import SharedBudget
 from mlgw.actuals.settings import SINK_DATAROBOT, SINK_MODEL_MONITOR, ActualsSettings, load_settings
@@ -64,6 +65,7 @@ def build_runtime(settings: ActualsSettings) -> Runtime:
     s3 = boto3.client("s3", config=aws_config)
     require_conditional_writes(s3)
     sinks: list[Sink] = []
+    dataset_path: DatasetPath | None = None
     if SINK_MODEL_MONITOR in settings.sinks:
         sinks.append(
             ModelMonitorSink(
@@ -100,11 +102,17 @@ def build_runtime(settings: ActualsSettings) -> Runtime:
             settings.pacing_window_seconds,
         )
         sinks.append(DataRobotSink(api, budget))
+        # Presigned URLs are SigV4-signed by the function role's credentials, whatever the client's default.
+        presigner = boto3.client("s3", config=aws_config.merge(Config(signature_version="s3v4")))
+        dataset_path = DatasetPath(
+            settings, s3, presigner=presigner, api=api, http=http, tokens=tokens, logger=logger
+        )
     # The namespace is Powertools' own POWERTOOLS_METRICS_NAMESPACE, which the module sets.
     metrics = Metrics(service="report_actuals")
     # The hand-off queues a continuation event for this very function (pipeline/continuation.py).
     invoker = SelfInvoker(boto3.client("lambda", config=aws_config))
-    return Runtime(settings, Reporter(settings, s3, sinks, logger, invoker=invoker), metrics)
+    reporter = Reporter(settings, s3, sinks, logger, invoker=invoker, dataset_path=dataset_path)
+    return Runtime(settings, reporter, metrics)
 
 
 @cache
