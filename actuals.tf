@@ -18,6 +18,7 @@ locals {
     local.actuals.datarobot ? coalesce(var.actuals_reporting.token_secret_arn, try(aws_secretsmanager_secret.actuals_token[0].arn, null)) : null
   )
   actuals_function_name = "${var.name}-report-actuals"
+  actuals_function_arn  = "arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:${local.actuals_function_name}"
   # Async retries of the function; the handler moves a file to the failed prefix after the last one.
   actuals_retries = 2
 
@@ -62,6 +63,13 @@ locals {
     prefix             = local.actuals.prefix
     suffixes           = [".csv"]
     write_prefixes     = local.actuals_write_prefixes
+    # A long file is reported by a chain of invocations, each queueing the next with an
+    # asynchronous Invoke of this function. Lambda's loop detection also stops loops made only of
+    # Lambda functions invoking each other asynchronously, after about 16 invocations
+    # (https://docs.aws.amazon.com/lambda/latest/dg/invocation-recursion.html), which would end
+    # any chain longer than that; the handler bounds the chain itself (max_idle_handoffs, the
+    # refusal of its own outputs) and the trigger cannot overlap the outputs (variables.tf).
+    recursive_loop = "Allow"
 
     # The function's settings document (lambda_src/mlgw/actuals/settings.py reads it). The token
     # secret's ARN stays apart: the ARN of a secret created here is known only after apply.
@@ -84,11 +92,14 @@ locals {
           spool_limit_mb        = var.actuals_reporting.spool_limit_mb
           http                  = var.actuals_reporting.http
           status_poll           = var.actuals_reporting.status_poll
+          dataset_path          = var.actuals_reporting.dataset_path
           time_margin_seconds   = var.actuals_reporting.time_margin_seconds
           max_attempts          = local.actuals_retries + 1
           ground_truth_bucket   = local.actuals.ground_truth_bucket
           ground_truth_prefix   = local.actuals.ground_truth_prefix
           ground_truth_endpoint = local.actuals_ground_truth_endpoint
+          max_idle_handoffs     = var.actuals_reporting.max_idle_handoffs
+          pacing                = var.actuals_reporting.pacing
         })
         POWERTOOLS_METRICS_NAMESPACE = var.metrics_namespace
       },
@@ -127,6 +138,12 @@ locals {
             "${local.actuals_bucket_arn}/${local.actuals.processed_prefix}*",
             "${local.actuals_bucket_arn}/${local.actuals.failed_prefix}*",
           ]
+        }
+        # The hand-off to a fresh invocation (lambda_src/mlgw/pipeline/continuation.py), on the
+        # function's own unqualified ARN, built from its name so the role does not wait for it.
+        HandOffToItself = {
+          actions   = ["lambda:InvokeFunction"]
+          resources = [local.actuals_function_arn]
         }
         # Deletes are conditional on the ETag read (If-Match), which S3 allows with s3:DeleteObject
         # and s3:GetObject on the object (https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-delete-enforce.html).

@@ -22,6 +22,9 @@ module "s3_pipeline" {
   # Only the batch function reserves concurrency (batch.tf); null keeps the module's -1 (none).
   reserved_concurrent_executions = try(each.value.reserved_concurrency, null)
 
+  # Only the actuals function allows its own chain of invocations (actuals.tf).
+  recursive_loop = try(each.value.recursive_loop, "Terminate")
+
   async_invocation = {
     maximum_retry_attempts = each.value.retries
   }

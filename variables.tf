@@ -19,7 +19,17 @@ variable "actuals_reporting" {
     sent from there, larger ones are read again (0 = always read again). http: the actuals
     API's timeouts, retries of a failed request and their exponential backoff. status_poll:
     the first and the longest wait between polls of an accepted request's status.
-    time_margin_seconds: the time kept back before the function's timeout to save progress.
+    time_margin_seconds: the time kept back before the function's timeout to save progress
+    and hand the rest of a file to a fresh invocation of the function. max_idle_handoffs: how
+    many hand-offs in a row without a delivered chunk fail the file. pacing: the hourly budget
+    of actuals per deployment shared by all its files (the platform's limit is 10,000,000;
+    multiclass rows count once per class, time-series rows once per forecast distance) and
+    the window it is counted in, which must divide the hour.
+    dataset_path: files of at least min_bytes (default 512 MiB) are not streamed through the
+    function when datarobot is the only sink: the platform reads the file as a dataset and
+    submits its actuals (actuals/fromDataset). fetch = "url" hands it a presigned S3 GET URL
+    valid for url_expiry_seconds (60 to 604800, SigV4's maximum); "upload" streams the file to
+    the dataset upload endpoint instead, for a platform that cannot reach S3 URLs.
   EOT
   type = object({
     bucket                = string
@@ -35,6 +45,11 @@ variable "actuals_reporting" {
     max_in_flight         = optional(number, 8)
     spool_limit_mb        = optional(number, 256)
     time_margin_seconds   = optional(number, 20)
+    max_idle_handoffs     = optional(number, 3)
+    pacing = optional(object({
+      actuals_per_hour = optional(number, 10000000)
+      window_seconds   = optional(number, 3600)
+    }), {})
     http = optional(object({
       connect_timeout_seconds = optional(number, 5)
       read_timeout_seconds    = optional(number, 60)
@@ -45,6 +60,12 @@ variable "actuals_reporting" {
     status_poll = optional(object({
       interval_seconds     = optional(number, 1)
       max_interval_seconds = optional(number, 10)
+    }), {})
+    dataset_path = optional(object({
+      enabled            = optional(bool, true)
+      min_bytes          = optional(number, 536870912)
+      fetch              = optional(string, "url")
+      url_expiry_seconds = optional(number, 3600)
     }), {})
     sinks                          = optional(list(string), ["datarobot"])
     api_url                        = optional(string, "https://app.datarobot.com")
@@ -129,9 +150,31 @@ variable "actuals_reporting" {
     error_message = "actuals_reporting: http.connect_timeout_seconds must be between 0.1 and 60, http.read_timeout_seconds between 0.1 and 900, http.max_retries a whole number from 0 to 20, http.backoff_base_seconds from 0 to 60, http.backoff_max_seconds from 0 to 300, status_poll.interval_seconds from 0 to 60 and status_poll.max_interval_seconds from 0 to 300."
   }
 
+  # A SigV4 presigned URL lasts at most 604800 seconds (7 days):
+  # https://docs.aws.amazon.com/cli/latest/reference/s3/presign.html. 5 TiB is S3's largest object.
+  validation {
+    condition = var.actuals_reporting == null || try(
+      var.actuals_reporting.dataset_path.min_bytes >= 1 && var.actuals_reporting.dataset_path.min_bytes <= 5497558138880 && floor(var.actuals_reporting.dataset_path.min_bytes) == var.actuals_reporting.dataset_path.min_bytes &&
+      contains(["url", "upload"], var.actuals_reporting.dataset_path.fetch) &&
+      var.actuals_reporting.dataset_path.url_expiry_seconds >= 60 && var.actuals_reporting.dataset_path.url_expiry_seconds <= 604800 && floor(var.actuals_reporting.dataset_path.url_expiry_seconds) == var.actuals_reporting.dataset_path.url_expiry_seconds,
+      false
+    )
+    error_message = "actuals_reporting.dataset_path: min_bytes must be a whole number of bytes from 1 to 5497558138880 (S3's largest object), fetch must be url or upload, and url_expiry_seconds a whole number from 60 to 604800 (the longest a SigV4 presigned URL lasts)."
+  }
+
   validation {
     condition     = var.actuals_reporting == null || try(var.actuals_reporting.time_margin_seconds >= 0 && var.actuals_reporting.time_margin_seconds <= 600 && var.actuals_reporting.time_margin_seconds < var.actuals_reporting.timeout, false)
     error_message = "actuals_reporting.time_margin_seconds must be between 0 and 600 seconds and below timeout."
+  }
+
+  validation {
+    condition = var.actuals_reporting == null || try(
+      var.actuals_reporting.pacing.actuals_per_hour >= 1 && var.actuals_reporting.pacing.actuals_per_hour <= 10000000 && floor(var.actuals_reporting.pacing.actuals_per_hour) == var.actuals_reporting.pacing.actuals_per_hour &&
+      var.actuals_reporting.pacing.window_seconds >= 60 && var.actuals_reporting.pacing.window_seconds <= 3600 && 3600 % var.actuals_reporting.pacing.window_seconds == 0 &&
+      var.actuals_reporting.max_idle_handoffs >= 1 && var.actuals_reporting.max_idle_handoffs <= 100 && floor(var.actuals_reporting.max_idle_handoffs) == var.actuals_reporting.max_idle_handoffs,
+      false
+    )
+    error_message = "actuals_reporting: pacing.actuals_per_hour must be a whole number from 1 to 10000000 (the platform's hourly limit per deployment), pacing.window_seconds from 60 to 3600 and a divisor of 3600, max_idle_handoffs a whole number from 1 to 100."
   }
 
   validation {

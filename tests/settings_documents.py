@@ -49,6 +49,9 @@ ACTUALS: dict[str, Any] = {
     "ground_truth_bucket": "actuals-bucket",
     "ground_truth_prefix": "upload_actuals-ground-truth/",
     "ground_truth_endpoint": None,
+    "max_idle_handoffs": 3,
+    "pacing": {"actuals_per_hour": 10_000_000, "window_seconds": 3600},
+    "dataset_path": {"enabled": True, "min_bytes": 536870912, "fetch": "url", "url_expiry_seconds": 3600},
 }
 
 # batch_prediction with its defaults; route is the models route model_route names, rendered.

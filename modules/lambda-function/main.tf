@@ -170,8 +170,9 @@ resource "aws_lambda_function_event_invoke_config" "this" {
 }
 
 # Lambda stops a function that it detects calling itself in a loop (for example through the
-# bucket it writes to). That is the default; stating it makes the guard visible and fixed.
+# bucket it writes to). Terminate is the default; stating it makes the guard visible and fixed.
+# A function that continues its own work by invoking itself needs Allow (var.recursive_loop).
 resource "aws_lambda_function_recursion_config" "this" {
   function_name  = aws_lambda_function.this.function_name
-  recursive_loop = "Terminate"
+  recursive_loop = var.recursive_loop
 }

@@ -228,6 +228,18 @@ variable "powertools_layer" {
   }
 }
 
+variable "recursive_loop" {
+  description = "Lambda's recursive loop detection: Terminate stops the function when it is found invoking itself in a loop (the default); Allow is for a function that bounds its own chain of invocations, such as one handing the rest of its work to a fresh invocation of itself."
+  type        = string
+  default     = "Terminate"
+  nullable    = false
+
+  validation {
+    condition     = contains(["Terminate", "Allow"], var.recursive_loop)
+    error_message = "recursive_loop must be Terminate or Allow."
+  }
+}
+
 variable "reserved_concurrent_executions" {
   description = "Concurrency reserved for the function: -1 for none (shares the account pool), 0 to disable it."
   type        = number

@@ -180,6 +180,14 @@ def test_every_setting_of_the_function_is_an_input(tf: Workspace) -> None:
         "deployment_id_pattern": "[a-z0-9-]+",
         "http": {"read_timeout_seconds": 30, "max_retries": 2},
         "status_poll": {"max_interval_seconds": 5},
+        "max_idle_handoffs": 5,
+        "pacing": {"actuals_per_hour": 6_000_000, "window_seconds": 60},
+        "dataset_path": {
+            "enabled": False,
+            "min_bytes": 1048576,
+            "fetch": "upload",
+            "url_expiry_seconds": 600,
+        },
     }
     plan = tf.plan(ROOT, _actuals(**tuned))
     env = plan.resource(f"{FN}.aws_lambda_function.this")["environment"][0]["variables"]
@@ -193,9 +201,37 @@ def test_every_setting_of_the_function_is_an_input(tf: Workspace) -> None:
         ({"max_in_flight": 17}, "max_in_flight from 1 to 16"),
         ({"http": {"max_retries": 1.5}}, "http.max_retries a whole number"),
         ({"time_margin_seconds": 900}, "time_margin_seconds must be between 0 and 600"),
+        ({"pacing": {"actuals_per_hour": 20_000_000}}, "pacing.actuals_per_hour must be a whole number"),
+        ({"pacing": {"window_seconds": 700}}, "a divisor of 3600"),
+        ({"max_idle_handoffs": 0}, "max_idle_handoffs a whole number from 1 to 100"),
+        (
+            {"dataset_path": {"url_expiry_seconds": 604801}},
+            "url_expiry_seconds a whole number from 60 to 604800",
+        ),
+        ({"dataset_path": {"fetch": "s3"}}, "fetch must be url or upload"),
+        ({"dataset_path": {"min_bytes": 0}}, "min_bytes must be a whole number of bytes from 1"),
     ],
 )
 def test_tuning_outside_the_functions_ranges_is_refused(
     tf: Workspace, overrides: dict[str, Any], message: str
 ) -> None:
     assert message in tf.plan_error(ROOT, _actuals(**overrides))
+
+
+def test_the_hand_off_may_invoke_the_function_itself_and_nothing_else(tf: Workspace) -> None:
+    # The continuation is an asynchronous Invoke of the function by itself: the grant names the
+    # function's own unqualified ARN, and the function allows the chain that makes (Lambda's loop
+    # detection stops loops of Lambda functions invoking each other:
+    # https://docs.aws.amazon.com/lambda/latest/dg/invocation-recursion.html).
+    plan = tf.plan(ROOT, _actuals())
+    statements = _statements(plan.resources)
+    fn = plan.resource(f"{FN}.aws_lambda_function.this")
+    assert statements["HandOffToItself"] == {
+        "Sid": "HandOffToItself",
+        "Effect": "Allow",
+        "Action": "lambda:InvokeFunction",
+        "Resource": f"arn:aws:lambda:us-east-1:123456789012:function:{fn['function_name']}",
+    }
+    invokes = [s for s in statements.values() if "lambda:InvokeFunction" in json.dumps(s["Action"])]
+    assert invokes == [statements["HandOffToItself"]]
+    assert plan.resource(f"{FN}.aws_lambda_function_recursion_config.this")["recursive_loop"] == "Allow"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +24,7 @@ import urllib3
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 RESPONSE_TEXT_LIMIT = 2000
+_URL_SEGMENT = re.compile(r"[A-Za-z0-9._~-]+")
 _DONE = {"COMPLETED", "SUCCESS"}
 _FAILED = {"ERROR", "FAILED", "ABORTED"}
 
@@ -50,6 +52,39 @@ class StatusGone(PermanentDeliveryError):
 
 class TransientDeliveryError(DeliveryError):
     """Retries or time ran out; a later invocation may succeed."""
+
+
+class OutOfTime(TransientDeliveryError):
+    """The invocation's time ended before the work did: not a failure, the next invocation
+    of the chain continues from the state object."""
+
+
+class Throttled(OutOfTime):
+    """The service kept answering 429 until the invocation's time ended; waiting is all it asks."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentInfo:
+    """What the platform says of a deployment, as far as pacing and row rules need it.
+
+    ``class_count`` and ``forecast_distances`` are None when the platform did not say.
+    """
+
+    target_type: str | None = None
+    class_count: int | None = None
+    time_series: bool = False
+    forecast_distances: int | None = None
+
+    def actuals_per_row(self) -> int:
+        """How many actuals one row costs against the hourly limit: once per class for a
+        multiclass deployment, once per forecast distance for a time-series one. What is
+        not known counts once, and the service's 429 then paces what this cannot."""
+        factor = 1
+        if (self.target_type or "").lower() == "multiclass" and self.class_count:
+            factor *= self.class_count
+        if self.time_series and self.forecast_distances:
+            factor *= self.forecast_distances
+        return factor
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,17 +188,50 @@ class ActualsApi:
         service does not say: the lookup is refused (a token allowed to submit actuals but not
         to read the deployment, a receiver that serves only the actuals routes) or the answer
         lacks the field. Throttling and server errors are retried like any request."""
-        url = urljoin(self._api_url, f"api/v2/deployments/{deployment_id}/")
+        return self.deployment(deployment_id, deadline).target_type
+
+    def deployment(self, deployment_id: str, deadline: float) -> DeploymentInfo:
+        """The deployment's target type, and from its model package the class count and the
+        forecast distances; whatever the service does not say stays unknown.
+
+        ``GET /api/v2/deployments/{id}/`` names the model (``model.targetType``) and its
+        ``modelPackage.id``; ``GET /api/v2/modelPackages/{id}/`` holds ``target.classCount``
+        (or ``target.classNames``), ``modelKind.isTimeSeries`` and
+        ``timeseries.forecastDistances`` (the official client's ModelPackage reads these
+        fields: datarobot/models/model_package.py in datarobot-python-client; the endpoint:
+        https://docs.datarobot.com/en/docs/api/reference/public-api/model_management.html).
+        """
+        payload = self._get_json(urljoin(self._api_url, f"api/v2/deployments/{deployment_id}/"), deadline)
+        model = _section(payload, "model")
+        target_type = model.get("targetType")
+        info = DeploymentInfo(target_type=target_type if isinstance(target_type, str) else None)
+        package_id = _section(payload, "modelPackage").get("id")
+        if not isinstance(package_id, str) or not _URL_SEGMENT.fullmatch(package_id):
+            return info
+        package = self._get_json(urljoin(self._api_url, f"api/v2/modelPackages/{package_id}/"), deadline)
+        target = _section(package, "target")
+        class_count = target.get("classCount")
+        names = target.get("classNames")
+        if not _positive(class_count) and isinstance(names, list) and names:
+            class_count = len(names)
+        distances = _section(package, "timeseries").get("forecastDistances")
+        return DeploymentInfo(
+            target_type=info.target_type,
+            class_count=class_count if _positive(class_count) else None,
+            time_series=_section(package, "modelKind").get("isTimeSeries") is True,
+            forecast_distances=len(distances) if isinstance(distances, list) and distances else None,
+        )
+
+    def _get_json(self, url: str, deadline: float) -> dict[str, Any]:
+        """The JSON object a GET answers with 200, or an empty one for any other answer."""
         response = self._request("GET", url, None, deadline)
         if response.status != 200:
-            return None
+            return {}
         try:
             payload = json.loads(response.data or b"{}")
         except ValueError:
-            return None
-        model = payload.get("model") if isinstance(payload, dict) else None
-        target_type = model.get("targetType") if isinstance(model, dict) else None
-        return target_type if isinstance(target_type, str) else None
+            return {}
+        return payload if isinstance(payload, dict) else {}
 
     def submit(self, deployment_id: str, body: bytes, deadline: float) -> str | None:
         """POST one chunk; the status URL to poll, or None when the service finished at once."""
@@ -175,8 +243,18 @@ class ActualsApi:
             return None
         raise _final_error("actuals submission", response)
 
-    def wait(self, status_url: str, deadline: float) -> None:
-        """Poll until the submission completes; raise if it fails or time runs out."""
+    def url(self, path: str) -> str:
+        """``path`` of the service, as an absolute URL."""
+        return urljoin(self._api_url, path)
+
+    def request(self, method: str, url: str, body: bytes | None, deadline: float) -> Any:
+        """One JSON request with this client's retries, token refresh and deadline."""
+        return self._request(method, url, body, deadline)
+
+    def wait(self, status_url: str, deadline: float) -> str | None:
+        """Poll until the submission completes; raise if it fails or time runs out.
+
+        Returns where a 303 pointed, which is what an asynchronous job created (a dataset), if any."""
         interval = self._poll_interval
         while True:
             response = self._request("GET", status_url, None, deadline)
@@ -186,8 +264,11 @@ class ActualsApi:
                 # the next poll goes to the status URL again.
                 moved = urljoin(status_url, response.headers["Location"])
                 response = self._request("GET", moved, None, deadline)
-            if response.status == 303 or (response.status == 200 and _status_of(response) in _DONE):
-                return
+            if response.status == 303:
+                location = response.headers.get("Location")
+                return urljoin(status_url, location) if location else None
+            if response.status == 200 and _status_of(response) in _DONE:
+                return None
             if response.status == 404:
                 raise StatusGone("status of an earlier submission is gone", status=404)
             if response.status != 200:
@@ -200,7 +281,7 @@ class ActualsApi:
                     response_text=_text(response),
                 )
             if self._clock() + interval > deadline:
-                raise TransientDeliveryError("ran out of time while waiting for the actuals status")
+                raise OutOfTime("ran out of time while waiting for the actuals status")
             self._sleep(interval)
             interval = min(self._poll_max_interval, interval * 1.5)
 
@@ -217,7 +298,7 @@ class ActualsApi:
         while True:
             remaining = deadline - self._clock()
             if remaining <= 0:
-                raise TransientDeliveryError(f"ran out of time before {method} could be sent")
+                raise OutOfTime(f"ran out of time before {method} could be sent")
             timeout = urllib3.Timeout(
                 connect=min(self._connect_timeout, remaining),
                 read=min(self._read_timeout, remaining + self._grace),
@@ -249,12 +330,28 @@ class ActualsApi:
                     raise _final_error(f"{method} rejected the token twice", response)
                 if response.status != 429 and response.status < 500:
                     return response
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                if response.status == 429:
+                    # The quota says when to come back: waiting is no failure, so it spends no
+                    # retry of the request, nor of the invocation. A wait longer than the time
+                    # left is slept up to the deadline (handing off at once would only start
+                    # invocations that wait) and the next invocation of the chain waits on.
+                    delay = self._policy.delay(min(attempt, 8), retry_after, self._rng)
+                    if self._clock() + delay >= deadline:
+                        self._sleep(max(0.0, deadline - self._clock()))
+                        raise Throttled(
+                            f"{method} answered 429 until the invocation's time ran out",
+                            status=429,
+                            response_text=_text(response),
+                        )
+                    self._sleep(delay)
+                    attempt += 1
+                    continue
                 failure = TransientDeliveryError(
                     f"{method} answered {response.status}",
                     status=response.status,
                     response_text=_text(response),
                 )
-                retry_after = parse_retry_after(response.headers.get("Retry-After"))
             if attempt >= self._policy.max_retries:
                 raise failure
             delay = self._policy.delay(attempt, retry_after, self._rng)
@@ -262,6 +359,27 @@ class ActualsApi:
                 raise failure
             self._sleep(delay)
             attempt += 1
+
+
+def _section(payload: dict[str, Any], key: str) -> dict[str, Any]:
+    value = payload.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def platform_message(text: str | None) -> str | None:
+    """The ``message`` of a JSON error body, the platform's own words for what it refused."""
+    if not text:
+        return None
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        return None
+    message = payload.get("message") if isinstance(payload, dict) else None
+    return message if isinstance(message, str) and message.strip() else None
 
 
 def _status_of(response: Any) -> str:

@@ -13,6 +13,12 @@ in which case the retry polls that status instead of resending. A chunk holds it
 request slot until its acceptance is written, so at most ``max_in_flight`` chunks are
 ever inside the window at once.
 
+A file longer than one invocation is reported by a chain of them: an invocation whose
+deadline comes hands the rest to a fresh invocation of the function (pipeline/continuation.py)
+instead of failing, so Lambda's retries stay for real failures. A chain that makes no
+progress for ``max_idle_handoffs`` hand-offs in a row fails the file. Waiting for the hourly
+budget of actuals or on the service's 429 is done within the deadline, then handed off.
+
 With bad rows rejecting the file (the default), nothing may be sent before the whole
 file is read. That read also encodes the chunks into a spool file in the temporary
 directory, and the send reads them back from there, so the file is parsed once. A file
@@ -30,19 +36,29 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
-from typing import IO, Any, NoReturn
+from typing import IO, Any, NoReturn, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from mlgw.actuals import completion
-from mlgw.actuals.client import DeliveryError, PermanentDeliveryError, TransientDeliveryError
+from mlgw.actuals.client import (
+    DeliveryError,
+    OutOfTime,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+    platform_message,
+)
 from mlgw.actuals.csvfile import BadRowLog, Batch, CsvFileError, RowRules, iter_batches
+from mlgw.actuals.dataset import DatasetPath, DatasetRejected
+from mlgw.actuals.quota import BudgetSpent, ChunkOverBudget
 from mlgw.actuals.settings import ActualsSettings
 from mlgw.actuals.sinks import Chunk, Sink, Target
 from mlgw.actuals.state import LeaseLost, ProgressState, StateStore
 from mlgw.env import SETTINGS_VARIABLE
+from mlgw.pipeline.continuation import Continuation, HandOffFailed, reserved_by, token_for
 from mlgw.pipeline.events import S3Object
 from mlgw.pipeline.objects import (
+    HANDOFF_LEASE_SECONDS,
     InputFile,
     Invocation,
     ObjectChanged,
@@ -53,6 +69,10 @@ from mlgw.pipeline.objects import (
     put_report,
 )
 from mlgw.pipeline.text import text_stream
+
+
+class HandsOff(Protocol):
+    def hand_off(self, function_name: str, continuation: Continuation) -> None: ...
 
 
 class RefusedObject(Exception):
@@ -114,6 +134,7 @@ class Outcome:
     chunks_sent: int = 0
     bad_rows: int = 0
     detail: dict[str, Any] = field(default_factory=dict)
+    handoffs: int = 0
 
 
 @dataclass(slots=True)
@@ -141,6 +162,8 @@ class Reporter(ObjectPipeline):
         *,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        invoker: HandsOff | None = None,
+        dataset_path: DatasetPath | None = None,
     ) -> None:
         scope = Scope(
             settings.bucket,
@@ -153,6 +176,8 @@ class Reporter(ObjectPipeline):
         self._settings = settings
         self._sinks = sinks
         self._wall_clock = wall_clock
+        self.invoker = invoker
+        self._dataset_path = dataset_path
 
     def process(self, obj: S3Object, invocation: Invocation) -> Outcome:
         """Handle one object; raises FileFailed, RetryLater or RefusedObject, else returns."""
@@ -165,6 +190,9 @@ class Reporter(ObjectPipeline):
                 return self._gone(obj, self._state(obj.key[len(settings.prefix) :]))
             return Outcome(obj.key, admitted.status, detail={"reason": admitted.reason})
         relative_key, found = admitted.relative_key, admitted.head
+        if obj.continuation is not None and _superseded(obj.continuation, found):
+            reason = "the input was replaced since the hand-off"
+            return Outcome(obj.key, "superseded", detail={"reason": reason})
         deployment_id = relative_key.split("/", 1)[0] if "/" in relative_key else ""
         state = self._state(relative_key)
         run = _Run(
@@ -175,7 +203,7 @@ class Reporter(ObjectPipeline):
         )
         try:
             self._check_name(run)
-            if not self._claim(run, invocation, found["ETag"]):
+            if not self._claim(run, invocation, found["ETag"], obj.continuation):
                 return Outcome(obj.key, "busy", detail={"reason": "another invocation owns this file"})
             run.target = Target(
                 deployment_id=deployment_id,
@@ -187,14 +215,16 @@ class Reporter(ObjectPipeline):
             progress = state.state
             assert progress is not None
             if not progress.completed:
-                self._deliver_file(run, progress, deadline)
+                self._deliver(run, progress, deadline)
         except LeaseLost:
             self._log.warning("another invocation took over this file", extra={"key": obj.key})
             return Outcome(obj.key, "busy", detail={"reason": "lost the state object to another invocation"})
         except _Rejected as exc:
             self._fail(run, str(exc), exc.detail, invocation)
         except PermanentDeliveryError as exc:
-            self._fail(run, "the actuals service refused a chunk", exc.detail, invocation)
+            self._fail(run, _refusal(exc), exc.detail, invocation)
+        except OutOfTime as exc:
+            return self._hand_off(run, invocation, found.get("VersionId"), exc)
         except (TransientDeliveryError, ObjectChanged, ClientError, BotoCoreError) as exc:
             self._retry_or_fail(run, exc, invocation)
         try:
@@ -225,11 +255,22 @@ class Reporter(ObjectPipeline):
         if not run.source.key.lower().endswith(".csv"):
             raise _Rejected("only .csv files are reported")
 
-    def _claim(self, run: _Run, invocation: Invocation, etag: str) -> bool:
+    def _claim(self, run: _Run, invocation: Invocation, etag: str, continuation: Continuation | None) -> bool:
+        """Take the file unless another invocation holds it.
+
+        A hand-off reserves the file for the continuation it queued (owner ``token``); a
+        duplicate event meanwhile finds it busy. A continuation whose hand-off number is no
+        longer the state's is stale: the chain moved on without it. A retry of the invocation
+        that reserved it may take it back, in case it died before its continuation was queued.
+        """
         progress = run.state.load()
         now = self._wall_clock()
         if progress is not None and progress.etag == etag:
-            if progress.owner not in (None, invocation.request_id) and progress.lease_expires > now:
+            mine = reserved_by(progress.owner, invocation.request_id)
+            if continuation is not None and continuation.handoff != progress.handoffs and not mine:
+                return False
+            holders = {None, invocation.request_id, continuation.token if continuation else None}
+            if progress.owner not in holders and not mine and progress.lease_expires > now:
                 return False
         else:
             if progress is not None:
@@ -273,7 +314,7 @@ class Reporter(ObjectPipeline):
             return None
 
     def _validate(
-        self, run: _Run, progress: ProgressState, spool: IO[bytes] | None
+        self, run: _Run, progress: ProgressState, spool: IO[bytes] | None, deadline: float
     ) -> tuple[list[_Spooled] | None, int]:
         """Read the whole file before sending anything, so a bad row rejects it untouched.
 
@@ -287,6 +328,8 @@ class Reporter(ObjectPipeline):
         places: list[_Spooled] | None = [] if spool is not None else None
         used = valid = 0
         for chunk in _chunks(self._batches(run, progress.chunk_rows, bad_rows), progress.chunk_rows):
+            if self._clock() >= deadline:
+                raise OutOfTime("ran out of time while validating the file")
             valid += len(chunk.batch)
             if places is None or bad_rows.count:
                 continue
@@ -311,20 +354,42 @@ class Reporter(ObjectPipeline):
             spool.flush()
         return places, valid
 
+    def _deliver(self, run: _Run, progress: ProgressState, deadline: float) -> None:
+        """A file large enough goes to the platform's dataset path (mlgw/actuals/dataset.py), which
+        reads it from S3 itself; any other file is streamed."""
+        dataset = self._dataset_path
+        if dataset is None or not dataset.applies(run.size):
+            self._deliver_file(run, progress, deadline)
+            return
+        try:
+            dataset.deliver(run.source, run.deployment_id, run.state.key, run.size, deadline)
+        except DatasetRejected as exc:
+            dataset.forget(run.state.key)
+            raise _Rejected(str(exc), path="dataset", **exc.detail) from None
+        except PermanentDeliveryError as exc:
+            dataset.forget(run.state.key)
+            raise _Rejected(
+                "the platform refused the file on its dataset path", path="dataset", **exc.detail
+            ) from None
+        progress.completed = True
+        run.state.save()
+        dataset.forget(run.state.key)
+
     def _deliver_file(self, run: _Run, progress: ProgressState, deadline: float) -> None:
         settings = self._settings
         assert run.target is not None
         for sink in self._sinks:
             run.rules = run.rules.merge(sink.row_rules(run.target, deadline))
         run.bad_rows = BadRowLog(settings.bad_rows_in_report)
-        if settings.skip_bad_rows or progress.accepted:
+        if settings.skip_bad_rows or progress.accepted or progress.validated:
             # Skipping needs no look ahead, and accepted chunks mean an earlier invocation
             # already read the whole file and found no bad row.
             total = self._send_chunks(run, progress, self._encoded(run, progress), deadline)
         else:
             spool = self._open_spool(run)
             try:
-                places, valid = self._validate(run, progress, spool)
+                places, valid = self._validate(run, progress, spool, deadline)
+                progress.validated = True  # written with the first acceptance or the hand-off
                 if places is not None:
                     assert spool is not None
                     total = self._send_chunks(run, progress, _from_spool(spool, places), deadline)
@@ -354,6 +419,8 @@ class Reporter(ObjectPipeline):
         wait on the network.
         """
         limit = self._settings.max_in_flight
+        target = run.target
+        assert target is not None
         failure: BaseException | None = None
         total = 0
         with ThreadPoolExecutor(max_workers=2 * limit, thread_name_prefix="actuals") as pool:
@@ -366,9 +433,13 @@ class Reporter(ObjectPipeline):
                     while work.full(limit) and failure is None:
                         failure = self._collect(run, work, deadline)
                     if failure is None and self._clock() >= deadline:
-                        failure = TransientDeliveryError("ran out of time; the retry continues from here")
+                        failure = OutOfTime("ran out of time; the next invocation continues from here")
                     if failure is not None:
                         break
+                    # Checked here, in order, so a full chunk that can never be sent fails the file
+                    # before a shorter last chunk that would fit leaves in another thread.
+                    for sink in self._sinks:
+                        sink.check(target, chunk.rows)
                     pending = progress.pending.get(chunk.index)
                     work.sending[pool.submit(self._send_one, run, chunk, pending, deadline)] = chunk
             except Exception as exc:  # a read or parse error still lets chunks in flight be recorded
@@ -387,7 +458,7 @@ class Reporter(ObjectPipeline):
         unconfirmed: tuple[Sink, str] | None = None
         for sink, payload in zip(self._sinks, chunk.payloads, strict=True):
             status_url = sink.deliver(
-                run.target, chunk.index, payload, deadline=deadline, pending_status=pending
+                run.target, chunk.index, payload, rows=chunk.rows, deadline=deadline, pending_status=pending
             )
             if status_url is not None:
                 unconfirmed = (sink, status_url)
@@ -447,7 +518,82 @@ class Reporter(ObjectPipeline):
                 "archived_as": archived,
             },
         )
-        return Outcome(run.source.key, "reported", run.rows_sent, run.chunks_sent, bad.count if bad else 0)
+        handoffs = run.state.state.handoffs if run.state.state else 0
+        return Outcome(
+            run.source.key,
+            "reported",
+            run.rows_sent,
+            run.chunks_sent,
+            bad.count if bad else 0,
+            handoffs=handoffs,
+        )
+
+    def _hand_off(
+        self, run: _Run, invocation: Invocation, version_id: str | None, error: OutOfTime
+    ) -> Outcome:
+        """Save the progress, reserve the file for a fresh invocation and queue it.
+
+        A hand-off is idle when this invocation accepted no chunk and was not held back by
+        the hourly budget (which frees within the hour by construction); one more idle
+        hand-off than ``max_idle_handoffs`` in a row fails the file with a report.
+        """
+        settings = self._settings
+        progress = run.state.state
+        if self.invoker is None or invocation.function_name is None or progress is None:
+            self._retry_or_fail(run, error, invocation)
+        waited = isinstance(error, BudgetSpent)
+        idle = run.chunks_sent == 0 and not waited
+        progress.idle_handoffs = progress.idle_handoffs + 1 if idle else 0
+        if progress.idle_handoffs > settings.max_idle_handoffs:
+            self._fail(
+                run,
+                f"no progress in {settings.max_idle_handoffs} hand-offs in a row",
+                {"handoffs": progress.handoffs, "error": str(error), "status": error.status},
+                invocation,
+            )
+        progress.handoffs += 1
+        progress.attempts = 0  # each invocation of the chain has Lambda's retries for real failures
+        continuation = Continuation(
+            run.source.bucket,
+            run.source.key,
+            version_id,
+            run.source.etag or "",
+            progress.handoffs,
+            token_for(invocation.request_id, progress.handoffs),
+        )
+        try:
+            run.state.reserve(continuation.token, HANDOFF_LEASE_SECONDS)
+        except LeaseLost:
+            reason = "lost the state object to another invocation"
+            return Outcome(run.source.key, "busy", detail={"reason": reason})
+        try:
+            self.invoker.hand_off(invocation.function_name, continuation)
+        except (HandOffFailed, ClientError, BotoCoreError) as exc:
+            progress.handoffs -= 1
+            with contextlib.suppress(LeaseLost):
+                run.state.release()
+            raise RetryLater(f"{run.source.key}: the hand-off was not queued: {exc}") from exc
+        self._log.info(
+            "handed the rest of the file to a fresh invocation",
+            extra={
+                "key": run.source.key,
+                "deployment_id": run.deployment_id,
+                "handoff": progress.handoffs,
+                "idle_handoffs": progress.idle_handoffs,
+                "rows_sent": run.rows_sent,
+                "rows_accepted": progress.rows_accepted,
+                "reason": str(error),
+            },
+        )
+        return Outcome(
+            run.source.key,
+            "handed-off",
+            run.rows_sent,
+            run.chunks_sent,
+            run.bad_rows.count if run.bad_rows else 0,
+            detail={"reason": str(error), "idleHandoffs": progress.idle_handoffs},
+            handoffs=progress.handoffs,
+        )
 
     def _retry_or_fail(self, run: _Run, error: Exception, invocation: Invocation) -> NoReturn:
         progress = run.state.state
@@ -513,11 +659,40 @@ class Reporter(ObjectPipeline):
         }
 
 
+def _rank(error: BaseException | None) -> int:
+    if error is None:
+        return 0
+    if isinstance(error, OutOfTime):
+        return 1
+    return 2 if isinstance(error, TransientDeliveryError) else 3
+
+
 def _worse(current: BaseException | None, new: BaseException | None) -> BaseException | None:
-    """A transient failure gives way to any other: retrying cannot fix a refused chunk."""
-    if current is None or isinstance(current, TransientDeliveryError):
-        return new or current
-    return current
+    """Running out of time gives way to a transient failure, and that to any other: a hand-off
+    cannot fix what a retry must, and retrying cannot fix a refused chunk."""
+    return new if _rank(new) > _rank(current) else current
+
+
+def _superseded(continuation: Continuation, head: dict[str, Any]) -> bool:
+    """The object is not the version the hand-off was for; the new one has its own event."""
+    if head.get("ETag") != continuation.etag:
+        return True
+    version = head.get("VersionId")
+    return continuation.version_id is not None and version is not None and version != continuation.version_id
+
+
+_REFUSALS = {404: "the deployment was not found", 422: "the platform refused the actuals"}
+
+
+def _refusal(error: PermanentDeliveryError) -> str:
+    """The report's reason, in the platform's own words when it gave them: a 404 names a
+    deployment that does not exist (or that the token cannot see), a 422 a deployment that
+    cannot take these actuals, such as one without an association id configured."""
+    if isinstance(error, ChunkOverBudget):
+        return str(error)
+    reason = _REFUSALS.get(error.status or 0, "the actuals service refused a chunk")
+    message = platform_message(error.response_text)
+    return f"{reason}: {message}" if message else reason
 
 
 def _chunks(batches: Iterator[Batch], size: int) -> Iterator[Chunk]:

@@ -22,9 +22,31 @@ SINKS = (SINK_DATAROBOT, SINK_MODEL_MONITOR)
 MAX_REPORT_ROWS = 10_000
 """The actuals API rejects requests with more rows than this."""
 
+MAX_ACTUALS_PER_HOUR = 10_000_000
+"""The platform's limit of actuals per deployment and hour (its API reference for the actuals
+endpoints, and the R client's SubmitActuals documentation)."""
+
 TOKEN_SECRET_VARIABLE = "ACTUALS_TOKEN_SECRET_ARN"  # noqa: S105 - the name of a variable holding an ARN
+DATASET_FETCH_URL = "url"
+DATASET_FETCH_UPLOAD = "upload"
+MAX_PRESIGN_SECONDS = 604_800
+"""Signature Version 4 presigned URLs last at most 7 days (the CLI's `aws s3 presign --expires-in`:
+"Maximum is 604800 seconds", https://docs.aws.amazon.com/cli/latest/reference/s3/presign.html)."""
+MAX_DATASET_MIN_BYTES = 5 * 2**40
+"""S3's largest object (5 TiB): a threshold above it would never apply."""
 _URL_SAFE_SEGMENT = re.compile(r"[A-Za-z0-9._~-]+")
 _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetPathSettings:
+    """When a file goes to the platform's dataset path instead of streaming through the function
+    (mlgw/actuals/dataset.py), and how the platform gets it."""
+
+    enabled: bool
+    min_bytes: int
+    fetch: str
+    url_expiry_seconds: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +78,10 @@ class ActualsSettings:
     ground_truth_bucket: str
     ground_truth_prefix: str
     ground_truth_endpoint: str | None
+    max_idle_handoffs: int
+    actuals_per_hour: int
+    pacing_window_seconds: int
+    dataset_path: DatasetPathSettings
 
     @property
     def output_prefixes(self) -> dict[str, str]:
@@ -84,6 +110,7 @@ def load_settings(env: Mapping[str, str]) -> ActualsSettings:
     datarobot = SINK_DATAROBOT in sinks
     http = document.section("http")
     poll = document.section("status_poll")
+    pacing = document.section("pacing")
     settings = ActualsSettings(
         bucket=document.text("bucket"),
         prefix=document.prefix("prefix"),
@@ -113,9 +140,31 @@ def load_settings(env: Mapping[str, str]) -> ActualsSettings:
         ground_truth_bucket=document.text("ground_truth_bucket"),
         ground_truth_prefix=document.prefix("ground_truth_prefix"),
         ground_truth_endpoint=document.opt_text("ground_truth_endpoint"),
+        max_idle_handoffs=document.whole("max_idle_handoffs", minimum=1, maximum=100),
+        actuals_per_hour=pacing.whole("actuals_per_hour", minimum=1, maximum=MAX_ACTUALS_PER_HOUR),
+        pacing_window_seconds=_window(pacing),
+        dataset_path=_dataset_path(document.section("dataset_path")),
     )
     check_prefixes(document.name("prefix"), settings.prefix, settings.output_prefixes)
     return settings
+
+
+def _window(pacing: Document) -> int:
+    """A window that divides the hour, so a budget scaled down to it never lets more through in
+    an hour than the hourly one."""
+    window = pacing.whole("window_seconds", minimum=60, maximum=3600)
+    if 3600 % window:
+        raise SettingsError(f"{pacing.name('window_seconds')} must divide 3600, got {window}")
+    return window
+
+
+def _dataset_path(section: Document) -> DatasetPathSettings:
+    return DatasetPathSettings(
+        enabled=section.flag("enabled"),
+        min_bytes=section.whole("min_bytes", minimum=1, maximum=MAX_DATASET_MIN_BYTES),
+        fetch=section.choice("fetch", (DATASET_FETCH_URL, DATASET_FETCH_UPLOAD)),
+        url_expiry_seconds=section.whole("url_expiry_seconds", minimum=60, maximum=MAX_PRESIGN_SECONDS),
+    )
 
 
 def _token_secret_arn(env: Mapping[str, str]) -> str:

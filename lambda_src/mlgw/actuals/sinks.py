@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from mlgw.actuals.client import ActualsApi, StatusGone
 from mlgw.actuals.csvfile import Batch, RowRules
+from mlgw.actuals.quota import SharedBudget
 
 _ROW_WITH_EXTRAS = '{"associationId":%s,"actualValue":%s%s}'
 _GROUND_TRUTH = (
@@ -52,10 +53,23 @@ class Sink(Protocol):
 
     def encode(self, batch: Batch) -> bytes: ...
 
+    def check(self, target: Target, rows: int) -> None:
+        """Raise PermanentDeliveryError if a chunk of ``rows`` rows could never be delivered;
+        asked before the chunk is handed to a sending thread."""
+        ...
+
     def deliver(
-        self, target: Target, index: int, payload: bytes, *, deadline: float, pending_status: str | None
+        self,
+        target: Target,
+        index: int,
+        payload: bytes,
+        *,
+        rows: int,
+        deadline: float,
+        pending_status: str | None,
     ) -> str | None:
-        """Send one chunk; a status URL when the sink took it but has yet to confirm it."""
+        """Send one chunk of ``rows`` rows; a status URL when the sink took it but has yet to
+        confirm it."""
         ...
 
     def confirm(self, status_url: str, deadline: float) -> None:
@@ -77,21 +91,42 @@ def datarobot_body(batch: Batch) -> bytes:
 
 
 class DataRobotSink:
+    """Paced by the deployment's shared budget when there is one: a chunk's cost is its rows
+    times what one row counts for the deployment, learned once per file."""
+
     name = "datarobot"
 
-    def __init__(self, api: ActualsApi) -> None:
+    def __init__(self, api: ActualsApi, budget: SharedBudget | None = None) -> None:
         self._api = api
+        self._budget = budget
+        self._per_row: dict[str, int] = {}
 
     def row_rules(self, target: Target, deadline: float) -> RowRules:
         """Numbers for a regression deployment; for any other kind the values as written."""
-        target_type = self._api.target_type(target.deployment_id, deadline)
-        return RowRules(numeric_values=(target_type or "").lower() == "regression")
+        info = self._api.deployment(target.deployment_id, deadline)
+        self._per_row[target.deployment_id] = info.actuals_per_row()
+        return RowRules(numeric_values=(info.target_type or "").lower() == "regression")
+
+    def cost(self, target: Target, rows: int) -> int:
+        return rows * self._per_row.get(target.deployment_id, 1)
+
+    def check(self, target: Target, rows: int) -> None:
+        """A chunk that costs more than the budget of a whole window is refused (ChunkOverBudget)."""
+        if self._budget is not None:
+            self._budget.check(self.cost(target, rows))
 
     def encode(self, batch: Batch) -> bytes:
         return datarobot_body(batch)
 
     def deliver(
-        self, target: Target, index: int, payload: bytes, *, deadline: float, pending_status: str | None
+        self,
+        target: Target,
+        index: int,
+        payload: bytes,
+        *,
+        rows: int,
+        deadline: float,
+        pending_status: str | None,
     ) -> str | None:
         """Finish an earlier submission if its status is still known, otherwise submit anew."""
         if pending_status is not None:
@@ -101,6 +136,8 @@ class DataRobotSink:
                 pass
             else:
                 return None
+        if self._budget is not None:
+            self._budget.acquire(target.deployment_id, self.cost(target, rows), deadline)
         return self._api.submit(target.deployment_id, payload, deadline)
 
     def confirm(self, status_url: str, deadline: float) -> None:
@@ -154,8 +191,18 @@ class ModelMonitorSink:
     def encode(self, batch: Batch) -> bytes:
         return ground_truth_lines(batch)
 
+    def check(self, target: Target, rows: int) -> None:
+        """S3 takes a chunk of any row count the reporter makes."""
+
     def deliver(
-        self, target: Target, index: int, payload: bytes, *, deadline: float, pending_status: str | None
+        self,
+        target: Target,
+        index: int,
+        payload: bytes,
+        *,
+        rows: int,
+        deadline: float,
+        pending_status: str | None,
     ) -> str | None:
         """S3's answer to the write is the confirmation, so nothing is left to confirm."""
         self._s3.put_object(

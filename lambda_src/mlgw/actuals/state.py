@@ -71,6 +71,9 @@ class ProgressState:
     owner: str | None = None
     lease_expires: float = 0.0
     completed: bool = False
+    validated: bool = False
+    handoffs: int = 0
+    idle_handoffs: int = 0
 
     def to_json(self) -> bytes:
         return json.dumps(
@@ -85,6 +88,9 @@ class ProgressState:
                 "owner": self.owner,
                 "leaseExpires": self.lease_expires,
                 "completed": self.completed,
+                "validated": self.validated,
+                "handoffs": self.handoffs,
+                "idleHandoffs": self.idle_handoffs,
             },
             separators=(",", ":"),
         ).encode()
@@ -104,6 +110,9 @@ class ProgressState:
             owner=data.get("owner"),
             lease_expires=float(data.get("leaseExpires", 0.0)),
             completed=bool(data.get("completed", False)),
+            validated=bool(data.get("validated", False)),
+            handoffs=int(data.get("handoffs", 0)),
+            idle_handoffs=int(data.get("idleHandoffs", 0)),
         )
 
     def accepted_ranges(self) -> list[list[int]]:
@@ -144,6 +153,14 @@ class StateStore:
         state.lease_expires = self._clock() + lease_seconds
         state.attempts += 1
         self.state = state
+        self.save()
+
+    def reserve(self, token: str, lease_seconds: float) -> None:
+        """Hand the file to the next invocation of the chain, whose lease owner is ``token``; a
+        duplicate event meanwhile finds it busy. Raises LeaseLost if someone else took it."""
+        assert self.state is not None
+        self.state.owner = token
+        self.state.lease_expires = self._clock() + lease_seconds
         self.save()
 
     def release(self) -> None:

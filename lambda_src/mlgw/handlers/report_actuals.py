@@ -4,7 +4,14 @@ Settings, clients and the token cache live for the life of the container, so war
 invocations reuse pooled connections and the fetched token. Each object of an event is
 handled independently; if any of them failed or must be retried the invocation raises
 at the end, so Lambda's async retries and the on-failure destination see it, and the
-objects already finished are skipped on the retry because they are gone.
+objects already finished are skipped on the retry because they are gone. An object handed to
+a fresh invocation (its continuation event) counts as handled: the chain goes on without
+Lambda's retries.
+
+Metrics (Powertools, the namespace the module sets): RowsReported, ChunksSent and
+BadRowsSkipped per object; RowsPerInvocation, the rows one invocation delivered of one object;
+HandOffs, one per object handed to a fresh invocation; HandOffChainLength, how many hand-offs
+the object's chain had made when this invocation finished with it.
 """
 
 from __future__ import annotations
@@ -21,11 +28,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.config import Config
 
 from mlgw.actuals.client import ActualsApi, RetryPolicy, TokenProvider
+from mlgw.actuals.dataset import DatasetPath
 from mlgw.actuals.pipeline import Outcome, Reporter
+from mlgw.actuals.quota import SharedBudget
 from mlgw.actuals.settings import SINK_DATAROBOT, SINK_MODEL_MONITOR, ActualsSettings, load_settings
 from mlgw.actuals.sinks import DataRobotSink, ModelMonitorSink, Sink
 from mlgw.actuals.state import require_conditional_writes
 from mlgw.logs import quiet_wire_logging
+from mlgw.pipeline.continuation import SelfInvoker
 from mlgw.pipeline.handler import run_objects
 from mlgw.pipeline.objects import Invocation
 
@@ -55,6 +65,7 @@ def build_runtime(settings: ActualsSettings) -> Runtime:
     s3 = boto3.client("s3", config=aws_config)
     require_conditional_writes(s3)
     sinks: list[Sink] = []
+    dataset_path: DatasetPath | None = None
     if SINK_MODEL_MONITOR in settings.sinks:
         sinks.append(
             ModelMonitorSink(
@@ -83,10 +94,25 @@ def build_runtime(settings: ActualsSettings) -> Runtime:
             poll_max_interval=settings.poll_max_interval,
             grace=settings.time_margin / 2,
         )
-        sinks.append(DataRobotSink(api))
+        budget = SharedBudget(
+            s3,
+            settings.bucket,
+            settings.state_prefix,
+            settings.actuals_per_hour,
+            settings.pacing_window_seconds,
+        )
+        sinks.append(DataRobotSink(api, budget))
+        # Presigned URLs are SigV4-signed by the function role's credentials, whatever the client's default.
+        presigner = boto3.client("s3", config=aws_config.merge(Config(signature_version="s3v4")))
+        dataset_path = DatasetPath(
+            settings, s3, presigner=presigner, api=api, http=http, tokens=tokens, logger=logger
+        )
     # The namespace is Powertools' own POWERTOOLS_METRICS_NAMESPACE, which the module sets.
     metrics = Metrics(service="report_actuals")
-    return Runtime(settings, Reporter(settings, s3, sinks, logger), metrics)
+    # The hand-off queues a continuation event for this very function (pipeline/continuation.py).
+    invoker = SelfInvoker(boto3.client("lambda", config=aws_config))
+    reporter = Reporter(settings, s3, sinks, logger, invoker=invoker, dataset_path=dataset_path)
+    return Runtime(settings, reporter, metrics)
 
 
 @cache
@@ -98,6 +124,11 @@ def _record(metrics: Metrics, outcome: Outcome) -> None:
     metrics.add_metric(name="RowsReported", unit=MetricUnit.Count, value=outcome.rows_sent)
     metrics.add_metric(name="ChunksSent", unit=MetricUnit.Count, value=outcome.chunks_sent)
     metrics.add_metric(name="BadRowsSkipped", unit=MetricUnit.Count, value=outcome.bad_rows)
+    if outcome.status in {"reported", "handed-off"}:
+        metrics.add_metric(name="RowsPerInvocation", unit=MetricUnit.Count, value=outcome.rows_sent)
+        metrics.add_metric(name="HandOffChainLength", unit=MetricUnit.Count, value=outcome.handoffs)
+    if outcome.status == "handed-off":
+        metrics.add_metric(name="HandOffs", unit=MetricUnit.Count, value=1)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -24,6 +24,8 @@ from urllib.parse import unquote_plus
 from aws_lambda_powertools.utilities.data_classes import S3Event, S3EventBridgeNotificationEvent
 from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
 
+from mlgw.pipeline.continuation import EVENT_KEY, Continuation
+
 
 class UnsupportedEvent(ValueError):
     """The event is neither an S3 notification nor an EventBridge S3 event."""
@@ -39,6 +41,7 @@ class S3Object:
     etag: str | None = None
     version_id: str | None = None
     sequencer: str | None = None
+    continuation: Continuation | None = None
 
 
 def created_objects(event: Mapping[str, Any]) -> list[S3Object]:
@@ -47,8 +50,23 @@ def created_objects(event: Mapping[str, Any]) -> list[S3Object]:
     Records of other kinds (removals, restores) and S3's ``s3:TestEvent`` yield nothing,
     because a trigger may be shared and S3 sends a test event when a configuration is
     saved; an event of an unknown shape raises, because silently ignoring it would hide
-    a wiring mistake.
+    a wiring mistake. A continuation event (a function handing the rest of an object to its
+    next invocation, see continuation.py) names the one object it continues.
     """
+    if EVENT_KEY in event:
+        try:
+            continuation = Continuation.from_event(event)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UnsupportedEvent(f"continuation event without {exc}") from None
+        return [
+            S3Object(
+                continuation.bucket,
+                continuation.key,
+                etag=continuation.etag,
+                version_id=continuation.version_id,
+                continuation=continuation,
+            )
+        ]
     if "Records" in event:
         return [_from_record(record) for record in S3Event(event).records if _is_created_record(record)]
     if event.get("source") == "aws.s3" and "detail" in event:

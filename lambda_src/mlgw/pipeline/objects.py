@@ -22,6 +22,9 @@ PRECONDITION_FAILED = frozenset({"412", "PreconditionFailed"})
 # How long a file's lease outlives the invocation that holds it: enough for the last writes
 # of an invocation that ran to its end, short enough for a retry to take the file over.
 LEASE_GRACE_SECONDS = 5.0
+# How long a file handed to the next invocation stays reserved for it: duplicate events meanwhile
+# see it busy. Lambda's longest timeout, so a queued continuation normally finds it still held.
+HANDOFF_LEASE_SECONDS = 900.0
 
 
 class ObjectChanged(Exception):
@@ -34,12 +37,14 @@ class Invocation:
 
     request_id: str
     remaining_seconds: Callable[[], float]
+    function_name: str | None = None
 
     @classmethod
     def of(cls, context: Any) -> Invocation:
         return cls(
             request_id=context.aws_request_id,
             remaining_seconds=lambda: context.get_remaining_time_in_millis() / 1000,
+            function_name=getattr(context, "function_name", None),
         )
 
     def deadline(self, now: float, margin: float) -> float:

@@ -4,7 +4,9 @@ POST /api/v2/deployments/{id}/actuals/fromJSON/ answers 202 with a Location head
 GET on that location answers RUNNING a configurable number of times, then a 303 (or a
 final JSON status); a status may first answer 307 to a moved copy of itself. GET
 /api/v2/deployments/{id}/ answers the deployment with its model's ``targetType`` (or 404
-for ids in ``missing_deployments``); those lookups are counted apart from ``requests``.
+for ids in ``missing_deployments``) and, when ``model_package`` is set, its ``modelPackage``,
+which GET /api/v2/modelPackages/{id}/ then answers; those lookups are counted apart from
+``requests``.
 Scripted faults are consumed one per POST, in order, before the body is accepted, so a
 faulted request never counts as delivered.
 
@@ -29,6 +31,7 @@ from typing import Any
 ACTUALS_PATH = "/api/v2/deployments/"
 STATUS_PATH = "/api/v2/status/"
 MOVED_STATUS_PATH = "/api/v2/moved-status/"
+PACKAGES_PATH = "/api/v2/modelPackages/"
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,7 @@ class FakeActualsApi:
         self.keep_rows = keep_rows
         self.target_type: str | None = "Binary"
         self.missing_deployments: set[str] = set()
+        self.model_package: dict[str, Any] | None = None
         self.lookups: list[str] = []
         self.status_redirects = 0
         self.faults: deque[Fault] = deque()
@@ -178,6 +182,9 @@ class FakeActualsApi:
                 if self.path.startswith(ACTUALS_PATH):
                     self._deployment()
                     return
+                if self.path.startswith(PACKAGES_PATH):
+                    self._model_package()
+                    return
                 if not self._authorized():
                     return
                 job = ""
@@ -214,7 +221,21 @@ class FakeActualsApi:
                     self._send(404, {"message": "Not found"})
                     return
                 model = {"id": "model-1"} if api.target_type is None else {"targetType": api.target_type}
-                self._send(200, {"id": deployment_id, "model": model})
+                answer: dict[str, Any] = {"id": deployment_id, "model": model}
+                if api.model_package is not None:
+                    answer["modelPackage"] = {"id": api.model_package["id"]}
+                self._send(200, answer)
+
+            def _model_package(self) -> None:
+                if not self._authorized(count=False):
+                    return
+                package_id = self.path[len(PACKAGES_PATH) :].strip("/")
+                with api._lock:
+                    api.lookups.append(f"modelPackages/{package_id}")
+                if api.model_package is None or package_id != api.model_package["id"]:
+                    self._send(404, {"message": "Not found"})
+                    return
+                self._send(200, api.model_package)
 
             def _fault(self, fault: Fault) -> None:
                 if fault.stall_seconds:

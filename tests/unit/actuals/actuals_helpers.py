@@ -136,6 +136,10 @@ class Harness:
         return self.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
 
     def object_keys(self) -> list[str]:
+        """Every key but the deployments' budget objects, which outlive the files by design."""
+        return [key for key in self.all_keys() if not key.endswith(".budget.json")]
+
+    def all_keys(self) -> list[str]:
         response = self.s3.list_objects_v2(Bucket=BUCKET)
         return sorted(item["Key"] for item in response.get("Contents", []))
 

@@ -10,9 +10,11 @@ from actuals_helpers import DEPLOYMENT, TOKEN
 
 from mlgw.actuals.client import (
     ActualsApi,
+    OutOfTime,
     PermanentDeliveryError,
     RetryPolicy,
     StatusGone,
+    Throttled,
     TokenProvider,
     TransientDeliveryError,
     parse_retry_after,
@@ -177,14 +179,50 @@ def test_retries_exhausted_is_transient(fake_api: FakeActualsApi) -> None:
     assert fake_api.submissions == []
 
 
-def test_retry_after_beyond_the_deadline_gives_up_at_once(fake_api: FakeActualsApi) -> None:
+def test_retry_after_beyond_the_deadline_is_slept_to_the_deadline_then_handed_off(
+    fake_api: FakeActualsApi,
+) -> None:
+    # Given a 429 asking for two minutes when ten seconds are left
     fake_api.faults.append(Fault(429, {"Retry-After": "120"}))
     api, sleeps, _ = make_api(fake_api)
 
-    with pytest.raises(TransientDeliveryError):
+    # Then the invocation waits out its own time (no hot loop of invocations), and the error
+    # says "out of time", which the pipeline hands off instead of spending a retry
+    with pytest.raises(Throttled) as caught:
         deliver(api, deadline=10)
 
-    assert sleeps == []
+    assert isinstance(caught.value, OutOfTime)
+    assert len(sleeps) == 1
+    assert 9 < sleeps[0] <= 10
+    assert fake_api.submissions == []
+
+
+def test_429s_spend_no_retries_of_the_request(fake_api: FakeActualsApi) -> None:
+    # Given more 429s than the request has retries, each with a short Retry-After
+    fake_api.faults.extend([Fault(429, {"Retry-After": "0"})] * 6)
+    api, sleeps, _ = make_api(fake_api, retries=2)
+
+    deliver(api)
+
+    assert len([seconds for seconds in sleeps if seconds > 0]) == 6  # the last is the status poll
+    assert len(fake_api.submissions) == 1
+
+
+def test_the_deployment_lookup_reads_class_count_and_forecast_distances(fake_api: FakeActualsApi) -> None:
+    fake_api.target_type = "Multiclass"
+    fake_api.model_package = {
+        "id": "pkg-1",
+        "target": {"type": "Multiclass", "classNames": ["a", "b", "c"]},
+        "modelKind": {"isTimeSeries": True},
+        "timeseries": {"forecastDistances": [1, 2]},
+    }
+    api, _, _ = make_api(fake_api)
+
+    info = api.deployment(DEPLOYMENT, time.monotonic() + 5)
+
+    assert (info.target_type, info.class_count, info.forecast_distances) == ("Multiclass", 3, 2)
+    assert info.actuals_per_row() == 6
+    assert fake_api.lookups == [DEPLOYMENT, "modelPackages/pkg-1"]
 
 
 @pytest.mark.parametrize("status", [400, 403, 404, 413, 422])

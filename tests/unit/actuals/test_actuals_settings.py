@@ -160,3 +160,29 @@ def test_spool_limit_is_read_in_megabytes_and_zero_turns_the_spool_off() -> None
     assert load_settings(env(spool_limit_mb=0)).spool_limit_bytes == 0
     with pytest.raises(SettingsError, match="spool_limit_mb"):
         load_settings(env(spool_limit_mb=-1))
+
+
+def test_the_dataset_path_defaults_are_read_as_they_are() -> None:
+    path = load_settings(env()).dataset_path
+
+    assert (path.enabled, path.min_bytes, path.fetch, path.url_expiry_seconds) == (
+        True,
+        512 * 2**20,
+        "url",
+        3600,
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"url_expiry_seconds": 604_801}, "url_expiry_seconds must be at most 604800"),
+        ({"url_expiry_seconds": 59}, "url_expiry_seconds must be at least 60"),
+        ({"min_bytes": 0}, "min_bytes must be at least 1"),
+        ({"fetch": "s3"}, "fetch must be one of url, upload"),
+        ({"enabled": "yes"}, "enabled must be true or false"),
+    ],
+)
+def test_dataset_path_settings_outside_their_ranges_are_refused(fields: dict[str, Any], message: str) -> None:
+    with pytest.raises(SettingsError, match=f"MLGW_SETTINGS.dataset_path.{message}"):
+        load_settings(env(dataset_path=fields))

@@ -15,16 +15,15 @@ import io
 import json
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from botocore.config import Config
+from lambda_invoke_fake import FakeLambda, serve_fake_lambda
 from moto import mock_aws
 
 from mlgw_client.__main__ import main
@@ -75,58 +74,10 @@ def invocation_record(payload: Any, function: str = BATCH_FN) -> str:
     )
 
 
-@dataclass
-class Invocation:
-    function: str
-    invocation_type: str | None
-    payload: Any
-
-
-@dataclass
-class FakeLambda:
-    """Answers Invoke with `status` (202 by default) and records every request."""
-
-    url: str
-    received: list[Invocation] = field(default_factory=list)
-    status: int = 202
-    error_code: str = "TooManyRequestsException"
-
-
 @pytest.fixture
 def fake_lambda() -> Iterator[FakeLambda]:
-    state: dict[str, FakeLambda] = {}
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            fake = state["fake"]
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            # /2015-03-31/functions/{name}/invocations
-            parts = self.path.split("/")
-            fake.received.append(
-                Invocation(parts[3], self.headers.get("X-Amz-Invocation-Type"), json.loads(body))
-            )
-            if fake.status == 202:
-                reply = b""
-                self.send_response(202)
-            else:
-                reply = json.dumps({"message": "Rate exceeded", "Type": "User"}).encode()
-                self.send_response(fake.status)
-                self.send_header("x-amzn-ErrorType", fake.error_code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(reply)))
-            self.end_headers()
-            self.wfile.write(reply)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state["fake"] = FakeLambda(f"http://127.0.0.1:{server.server_port}")
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield state["fake"]
-    server.shutdown()
-    server.server_close()
+    with serve_fake_lambda() as fake:
+        yield fake
 
 
 @dataclass

@@ -1,0 +1,226 @@
+"""The dataset path end to end: the handler, local mode's S3 (moto's server) and its actuals receiver.
+
+The receiver fetches the presigned URL over HTTP from the S3 server, as the platform fetches it
+from S3, so the URL the reporter hands over is exercised for real.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import settings_documents
+from actuals_helpers import DEPLOYMENT, PREFIX, TOKEN, FakeContext, s3_event, sibling_prefixes
+
+from mlgw.actuals.settings import load_settings
+from mlgw.handlers import report_actuals
+from mlgw.handlers.report_actuals import ActualsReportingError
+from mlgw_local.http import bind, serve, url_of
+from mlgw_local.mlops import ActualsReceiver, fetch_url
+from mlgw_local.storage import LocalAws
+
+BUCKET = "actuals-bucket"
+KEY = f"{PREFIX}{DEPLOYMENT}/2024-06-01.csv"
+FAILED = f"upload_actuals-failed/{DEPLOYMENT}/2024-06-01.csv"
+CSV = "associationId,actualValue,wasActedOn\r\n" + "".join(
+    f"id-{index:04d},{index % 3},{'true' if index % 2 else 'false'}\r\n" for index in range(40)
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Platform:
+    """Local mode's S3 and actuals receiver, and the handler's runtime built against them."""
+
+    aws: LocalAws
+    receiver: ActualsReceiver
+    receiver_url: str
+    monkeypatch: pytest.MonkeyPatch
+    secret_arn: str
+    fetched: list[str] = field(default_factory=list)
+
+    @property
+    def s3(self) -> Any:
+        return self.aws.client("s3")
+
+    def use(self, **dataset_path: Any) -> None:
+        fields: dict[str, Any] = {
+            "bucket": BUCKET,
+            "prefix": PREFIX,
+            **sibling_prefixes(PREFIX),
+            "ground_truth_bucket": BUCKET,
+            "api_url": self.receiver_url,
+            "http": {"backoff_base_seconds": 0.001, "backoff_max_seconds": 0.01, "read_timeout_seconds": 5},
+            "status_poll": {"interval_seconds": 0.01, "max_interval_seconds": 0.05},
+            "time_margin_seconds": 1,
+            "dataset_path": {"min_bytes": 100, **dataset_path},
+        }
+        document = settings_documents.document(settings_documents.ACTUALS, **fields)
+        env = {"ACTUALS_TOKEN_SECRET_ARN": self.secret_arn, **settings_documents.environment(document)}
+        current = report_actuals.build_runtime(load_settings(env))
+        self.monkeypatch.setattr(report_actuals, "runtime", lambda: current)
+
+    def put(self, body: str, key: str = KEY) -> None:
+        self.s3.put_object(Bucket=BUCKET, Key=key, Body=body.encode())
+
+    def object_keys(self) -> list[str]:
+        return sorted(item["Key"] for item in self.s3.list_objects_v2(Bucket=BUCKET).get("Contents", []))
+
+    def invoke(self, key: str = KEY, context: FakeContext | None = None) -> dict[str, Any]:
+        return report_actuals.lambda_handler(s3_event(key), context or FakeContext())
+
+
+@pytest.fixture
+def platform(monkeypatch: pytest.MonkeyPatch) -> Iterator[Platform]:
+    aws = LocalAws("127.0.0.1", _free_port())
+    aws.start()
+    # moto's backends live as long as the process: start from an empty account.
+    urllib.request.urlopen(
+        urllib.request.Request(f"{aws.url}/moto-api/reset", method="POST"), timeout=10
+    ).close()
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL_S3": aws.url,
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER": aws.url,
+        "POWERTOOLS_METRICS_NAMESPACE": "MlGateway",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    aws.client("s3").create_bucket(Bucket=BUCKET)
+    secret_arn = aws.client("secretsmanager").create_secret(Name="churn/actuals-token", SecretString=TOKEN)[
+        "ARN"
+    ]
+    fetched: list[str] = []
+
+    def fetch(url: str) -> bytes:
+        fetched.append(url)
+        return fetch_url(url)
+
+    receiver = ActualsReceiver(TOKEN, fetch=fetch)
+    server = bind("127.0.0.1", 0, "actuals receiver", "--mlops-port", receiver)
+    serve(server)
+    yield Platform(aws, receiver, url_of(server), monkeypatch, secret_arn, fetched)
+    server.shutdown()
+    server.server_close()
+    aws.stop()
+
+
+def expected_rows() -> list[dict[str, Any]]:
+    return [
+        {"associationId": f"id-{index:04d}", "actualValue": str(index % 3), "wasActedOn": bool(index % 2)}
+        for index in range(40)
+    ]
+
+
+def test_a_large_file_goes_through_a_presigned_url_and_actuals_from_the_dataset(platform: Platform) -> None:
+    # Given a file above dataset_path.min_bytes
+    platform.use(url_expiry_seconds=900)
+    platform.put(CSV)
+
+    # When it is reported
+    result = platform.invoke()
+
+    # Then the platform read it from S3 itself through a SigV4 URL signed by the function's
+    # credentials, every row arrived once from the dataset, and the input is gone with its state
+    assert result["results"][0]["status"] == "reported"
+    [url] = platform.fetched
+    assert url.startswith(f"{platform.aws.url}/{BUCKET}/{KEY}?")
+    assert "X-Amz-Algorithm=AWS4-HMAC-SHA256" in url
+    assert "X-Amz-Expires=900" in url
+    assert "X-Amz-Credential=local%2F" in url
+    [submission] = platform.receiver.submissions
+    assert submission["datasetId"] in platform.receiver.datasets
+    assert submission["data"] == expected_rows()
+    assert platform.object_keys() == []
+
+
+def test_where_the_platform_cannot_fetch_urls_the_file_is_uploaded(platform: Platform) -> None:
+    platform.use(fetch="upload")
+    platform.put(CSV)
+
+    platform.invoke()
+
+    assert platform.fetched == []
+    [dataset] = platform.receiver.datasets.values()
+    assert dataset.content == CSV.encode()
+    assert dataset.name == "2024-06-01.csv"
+    assert platform.receiver.rows(DEPLOYMENT) == expected_rows()
+    assert platform.object_keys() == []
+
+
+def test_a_file_below_the_threshold_is_streamed(platform: Platform) -> None:
+    platform.use(min_bytes=len(CSV) + 1)
+    platform.put(CSV)
+
+    platform.invoke()
+
+    assert platform.fetched == []
+    assert platform.receiver.datasets == {}
+    assert len(platform.receiver.rows(DEPLOYMENT)) == 40
+
+
+def test_a_file_the_platform_refuses_goes_to_failed_with_its_message(platform: Platform) -> None:
+    platform.use()
+    platform.put(CSV.replace("id-0003,0,true", "id-0003,0,maybe"))
+
+    with pytest.raises(ActualsReportingError):
+        platform.invoke()
+
+    report = json.loads(platform.s3.get_object(Bucket=BUCKET, Key=FAILED + ".report.json")["Body"].read())
+    assert report["reason"] == "the platform refused the file on its dataset path"
+    assert report["path"] == "dataset"
+    assert report["status"] == 422
+    assert "wasActedOn must be a boolean" in report["responseText"]
+    assert platform.object_keys() == [FAILED, FAILED + ".report.json"]
+    assert platform.receiver.rows() == []
+
+
+def test_a_header_without_the_required_columns_fails_before_the_platform_is_asked(platform: Platform) -> None:
+    platform.use()
+    platform.put(CSV.replace("associationId", "association_id", 1))
+
+    with pytest.raises(ActualsReportingError):
+        platform.invoke()
+
+    report = json.loads(platform.s3.get_object(Bucket=BUCKET, Key=FAILED + ".report.json")["Body"].read())
+    assert report["reason"].startswith("header lacks associationId")
+    assert platform.fetched == []
+    assert platform.receiver.datasets == {}
+
+
+def test_an_invocation_out_of_time_leaves_the_next_one_to_resume_without_registering_again(
+    platform: Platform,
+) -> None:
+    # Given a platform that keeps the dataset registration running past the first invocation
+    platform.receiver.running_polls = 10_000
+    platform.use()
+    platform.put(CSV)
+
+    with pytest.raises(ActualsReportingError):
+        platform.invoke(context=FakeContext(remaining=lambda: 1.6))
+    assert platform.receiver.rows() == []
+    assert KEY in platform.object_keys()
+
+    # When the registration finishes and the retry comes
+    platform.receiver.running_polls = 1
+    for job in platform.receiver._jobs.values():
+        job.polls_left = 0
+    platform.invoke(context=FakeContext(aws_request_id="req-2"))
+
+    # Then the file was registered once and its rows arrived once
+    assert len(platform.fetched) == 1
+    assert len(platform.receiver.datasets) == 1
+    assert platform.receiver.rows(DEPLOYMENT) == expected_rows()
+    assert platform.object_keys() == []
