@@ -215,6 +215,7 @@ def _serve(args: argparse.Namespace) -> int:
     choices = endpoints.choose(gateway, args.endpoint)
     models = endpoints.containers(gateway, choices, trained)
     urls = _serve_models(args, servers, front, choices, models)
+    front.variants = {n: v for n, v in gateway.endpoint_variants.items() if v}
 
     aws = LocalAws(host, s3_port)
     aws.start()
