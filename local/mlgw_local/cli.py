@@ -28,7 +28,7 @@ from typing import Any
 
 from mlgw_local import banner, endpoints, helpers
 from mlgw_local.alarms import Evaluator, local_sources
-from mlgw_local.functions import FunctionWorker
+from mlgw_local.functions import LAMBDA_SRC, FunctionWorker, WorkerRetired
 from mlgw_local.gateway import RestApi
 from mlgw_local.helpers import (
     HELPER_COMMANDS,
@@ -44,6 +44,7 @@ from mlgw_local.metrics import MetricsFile, emf
 from mlgw_local.mlops import ActualsReceiver
 from mlgw_local.models import IrisClassifier, Model
 from mlgw_local.plan import Function, Gateway, PlanError, load_gateway
+from mlgw_local.reload import Reloader
 from mlgw_local.sagemaker import RuntimeFront, container
 from mlgw_local.storage import LocalAws, Notifications
 
@@ -101,6 +102,13 @@ def _serve_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: beside the state file, <state file name>-metrics.jsonl)",
     )
     parser.add_argument(
+        "--watch-root",
+        type=Path,
+        default=LAMBDA_SRC,
+        help="the functions' source: a change under it restarts the workers that loaded it "
+        "(default: the repository's lambda_src)",
+    )
+    parser.add_argument(
         "--endpoint",
         action="append",
         default=[],
@@ -140,7 +148,11 @@ def _check_port_free(host: str, port: int, what: str, option: str) -> None:
 
 def _invoker(workers: dict[str, FunctionWorker]) -> Any:
     def invoke(name: str, event: dict[str, Any]) -> Any:
-        return workers[name].invoke(event)
+        while True:
+            try:
+                return workers[name].invoke(event)
+            except WorkerRetired:
+                continue  # replaced by a reload while this call waited: the new worker takes it
 
     return invoke
 
@@ -176,10 +188,12 @@ def _serve_models(
 
 
 def _start_workers(
-    gateway: Gateway, urls: dict[str, str], secret_arns: dict[str, str], metrics: MetricsFile
+    gateway: Gateway, urls: dict[str, str], secret_arns: dict[str, str], metrics: MetricsFile, source: Path
 ) -> dict[str, FunctionWorker]:
     workers = {
-        name: FunctionWorker(function, _function_environment(function, urls, secret_arns), metrics.record)
+        name: FunctionWorker(
+            function, _function_environment(function, urls, secret_arns), metrics.record, source
+        )
         for name, function in gateway.functions.items()
     }
     for worker in workers.values():
@@ -215,6 +229,7 @@ def _serve(args: argparse.Namespace) -> int:
     choices = endpoints.choose(gateway, args.endpoint)
     models = endpoints.containers(gateway, choices, trained)
     urls = _serve_models(args, servers, front, choices, models)
+    front.variants = {n: v for n, v in gateway.endpoint_variants.items() if v}
 
     aws = LocalAws(host, s3_port)
     aws.start()
@@ -225,7 +240,7 @@ def _serve(args: argparse.Namespace) -> int:
         args.state_dir or state_dir(), servers["api"].server_address[1]
     )
     alarms, metrics = _alarms_and_metrics(gateway, args, state_file)
-    workers = _start_workers(gateway, urls, secret_arns, metrics)
+    workers = _start_workers(gateway, urls, secret_arns, metrics, args.watch_root.resolve())
     invoke = _invoker(workers)
     if gateway.api is not None:
         api.target = RestApi(gateway, invoke, urls["runtime"], f"{host}:{servers['api'].server_address[1]}")
@@ -237,6 +252,15 @@ def _serve(args: argparse.Namespace) -> int:
     notifications.start()
     for server in servers.values():
         serve(server)
+    reloader = Reloader(
+        workers,
+        args.watch_root.resolve(),
+        example=args.example,
+        gateway=gateway,
+        replan=lambda: load_gateway(args.example, args.var_file),
+        say=lambda line: print(line, flush=True),
+    )
+    reloader.start()
 
     shown = banner.Banner(
         gateway, urls, choices, models, state_file.with_name(f"{state_file.stem}-samples"), []
@@ -248,6 +272,7 @@ def _serve(args: argparse.Namespace) -> int:
     }
     _serve_until_stopped(state_file, shown, alarms, example=args.example, extra=extra, started=started)
     print("\nmlgw_local: stopping", flush=True)
+    reloader.stop()
     notifications.stop()
     for server in servers.values():
         server.shutdown()

@@ -37,6 +37,10 @@ class FunctionError(RuntimeError):
     """The handler raised: Lambda's ``FunctionError: Unhandled``."""
 
 
+class WorkerRetired(RuntimeError):
+    """The worker was replaced by a reload before this invocation reached it: use the new one."""
+
+
 @dataclass
 class _Context:
     """The attributes of Lambda's context object that handlers and Powertools read."""
@@ -67,20 +71,30 @@ class _Context:
         return max(0, int((self.deadline - time.monotonic()) * 1000))
 
 
-def _worker(connection: Connection, function: Function, environment: dict[str, str]) -> None:
+def _loaded_files(source: Path) -> list[str]:
+    """The files under ``source`` the handler's import loaded: what a change restarts it for."""
+    found = set()
+    for module in list(sys.modules.values()):
+        name = getattr(module, "__file__", None)
+        if name and Path(name).resolve().is_relative_to(source):
+            found.add(str(Path(name).resolve()))
+    return sorted(found)
+
+
+def _worker(connection: Connection, function: Function, environment: dict[str, str], source: Path) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops workers on Ctrl-C
     os.environ.clear()
     os.environ.update(environment)
     capture = EmfCapture(sys.stdout)
     sys.stdout = capture
-    sys.path.insert(0, str(LAMBDA_SRC))
+    sys.path.insert(0, str(source))
     module_name, _, attribute = function.handler.rpartition(".")
     try:
         handler = getattr(importlib.import_module(module_name), attribute)
     except Exception:
         connection.send(("init-error", traceback.format_exc()))
         return
-    connection.send(("ready", None))
+    connection.send(("ready", _loaded_files(source)))
     while True:
         try:
             message = connection.recv()
@@ -111,15 +125,28 @@ class FunctionWorker:
         function: Function,
         environment: Mapping[str, str],
         metrics: Callable[[list[dict[str, Any]]], None] | None = None,
+        source: Path = LAMBDA_SRC,
     ) -> None:
         self.function = function
+        self.environment = dict(environment)
+        self.source = source.resolve()
+        # The source files the handler loaded at cold start, known once it is ready.
+        self.files: frozenset[str] = frozenset()
         self._metrics = metrics
         self._lock = threading.Lock()
+        self._retired = False
         spawn = multiprocessing.get_context("spawn")
         self._connection, child = spawn.Pipe()
         self._process = spawn.Process(
-            target=_worker, args=(child, function, dict(environment)), name=function.name, daemon=True
+            target=_worker,
+            args=(child, function, self.environment, self.source),
+            name=function.name,
+            daemon=True,
         )
+
+    def replacement(self) -> FunctionWorker:
+        """A new worker of the same function, environment and source: a cold start on new code."""
+        return FunctionWorker(self.function, self.environment, self._metrics, self.source)
 
     def start(self) -> None:
         self._process.start()
@@ -128,9 +155,12 @@ class FunctionWorker:
         kind, detail = self._connection.recv()
         if kind != "ready":
             raise FunctionError(f"{self.function.name} failed to start ({self.function.handler}):\n{detail}")
+        self.files = frozenset(detail)
 
     def invoke(self, event: Any) -> Any:
         with self._lock:
+            if self._retired:
+                raise WorkerRetired(self.function.name)
             started = time.monotonic()
             self._connection.send((event, str(uuid.uuid4())))
             kind, result, documents = self._connection.recv()
@@ -142,6 +172,12 @@ class FunctionWorker:
         if kind == "error":
             raise FunctionError(result)
         return result
+
+    def retire(self) -> None:
+        """Stop once the invocation in flight, if any, has finished; later ones are turned away."""
+        with self._lock:
+            self._retired = True
+        self.stop()
 
     def stop(self) -> None:
         if self._process.is_alive():

@@ -58,6 +58,21 @@ _DEFAULT_MESSAGES = {
     "API_CONFIGURATION_ERROR": (500, "Internal server error"),
     "REQUEST_TOO_LARGE": (413, "Request Too Long"),
 }
+# The exception name API Gateway sends in x-amzn-ErrorType for its own refusals. An unknown
+# route: MissingAuthenticationTokenException (a live answer in
+# https://github.com/aws/chalice/issues/12). A request too large for Lambda: BadRequestException
+# (see REQUEST_TOO_LONG). ForbiddenException for a refused key, TooManyRequestsException for
+# throttle and quota, and BadRequestException for the request validator are the names seen in
+# public captures of API Gateway answers; no AWS page states them. Types not listed keep their
+# gateway response type as the header, since AWS's name for them was not found.
+_ERROR_TYPES = {
+    "MISSING_AUTHENTICATION_TOKEN": "MissingAuthenticationTokenException",
+    "INVALID_API_KEY": "ForbiddenException",
+    "THROTTLED": "TooManyRequestsException",
+    "QUOTA_EXCEEDED": "TooManyRequestsException",
+    "BAD_REQUEST_PARAMETERS": "BadRequestException",
+    "BAD_REQUEST_BODY": "BadRequestException",
+}
 _PERIODS = {"DAY": 86400, "WEEK": 7 * 86400}
 # API Gateway's limit on a REST API request body (10 MB), and Lambda's on a synchronous invoke:
 # the JSON event going in, the result coming out
@@ -192,6 +207,28 @@ def _template_for(templates: Mapping[str, str], wanted: str | None) -> tuple[str
     return next(iter(templates.items()))
 
 
+def _answer_headers(result: Mapping[str, Any]) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """A proxy answer's headers and multiValueHeaders as the header lines API Gateway sends.
+
+    Both are sent, combined (single- and multi-value headers can be combined in one answer:
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-lambda-proxy-integrations.html#apigateway-multivalue-headers-and-parameters),
+    and each multiValueHeaders value is its own header line, so two Set-Cookie values stay two
+    lines. A name in both gets the multiValueHeaders values only: the headers value is dropped,
+    as observed in https://e-learn.cn/qa/answer/777643/1756731.html.
+    Returns the first line of each name and the further lines.
+    """
+    multi = {str(k): [str(v) for v in vs] for k, vs in (result.get("multiValueHeaders") or {}).items() if vs}
+    taken = {name.lower() for name in multi}
+    headers = {
+        str(k): str(v) for k, v in (result.get("headers") or {}).items() if str(k).lower() not in taken
+    }
+    more: list[tuple[str, str]] = []
+    for name, values in multi.items():
+        headers[name] = values[0]
+        more.extend((name, value) for value in values[1:])
+    return headers, more
+
+
 class RestApi:
     def __init__(
         self,
@@ -282,9 +319,12 @@ class RestApi:
         text = message or default_message
         family = "DEFAULT_4XX" if default_status < 500 else "DEFAULT_5XX"
         response = self.api.gateway_responses.get(kind) or self.api.gateway_responses.get(family)
+        error_type = _ERROR_TYPES.get(kind, kind)
         if response is None:
             return Response.json(
-                default_status, {"message": text}, {"x-amzn-RequestId": request_id, "x-amzn-ErrorType": kind}
+                default_status,
+                {"message": text},
+                {"x-amzn-RequestId": request_id, "x-amzn-ErrorType": error_type},
             )
         context = {
             "requestId": request_id,
@@ -294,7 +334,11 @@ class RestApi:
         chosen = _template_for(response.templates, media_type(request.header("Accept")))
         content_type, template = chosen or (DEFAULT_CONTENT_TYPE, "")
         body = render_request(template, "", context=context) if template else json.dumps({"message": text})
-        headers = {"Content-Type": content_type, "x-amzn-RequestId": request_id, "x-amzn-ErrorType": kind}
+        headers = {
+            "Content-Type": content_type,
+            "x-amzn-RequestId": request_id,
+            "x-amzn-ErrorType": error_type,
+        }
         for target, source in response.parameters.items():
             value = self._source(source, request, match, stage, context)
             if value is not None:
@@ -557,9 +601,7 @@ class RestApi:
                 # 502 (https://github.com/DataBiosphere/azul/issues/8258).
                 raise _Failure("INTEGRATION_FAILURE")
             status = int(result["statusCode"])
-            out_headers = {str(k): str(v) for k, v in (result.get("headers") or {}).items()}
-            for name, values in (result.get("multiValueHeaders") or {}).items():
-                out_headers[str(name)] = ", ".join(str(v) for v in values)
+            out_headers, more_lines = _answer_headers(result)
             raw = str(result.get("body") or "")
             encoded = bool(result.get("isBase64Encoded"))
         except _Failure:
@@ -582,7 +624,7 @@ class RestApi:
                 # Base64 that does not decode is an API configuration error (500)
                 # (https://docs.aws.amazon.com/apigateway/latest/developerguide/supported-gateway-response-types.html).
                 raise _Failure("API_CONFIGURATION_ERROR") from None
-        return Response(status, payload, {"x-amzn-RequestId": call.request_id, **out_headers})
+        return Response(status, payload, {"x-amzn-RequestId": call.request_id, **out_headers}, more_lines)
 
     # -- AWS (SageMaker runtime) and MOCK integrations
     def _request_payload(self, call: _Call) -> tuple[bytes, str | None]:

@@ -36,6 +36,8 @@ class Response:
     status: int
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    # Further lines of a header already in ``headers`` (a second Set-Cookie), sent as they are.
+    more_headers: list[tuple[str, str]] = field(default_factory=list)
 
     @classmethod
     def json(cls, status: int, document: Any, headers: dict[str, str] | None = None) -> Response:
@@ -70,7 +72,7 @@ def bind(host: str, port: int, what: str, option: str, handler: Handler) -> Thre
             except Exception as exc:  # a bug here must not hang the client
                 response = Response.json(500, {"message": f"local mode failed: {exc!r}"})
             self.send_response(response.status)
-            for name, value in response.headers.items():
+            for name, value in [*response.headers.items(), *response.more_headers]:
                 self.send_header(name, value)
             self.send_header("Content-Length", str(len(response.body)))
             self.end_headers()

@@ -134,6 +134,8 @@ class Gateway:
     alarms: list[Alarm] = field(default_factory=list)
     # The container images of the endpoints the plan creates, by endpoint name.
     endpoint_images: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Each planned endpoint's production variant names, which TargetVariant must name.
+    endpoint_variants: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def endpoint_names(self) -> set[str]:
         """Every SageMaker endpoint the API's integrations and the functions' routing tables name."""
@@ -331,7 +333,24 @@ def gateway_from_plan(example: str, plan: Mapping[str, Any]) -> Gateway:
         gateway.api_name = next(iter(names)) if len(names) == 1 else None
     gateway.alarms = alarms_from_plan(plan)
     gateway.endpoint_images = _endpoint_images(plan)
+    gateway.endpoint_variants = _endpoint_variants(plan)
     return gateway
+
+
+def _endpoint_variants(plan: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    """Each planned endpoint's production variant names, through its configuration."""
+    names = {
+        str(config.values.get("name")): tuple(
+            str(v["variant_name"])
+            for v in config.values.get("production_variants") or []
+            if isinstance(v.get("variant_name"), str)
+        )
+        for config in _planned(plan, "aws_sagemaker_endpoint_configuration")
+    }
+    return {
+        str(endpoint.values.get("name")): names.get(str(endpoint.values.get("endpoint_config_name")), ())
+        for endpoint in _planned(plan, "aws_sagemaker_endpoint")
+    }
 
 
 def _endpoint_images(plan: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:

@@ -27,6 +27,7 @@ from mlgw_local.models import InputError, Model
 
 ACCOUNT_ID = "123456789012"
 CONTAINER_TIMEOUT_SECONDS = 60
+_INFERENCE_ID_MAX = 64
 _FORWARDED = ("Content-Type", "Accept", "X-Amzn-SageMaker-Custom-Attributes")
 
 
@@ -58,10 +59,18 @@ def container(model: Model) -> Any:
 class RuntimeFront:
     """``POST /endpoints/{name}/invocations`` onto the container serving each endpoint."""
 
-    def __init__(self, endpoints: Mapping[str, str], labels: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        endpoints: Mapping[str, str],
+        labels: Mapping[str, str] | None = None,
+        variants: Mapping[str, tuple[str, ...]] | None = None,
+    ) -> None:
         self.endpoints = dict(endpoints)
         # What serves each endpoint, as the access log names it ("container iris").
         self.labels = dict(labels or {})
+        # Each endpoint's production variant names; an endpoint left out accepts any variant,
+        # since its names were not known at plan time.
+        self.variants = dict(variants or {})
 
     def _error(self, status: int, code: str, message: str, **extra: Any) -> Response:
         body = {"message": message, **extra}
@@ -74,6 +83,38 @@ class RuntimeFront:
                 "x-amzn-RequestId": str(uuid.uuid4()),
             },
         )
+
+    def _refuse(self, name: str, request: Request) -> Response | None:
+        """What SageMaker refuses before the container sees the request, as ValidationError."""
+        inference_id = request.header("X-Amzn-SageMaker-Inference-Id")
+        # InferenceId: at most 64 characters (botocore's sagemaker-runtime model, shape
+        # InferenceId; botocore checks only the minimum). Its pattern (printable, no leading
+        # space) is left to HTTP, which trims header values. The wording follows AWS's
+        # constraint messages, e.g. https://github.com/aws/aws-sdk-js/issues/4203.
+        if inference_id is not None and len(inference_id) > _INFERENCE_ID_MAX:
+            return self._error(
+                400,
+                "ValidationError",
+                "1 validation error detected: Value at 'inferenceId' failed to satisfy constraint: "
+                f"Member must have length less than or equal to {_INFERENCE_ID_MAX}",
+            )
+        # TargetModel is for multi-model endpoints only; local endpoints serve one model each.
+        # SageMaker's answer: https://github.com/aws/amazon-sagemaker-examples/issues/1026
+        if request.header("X-Amzn-SageMaker-Target-Model") is not None:
+            return self._error(
+                400,
+                "ValidationError",
+                f"Endpoint {name} is not a multi-model endpoint and does not support target model header.",
+            )
+        variant = request.header("X-Amzn-SageMaker-Target-Variant")
+        known = self.variants.get(name)
+        if variant is not None and known and variant not in known:
+            return self._error(
+                400,
+                "ValidationError",
+                f"Target variant {variant} not found for endpoint {name} of account {ACCOUNT_ID}.",
+            )
+        return None
 
     def __call__(self, request: Request) -> Response:
         started = time.monotonic()
@@ -107,7 +148,11 @@ class RuntimeFront:
         target = self.endpoints.get(name)
         if target is None:
             return self._error(400, "ValidationError", f"Endpoint {name} of account {ACCOUNT_ID} not found.")
-        variant = request.header("X-Amzn-SageMaker-Target-Variant") or "AllTraffic"
+        refused = self._refuse(name, request)
+        if refused is not None:
+            return refused
+        known = self.variants.get(name) or ()
+        variant = request.header("X-Amzn-SageMaker-Target-Variant") or (known[0] if known else "AllTraffic")
         headers = {h: v for h in _FORWARDED if (v := request.header(h))}
         forward = urllib.request.Request(  # noqa: S310 - the container's http URL
             f"{target}/invocations", data=request.body, headers=headers, method="POST"

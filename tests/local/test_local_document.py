@@ -8,6 +8,7 @@ HTTP server that records what it receives.
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -18,7 +19,7 @@ import pytest
 from openapi_sample import KEY, OTHER_STAGE_KEY, QUOTA_KEY, TEMPLATES, document, gateway
 
 from mlgw_local.gateway import RestApi
-from mlgw_local.http import Request, Response
+from mlgw_local.http import Request, Response, bind, serve
 from mlgw_local.openapi import DocumentError, is_binary, is_binary_request, parse
 from mlgw_local.vtl import render_request
 
@@ -199,7 +200,7 @@ def test_routes_match_static_segments_first_and_unknown_paths_get_the_documents_
     ):
         answer = api(_request(method, path))
         assert (answer.status, _json(answer)["code"]) == (404, "NotFound"), (method, path)
-        assert answer.headers["x-amzn-ErrorType"] == "MISSING_AUTHENTICATION_TOKEN"
+        assert answer.headers["x-amzn-ErrorType"] == "MissingAuthenticationTokenException"
 
 
 def test_a_keyed_operation_needs_a_key_of_a_plan_covering_the_stage(runtime: Runtime) -> None:
@@ -346,6 +347,57 @@ def test_base64_that_does_not_decode_is_an_api_configuration_error(runtime: Runt
     assert (answer.status, answer.headers["x-amzn-ErrorType"]) == (500, "API_CONFIGURATION_ERROR")
     # For a text Accept the answer is not decoded, so it reaches the client as it is.
     assert api(_request("POST", "/prod/predict/iris", b"{}", Accept="text/plain")).body == b"not base64!"
+
+
+def test_gateway_refusals_carry_api_gateways_exception_name(runtime: Runtime) -> None:
+    api, _ = _api(runtime)
+    refused_key = api(_request("POST", "/prod/predict/iris", b"{}", key="not-a-key"))
+    assert (refused_key.status, refused_key.headers["x-amzn-ErrorType"]) == (403, "ForbiddenException")
+    bad_body = api(_request("POST", "/prod/predict", b"{not json", Content_Type="application/json"))
+    assert (bad_body.status, bad_body.headers["x-amzn-ErrorType"]) == (400, "BadRequestException")
+    missing = api(_request("GET", "/prod/predicted-ratings/321"))
+    assert (missing.status, missing.headers["x-amzn-ErrorType"]) == (400, "BadRequestException")
+    throttled = [api(_request("GET", "/prod/predicted-ratings/1", query=[("items", "2")])) for _ in range(4)][
+        -1
+    ]
+    assert (throttled.status, throttled.headers["x-amzn-ErrorType"]) == (429, "TooManyRequestsException")
+    quota, _ = _api(runtime, quota=1)
+    answers = [quota(_request("POST", "/prod/predict/iris", b"{}", key=QUOTA_KEY)) for _ in range(2)]
+    assert (answers[1].status, answers[1].headers["x-amzn-ErrorType"]) == (429, "TooManyRequestsException")
+
+
+def test_headers_and_multi_value_headers_are_both_sent_each_value_its_own_line(runtime: Runtime) -> None:
+    api, functions = _api(runtime)
+    functions.answer = {
+        "statusCode": 200,
+        "headers": {"Content-Type": "application/json", "X-Trace": "single", "Cache-Control": "no-store"},
+        "multiValueHeaders": {"Set-Cookie": ["a=1", "b=2"], "x-trace": ["multi"]},
+        "body": "{}",
+    }
+    answer = api(_request("POST", "/prod/predict/iris", b"{}"))
+    lines = [*answer.headers.items(), *answer.more_headers]
+    assert [v for n, v in lines if n == "Set-Cookie"] == ["a=1", "b=2"]
+    assert [v for n, v in lines if n.lower() == "x-trace"] == ["multi"]
+    assert (answer.headers["Content-Type"], answer.headers["Cache-Control"]) == (
+        "application/json",
+        "no-store",
+    )
+
+
+def test_two_set_cookie_values_reach_the_client_as_two_header_lines(runtime: Runtime) -> None:
+    api, functions = _api(runtime)
+    functions.answer = {"statusCode": 200, "multiValueHeaders": {"Set-Cookie": ["a=1", "b=2"]}, "body": "{}"}
+    server = bind("127.0.0.1", 0, "REST API", "--api-port", api)
+    serve(server)
+    try:
+        connection = http.client.HTTPConnection(*server.server_address[:2], timeout=10)
+        connection.request("POST", "/prod/predict/iris", b"{}", {"x-api-key": KEY})
+        answer = connection.getresponse()
+        assert answer.status == 200
+        assert answer.msg.get_all("Set-Cookie") == ["a=1", "b=2"]
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_a_text_answer_is_never_decoded(runtime: Runtime) -> None:
