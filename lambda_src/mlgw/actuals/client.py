@@ -59,6 +59,11 @@ class OutOfTime(TransientDeliveryError):
     of the chain continues from the state object."""
 
 
+class StillRunning(OutOfTime):
+    """Time ran out while the platform answered that the submission is still running: the
+    platform is making progress, so a hand-off made for it is not idle."""
+
+
 class Throttled(OutOfTime):
     """The service kept answering 429 until the invocation's time ended; waiting is all it asks."""
 
@@ -281,7 +286,7 @@ class ActualsApi:
                     response_text=_text(response),
                 )
             if self._clock() + interval > deadline:
-                raise OutOfTime("ran out of time while waiting for the actuals status")
+                raise StillRunning("ran out of time while the platform was still working on it")
             self._sleep(interval)
             interval = min(self._poll_max_interval, interval * 1.5)
 

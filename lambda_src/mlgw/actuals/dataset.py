@@ -46,6 +46,7 @@ from mlgw.actuals.client import (
     TransientDeliveryError,
 )
 from mlgw.actuals.csvfile import ACTUAL_VALUE, ASSOCIATION_ID, TIMESTAMP, WAS_ACTED_ON
+from mlgw.actuals.quota import SharedBudget
 from mlgw.actuals.settings import DATASET_FETCH_URL, SINK_DATAROBOT, ActualsSettings
 from mlgw.pipeline.objects import InputFile, ObjectChanged, error_code, open_pinned
 
@@ -71,6 +72,8 @@ class DatasetProgress:
     dataset_id: str | None = None
     dataset_version_id: str | None = None
     actuals_status: str | None = None
+    row_count: int | None = None
+    charged: bool = False
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self)).encode()
@@ -114,7 +117,9 @@ class DatasetPath:
         http: urllib3.PoolManager,
         tokens: TokenProvider,
         logger: Any,
+        budget: SharedBudget | None = None,
     ) -> None:
+        self._budget = budget
         self._settings = settings
         self._s3 = s3
         self._presigner = presigner
@@ -142,11 +147,14 @@ class DatasetPath:
                 progress.dataset_status = self._register(source, size, deadline)
                 self._save(state_key, progress)
             location = self._api.wait(progress.dataset_status, deadline)
-            progress.dataset_id, progress.dataset_version_id = self._dataset_of(location, deadline)
+            progress.dataset_id, progress.dataset_version_id, progress.row_count = self._dataset_of(
+                location, deadline
+            )
             self._save(state_key, progress)
             self._log.info("the platform registered the file", extra={"key": source.key, "path": "dataset"})
         if progress.actuals_status is None:
             self._check_unchanged(source)
+            self._charge(deployment_id, state_key, progress, deadline)
             body = {
                 "datasetId": progress.dataset_id,
                 "datasetVersionId": progress.dataset_version_id,
@@ -163,6 +171,26 @@ class DatasetPath:
             "the platform took the file's actuals",
             extra={"key": source.key, "path": "dataset", "dataset_id": progress.dataset_id, "bytes": size},
         )
+
+    def _charge(self, deployment_id: str, state_key: str, progress: DatasetProgress, deadline: float) -> None:
+        """Spend the file's actuals from the deployment's shared hourly budget before the platform
+        ingests them, so streamed files of the same deployment pace behind it.
+
+        The cost is the dataset's ``rowCount`` (optional in the official client's Dataset schema,
+        datarobot/models/dataset.py) times what one row counts for the deployment. A file over a
+        whole window's budget spends the whole window: the platform paces its own ingestion, and
+        the budget only has to keep the streamed files from adding to it. Without a row count the
+        file is not charged (counting the rows would mean reading the file the path avoids).
+        Charged once per file version: the flag is written before the submission.
+        """
+        if self._budget is None or progress.charged or progress.row_count is None:
+            return
+        per_row = self._api.deployment(deployment_id, deadline).actuals_per_row()
+        cost = min(progress.row_count * per_row, self._budget.allowance)
+        if cost > 0:
+            self._budget.acquire(deployment_id, cost, deadline)
+        progress.charged = True
+        self._save(state_key, progress)
 
     def forget(self, state_key: str) -> None:
         """Drop the record of the steps once the file is finished, one way or the other."""
@@ -294,8 +322,9 @@ class DatasetPath:
             f"{what} answered {response.status}", status=response.status, response_text=_text(response)
         )
 
-    def _dataset_of(self, location: str | None, deadline: float) -> tuple[str, str]:
-        """The id and version of the dataset a finished registration points to."""
+    def _dataset_of(self, location: str | None, deadline: float) -> tuple[str, str, int | None]:
+        """The id, version and row count (when the platform says) of the dataset a finished
+        registration points to."""
         if location is None:
             raise PermanentDeliveryError("the dataset registration finished without naming its dataset")
         response = self._api.request("GET", location, None, deadline)
@@ -310,7 +339,9 @@ class DatasetPath:
                 status=response.status,
                 response_text=_text(response),
             )
-        return dataset_id, version_id
+        rows = dataset.get("rowCount")
+        count = rows if isinstance(rows, int) and not isinstance(rows, bool) and rows >= 0 else None
+        return dataset_id, version_id, count
 
 
 def _text(response: Any) -> str:

@@ -105,7 +105,14 @@ def build_runtime(settings: ActualsSettings) -> Runtime:
         # Presigned URLs are SigV4-signed by the function role's credentials, whatever the client's default.
         presigner = boto3.client("s3", config=aws_config.merge(Config(signature_version="s3v4")))
         dataset_path = DatasetPath(
-            settings, s3, presigner=presigner, api=api, http=http, tokens=tokens, logger=logger
+            settings,
+            s3,
+            presigner=presigner,
+            api=api,
+            http=http,
+            tokens=tokens,
+            logger=logger,
+            budget=budget,
         )
     # The namespace is Powertools' own POWERTOOLS_METRICS_NAMESPACE, which the module sets.
     metrics = Metrics(service="report_actuals")

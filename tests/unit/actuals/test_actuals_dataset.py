@@ -20,6 +20,7 @@ from actuals_helpers import DEPLOYMENT, PREFIX, TOKEN, FakeContext, s3_event, si
 from mlgw.actuals.settings import load_settings
 from mlgw.handlers import report_actuals
 from mlgw.handlers.report_actuals import ActualsReportingError
+from mlgw.pipeline.continuation import Continuation
 from mlgw_local.http import bind, serve, url_of
 from mlgw_local.mlops import ActualsReceiver, fetch_url
 from mlgw_local.storage import LocalAws
@@ -27,6 +28,7 @@ from mlgw_local.storage import LocalAws
 BUCKET = "actuals-bucket"
 KEY = f"{PREFIX}{DEPLOYMENT}/2024-06-01.csv"
 FAILED = f"upload_actuals-failed/{DEPLOYMENT}/2024-06-01.csv"
+BUDGET = f"upload_actuals-state/{DEPLOYMENT}.budget.json"
 CSV = "associationId,actualValue,wasActedOn\r\n" + "".join(
     f"id-{index:04d},{index % 3},{'true' if index % 2 else 'false'}\r\n" for index in range(40)
 )
@@ -53,8 +55,9 @@ class Platform:
     def s3(self) -> Any:
         return self.aws.client("s3")
 
-    def use(self, **dataset_path: Any) -> None:
+    def use(self, *, max_idle_handoffs: int = 3, **dataset_path: Any) -> None:
         fields: dict[str, Any] = {
+            "max_idle_handoffs": max_idle_handoffs,
             "bucket": BUCKET,
             "prefix": PREFIX,
             **sibling_prefixes(PREFIX),
@@ -143,7 +146,10 @@ def test_a_large_file_goes_through_a_presigned_url_and_actuals_from_the_dataset(
     [submission] = platform.receiver.submissions
     assert submission["datasetId"] in platform.receiver.datasets
     assert submission["data"] == expected_rows()
-    assert platform.object_keys() == []
+    assert platform.object_keys() == [BUDGET]
+    # and the dataset's rows were charged to the deployment's shared hourly budget
+    budget = json.loads(platform.s3.get_object(Bucket=BUCKET, Key=BUDGET)["Body"].read())
+    assert sum(budget["slots"].values()) == 40
 
 
 def test_where_the_platform_cannot_fetch_urls_the_file_is_uploaded(platform: Platform) -> None:
@@ -157,7 +163,7 @@ def test_where_the_platform_cannot_fetch_urls_the_file_is_uploaded(platform: Pla
     assert dataset.content == CSV.encode()
     assert dataset.name == "2024-06-01.csv"
     assert platform.receiver.rows(DEPLOYMENT) == expected_rows()
-    assert platform.object_keys() == []
+    assert platform.object_keys() == [BUDGET]
 
 
 def test_a_file_below_the_threshold_is_streamed(platform: Platform) -> None:
@@ -183,7 +189,7 @@ def test_a_file_the_platform_refuses_goes_to_failed_with_its_message(platform: P
     assert report["path"] == "dataset"
     assert report["status"] == 422
     assert "wasActedOn must be a boolean" in report["responseText"]
-    assert platform.object_keys() == [FAILED, FAILED + ".report.json"]
+    assert platform.object_keys() == [FAILED, FAILED + ".report.json", BUDGET]
     assert platform.receiver.rows() == []
 
 
@@ -223,4 +229,38 @@ def test_an_invocation_out_of_time_leaves_the_next_one_to_resume_without_registe
     assert len(platform.fetched) == 1
     assert len(platform.receiver.datasets) == 1
     assert platform.receiver.rows(DEPLOYMENT) == expected_rows()
-    assert platform.object_keys() == []
+    assert platform.object_keys() == [BUDGET]
+
+
+class _Invoker:
+    """Captures the continuation a hand-off queues, as Lambda's asynchronous Invoke would."""
+
+    def __init__(self) -> None:
+        self.queued: list[dict[str, Any]] = []
+
+    def hand_off(self, function_name: str, continuation: Continuation) -> None:
+        self.queued.append(json.loads(json.dumps(continuation.event())))
+
+
+def test_polling_a_registration_the_platform_is_still_running_is_progress_not_idleness(
+    platform: Platform,
+) -> None:
+    # Given a platform still ingesting the file through more hand-offs than max_idle_handoffs
+    platform.receiver.running_polls = 10_000
+    platform.use(max_idle_handoffs=1)
+    invoker = _Invoker()
+    report_actuals.runtime().reporter.invoker = invoker
+    platform.put(CSV)
+
+    # When each invocation runs out of time while polling and hands off
+    results = [platform.invoke(context=FakeContext(remaining=lambda: 1.6))]
+    for number in range(3):
+        event = invoker.queued[-1]
+        context = FakeContext(aws_request_id=f"req-c{number}", remaining=lambda: 1.6)
+        results.append(report_actuals.lambda_handler(event, context))
+
+    # Then the chain goes on while the platform works: the file is never quarantined
+    assert [result["results"][0]["status"] for result in results] == ["handed-off"] * 4
+    assert KEY in platform.object_keys()
+    assert FAILED not in platform.object_keys()
+    assert len(platform.fetched) == 1
