@@ -74,6 +74,7 @@ class DatasetProgress:
     actuals_status: str | None = None
     row_count: int | None = None
     charged: bool = False
+    signed_again: bool = False
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self)).encode()
@@ -146,7 +147,7 @@ class DatasetPath:
             if progress.dataset_status is None:
                 progress.dataset_status = self._register(source, size, deadline)
                 self._save(state_key, progress)
-            location = self._api.wait(progress.dataset_status, deadline)
+            location = self._registered(source, size, state_key, progress, deadline)
             progress.dataset_id, progress.dataset_version_id, progress.row_count = self._dataset_of(
                 location, deadline
             )
@@ -171,6 +172,34 @@ class DatasetPath:
             "the platform took the file's actuals",
             extra={"key": source.key, "path": "dataset", "dataset_id": progress.dataset_id, "bytes": size},
         )
+
+    def _registered(
+        self, source: InputFile, size: int, state_key: str, progress: DatasetProgress, deadline: float
+    ) -> str | None:
+        """Wait for the registration; where the platform fetched a URL and the registration
+        failed, sign a fresh URL and register once more before the failure stands.
+
+        A URL stops working when the credentials that signed it expire, before its own expiry
+        (https://repost.aws/knowledge-center/presigned-url-s3-bucket-expiration), and the
+        platform's status does not say reliably why its fetch failed, so any failed registration
+        from a URL is tried once more: a second dataset is harmless, no actuals were submitted.
+        """
+        assert progress.dataset_status is not None
+        try:
+            return self._api.wait(progress.dataset_status, deadline)
+        except PermanentDeliveryError as exc:
+            if self._settings.dataset_path.fetch != DATASET_FETCH_URL or progress.signed_again:
+                raise
+            self._log.warning(
+                "the dataset registration failed; signing a fresh URL and registering once more",
+                extra={"key": source.key, **exc.detail},
+            )
+        progress.signed_again = True
+        progress.dataset_status = None
+        self._save(state_key, progress)
+        progress.dataset_status = self._register(source, size, deadline)
+        self._save(state_key, progress)
+        return self._api.wait(progress.dataset_status, deadline)
 
     def _charge(self, deployment_id: str, state_key: str, progress: DatasetProgress, deadline: float) -> None:
         """Spend the file's actuals from the deployment's shared hourly budget before the platform

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import settings_documents
 from actuals_helpers import DEPLOYMENT, PREFIX, TOKEN, FakeContext, s3_event, sibling_prefixes
+from botocore.config import Config
 
 from mlgw.actuals.settings import load_settings
 from mlgw.handlers import report_actuals
@@ -50,6 +51,7 @@ class Platform:
     monkeypatch: pytest.MonkeyPatch
     secret_arn: str
     fetched: list[str] = field(default_factory=list)
+    faults: dict[str, int] = field(default_factory=dict)
 
     @property
     def s3(self) -> Any:
@@ -106,15 +108,19 @@ def platform(monkeypatch: pytest.MonkeyPatch) -> Iterator[Platform]:
         "ARN"
     ]
     fetched: list[str] = []
+    faults = {"fetch": 0}
 
     def fetch(url: str) -> bytes:
         fetched.append(url)
+        if faults["fetch"] > 0:
+            faults["fetch"] -= 1
+            raise OSError("403 Forbidden: the request has expired")
         return fetch_url(url)
 
     receiver = ActualsReceiver(TOKEN, fetch=fetch)
     server = bind("127.0.0.1", 0, "actuals receiver", "--mlops-port", receiver)
     serve(server)
-    yield Platform(aws, receiver, url_of(server), monkeypatch, secret_arn, fetched)
+    yield Platform(aws, receiver, url_of(server), monkeypatch, secret_arn, fetched, faults)
     server.shutdown()
     server.server_close()
     aws.stop()
@@ -264,3 +270,50 @@ def test_polling_a_registration_the_platform_is_still_running_is_progress_not_id
     assert KEY in platform.object_keys()
     assert FAILED not in platform.object_keys()
     assert len(platform.fetched) == 1
+
+
+def test_a_registration_whose_fetch_failed_is_signed_and_registered_again_once(platform: Platform) -> None:
+    # Given a platform whose first fetch of the URL fails, as with a URL past its credentials
+    platform.faults["fetch"] = 1
+    platform.use()
+    platform.put(CSV)
+
+    # When the file is reported
+    result = platform.invoke()
+
+    # Then the URL was signed again and the second registration delivered every row once
+    assert result["results"][0]["status"] == "reported"
+    assert len(platform.fetched) == 2
+    assert platform.receiver.rows(DEPLOYMENT) == expected_rows()
+
+
+def test_a_registration_whose_fetch_fails_twice_fails_the_file(platform: Platform) -> None:
+    platform.faults["fetch"] = 2
+    platform.use()
+    platform.put(CSV)
+
+    with pytest.raises(ActualsReportingError):
+        platform.invoke()
+
+    report = json.loads(platform.s3.get_object(Bucket=BUCKET, Key=FAILED + ".report.json")["Body"].read())
+    assert "403 Forbidden" in report["responseText"]
+    assert len(platform.fetched) == 2
+    assert platform.receiver.rows() == []
+
+
+@pytest.mark.parametrize("region", ["eu-north-1", "us-east-1"])
+def test_urls_are_signed_for_the_buckets_regional_endpoint(
+    monkeypatch: pytest.MonkeyPatch, region: str
+) -> None:
+    # Without an endpoint override, as in Lambda
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    client = report_actuals.presigning_client(Config(region_name=region))
+
+    url = client.generate_presigned_url("get_object", Params={"Bucket": "churn-data", "Key": "a.csv"})
+
+    # Then the URL names the regional host, which S3 does not redirect
+    assert url.startswith(f"https://churn-data.s3.{region}.amazonaws.com/a.csv?")
+    assert "X-Amz-Algorithm=AWS4-HMAC-SHA256" in url
