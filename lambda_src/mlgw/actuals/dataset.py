@@ -41,6 +41,7 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 from mlgw.actuals.client import (
     RESPONSE_TEXT_LIMIT,
     ActualsApi,
+    MaybeAccepted,
     PermanentDeliveryError,
     TokenProvider,
     TransientDeliveryError,
@@ -162,8 +163,11 @@ class DatasetPath:
                 **mapping,
             }
             url = self._api.url(f"api/v2/deployments/{deployment_id}/actuals/fromDataset/")
+            # Sent once: the endpoint takes no idempotency key, so a repeat after a failure that
+            # may have reached the platform would submit the whole file again. Such a failure
+            # (MaybeAccepted) fails the file with a report saying its actuals may have arrived.
             progress.actuals_status = self._accepted(
-                self._api.request("POST", url, json.dumps(body).encode(), deadline),
+                self._api.request("POST", url, json.dumps(body).encode(), deadline, resend=False),
                 "actuals from the dataset",
             )
             self._save(state_key, progress)
@@ -283,7 +287,16 @@ class DatasetPath:
                 ExpiresIn=self._settings.dataset_path.url_expiry_seconds,
             )
             endpoint = self._api.url("api/v2/datasets/fromURL/")
-            response = self._api.request("POST", endpoint, json.dumps({"url": url}).encode(), deadline)
+            try:
+                response = self._api.request(
+                    "POST", endpoint, json.dumps({"url": url}).encode(), deadline, resend=False
+                )
+            except MaybeAccepted as exc:
+                # Not repeated at once; the invocation's retry registers again. A registration
+                # submits no actuals, so at worst the platform keeps a dataset nothing uses.
+                raise TransientDeliveryError(
+                    str(exc), status=exc.status, response_text=exc.response_text
+                ) from None
             return self._accepted(response, "dataset from the URL")
         return self._accepted(self._upload(source, size, deadline), "dataset upload")
 

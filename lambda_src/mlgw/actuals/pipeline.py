@@ -43,6 +43,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from mlgw.actuals import completion
 from mlgw.actuals.client import (
     DeliveryError,
+    MaybeAccepted,
     OutOfTime,
     PermanentDeliveryError,
     StillRunning,
@@ -367,6 +368,14 @@ class Reporter(ObjectPipeline):
         except DatasetRejected as exc:
             dataset.forget(run.state.key)
             raise _Rejected(str(exc), path="dataset", **exc.detail) from None
+        except MaybeAccepted as exc:
+            dataset.forget(run.state.key)
+            raise _Rejected(
+                "the actuals submission from the dataset failed after it may have reached the platform: "
+                "check the deployment's actuals before moving the file back, or its rows may arrive twice",
+                path="dataset",
+                **exc.detail,
+            ) from None
         except PermanentDeliveryError as exc:
             dataset.forget(run.state.key)
             raise _Rejected(

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import settings_documents
+import urllib3
 from actuals_helpers import DEPLOYMENT, PREFIX, TOKEN, FakeContext, s3_event, sibling_prefixes
 from botocore.config import Config
 
@@ -317,3 +318,34 @@ def test_urls_are_signed_for_the_buckets_regional_endpoint(
     # Then the URL names the regional host, which S3 does not redirect
     assert url.startswith(f"https://churn-data.s3.{region}.amazonaws.com/a.csv?")
     assert "X-Amz-Algorithm=AWS4-HMAC-SHA256" in url
+
+
+def test_a_from_dataset_post_that_may_have_arrived_is_not_sent_again_and_fails_the_file(
+    platform: Platform,
+) -> None:
+    # Given a platform that took the submission but whose answer was lost (a 502 from a proxy)
+    platform.use()
+    api = report_actuals.runtime().reporter._dataset_path._api  # type: ignore[union-attr]
+    real = api._http.request
+    posts: list[str] = []
+
+    def lossy(method: str, url: str, **kwargs: Any) -> Any:
+        response = real(method, url, **kwargs)
+        if method == "POST" and "/actuals/fromDataset/" in url:
+            posts.append(url)
+            return urllib3.HTTPResponse(body=b"Bad Gateway", status=502, preload_content=True)
+        return response
+
+    api._http.request = lossy
+    platform.put(CSV)
+
+    # When the file is reported
+    with pytest.raises(ActualsReportingError):
+        platform.invoke()
+
+    # Then the submission was sent once, and the report says its actuals may have arrived
+    assert len(posts) == 1
+    assert len(platform.receiver.submissions) == 1
+    report = json.loads(platform.s3.get_object(Bucket=BUCKET, Key=FAILED + ".report.json")["Body"].read())
+    assert "may have reached the platform" in report["reason"]
+    assert report["status"] == 502
