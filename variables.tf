@@ -28,7 +28,9 @@ variable "actuals_reporting" {
     dataset_path: files of at least min_bytes (default 512 MiB) are not streamed through the
     function when datarobot is the only sink: the platform reads the file as a dataset and
     submits its actuals (actuals/fromDataset). fetch = "url" hands it a presigned S3 GET URL
-    valid for url_expiry_seconds (60 to 604800, SigV4's maximum); "upload" streams the file to
+    valid for url_expiry_seconds (60 to 3600: the URL is signed with the function role's temporary
+    credentials and stops working when they expire, so it is kept short and signed again once if
+    the platform's fetch fails); "upload" streams the file to
     the dataset upload endpoint instead, for a platform that cannot reach S3 URLs.
   EOT
   type = object({
@@ -150,16 +152,18 @@ variable "actuals_reporting" {
     error_message = "actuals_reporting: http.connect_timeout_seconds must be between 0.1 and 60, http.read_timeout_seconds between 0.1 and 900, http.max_retries a whole number from 0 to 20, http.backoff_base_seconds from 0 to 60, http.backoff_max_seconds from 0 to 300, status_poll.interval_seconds from 0 to 60 and status_poll.max_interval_seconds from 0 to 300."
   }
 
-  # A SigV4 presigned URL lasts at most 604800 seconds (7 days):
-  # https://docs.aws.amazon.com/cli/latest/reference/s3/presign.html. 5 TiB is S3's largest object.
+  # A presigned URL signed with temporary credentials (the function role's) stops working when they
+  # expire, and a Lambda execution role's session need not follow the role's session duration:
+  # https://repost.aws/knowledge-center/presigned-url-s3-bucket-expiration; so one hour at most.
+  # 5 TiB is S3's largest object.
   validation {
     condition = var.actuals_reporting == null || try(
       var.actuals_reporting.dataset_path.min_bytes >= 1 && var.actuals_reporting.dataset_path.min_bytes <= 5497558138880 && floor(var.actuals_reporting.dataset_path.min_bytes) == var.actuals_reporting.dataset_path.min_bytes &&
       contains(["url", "upload"], var.actuals_reporting.dataset_path.fetch) &&
-      var.actuals_reporting.dataset_path.url_expiry_seconds >= 60 && var.actuals_reporting.dataset_path.url_expiry_seconds <= 604800 && floor(var.actuals_reporting.dataset_path.url_expiry_seconds) == var.actuals_reporting.dataset_path.url_expiry_seconds,
+      var.actuals_reporting.dataset_path.url_expiry_seconds >= 60 && var.actuals_reporting.dataset_path.url_expiry_seconds <= 3600 && floor(var.actuals_reporting.dataset_path.url_expiry_seconds) == var.actuals_reporting.dataset_path.url_expiry_seconds,
       false
     )
-    error_message = "actuals_reporting.dataset_path: min_bytes must be a whole number of bytes from 1 to 5497558138880 (S3's largest object), fetch must be url or upload, and url_expiry_seconds a whole number from 60 to 604800 (the longest a SigV4 presigned URL lasts)."
+    error_message = "actuals_reporting.dataset_path: min_bytes must be a whole number of bytes from 1 to 5497558138880 (S3's largest object), fetch must be url or upload, and url_expiry_seconds a whole number from 60 to 3600 (a URL signed with the function role's temporary credentials cannot be trusted to last longer)."
   }
 
   validation {

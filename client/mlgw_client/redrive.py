@@ -53,6 +53,10 @@ DEFAULT_VISIBILITY_SECONDS = 300
 ERROR_CHARS = 160
 NO_CREDENTIALS = "no AWS credentials: set AWS_PROFILE, or run `aws configure` or `aws sso login`"
 FINISHED_WITHOUT_OUTPUT = frozenset({"Failed", "Stopped"})
+# The event a hand-off queues (lambda_src/mlgw/pipeline/continuation.py, EVENT_KEY and
+# EVENT_VERSION); the client does not import the function's package.
+CONTINUATION_KEY = "mlgwContinuation"
+CONTINUATION_VERSION = 1
 
 
 class RedriveError(Exception):
@@ -204,9 +208,39 @@ def _classify(base: FailedEvent, event: dict[str, Any]) -> FailedEvent:
         detail = event["detail"]
         job = (str(detail.get("TransformJobName", "")), str(detail.get("TransformJobStatus", "")))
         return _replace(base, job=job)
+    if CONTINUATION_KEY in event:
+        return _continuation(base, event[CONTINUATION_KEY])
     if event.get("Event") == "s3:TestEvent":
         return _replace(base, ignorable="an S3 test event: the handler ignores it")
-    return _replace(base, problem="not an S3 or SageMaker event: the handler would refuse it again")
+    return _replace(
+        base, problem="not an S3, SageMaker or continuation event: the handler would refuse it again"
+    )
+
+
+def _continuation(base: FailedEvent, body: Any) -> FailedEvent:
+    """A hand-off's continuation event (lambda_src/mlgw/pipeline/continuation.py), invoked again as
+    it is: the handler takes it while its hand-off number is still the state object's and no other
+    invocation holds a live lease on the file, and refuses it as stale once the chain moved on, so
+    a redrive can neither start a second chain nor send a chunk twice. Its key is not URL-encoded."""
+    if not isinstance(body, dict) or body.get("version") != CONTINUATION_VERSION:
+        return _replace(
+            base, problem="a continuation event of an unknown version: the handler would refuse it"
+        )
+    bucket, key = body.get("bucket"), body.get("key")
+    if not isinstance(bucket, str) or not isinstance(key, str) or not bucket or not key:
+        return _replace(base, problem="a continuation event without bucket and key")
+    etag, version = body.get("etag"), body.get("versionId")
+    return _replace(
+        base,
+        objects=(
+            ObjectRef(
+                bucket,
+                key,
+                etag if isinstance(etag, str) else None,
+                version if isinstance(version, str) else None,
+            ),
+        ),
+    )
 
 
 def _is_created_record(record: Any) -> bool:

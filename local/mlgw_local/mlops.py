@@ -393,6 +393,8 @@ class ActualsReceiver:
                 "isLatestVersion": True,
                 "isSnapshot": True,
                 "datasetSize": len(dataset.content),
+                # Optional in the official client's Dataset schema (row_count); data lines after the header.
+                "rowCount": max(0, len(dataset.content.splitlines()) - 1),
                 "processingState": "COMPLETED",
             },
         )

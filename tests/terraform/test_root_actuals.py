@@ -205,8 +205,8 @@ def test_every_setting_of_the_function_is_an_input(tf: Workspace) -> None:
         ({"pacing": {"window_seconds": 700}}, "a divisor of 3600"),
         ({"max_idle_handoffs": 0}, "max_idle_handoffs a whole number from 1 to 100"),
         (
-            {"dataset_path": {"url_expiry_seconds": 604801}},
-            "url_expiry_seconds a whole number from 60 to 604800",
+            {"dataset_path": {"url_expiry_seconds": 3601}},
+            "url_expiry_seconds a whole number from 60 to 3600",
         ),
         ({"dataset_path": {"fetch": "s3"}}, "fetch must be url or upload"),
         ({"dataset_path": {"min_bytes": 0}}, "min_bytes must be a whole number of bytes from 1"),

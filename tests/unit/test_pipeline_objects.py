@@ -13,6 +13,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from mlgw.pipeline import objects
@@ -91,3 +92,60 @@ def test_deleting_an_input_already_gone_is_done(s3: Any) -> None:
     source = processed(s3)
     s3.delete_object(Bucket=BUCKET, Key=KEY)
     assert objects.delete_if_unchanged(s3, source, LOG) is True
+
+
+def test_a_move_above_the_single_copy_limit_copies_in_parts_conditional_on_the_etag(
+    s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an object above the (lowered) single-copy limit, moved in 5 MiB parts
+    monkeypatch.setattr(objects, "SINGLE_COPY_MAX_BYTES", 1024 * 1024)
+    monkeypatch.setattr(objects, "MOVE_PART_BYTES", 5 * 1024 * 1024)
+    body = bytes(range(256)) * (11 * 4096)  # 11 MiB: three parts
+    etag = s3.put_object(Bucket=BUCKET, Key=KEY, Body=body, ContentType="text/csv", Metadata={"a": "b"})[
+        "ETag"
+    ]
+    calls: list[str] = []
+
+    class Recording:
+        def __getattr__(self, name: str) -> Any:
+            calls.append(name)
+            return getattr(s3, name)
+
+    # When it is moved
+    moved = objects.move(Recording(), InputFile(BUCKET, KEY, "x", etag), "failed/labels.csv", LOG)
+
+    # Then it arrived whole through UploadPartCopy, never through CopyObject, and the source is gone
+    assert moved
+    assert "copy_object" not in calls
+    assert calls.count("upload_part_copy") == 3
+    copied = s3.get_object(Bucket=BUCKET, Key="failed/labels.csv")
+    assert copied["Body"].read() == body
+    assert (copied["ContentType"], copied["Metadata"]) == ("text/csv", {"a": "b"})
+    assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix=KEY)
+
+
+def test_a_multipart_move_of_a_replaced_input_leaves_the_newer_version(
+    s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(objects, "SINGLE_COPY_MAX_BYTES", 1024 * 1024)
+    monkeypatch.setattr(objects, "MOVE_PART_BYTES", 5 * 1024 * 1024)
+    old = s3.put_object(Bucket=BUCKET, Key=KEY, Body=b"x" * (6 * 1024 * 1024))["ETag"]
+    s3.put_object(Bucket=BUCKET, Key=KEY, Body=b"y" * (6 * 1024 * 1024))
+
+    class PartCopyIfMatch:
+        """moto 5 ignores CopySourceIfMatch on UploadPartCopy; S3 answers 412 when the source's
+        ETag differs (https://docs.aws.amazon.com/AmazonS3/latest/API/API_UploadPartCopy.html)."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(s3, name)
+
+        def upload_part_copy(self, **kwargs: Any) -> Any:
+            current = s3.head_object(Bucket=BUCKET, Key=KEY)["ETag"]
+            if kwargs.get("CopySourceIfMatch") != current:
+                raise ClientError({"Error": {"Code": "PreconditionFailed"}}, "UploadPartCopy")
+            return s3.upload_part_copy(**kwargs)
+
+    assert not objects.move(PartCopyIfMatch(), InputFile(BUCKET, KEY, "x", old), "failed/labels.csv", LOG)
+
+    assert s3.get_object(Bucket=BUCKET, Key=KEY)["Body"].read(1) == b"y"
+    assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="failed/")

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 import urllib3
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 RESPONSE_TEXT_LIMIT = 2000
@@ -57,6 +58,17 @@ class TransientDeliveryError(DeliveryError):
 class OutOfTime(TransientDeliveryError):
     """The invocation's time ended before the work did: not a failure, the next invocation
     of the chain continues from the state object."""
+
+
+class MaybeAccepted(PermanentDeliveryError):
+    """A request that must not be sent twice failed after it may have reached the platform: a
+    read timeout or broken connection once it was sent, or a 5xx. Whether it was accepted is
+    unknown, so it is neither sent again nor counted as done."""
+
+
+class StillRunning(OutOfTime):
+    """Time ran out while the platform answered that the submission is still running: the
+    platform is making progress, so a hand-off made for it is not idle."""
 
 
 class Throttled(OutOfTime):
@@ -247,9 +259,16 @@ class ActualsApi:
         """``path`` of the service, as an absolute URL."""
         return urljoin(self._api_url, path)
 
-    def request(self, method: str, url: str, body: bytes | None, deadline: float) -> Any:
-        """One JSON request with this client's retries, token refresh and deadline."""
-        return self._request(method, url, body, deadline)
+    def request(
+        self, method: str, url: str, body: bytes | None, deadline: float, *, resend: bool = True
+    ) -> Any:
+        """One JSON request with this client's retries, token refresh and deadline.
+
+        ``resend=False`` is for a request the platform has no idempotency key for, whose repeat
+        would duplicate what it started (a fromDataset submission): it is sent again only when it
+        provably never left (the connection was never made) or the platform answered 429 or 401;
+        any other failure raises MaybeAccepted."""
+        return self._request(method, url, body, deadline, resend=resend)
 
     def wait(self, status_url: str, deadline: float) -> str | None:
         """Poll until the submission completes; raise if it fails or time runs out.
@@ -281,11 +300,13 @@ class ActualsApi:
                     response_text=_text(response),
                 )
             if self._clock() + interval > deadline:
-                raise OutOfTime("ran out of time while waiting for the actuals status")
+                raise StillRunning("ran out of time while the platform was still working on it")
             self._sleep(interval)
             interval = min(self._poll_max_interval, interval * 1.5)
 
-    def _request(self, method: str, url: str, body: bytes | None, deadline: float) -> Any:
+    def _request(
+        self, method: str, url: str, body: bytes | None, deadline: float, *, resend: bool = True
+    ) -> Any:
         """Send with retries; returns any response that is neither retryable nor a 401.
 
         No request starts after ``deadline``, but one already sent may wait ``grace``
@@ -318,6 +339,12 @@ class ActualsApi:
                     redirect=False,
                 )
             except Urllib3Error as exc:
+                # A connection never made means no byte of the request left: urllib3 raises these
+                # while connecting, before sending (NewConnectionError is a ConnectTimeoutError).
+                if not resend and not isinstance(exc, NewConnectionError | ConnectTimeoutError):
+                    raise MaybeAccepted(
+                        f"{method} failed after it may have reached the platform: {type(exc).__name__}"
+                    ) from None
                 failure: DeliveryError = TransientDeliveryError(
                     f"{method} failed without a response: {type(exc).__name__}"
                 )
@@ -347,6 +374,12 @@ class ActualsApi:
                     self._sleep(delay)
                     attempt += 1
                     continue
+                if not resend:
+                    raise MaybeAccepted(
+                        f"{method} answered {response.status}; the platform may have started it",
+                        status=response.status,
+                        response_text=_text(response),
+                    )
                 failure = TransientDeliveryError(
                     f"{method} answered {response.status}",
                     status=response.status,

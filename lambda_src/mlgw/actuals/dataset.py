@@ -41,11 +41,13 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 from mlgw.actuals.client import (
     RESPONSE_TEXT_LIMIT,
     ActualsApi,
+    MaybeAccepted,
     PermanentDeliveryError,
     TokenProvider,
     TransientDeliveryError,
 )
 from mlgw.actuals.csvfile import ACTUAL_VALUE, ASSOCIATION_ID, TIMESTAMP, WAS_ACTED_ON
+from mlgw.actuals.quota import SharedBudget
 from mlgw.actuals.settings import DATASET_FETCH_URL, SINK_DATAROBOT, ActualsSettings
 from mlgw.pipeline.objects import InputFile, ObjectChanged, error_code, open_pinned
 
@@ -71,6 +73,9 @@ class DatasetProgress:
     dataset_id: str | None = None
     dataset_version_id: str | None = None
     actuals_status: str | None = None
+    row_count: int | None = None
+    charged: bool = False
+    signed_again: bool = False
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self)).encode()
@@ -114,7 +119,9 @@ class DatasetPath:
         http: urllib3.PoolManager,
         tokens: TokenProvider,
         logger: Any,
+        budget: SharedBudget | None = None,
     ) -> None:
+        self._budget = budget
         self._settings = settings
         self._s3 = s3
         self._presigner = presigner
@@ -141,20 +148,26 @@ class DatasetPath:
             if progress.dataset_status is None:
                 progress.dataset_status = self._register(source, size, deadline)
                 self._save(state_key, progress)
-            location = self._api.wait(progress.dataset_status, deadline)
-            progress.dataset_id, progress.dataset_version_id = self._dataset_of(location, deadline)
+            location = self._registered(source, size, state_key, progress, deadline)
+            progress.dataset_id, progress.dataset_version_id, progress.row_count = self._dataset_of(
+                location, deadline
+            )
             self._save(state_key, progress)
             self._log.info("the platform registered the file", extra={"key": source.key, "path": "dataset"})
         if progress.actuals_status is None:
             self._check_unchanged(source)
+            self._charge(deployment_id, state_key, progress, deadline)
             body = {
                 "datasetId": progress.dataset_id,
                 "datasetVersionId": progress.dataset_version_id,
                 **mapping,
             }
             url = self._api.url(f"api/v2/deployments/{deployment_id}/actuals/fromDataset/")
+            # Sent once: the endpoint takes no idempotency key, so a repeat after a failure that
+            # may have reached the platform would submit the whole file again. Such a failure
+            # (MaybeAccepted) fails the file with a report saying its actuals may have arrived.
             progress.actuals_status = self._accepted(
-                self._api.request("POST", url, json.dumps(body).encode(), deadline),
+                self._api.request("POST", url, json.dumps(body).encode(), deadline, resend=False),
                 "actuals from the dataset",
             )
             self._save(state_key, progress)
@@ -163,6 +176,54 @@ class DatasetPath:
             "the platform took the file's actuals",
             extra={"key": source.key, "path": "dataset", "dataset_id": progress.dataset_id, "bytes": size},
         )
+
+    def _registered(
+        self, source: InputFile, size: int, state_key: str, progress: DatasetProgress, deadline: float
+    ) -> str | None:
+        """Wait for the registration; where the platform fetched a URL and the registration
+        failed, sign a fresh URL and register once more before the failure stands.
+
+        A URL stops working when the credentials that signed it expire, before its own expiry
+        (https://repost.aws/knowledge-center/presigned-url-s3-bucket-expiration), and the
+        platform's status does not say reliably why its fetch failed, so any failed registration
+        from a URL is tried once more: a second dataset is harmless, no actuals were submitted.
+        """
+        assert progress.dataset_status is not None
+        try:
+            return self._api.wait(progress.dataset_status, deadline)
+        except PermanentDeliveryError as exc:
+            if self._settings.dataset_path.fetch != DATASET_FETCH_URL or progress.signed_again:
+                raise
+            self._log.warning(
+                "the dataset registration failed; signing a fresh URL and registering once more",
+                extra={"key": source.key, **exc.detail},
+            )
+        progress.signed_again = True
+        progress.dataset_status = None
+        self._save(state_key, progress)
+        progress.dataset_status = self._register(source, size, deadline)
+        self._save(state_key, progress)
+        return self._api.wait(progress.dataset_status, deadline)
+
+    def _charge(self, deployment_id: str, state_key: str, progress: DatasetProgress, deadline: float) -> None:
+        """Spend the file's actuals from the deployment's shared hourly budget before the platform
+        ingests them, so streamed files of the same deployment pace behind it.
+
+        The cost is the dataset's ``rowCount`` (optional in the official client's Dataset schema,
+        datarobot/models/dataset.py) times what one row counts for the deployment. A file over a
+        whole window's budget spends the whole window: the platform paces its own ingestion, and
+        the budget only has to keep the streamed files from adding to it. Without a row count the
+        file is not charged (counting the rows would mean reading the file the path avoids).
+        Charged once per file version: the flag is written before the submission.
+        """
+        if self._budget is None or progress.charged or progress.row_count is None:
+            return
+        per_row = self._api.deployment(deployment_id, deadline).actuals_per_row()
+        cost = min(progress.row_count * per_row, self._budget.allowance)
+        if cost > 0:
+            self._budget.acquire(deployment_id, cost, deadline)
+        progress.charged = True
+        self._save(state_key, progress)
 
     def forget(self, state_key: str) -> None:
         """Drop the record of the steps once the file is finished, one way or the other."""
@@ -226,7 +287,16 @@ class DatasetPath:
                 ExpiresIn=self._settings.dataset_path.url_expiry_seconds,
             )
             endpoint = self._api.url("api/v2/datasets/fromURL/")
-            response = self._api.request("POST", endpoint, json.dumps({"url": url}).encode(), deadline)
+            try:
+                response = self._api.request(
+                    "POST", endpoint, json.dumps({"url": url}).encode(), deadline, resend=False
+                )
+            except MaybeAccepted as exc:
+                # Not repeated at once; the invocation's retry registers again. A registration
+                # submits no actuals, so at worst the platform keeps a dataset nothing uses.
+                raise TransientDeliveryError(
+                    str(exc), status=exc.status, response_text=exc.response_text
+                ) from None
             return self._accepted(response, "dataset from the URL")
         return self._accepted(self._upload(source, size, deadline), "dataset upload")
 
@@ -294,8 +364,9 @@ class DatasetPath:
             f"{what} answered {response.status}", status=response.status, response_text=_text(response)
         )
 
-    def _dataset_of(self, location: str | None, deadline: float) -> tuple[str, str]:
-        """The id and version of the dataset a finished registration points to."""
+    def _dataset_of(self, location: str | None, deadline: float) -> tuple[str, str, int | None]:
+        """The id, version and row count (when the platform says) of the dataset a finished
+        registration points to."""
         if location is None:
             raise PermanentDeliveryError("the dataset registration finished without naming its dataset")
         response = self._api.request("GET", location, None, deadline)
@@ -310,7 +381,9 @@ class DatasetPath:
                 status=response.status,
                 response_text=_text(response),
             )
-        return dataset_id, version_id
+        rows = dataset.get("rowCount")
+        count = rows if isinstance(rows, int) and not isinstance(rows, bool) and rows >= 0 else None
+        return dataset_id, version_id, count
 
 
 def _text(response: Any) -> str:

@@ -43,8 +43,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from mlgw.actuals import completion
 from mlgw.actuals.client import (
     DeliveryError,
+    MaybeAccepted,
     OutOfTime,
     PermanentDeliveryError,
+    StillRunning,
     TransientDeliveryError,
     platform_message,
 )
@@ -366,6 +368,14 @@ class Reporter(ObjectPipeline):
         except DatasetRejected as exc:
             dataset.forget(run.state.key)
             raise _Rejected(str(exc), path="dataset", **exc.detail) from None
+        except MaybeAccepted as exc:
+            dataset.forget(run.state.key)
+            raise _Rejected(
+                "the actuals submission from the dataset failed after it may have reached the platform: "
+                "check the deployment's actuals before moving the file back, or its rows may arrive twice",
+                path="dataset",
+                **exc.detail,
+            ) from None
         except PermanentDeliveryError as exc:
             dataset.forget(run.state.key)
             raise _Rejected(
@@ -533,15 +543,18 @@ class Reporter(ObjectPipeline):
     ) -> Outcome:
         """Save the progress, reserve the file for a fresh invocation and queue it.
 
-        A hand-off is idle when this invocation accepted no chunk and was not held back by
-        the hourly budget (which frees within the hour by construction); one more idle
-        hand-off than ``max_idle_handoffs`` in a row fails the file with a report.
+        A hand-off is idle when this invocation accepted no chunk, was not held back by
+        the hourly budget (which frees within the hour by construction) and did not end
+        polling a status the platform still reported running; one more idle hand-off than
+        ``max_idle_handoffs`` in a row fails the file with a report. A live status is never
+        idle: the dataset path sends no chunk while the platform ingests the file, and
+        quarantining it then would let a move back submit the whole file again.
         """
         settings = self._settings
         progress = run.state.state
         if self.invoker is None or invocation.function_name is None or progress is None:
             self._retry_or_fail(run, error, invocation)
-        waited = isinstance(error, BudgetSpent)
+        waited = isinstance(error, BudgetSpent | StillRunning)
         idle = run.chunks_sent == 0 and not waited
         progress.idle_handoffs = progress.idle_handoffs + 1 if idle else 0
         if progress.idle_handoffs > settings.max_idle_handoffs:

@@ -29,9 +29,12 @@ endpoints, and the R client's SubmitActuals documentation)."""
 TOKEN_SECRET_VARIABLE = "ACTUALS_TOKEN_SECRET_ARN"  # noqa: S105 - the name of a variable holding an ARN
 DATASET_FETCH_URL = "url"
 DATASET_FETCH_UPLOAD = "upload"
-MAX_PRESIGN_SECONDS = 604_800
-"""Signature Version 4 presigned URLs last at most 7 days (the CLI's `aws s3 presign --expires-in`:
-"Maximum is 604800 seconds", https://docs.aws.amazon.com/cli/latest/reference/s3/presign.html)."""
+MAX_PRESIGN_SECONDS = 3600
+"""A presigned URL stops working when the temporary credentials that signed it expire, whatever
+its own expiry, and a Lambda execution role's session need not follow the role's session duration
+(https://repost.aws/knowledge-center/presigned-url-s3-bucket-expiration). The function signs with
+those credentials, so a URL promising longer than an hour would promise what it may not keep; a
+registration whose fetch fails is signed again once (mlgw/actuals/dataset.py)."""
 MAX_DATASET_MIN_BYTES = 5 * 2**40
 """S3's largest object (5 TiB): a threshold above it would never apply."""
 _URL_SAFE_SEGMENT = re.compile(r"[A-Za-z0-9._~-]+")

@@ -27,30 +27,30 @@ the next attempt under a name with an attempt suffix, up to MAX_JOB_ATTEMPTS.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import math
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from mlgw.batch import output
 from mlgw.batch.records import CSV_FORMAT, CsvReader, FileRejected
 from mlgw.batch.settings import BatchSettings, TransformSettings
+from mlgw.pipeline.multipart import (  # noqa: F401 - CopyDeadline is part of this module's interface
+    MAX_PART_BYTES,
+    MAX_PARTS,
+    MIB,
+    MIN_PART_BYTES,
+    CopyDeadline,
+    copy_ranges,
+)
 from mlgw.pipeline.text import byte_stream
 
-MIB = 1024 * 1024
-# S3 multipart limits: parts of 5 MiB to 5 GiB, the last one excepted from the minimum, and at
-# most 10,000 of them (https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html).
-MIN_PART_BYTES = 5 * MIB
-MAX_PART_BYTES = 5 * 1024 * MIB
-MAX_PARTS = 10_000
 # Parts copied server side: large, so that few calls copy a big file; raised when a file would
 # need more than 10,000 of them.
 COPY_PART_BYTES = 512 * MIB
@@ -78,10 +78,6 @@ ENDED_WITHOUT_OUTPUT = frozenset({"Failed", "Stopped"})
 
 class SourceChanged(Exception):
     """The input was replaced or deleted while the job was being prepared."""
-
-
-class CopyDeadline(Exception):
-    """The invocation ran out of time before every part was copied."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,59 +375,6 @@ def byte_ranges(
             f"{length} bytes need parts larger than S3's 5 GiB to be copied in {max_parts} parts"
         )
     return [(offset, min(offset + size, end) - 1) for offset in range(start, end, size)]
-
-
-def copy_ranges(
-    s3: Any,
-    *,
-    bucket: str,
-    key: str,
-    source: dict[str, str],
-    source_etag: str | None,
-    ranges: Sequence[tuple[int, int]],
-    content_type: str,
-    metadata: dict[str, str],
-    deadline: float,
-    first_part: bytes | None = None,
-    clock: Callable[[], float] = time.monotonic,
-    workers: int = 4,
-) -> None:
-    """One multipart upload: `first_part` (bytes, at least 5 MiB) if given, then each range of
-    `source` copied server side. The upload is aborted on any failure, so no part is billed."""
-    upload = s3.create_multipart_upload(Bucket=bucket, Key=key, ContentType=content_type, Metadata=metadata)
-    upload_id = upload["UploadId"]
-    offset = 1 if first_part is not None else 0
-
-    def copy(numbered: tuple[int, tuple[int, int]]) -> dict[str, Any]:
-        number, (first, last) = numbered
-        if clock() >= deadline:
-            raise CopyDeadline(f"time ran out before part {number} of s3://{bucket}/{key} was copied")
-        extra = {"CopySourceIfMatch": source_etag} if source_etag else {}
-        copied = s3.upload_part_copy(
-            Bucket=bucket,
-            Key=key,
-            UploadId=upload_id,
-            PartNumber=number,
-            CopySource=source,
-            CopySourceRange=f"bytes={first}-{last}",
-            **extra,
-        )
-        return {"ETag": copied["CopyPartResult"]["ETag"], "PartNumber": number}
-
-    try:
-        parts: list[dict[str, Any]] = []
-        if first_part is not None:
-            sent = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=1, Body=first_part)
-            parts.append({"ETag": sent["ETag"], "PartNumber": 1})
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="copy") as pool:
-            parts.extend(pool.map(copy, enumerate(ranges, start=1 + offset)))
-        s3.complete_multipart_upload(
-            Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
-        )
-    except BaseException:
-        with contextlib.suppress(ClientError, BotoCoreError):
-            s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
-        raise
 
 
 @dataclass(frozen=True, slots=True)

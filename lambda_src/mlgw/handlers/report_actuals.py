@@ -102,10 +102,16 @@ def build_runtime(settings: ActualsSettings) -> Runtime:
             settings.pacing_window_seconds,
         )
         sinks.append(DataRobotSink(api, budget))
-        # Presigned URLs are SigV4-signed by the function role's credentials, whatever the client's default.
-        presigner = boto3.client("s3", config=aws_config.merge(Config(signature_version="s3v4")))
+        presigner = presigning_client(aws_config)
         dataset_path = DatasetPath(
-            settings, s3, presigner=presigner, api=api, http=http, tokens=tokens, logger=logger
+            settings,
+            s3,
+            presigner=presigner,
+            api=api,
+            http=http,
+            tokens=tokens,
+            logger=logger,
+            budget=budget,
         )
     # The namespace is Powertools' own POWERTOOLS_METRICS_NAMESPACE, which the module sets.
     metrics = Metrics(service="report_actuals")
@@ -113,6 +119,22 @@ def build_runtime(settings: ActualsSettings) -> Runtime:
     invoker = SelfInvoker(boto3.client("lambda", config=aws_config))
     reporter = Reporter(settings, s3, sinks, logger, invoker=invoker, dataset_path=dataset_path)
     return Runtime(settings, reporter, metrics)
+
+
+def presigning_client(aws_config: Config) -> Any:
+    """The S3 client that signs the dataset path's URLs with the function role's credentials.
+
+    SigV4 whatever the default. Virtual-hosted addressing on the bucket's regional endpoint: a URL
+    on the global endpoint is redirected (307) to the regional one for a bucket outside us-east-1,
+    and the redirected request no longer matches its signature (https://github.com/boto/boto3/issues/2989,
+    https://github.com/boto/boto3/issues/1982). An endpoint set in the environment (local mode) is
+    kept as it is.
+    """
+    presigning = Config(
+        signature_version="s3v4",
+        s3={"addressing_style": "virtual", "us_east_1_regional_endpoint": "regional"},
+    )
+    return boto3.client("s3", config=aws_config.merge(presigning))
 
 
 @cache

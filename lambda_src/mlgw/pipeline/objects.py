@@ -10,17 +10,27 @@ a move that never loses the file.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from mlgw.pipeline.multipart import MIB, copy_ranges
+
 S3_READ_CHUNK_BYTES = 256 * 1024
 NOT_FOUND = frozenset({"404", "NoSuchKey", "NotFound"})
 PRECONDITION_FAILED = frozenset({"412", "PreconditionFailed"})
 # How long a file's lease outlives the invocation that holds it: enough for the last writes
 # of an invocation that ran to its end, short enough for a retry to take the file over.
+SINGLE_COPY_MAX_BYTES = 5_000_000_000
+"""CopyObject copies objects of up to 5 GB in one request; larger ones need a multipart copy
+(https://docs.aws.amazon.com/AmazonS3/latest/userguide/CopyingObjctsMPUapi.html). Read as 10^9
+bytes, the lower of the two readings of "GB"."""
+MOVE_PART_BYTES = 1024 * MIB
+"""Parts of a multipart move: 5 TiB (S3's largest object) in at most 5,120 of them, each within
+S3's 5 MiB to 5 GiB (https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html)."""
 LEASE_GRACE_SECONDS = 5.0
 # How long a file handed to the next invocation stays reserved for it: duplicate events meanwhile
 # see it busy. Lambda's longest timeout, so a queued continuation normally finds it still held.
@@ -148,16 +158,39 @@ def move(s3: Any, source: InputFile, destination_key: str, log: Any) -> bool:
     """A copy followed by a delete of the source, the delete only after the copy succeeded, so a
     failure at any point leaves the input in at least one place. Both are conditional on the
     ETag that was processed: if the file was replaced meanwhile, the new version stays where it
-    is for its own event to handle. Returns False when a newer version was left in place."""
+    is for its own event to handle. Returns False when a newer version was left in place.
+
+    CopyObject copies at most 5 GB in one request; a larger object is copied through a multipart
+    upload of UploadPartCopy ranges, each conditional on the same ETag
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/CopyingObjctsMPUapi.html)."""
     extra = {"CopySourceIfMatch": source.etag} if source.etag else {}
+    copy_source = {"Bucket": source.bucket, "Key": source.key}
     try:
-        s3.copy_object(
-            Bucket=source.bucket,
-            Key=destination_key,
-            CopySource={"Bucket": source.bucket, "Key": source.key},
-            MetadataDirective="COPY",
-            **extra,
-        )
+        found = head(s3, source.bucket, source.key) or {}
+        size = int(found.get("ContentLength", 0))
+        if size > SINGLE_COPY_MAX_BYTES:
+            copy_ranges(
+                s3,
+                bucket=source.bucket,
+                key=destination_key,
+                source=copy_source,
+                source_etag=source.etag,
+                ranges=[
+                    (first, min(first + MOVE_PART_BYTES, size) - 1)
+                    for first in range(0, size, MOVE_PART_BYTES)
+                ],
+                content_type=str(found.get("ContentType") or "binary/octet-stream"),
+                metadata=dict(found.get("Metadata") or {}),
+                deadline=math.inf,
+            )
+        else:
+            s3.copy_object(
+                Bucket=source.bucket,
+                Key=destination_key,
+                CopySource=copy_source,
+                MetadataDirective="COPY",
+                **extra,
+            )
     except ClientError as exc:
         if error_code(exc) in PRECONDITION_FAILED:
             _left_in_place(log, source)

@@ -10,6 +10,7 @@ from actuals_helpers import DEPLOYMENT, TOKEN
 
 from mlgw.actuals.client import (
     ActualsApi,
+    MaybeAccepted,
     OutOfTime,
     PermanentDeliveryError,
     RetryPolicy,
@@ -283,3 +284,83 @@ def test_retry_after_accepts_seconds_and_http_dates() -> None:
     assert parse_retry_after(later, now=now.timestamp) == pytest.approx(30.0)
     assert parse_retry_after("soon") is None
     assert parse_retry_after(None) is None
+
+
+class ScriptedHttp:
+    """A PoolManager whose answers (responses or exceptions to raise) are scripted in order."""
+
+    def __init__(self, *answers: Any) -> None:
+        self.answers = list(answers)
+        self.calls = 0
+
+    def request(self, method: str, url: str, **kwargs: Any) -> Any:
+        self.calls += 1
+        answer = self.answers.pop(0)
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+
+def _response(status: int, location: str | None = None) -> urllib3.HTTPResponse:
+    headers = {"Location": location} if location else {}
+    return urllib3.HTTPResponse(
+        body=b'{"message": "x"}', status=status, headers=headers, preload_content=True
+    )
+
+
+def _scripted_api(http: ScriptedHttp) -> ActualsApi:
+    return ActualsApi(
+        http,  # type: ignore[arg-type]
+        "https://platform.example",
+        TokenProvider(Secrets(TOKEN), "arn:secret"),
+        RetryPolicy(max_retries=3, base=0.01, cap=0.05),
+        connect_timeout=1.0,
+        read_timeout=2.0,
+        poll_interval=0.0,
+        poll_max_interval=0.0,
+        sleep=Sleeps(),
+        rng=lambda: 1.0,
+    )
+
+
+_READ_TIMEOUT = urllib3.exceptions.ReadTimeoutError(None, "/", "read timed out")  # type: ignore[arg-type]
+_DROPPED = urllib3.exceptions.ProtocolError("Connection aborted.")
+
+
+@pytest.mark.parametrize("failure", [_READ_TIMEOUT, _DROPPED, _response(503), _response(500)])
+def test_a_request_that_must_not_be_sent_twice_is_not_resent_after_an_ambiguous_failure(failure: Any) -> None:
+    http = ScriptedHttp(failure, _response(202, "https://platform.example/status/1/"))
+    api = _scripted_api(http)
+
+    with pytest.raises(MaybeAccepted, match="may have"):
+        api.request("POST", "https://platform.example/x/", b"{}", time.monotonic() + 30, resend=False)
+    assert http.calls == 1
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        urllib3.exceptions.NewConnectionError(None, "refused"),  # type: ignore[arg-type]
+        urllib3.exceptions.ConnectTimeoutError("connect timed out"),
+        _response(429),
+    ],
+)
+def test_a_request_that_never_left_or_was_refused_with_429_is_sent_again(failure: Any) -> None:
+    http = ScriptedHttp(failure, _response(202, "https://platform.example/status/1/"))
+    api = _scripted_api(http)
+
+    response = api.request("POST", "https://platform.example/x/", b"{}", time.monotonic() + 30, resend=False)
+
+    assert response.status == 202
+    assert http.calls == 2
+
+
+def test_an_ordinary_request_is_still_resent_after_a_read_timeout() -> None:
+    http = ScriptedHttp(_READ_TIMEOUT, _response(202, "https://platform.example/status/1/"))
+
+    response = _scripted_api(http).request(
+        "POST", "https://platform.example/x/", b"{}", time.monotonic() + 30
+    )
+
+    assert response.status == 202
+    assert http.calls == 2

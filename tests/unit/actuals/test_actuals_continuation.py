@@ -330,3 +330,29 @@ def test_a_full_chunk_over_the_budget_fails_the_file_before_the_shorter_last_one
     # Then the file failed and not even the last chunk reached the service
     assert "more than the 60 the budget allows" in harness.report(FAILED)["reason"]
     assert harness.api.submissions == []
+
+
+def test_a_continuation_that_failed_every_attempt_completes_the_file_when_redriven(harness: Harness) -> None:
+    # Given a chain whose continuation failed twice on a transient error and was then killed (a
+    # timeout or crash) before its last attempt recorded anything: Lambda's retries are spent
+    invoker = use(harness, max_in_flight=1, http={"max_retries": 0})
+    harness.api.latency = 0.03
+    harness.put(KEY, csv_text(120))
+    harness.invoke(s3_event(KEY), FakeContext(aws_request_id="req-0", remaining=ticking(1.5)))
+    ((_, event),) = invoker.queued
+    invoker.queued.clear()
+    harness.api.faults.extend([Fault(503)] * 2)
+    for _attempt in range(2):  # Lambda retries an event under the same request id
+        with pytest.raises(ActualsReportingError):
+            harness.invoke(event, FakeContext(aws_request_id="req-1", remaining=ticking(1.5)))
+
+    # When `mlgw redrive` invokes the same continuation event again, under a new request id
+    results = [harness.invoke(event, FakeContext(aws_request_id="req-redrive", remaining=ticking(1.5)))]
+    while invoker.queued:
+        _, queued = invoker.queued.pop(0)
+        results.append(harness.invoke(queued, FakeContext(aws_request_id=f"req-r{len(results)}")))
+
+    # Then the handler takes it (its hand-off number is still the state's) and finishes the file
+    assert results[-1]["results"][0]["status"] == "reported"
+    assert_each_once(harness, ids(120))
+    assert harness.object_keys() == []

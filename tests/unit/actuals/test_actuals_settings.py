@@ -176,7 +176,7 @@ def test_the_dataset_path_defaults_are_read_as_they_are() -> None:
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"url_expiry_seconds": 604_801}, "url_expiry_seconds must be at most 604800"),
+        ({"url_expiry_seconds": 3601}, "url_expiry_seconds must be at most 3600"),
         ({"url_expiry_seconds": 59}, "url_expiry_seconds must be at least 60"),
         ({"min_bytes": 0}, "min_bytes must be at least 1"),
         ({"fetch": "s3"}, "fetch must be one of url, upload"),

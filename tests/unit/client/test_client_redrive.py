@@ -189,7 +189,7 @@ def test_record_yields_the_original_event_and_its_decoded_keys() -> None:
         ("not json", "not JSON"),
         (json.dumps(load_event("s3_batch_object_created.json")), "no requestContext"),
         (json.dumps({"requestContext": {"condition": "RetriesExhausted"}}), "no requestPayload"),
-        (invocation_record({"hello": "world"}), "not an S3 or SageMaker event"),
+        (invocation_record({"hello": "world"}), "not an S3, SageMaker or continuation event"),
     ],
 )
 def test_bodies_that_are_not_redrivable_records_say_why(body: str, problem: str) -> None:
@@ -293,6 +293,34 @@ def test_an_actuals_input_that_is_gone_is_still_invoked(aws: Aws, fake_lambda: F
     assert summary.counts["invoked"] == 1
     assert "the input is no longer there" in printed
     assert aws.bodies() == []
+
+
+def test_a_failed_continuation_event_is_invoked_again_as_it_is(aws: Aws, fake_lambda: FakeLambda) -> None:
+    # Given the record of a hand-off's continuation that failed every attempt
+    etag = put(aws, "actuals/dep1/big file.csv")
+    body = {
+        "version": 1,
+        "bucket": BUCKET,
+        "key": "actuals/dep1/big file.csv",
+        "versionId": None,
+        "etag": f'"{etag}"',
+        "handoff": 3,
+        "token": "req-0#3",
+    }
+    payload = {"mlgwContinuation": body}
+    aws.send(
+        invocation_record(payload, ACTUALS_FN),
+        invocation_record({"mlgwContinuation": {"version": 9}}, ACTUALS_FN),
+    )
+
+    summary, printed = run(aws, fake_lambda, "actuals")
+
+    # Then it is invoked unchanged (the handler takes it while its hand-off is the state's), named
+    # by its object, and only an unknown version is kept
+    assert [(call.function, call.payload) for call in fake_lambda.received] == [(ACTUALS_FN, payload)]
+    assert summary.counts == {"invoked": 1, "skipped": 0, "kept": 1, "failed": 0}
+    assert "s3://batch-bucket/actuals/dep1/big file.csv" in printed
+    assert "continuation event of an unknown version" in printed
 
 
 def test_a_newer_version_is_left_to_the_handler(aws: Aws, fake_lambda: FakeLambda) -> None:
