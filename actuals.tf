@@ -139,6 +139,16 @@ locals {
             "${local.actuals_bucket_arn}/${local.actuals.failed_prefix}*",
           ]
         }
+        # A move above 5 GB is a multipart copy (mlgw/pipeline/multipart.py); one that fails is
+        # aborted so no incomplete upload is left, which needs s3:AbortMultipartUpload on the
+        # target (https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html#mpuAndPermissions).
+        AbortMovedUploads = {
+          actions = ["s3:AbortMultipartUpload"]
+          resources = [
+            "${local.actuals_bucket_arn}/${local.actuals.processed_prefix}*",
+            "${local.actuals_bucket_arn}/${local.actuals.failed_prefix}*",
+          ]
+        }
         # The hand-off to a fresh invocation (lambda_src/mlgw/pipeline/continuation.py), on the
         # function's own unqualified ARN, built from its name so the role does not wait for it.
         HandOffToItself = {

@@ -86,6 +86,12 @@ def test_iam_is_scoped_to_the_prefixes_and_the_secret(tf: Workspace) -> None:
         f"{bucket}/upload_actuals-failed/*",
         f"{bucket}/upload_actuals-processed/*",
     ]
+    # A failed multipart move (inputs above 5 GB) is aborted where it was going.
+    assert statements["AbortMovedUploads"]["Action"] == "s3:AbortMultipartUpload"
+    assert statements["AbortMovedUploads"]["Resource"] == [
+        f"{bucket}/upload_actuals-failed/*",
+        f"{bucket}/upload_actuals-processed/*",
+    ]
     assert "WriteGroundTruth" not in statements
     assert "UseBucketKey" not in statements
 
