@@ -119,14 +119,27 @@ class ProgressState:
         return _to_ranges(self.accepted)
 
 
+# Retries of a conditional write that met a concurrent operation (409), 0.1 s then 0.2 s apart.
+CONFLICT_RETRIES = 2
+CONFLICT_BACKOFF_SECONDS = 0.1
+
+
 class StateStore:
     """Reads and conditionally writes one state object; safe to call from worker threads."""
 
-    def __init__(self, s3: Any, bucket: str, key: str, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        s3: Any,
+        bucket: str,
+        key: str,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._s3 = s3
         self.bucket = bucket
         self.key = key
         self._clock = clock
+        self._sleep = sleep
         self._etag: str | None = None
         self._changed = threading.Condition()
         self._version = 0
@@ -232,20 +245,32 @@ class StateStore:
             self._written = version
 
     def _put(self, body: bytes, etag: str | None) -> str:
+        """A conditional write. 412: another invocation wrote the object since (the lease is
+        lost). 409 ConditionalRequestConflict: a concurrent operation on the key was in progress,
+        which S3 says to answer by retrying the upload
+        (https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html, If-Match and
+        If-None-Match); the retry then meets the other write's outcome as a 412 or succeeds, so
+        only conflicts that persist past the retries count as a lost lease."""
         condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
-        try:
-            response = self._s3.put_object(
-                Bucket=self.bucket,
-                Key=self.key,
-                Body=body,
-                ContentType="application/json",
-                **condition,
-            )
-        except ClientError as exc:
-            if _code(exc) in {"PreconditionFailed", "ConditionalRequestConflict", "412", "409"}:
-                raise LeaseLost(f"state object {self.key} was changed by another invocation") from None
-            raise
-        return str(response["ETag"])
+        for attempt in range(CONFLICT_RETRIES + 1):
+            try:
+                response = self._s3.put_object(
+                    Bucket=self.bucket,
+                    Key=self.key,
+                    Body=body,
+                    ContentType="application/json",
+                    **condition,
+                )
+            except ClientError as exc:
+                code = _code(exc)
+                if code in {"ConditionalRequestConflict", "409"} and attempt < CONFLICT_RETRIES:
+                    self._sleep(CONFLICT_BACKOFF_SECONDS * 2**attempt)
+                    continue
+                if code in {"PreconditionFailed", "ConditionalRequestConflict", "412", "409"}:
+                    raise LeaseLost(f"state object {self.key} was changed by another invocation") from None
+                raise
+            return str(response["ETag"])
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def _code(exc: ClientError) -> str:

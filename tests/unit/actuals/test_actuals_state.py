@@ -100,6 +100,47 @@ def test_a_lost_lease_reaches_every_waiting_confirmation() -> None:
         state.save()
 
 
+class ConflictingS3(SlowS3):
+    """S3 answering 409 ConditionalRequestConflict to the first ``conflicts`` writes."""
+
+    def __init__(self, conflicts: int) -> None:
+        super().__init__()
+        self.first_started.set()
+        self.conflicts = conflicts
+        self.attempts = 0
+
+    def put_object(self, **kwargs: Any) -> dict[str, str]:
+        self.attempts += 1
+        if self.attempts <= self.conflicts:
+            raise ClientError({"Error": {"Code": "ConditionalRequestConflict"}}, "PutObject")
+        return super().put_object(**kwargs)
+
+
+def test_a_conflict_with_a_concurrent_write_is_retried_not_taken_for_a_lost_lease() -> None:
+    # S3 answers 409 while another operation on the key is in progress and says to retry
+    s3 = ConflictingS3(conflicts=2)
+    waits: list[float] = []
+    state = StateStore(s3, "bucket", "state.json", sleep=waits.append)
+    state.state = ProgressState(etag='"e"', chunk_rows=10)
+
+    state.record_accepted([(0, 10)])
+
+    assert s3.attempts == 3
+    assert [body.accepted for body in s3.bodies] == [{0}]
+    assert waits == [0.1, 0.2]
+
+
+def test_a_conflict_that_persists_past_the_retries_is_a_lost_lease() -> None:
+    s3 = ConflictingS3(conflicts=10)
+    state = StateStore(s3, "bucket", "state.json", sleep=lambda _: None)
+    state.state = ProgressState(etag='"e"', chunk_rows=10)
+
+    with pytest.raises(LeaseLost):
+        state.record_accepted([(0, 10)])
+    assert s3.attempts == 3
+    assert s3.bodies == []
+
+
 def _s3_with_put_object_members(*members: str, delete: tuple[str, ...] | None = None) -> Any:
     """An S3 client as far as its service model: the input members of PutObject, and of
     DeleteObject (the same unless given)."""
