@@ -1,15 +1,27 @@
-"""Hermetic Terraform checks for terraform-aws-ml-gateway (see README.md in this folder)."""
+"""Hermetic Terraform checks for terraform-aws-ml-gateway (see README.md in this folder).
+
+The workspace's names are imported on first use: the stand-in providers live in this package
+and start several times per plan, so importing the package must not pull in tftest. (The
+toolchain's are imported at once: ``toolchain`` is also a submodule's name, and an import of
+that submodule would otherwise shadow the function.)
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from tfharness.toolchain import Toolchain, real_terraform_requested, toolchain
-from tfharness.workspace import (
-    MissingSchemaError,
-    PlanFailed,
-    PlanResult,
-    Workspace,
-    check_schemas_cover,
-    normalise_diagnostics,
-    terraform_dirs,
-)
+
+_EXPORTS = {
+    "MissingSchemaError": "tfharness.workspace",
+    "PlanFailed": "tfharness.workspace",
+    "PlanResult": "tfharness.workspace",
+    "Workspace": "tfharness.workspace",
+    "check_schemas_cover": "tfharness.workspace",
+    "normalise_diagnostics": "tfharness.workspace",
+    "terraform_dirs": "tfharness.workspace",
+}
 
 __all__ = [
     "MissingSchemaError",
@@ -23,3 +35,12 @@ __all__ = [
     "terraform_dirs",
     "toolchain",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tfharness' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -85,7 +85,8 @@ def _plan_example(
             if echo:
                 print(f"(no VARS given: planning with {rel}/{EXAMPLE_VARS})", file=sys.stderr)
             args.append(f"-var-file={example_var_file(source)}")
-        plan = chain.run(args, cwd=target)
+        with workspace.terraform_env() as env:
+            plan = chain.run(args, cwd=target, env=env)
         if plan.returncode != 0:
             # Terraform writes its diagnostics to stderr; stdout then holds the partial plan
             # ("Terraform planned the following actions, but then encountered a problem"),
@@ -95,7 +96,8 @@ def _plan_example(
         if echo:
             sys.stdout.write(plan.stdout)
             sys.stderr.write(plan.stderr)
-        shown = chain.run(["show", "-json", "tfplan"], cwd=target)
+        with workspace.terraform_env() as env:
+            shown = chain.run(["show", "-json", "tfplan"], cwd=target, env=env)
         if shown.returncode != 0:
             sys.stderr.write(shown.stderr)
             return shown.returncode, rel, None

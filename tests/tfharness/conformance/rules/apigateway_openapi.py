@@ -12,8 +12,6 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
-from openapi_spec_validator import OpenAPIV2SpecValidator, OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
-
 from tfharness.conformance import api_model
 from tfharness.conformance.core import Context, Finding, Json, resource_rule
 from tfharness.conformance.openapi import (
@@ -43,7 +41,20 @@ def _body(values: Json) -> Document | None:
 
 # --------------------------------------------------------------------- the document itself
 
-_VALIDATORS = {"2.0": OpenAPIV2SpecValidator, "3.0": OpenAPIV30SpecValidator, "3.1": OpenAPIV31SpecValidator}
+
+@lru_cache(maxsize=1)
+def _validators() -> dict[str, Any]:
+    """openapi-spec-validator's validator per OpenAPI version, imported on first use: the
+    stand-in provider starts several times per plan and most plans carry no document."""
+    from openapi_spec_validator import (
+        OpenAPIV2SpecValidator,
+        OpenAPIV30SpecValidator,
+        OpenAPIV31SpecValidator,
+    )
+
+    return {"2.0": OpenAPIV2SpecValidator, "3.0": OpenAPIV30SpecValidator, "3.1": OpenAPIV31SpecValidator}
+
+
 _FIRST_ERRORS = 3
 
 
@@ -72,7 +83,7 @@ def validation_errors(body: str, strict: bool = False) -> tuple[str, ...]:
         document = parse(body)
     except Unparseable as exc:
         return (str(exc),)
-    validator = _VALIDATORS.get(document.version or "")
+    validator = _validators().get(document.version or "")
     if validator is None:
         return ("the document names no OpenAPI version it is written in: 'openapi: 3.0.x' or 'swagger: 2.0'",)
     found: list[str] = []

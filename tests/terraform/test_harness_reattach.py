@@ -1,0 +1,154 @@
+"""The aws stand-in served by long-lived processes that Terraform reattaches to: the plans are
+the ones a provider started per command gives, a process serves one command at a time, and no
+process outlives the harness."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tfharness import PlanFailed, Workspace
+from tfharness.toolchain import TESTS_DIR, ReattachedStandins, toolchain
+
+pytestmark = pytest.mark.terraform
+
+ROLE = "arn:aws:iam::123456789012:role/reattach-check"
+
+
+def _function(region: str, memory: int = 128) -> str:
+    return f"""
+provider "aws" {{
+  region = "{region}"
+}}
+
+resource "aws_lambda_function" "this" {{
+  function_name = "reattach-check"
+  role          = "{ROLE}"
+  handler       = "app.handler"
+  runtime       = "python3.13"
+  filename      = "fn.zip"
+  memory_size   = {memory}
+}}
+
+data "aws_region" "current" {{}}
+
+output "region" {{
+  value = data.aws_region.current.region
+}}
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (exited, not yet reaped by its parent) has stopped serving too.
+    status = Path(f"/proc/{pid}/status")
+    return not (status.exists() and "State:\tZ" in status.read_text())
+
+
+def _wait_gone(pid: int, seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spawn: bool) -> Workspace:
+    monkeypatch.setenv("MLGW_TF_STANDIN_SPAWN", "1" if spawn else "0")
+    scratch = tmp_path / ("spawn" if spawn else "reattach")
+    return Workspace(toolchain(scratch / "toolchain"), scratch)
+
+
+def test_a_reattached_plan_equals_the_plan_of_a_provider_started_per_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reattached = _workspace(tmp_path, monkeypatch, spawn=False)
+    spawned = _workspace(tmp_path, monkeypatch, spawn=True)
+    try:
+        east, west = _function("us-east-1"), _function("eu-west-1")
+        first = reattached.plan(reattached.inline(east))
+        # The one process takes each plan's provider configuration: the region follows the plan.
+        other = reattached.plan(reattached.inline(west))
+        again = reattached.plan(reattached.inline(east))
+        assert reattached._standins is not None
+        # Every plan (each a plan and a show) went to the one process the workspace started.
+        assert len(reattached._standins._all) == 1
+        assert spawned._standins is None
+        expected = spawned.plan(spawned.inline(east))
+        assert first.resources == again.resources == expected.resources
+        assert first.raw.outputs["region"] == "us-east-1"
+        assert other.raw.outputs["region"] == "eu-west-1"
+        # The stand-in's own refusals reach Terraform through the reattached process too.
+        with pytest.raises(PlanFailed, match="above Lambda's 10240 MB"):
+            reattached.plan(reattached.inline(_function("us-east-1", memory=10241)))
+    finally:
+        reattached.close()
+        spawned.close()
+
+
+def test_commands_running_at_once_each_lease_their_own_process(tmp_path: Path) -> None:
+    standins = ReattachedStandins(toolchain(tmp_path / "toolchain"), tmp_path / "logs")
+    try:
+        with standins.lease() as one, standins.lease() as two:
+            assert one["TF_REATTACH_PROVIDERS"] != two["TF_REATTACH_PROVIDERS"]
+        with standins.lease() as again:
+            leased = {one["TF_REATTACH_PROVIDERS"], two["TF_REATTACH_PROVIDERS"]}
+            assert again["TF_REATTACH_PROVIDERS"] in leased
+        pids = [server.process.pid for server in standins._all]
+        assert len(pids) == 2
+        assert all(_alive(pid) for pid in pids)
+    finally:
+        standins.close()
+    assert all(_wait_gone(pid) for pid in pids), "close() left a stand-in process running"
+
+
+def test_a_dead_process_is_replaced_on_the_next_lease(tmp_path: Path) -> None:
+    standins = ReattachedStandins(toolchain(tmp_path / "toolchain"), tmp_path / "logs")
+    try:
+        with standins.lease() as first:
+            pass
+        (server,) = standins._all
+        server.process.kill()
+        server.process.wait()
+        with standins.lease() as second:
+            assert second["TF_REATTACH_PROVIDERS"] != first["TF_REATTACH_PROVIDERS"]
+        assert [s.alive() for s in standins._all] == [True]
+    finally:
+        standins.close()
+
+
+def test_a_stand_in_ends_when_the_process_that_started_it_is_killed(tmp_path: Path) -> None:
+    # Given a harness process that starts a reattached stand-in and is then killed outright
+    script = (
+        "import sys, time\n"
+        f"sys.path.insert(0, {str(TESTS_DIR)!r})\n"
+        "from pathlib import Path\n"
+        "from tfharness.toolchain import ReattachedStandins, toolchain\n"
+        f"home = Path({str(tmp_path)!r})\n"
+        "standins = ReattachedStandins(toolchain(home / 'toolchain'), home / 'logs')\n"
+        "with standins.lease():\n"
+        "    print(standins._all[0].process.pid, flush=True)\n"
+        "    time.sleep(600)\n"
+    )
+    harness = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert harness.stdout is not None
+        stand_in = int(harness.stdout.readline())
+        assert _alive(stand_in)
+        harness.send_signal(signal.SIGKILL)
+        harness.wait()
+        # Then the stand-in notices its parent is gone and stops
+        assert _wait_gone(stand_in), "the stand-in outlived the process that started it"
+    finally:
+        if harness.poll() is None:
+            harness.kill()
