@@ -36,7 +36,6 @@ class LogisticRegression:
 
     coef: np.ndarray
     intercept: np.ndarray
-    iterations: int
 
     def predict_proba(self, rows: np.ndarray) -> np.ndarray:
         return _softmax(np.asarray(rows, dtype=float) @ self.coef.T + self.intercept)
@@ -80,7 +79,7 @@ def fit(
     for iteration in range(max_iter + 1):
         gradient = ((probabilities - onehot).T @ x + penalty * theta).ravel()[free_flat]
         if np.abs(gradient).max() <= tol * count:
-            return LogisticRegression(theta[:, :-1].copy(), theta[:, -1].copy(), iteration)
+            return LogisticRegression(theta[:, :-1].copy(), theta[:, -1].copy())
         if iteration == max_iter:
             break
         hessian = _hessian(x, probabilities)[np.ix_(free_flat, free_flat)] + np.diag(penalty_flat)
