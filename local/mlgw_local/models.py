@@ -13,11 +13,14 @@ import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-from sklearn.datasets import load_iris
-from sklearn.linear_model import LogisticRegression
+
+from mlgw_local import logistic
+
+IRIS_CSV = Path(__file__).with_name("data") / "iris.csv"
 
 
 class InputError(ValueError):
@@ -70,7 +73,8 @@ def _json(body: bytes) -> Any:
 
 @dataclass
 class IrisClassifier:
-    """Logistic regression on scikit-learn's iris data: four measurements in cm, a species out.
+    """Logistic regression on Fisher's iris data (``data/iris.csv``): four measurements in cm, a
+    species out.
 
     JSON takes one record or ``{"instances": [...]}``, each a list of four numbers or an object
     whose values are the four numbers in dataset order; CSV takes one record per line.
@@ -79,10 +83,13 @@ class IrisClassifier:
     name: str = "iris"
 
     def __post_init__(self) -> None:
-        data = load_iris()
-        self.features = [f.removesuffix(" (cm)").replace(" ", "_") for f in data.feature_names]
-        self.labels = [str(label) for label in data.target_names]
-        self.model = LogisticRegression(max_iter=1000).fit(data.data, data.target)
+        with IRIS_CSV.open(newline="") as file:
+            header, *records = list(csv.reader(file))
+        self.features = header[:-1]
+        self.labels = list(dict.fromkeys(record[-1] for record in records))
+        rows = np.asarray([[float(value) for value in record[:-1]] for record in records])
+        targets = np.asarray([self.labels.index(record[-1]) for record in records])
+        self.model = logistic.fit(rows, targets, classes=len(self.labels))
 
     @property
     def samples(self) -> Samples:
@@ -250,7 +257,7 @@ class BinaryClassifier:
         data = rng.gamma(2.0, size=(self.rows, count)) * self._scale / 2
         weights = rng.normal(size=count)
         logits = ((data / self._scale) - 1.0) @ weights + rng.normal(scale=0.5, size=self.rows)
-        self.model = LogisticRegression(max_iter=1000).fit(data / self._scale, (logits > 0).astype(int))
+        self.model = logistic.fit(data / self._scale, (logits > 0).astype(int), classes=2)
         self._data = data
 
     @property

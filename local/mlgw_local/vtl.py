@@ -1,14 +1,18 @@
-"""Render API Gateway mapping templates offline, on LocalStack's VTL engine.
+"""Render API Gateway mapping templates offline, on airspeed's Velocity engine.
 
 API Gateway evaluates mapping templates with Java Velocity: strings are ``java.lang.String``
-and ``$util`` is backed by Java libraries. LocalStack renders the same templates with
-airspeed, a Python port, and differs from API Gateway in ways that would let a template pass
-here and fail on AWS (or the reverse). Each difference that matters to this project's templates or
-to users' own templates is shimmed below, never worked around inside a template; the cases
-of ``tests/templates/aws_corpus.json`` hold the renderer to outputs recorded on API Gateway:
+and ``$util`` is backed by Java libraries. This module renders the same templates with airspeed
+(the ``airspeed-ext`` package), a Python port of Velocity, and builds the variables API Gateway
+gives a template itself: ``$input`` (``body``, ``json``, ``path``, ``params``), ``$util``,
+``$context`` with its ``requestOverride`` and ``responseOverride`` maps, and ``$stageVariables``
+(https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-mapping-template-reference.html).
+A Python engine differs from API Gateway in ways that would let a template pass here and fail on
+AWS (or the reverse). Each difference that matters to this project's templates or to users' own
+templates is shimmed below, never worked around inside a template; the cases of
+``tests/templates/aws_corpus.json`` hold the renderer to outputs recorded on API Gateway:
 
-* Strings. LocalStack hands templates Python strings: ``trim()`` and ``matches()`` render
-  nothing, ``split()`` splits literally and keeps trailing empty strings, and Python-only
+* Strings. A Python engine hands templates Python strings: Java's methods are missing or
+  differ (``split()`` would split literally and keep trailing empty strings), and Python-only
   methods such as ``strip()`` work although they fail on AWS. :class:`JavaString` gives
   request parameters, context and stage variables, ``$input.json``, ``$input.path`` and
   ``$input.body`` results and ``$util`` results the ``java.lang.String`` semantics of the
@@ -16,24 +20,29 @@ of ``tests/templates/aws_corpus.json`` hold the renderer to outputs recorded on 
   :class:`JavaDialectError` for any other method.
 * Maps and lists. ``$input.params()``, nested ``$context`` values and ``$util.parseJson``
   results are :class:`JavaMap` and :class:`JavaList`: Java's methods, printed as Java prints
-  them (``{a=b, c=d}``, ``[x, y]``, ``null``); LocalStack printed Python's ``{'a': 'b'}``.
-* ``$util``. LocalStack's ``base64Encode``, ``urlEncode`` and the others call Python string
-  methods on their argument, so a request value failed the render, and ``base64Decode``
-  answered bytes. Each takes any value as its ``String.valueOf`` text here, and ``urlEncode``
-  follows ``java.net.URLEncoder``.
-* Whitespace. LocalStack strips the template before rendering; API Gateway keeps a template's
-  leading and trailing whitespace, as recorded outputs show.
-* ``$input.params(name)``. LocalStack skips a parameter whose value is empty and looks for the
-  name in the next location; API Gateway returns the first location (path, query string,
+  them (``{a=b, c=d}``, ``[x, y]``, ``null``) where Python would print ``{'a': 'b'}``.
+  ``$input.path`` answers maps the same way, but its lists print as compact JSON
+  (``{a=1, b=[{"c":5}]}``), as API Gateway was observed to print them
+  (https://github.com/localstack/localstack/pull/12379).
+* ``$util``. The six functions of the reference above, each taking any value as its
+  ``String.valueOf`` text; ``urlEncode`` follows ``java.net.URLEncoder``. Any other function
+  raises :class:`JavaDialectError`.
+* Whitespace. API Gateway keeps a template's leading and trailing whitespace, as recorded
+  outputs show; the template is rendered as written.
+* ``$input.params(name)``. API Gateway returns the first location (path, query string,
   header) that has the name, empty or not.
-* ``$util.escapeJavaScript``. LocalStack escapes like JSON and turns a blank string into ``{}``;
-  API Gateway escapes like Apache Commons Lang ``StringEscapeUtils.escapeJavaScript``: single
-  quotes become ``\\'`` (not valid JSON, hence the documented ``.replaceAll("\\\\'", "'")``),
-  ``/`` becomes ``\\/`` and every character outside printable ASCII a ``\\uXXXX`` escape.
-* Integration response selection. LocalStack tries ``re.match`` (a prefix match) in
-  definition order; API Gateway matches the selection pattern against the whole value and
-  the order of overlapping patterns is undefined, so :func:`select_integration_response`
-  full-matches and refuses overlaps.
+* ``$util.escapeJavaScript``. API Gateway escapes like Apache Commons Lang
+  ``StringEscapeUtils.escapeJavaScript``: single quotes become ``\\'`` (not valid JSON, hence the
+  documented ``.replaceAll("\\\\'", "'")``), ``/`` becomes ``\\/`` and every character outside
+  printable ASCII a ``\\uXXXX`` escape.
+* Null. A reference that resolves to null is an empty string wherever the template evaluates
+  it (output, ``#set``, comparisons, arguments), so a missing value prints nothing.
+* ``#`` before a reference. Velocity prints ``a#$b`` as ``a#`` and the value of ``$b``; airspeed
+  reads ``#$`` as text, so the renderer separates the two before parsing. A ``#`` followed by
+  spaces and ``set`` at the start of a line is read as ``#set``, as this renderer always has.
+* Integration response selection. API Gateway matches the selection pattern against the whole
+  value and the order of overlapping patterns is undefined, so
+  :func:`select_integration_response` full-matches and refuses overlaps.
 
 Java and Python regular expressions agree on the constructs the templates use (classes,
 groups, alternation, bounded repetition, lookahead); patterns run with ``re.ASCII`` because
@@ -43,32 +52,21 @@ Java's ``\\d``, ``\\s`` and ``\\w`` are ASCII-only.
 from __future__ import annotations
 
 import base64
-import copy
+import functools
 import json
 import re
+import secrets
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 from urllib.parse import quote_plus, unquote_plus
 
-from airspeed.operators import TemplateExecutionError
-from localstack.services.apigateway.next_gen.execute_api.template_mapping import (
-    ApiGatewayVtlTemplate,
-    MappingTemplateInput,
-    MappingTemplateParams,
-    MappingTemplateVariables,
-    VelocityInput,
-    VelocityUtilApiGateway,
-    VTLJsonDict,
-    VTLJsonList,
-)
-from localstack.services.apigateway.next_gen.execute_api.variables import (
-    ContextVariableOverrides,
-    ContextVariables,
-    ContextVarsResponseOverride,
-)
-from localstack.utils.aws.templating import APIGW_SOURCE
+import airspeed
+from airspeed.operators import TemplateExecutionError, VariableExpression
+from jsonpath_rw import parse as parse_jsonpath
+from jsonpath_rw.jsonpath import JSONPath
 
 
 class JavaDialectError(TypeError):
@@ -266,9 +264,9 @@ def _java_str(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, str):
         return str.__str__(value)
-    if isinstance(value, dict) and not isinstance(value, JavaMap | VTLJsonDict):
+    if isinstance(value, dict) and not isinstance(value, JavaMap):
         return "{" + ", ".join(f"{_java_str(k)}={_java_str(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list | tuple) and not isinstance(value, JavaList | VTLJsonList):
+    if isinstance(value, list | tuple) and not isinstance(value, JavaList):
         return "[" + ", ".join(_java_str(item) for item in value) + "]"
     return str(value)
 
@@ -337,6 +335,12 @@ class JavaList(list[Any]):
         self.append(value)
         return True
 
+    def set(self, index: int, value: Any) -> Any:
+        """``List.set``: replace the element at ``index`` and answer the one it replaced."""
+        previous = self[index]
+        self[index] = value
+        return previous
+
 
 def _java_value(value: Any) -> Any:
     """A copy of a JSON-like value with Java types: strings, maps and lists."""
@@ -349,15 +353,19 @@ def _java_value(value: Any) -> Any:
     return value
 
 
-def _java_strings(value: Any) -> Any:
-    """Turn every string inside nested dicts and lists into a JavaString, in place."""
+class JsonPathList(JavaList):
+    """A JSON array from ``$input.path``: a Java list that prints as compact JSON."""
+
+    def __str__(self) -> str:
+        return json.dumps(self, separators=(",", ":"))
+
+
+def _json_path_value(value: Any) -> Any:
+    """A copy of a JSON value as ``$input.path`` answers it: maps, JSON-printing lists, strings."""
     if isinstance(value, dict):
-        for key, item in value.items():
-            value[key] = _java_strings(item)
-        return value
+        return JavaMap({key: _json_path_value(item) for key, item in value.items()})
     if isinstance(value, list):
-        value[:] = [_java_strings(item) for item in value]
-        return value
+        return JsonPathList(_json_path_value(item) for item in value)
     if isinstance(value, str):
         return JavaString(value)
     return value
@@ -412,13 +420,27 @@ def url_encode(text: str) -> str:
     return quote_plus(text, safe="*").replace("~", "%7E")
 
 
-class _JavaUtil(VelocityUtilApiGateway):
+class _JavaUtil:
     """``$util`` over Java values; each function takes any value as its ``String.valueOf`` text.
 
-    The functions are listed in the variables reference for data transformations
-    (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-mapping-template-reference.html).
-    A null argument stays null, which this engine renders as an empty string.
+    The functions are the ones the variables reference for data transformations lists
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-mapping-template-reference.html);
+    any other name fails the render rather than work here and not on AWS. A null argument
+    stays null, which the renderer prints as an empty string.
     """
+
+    FUNCTIONS: ClassVar[frozenset[str]] = frozenset(
+        {"base64Decode", "base64Encode", "escapeJavaScript", "parseJson", "urlDecode", "urlEncode"}
+    )
+
+    def __getattr__(self, name: str) -> Any:
+        # reached only for names the class does not define
+        if name.startswith("__") or name == "keys":
+            raise AttributeError(name)
+        raise JavaDialectError(
+            f"$util.{name} is not a function API Gateway documents "
+            f"(documented: {', '.join(sorted(_JavaUtil.FUNCTIONS))})"
+        )
 
     def escapeJavaScript(self, obj: Any) -> JavaString | None:
         if obj is None:
@@ -451,69 +473,99 @@ class _JavaUtil(VelocityUtilApiGateway):
         return _java_value(json.loads(_java_str(obj)))
 
 
-class _JavaInput(VelocityInput):
-    """``$input``: parameters, ``json``, ``path`` and ``body`` answer with Java values."""
+@functools.lru_cache(maxsize=256)
+def _jsonpath(expression: str) -> JSONPath:
+    return parse_jsonpath(expression)
+
+
+_NO_DOCUMENT = object()
+
+
+class _JavaInput:
+    """``$input``: the payload and the method request's parameters, answered as Java values.
+
+    ``path(x)`` and ``json(x)`` evaluate the JSONPath expression ``x`` over the payload, the
+    first answering the selected value for the template to use natively, the second answering
+    it as JSON text (variables reference above). A payload that is empty or not JSON selects
+    nothing; one match answers that value, several answer the list of them.
+    """
+
+    def __init__(self, body: str, parameters: Mapping[str, Mapping[str, str]]) -> None:
+        self._body = body
+        self._parameters = parameters
+        self._document: Any = _NO_DOCUMENT
+
+    def __repr__(self) -> str:
+        return "$input"
+
+    def _select(self, expression: str) -> Any:
+        if self._document is _NO_DOCUMENT:
+            try:
+                self._document = json.loads(self._body) if self._body else None
+            except json.JSONDecodeError:
+                self._document = None
+        if self._document is None:
+            return None
+        matches = [match.value for match in _jsonpath(expression).find(self._document)]
+        if not matches:
+            return None
+        return matches[0] if len(matches) == 1 else matches
 
     def params(self, name: str | None = None) -> Any:
         if not name:
-            return _java_value(self.parameters)
+            return _java_value(self._parameters)
         for location in ("path", "querystring", "header"):
-            values = self.parameters.get(location) or {}
+            values = self._parameters.get(location) or {}
             if name in values:
                 return JavaString(values[name])
         return JavaString("")
 
-    def json(self, path: str) -> JavaString:
-        return JavaString(super().json(path))
+    def json(self, expression: str) -> JavaString:
+        selected = self._select(expression or "$")
+        return JavaString(json.dumps("" if selected is None else selected))
 
-    def path(self, path: str) -> Any:
-        return _java_strings(super().path(path))
+    def path(self, expression: str) -> Any:
+        return _json_path_value(self._select(expression))
 
     @property
     def body(self) -> JavaString:
-        return JavaString(VelocityInput.body.fget(self))  # type: ignore[attr-defined]
+        """The raw payload; an empty one reads as ``{}``."""
+        return JavaString(self._body or "{}")
 
 
-class _JavaVtlTemplate(ApiGatewayVtlTemplate):
-    def prepare_namespace(self, variables: dict[str, Any], source: str = APIGW_SOURCE) -> dict[str, Any]:
-        namespace = super().prepare_namespace(variables, source)
-        # render_* read the overrides back from the context dict, so its own values are replaced
-        # in place; the template sees a Java map over the same values.
-        context = namespace["context"]
-        for key, value in context.items():
-            context[key] = _java_value(value)
-        namespace["context"] = JavaMap(context)
-        if namespace.get("stageVariables") is not None:
-            namespace["stageVariables"] = _java_value(namespace["stageVariables"])
-        input_var = variables.get("input") or {}
-        namespace["input"] = _JavaInput(input_var.get("body"), input_var.get("params"))
-        namespace["util"] = _JavaUtil()
-        return namespace
+# A reference that resolves to null counts as an empty string while a mapping template renders:
+# the engine's own evaluation of every variable expression is wrapped once, and the wrapper acts
+# only inside _render, so other users of the engine in the process keep its behaviour.
+_NULL_AS_EMPTY: ContextVar[bool] = ContextVar("mlgw_vtl_null_as_empty", default=False)
 
-    # LocalStack strips the template before rendering; API Gateway keeps its leading and trailing
-    # whitespace (recorded outputs in tests/templates/aws_corpus.json end in the template's spaces).
-    def render_request(
-        self,
-        template: str,
-        variables: MappingTemplateVariables,
-        context_overrides: ContextVariableOverrides,
-    ) -> tuple[str, ContextVariableOverrides]:
-        variables_copy = copy.deepcopy(variables)
-        variables_copy["context"].update(copy.deepcopy(context_overrides))
-        rendered = self.render_vtl(template=template, variables=cast(dict[str, Any], variables_copy))
-        return rendered, ContextVariableOverrides(
-            requestOverride=variables_copy["context"]["requestOverride"],
-            responseOverride=variables_copy["context"]["responseOverride"],
-        )
 
-    def render_response(
-        self,
-        template: str,
-        variables: MappingTemplateVariables,
-        context_overrides: ContextVariableOverrides,
-    ) -> tuple[str, ContextVarsResponseOverride]:
-        rendered, overrides = self.render_request(template, variables, context_overrides)
-        return rendered, overrides["responseOverride"]
+def _install_null_as_empty() -> None:
+    engine_calculate = VariableExpression.calculate
+    if getattr(engine_calculate, "mlgw_null_as_empty", False):
+        return
+
+    def calculate(self: VariableExpression, namespace: Any, loader: Any, global_namespace: Any = None) -> Any:
+        value = engine_calculate(self, namespace, loader, global_namespace)
+        if value is None and _NULL_AS_EMPTY.get():
+            return ""
+        return value
+
+    calculate.mlgw_null_as_empty = True  # type: ignore[attr-defined]
+    VariableExpression.calculate = calculate  # type: ignore[method-assign]
+
+
+_install_null_as_empty()
+
+# "#" right before a reference: the engine would read "#$" as text, so a marker that it reads as
+# text goes between the two and is removed from the output. Random per process, so no payload
+# can carry it.
+_HASH_MARKER = f"\x00{secrets.token_hex(8)}\x00"
+_HASH_BEFORE_REFERENCE = re.compile(r"#(?=\$)")
+_SPACED_SET = re.compile(r"^#[ \t]+(set[ \t]*\()", re.MULTILINE)
+
+
+def _source(template: str) -> str:
+    return _HASH_BEFORE_REFERENCE.sub("#" + _HASH_MARKER, _SPACED_SET.sub(r"#\1", template))
 
 
 @dataclass(frozen=True)
@@ -523,29 +575,6 @@ class RenderedResponse:
     body: str
     status: int
     headers: dict[str, str]
-
-
-def _variables(
-    body: str,
-    *,
-    path_params: Mapping[str, str] | None,
-    query: Mapping[str, str] | None,
-    headers: Mapping[str, str] | None,
-    context: Mapping[str, Any] | None,
-    stage_variables: Mapping[str, str] | None,
-) -> MappingTemplateVariables:
-    return MappingTemplateVariables(
-        context=cast(ContextVariables, dict(context or {})),
-        stageVariables=dict(stage_variables or {}),
-        input=MappingTemplateInput(
-            body=body,
-            params=MappingTemplateParams(
-                path=dict(path_params or {}),
-                querystring=dict(query or {}),
-                header=dict(headers or {}),
-            ),
-        ),
-    )
 
 
 @contextmanager
@@ -559,11 +588,54 @@ def _dialect_errors_surface() -> Iterator[None]:
         raise
 
 
-def _no_overrides() -> ContextVariableOverrides:
-    return ContextVariableOverrides(
-        requestOverride={"header": {}, "path": {}, "querystring": {}},
-        responseOverride={"header": {}, "status": 0},
+def _no_overrides() -> JavaMap:
+    """``$context.requestOverride`` and ``responseOverride`` before the template sets any.
+
+    A template sets ``$context.requestOverride.header.<name>``, ``.path.<name>`` and
+    ``.querystring.<name>``, or ``$context.responseOverride.header.<name>`` and ``.status``
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-override-request-response-parameters.html).
+    """
+    return JavaMap(
+        requestOverride=JavaMap(header=JavaMap(), path=JavaMap(), querystring=JavaMap()),
+        responseOverride=JavaMap(header=JavaMap(), status=0),
     )
+
+
+def _render(
+    template: str,
+    body: str,
+    *,
+    path_params: Mapping[str, str] | None,
+    query: Mapping[str, str] | None,
+    headers: Mapping[str, str] | None,
+    context: Mapping[str, Any] | None,
+    stage_variables: Mapping[str, str] | None,
+) -> tuple[str, JavaMap]:
+    """Render ``template``; returns the text and ``$context`` as the template left it."""
+    context_map = JavaMap({key: _java_value(value) for key, value in (context or {}).items()})
+    context_map.update(_no_overrides())
+    if not template:
+        return template, context_map
+    namespace = {
+        "context": context_map,
+        "stageVariables": _java_value(dict(stage_variables or {})),
+        "input": _JavaInput(
+            body,
+            {
+                "path": dict(path_params or {}),
+                "querystring": dict(query or {}),
+                "header": dict(headers or {}),
+            },
+        ),
+        "util": _JavaUtil(),
+    }
+    reset = _NULL_AS_EMPTY.set(True)
+    try:
+        with _dialect_errors_surface():
+            rendered = airspeed.Template(_source(template)).merge(namespace)
+    finally:
+        _NULL_AS_EMPTY.reset(reset)
+    return rendered.replace(_HASH_MARKER, ""), context_map
 
 
 def render_request(
@@ -577,7 +649,8 @@ def render_request(
     stage_variables: Mapping[str, str] | None = None,
 ) -> str:
     """Render an integration request template; returns the body sent to the integration."""
-    variables = _variables(
+    rendered, _ = _render(
+        template,
         body,
         path_params=path_params,
         query=query,
@@ -585,8 +658,6 @@ def render_request(
         context=context,
         stage_variables=stage_variables,
     )
-    with _dialect_errors_surface():
-        rendered, _ = _JavaVtlTemplate().render_request(template, variables, _no_overrides())
     return rendered
 
 
@@ -607,7 +678,8 @@ def render_response(
     it through ``$context.responseOverride.status``. The method request's parameters are
     inputs too, because ``$input.params`` in a response template still reads them.
     """
-    variables = _variables(
+    rendered, context_map = _render(
+        template,
         body,
         path_params=path_params,
         query=query,
@@ -615,8 +687,7 @@ def render_response(
         context=context,
         stage_variables=stage_variables,
     )
-    with _dialect_errors_surface():
-        rendered, override = _JavaVtlTemplate().render_response(template, variables, _no_overrides())
+    override = context_map["responseOverride"]
     return RenderedResponse(
         body=rendered,
         status=int(override["status"] or status),

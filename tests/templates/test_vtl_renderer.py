@@ -1,4 +1,4 @@
-"""The test renderer's shims: where LocalStack differs from API Gateway's Java Velocity."""
+"""The renderer's shims: where a Python Velocity engine differs from API Gateway's Java Velocity."""
 
 from __future__ import annotations
 
