@@ -199,6 +199,9 @@ def plan_json(example: Path, var_file: Path | None = None) -> dict[str, Any]:
             result = workspace.plan(rel, var_file=str(var_file.resolve()) if var_file else None)
         except AssertionError as exc:
             raise PlanError(_diagnostics(exc)) from exc
+        finally:
+            # each plan (a .tf change re-plans) stops the stand-in provider it started
+            workspace.close()
         return dict(result.raw._raw)
 
 

@@ -8,13 +8,15 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from tfharness import PlanFailed, Workspace
-from tfharness.toolchain import TESTS_DIR, ReattachedStandins, toolchain
+from tfharness.toolchain import TESTS_DIR, ReattachedStandins, single_aws_configuration, toolchain
+from tfharness.workspace import REPO_ROOT
 
 pytestmark = pytest.mark.terraform
 
@@ -88,6 +90,9 @@ def test_a_reattached_plan_equals_the_plan_of_a_provider_started_per_command(
         assert first.resources == again.resources == expected.resources
         assert first.raw.outputs["region"] == "us-east-1"
         assert other.raw.outputs["region"] == "eu-west-1"
+        # A configuration without a region gets the default, not the last plan's region.
+        unset = reattached.plan(reattached.inline(west.replace('region = "eu-west-1"', "")))
+        assert unset.raw.outputs["region"] == "us-east-1"
         # The stand-in's own refusals reach Terraform through the reattached process too.
         with pytest.raises(PlanFailed, match="above Lambda's 10240 MB"):
             reattached.plan(reattached.inline(_function("us-east-1", memory=10241)))
@@ -96,20 +101,75 @@ def test_a_reattached_plan_equals_the_plan_of_a_provider_started_per_command(
         spawned.close()
 
 
-def test_commands_running_at_once_each_lease_their_own_process(tmp_path: Path) -> None:
-    standins = ReattachedStandins(toolchain(tmp_path / "toolchain"), tmp_path / "logs")
+def test_terraform_talks_to_the_reattached_process_not_the_installed_provider(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workspace = _workspace(tmp_path, monkeypatch, spawn=False)
+    spawning = _workspace(tmp_path, monkeypatch, spawn=True)
     try:
-        with standins.lease() as one, standins.lease() as two:
-            assert one["TF_REATTACH_PROVIDERS"] != two["TF_REATTACH_PROVIDERS"]
+        root = workspace.inline(_function("us-east-1"))
+        workspace.plan(root)  # init installs the stand-in from the mirror
+        # Given the installed provider replaced by one that fails at once
+        providers = workspace.path(root) / ".terraform/providers/registry.terraform.io/hashicorp/aws"
+        (installed,) = providers.glob("*/*/terraform-provider-aws_*")  # the platform dir is a link
+        installed.unlink()
+        installed.write_text("#!/bin/sh\nexit 1\n")
+        installed.chmod(0o755)
+        # Then a reattached plan still succeeds: Terraform never started the installed one
+        assert workspace.plan(root).resources
+        # while a plan that starts its providers fails on it
+        spawning._tests[root] = workspace._test(root)
+        with pytest.raises(PlanFailed):
+            spawning.plan(root)
+    finally:
+        workspace.close()
+
+
+def test_commands_running_at_once_each_lease_their_own_process(tmp_path: Path) -> None:
+    chain = toolchain(tmp_path / "toolchain")
+    # The SDK's debug mode does not flush its reattach line: it must be read all the same.
+    chain.env.pop("PYTHONUNBUFFERED", None)
+    standins = ReattachedStandins(chain, tmp_path / "logs")
+    leased: dict[int, str] = {}
+    both = threading.Barrier(2)
+
+    def command(number: int) -> None:
+        with standins.lease() as env:
+            leased[number] = env["TF_REATTACH_PROVIDERS"]
+            both.wait(timeout=60)  # both commands hold their lease at the same time
+
+    try:
+        threads = [threading.Thread(target=command, args=(n,)) for n in (1, 2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert leased[1] != leased[2]
         with standins.lease() as again:
-            leased = {one["TF_REATTACH_PROVIDERS"], two["TF_REATTACH_PROVIDERS"]}
-            assert again["TF_REATTACH_PROVIDERS"] in leased
+            assert again["TF_REATTACH_PROVIDERS"] in set(leased.values())
         pids = [server.process.pid for server in standins._all]
-        assert len(pids) == 2
+        assert len(set(pids)) == 2
         assert all(_alive(pid) for pid in pids)
     finally:
         standins.close()
     assert all(_wait_gone(pid) for pid in pids), "close() left a stand-in process running"
+
+
+def test_a_root_with_several_aws_configurations_is_not_reattached(tmp_path: Path) -> None:
+    (tmp_path / "main.tf").write_text(_function("us-east-1"))
+    assert single_aws_configuration(tmp_path)
+    (tmp_path / "west.tf").write_text('provider "aws" {\n  alias  = "west"\n  region = "us-west-2"\n}\n')
+    assert not single_aws_configuration(tmp_path)
+
+
+def test_the_modules_configure_no_provider() -> None:
+    # Terraform would send a module's own provider configuration to the reattached process too.
+    configured = [
+        str(tf.relative_to(REPO_ROOT))
+        for tf in (REPO_ROOT / "modules").glob("*/*.tf")
+        if 'provider "aws"' in tf.read_text(encoding="utf-8")
+    ]
+    assert not configured
 
 
 def test_a_dead_process_is_replaced_on_the_next_lease(tmp_path: Path) -> None:

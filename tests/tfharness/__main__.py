@@ -85,7 +85,7 @@ def _plan_example(
             if echo:
                 print(f"(no VARS given: planning with {rel}/{EXAMPLE_VARS})", file=sys.stderr)
             args.append(f"-var-file={example_var_file(source)}")
-        with workspace.terraform_env() as env:
+        with workspace.terraform_env(target) as env:
             plan = chain.run(args, cwd=target, env=env)
         if plan.returncode != 0:
             # Terraform writes its diagnostics to stderr; stdout then holds the partial plan
@@ -96,7 +96,7 @@ def _plan_example(
         if echo:
             sys.stdout.write(plan.stdout)
             sys.stderr.write(plan.stderr)
-        with workspace.terraform_env() as env:
+        with workspace.terraform_env(target) as env:
             shown = chain.run(["show", "-json", "tfplan"], cwd=target, env=env)
         if shown.returncode != 0:
             sys.stderr.write(shown.stderr)

@@ -210,7 +210,8 @@ class _Server:
         with out.open("w") as stdout, (logs / f"{REATTACHED}-{index}.err").open("w") as stderr:
             code = _SERVE_REATTACHED.format(tests_dir=str(TESTS_DIR), module=module)
             self.process = subprocess.Popen(
-                [sys.executable, "-c", code, "--dev"],
+                # -u: the SDK prints the reattach line without flushing it
+                [sys.executable, "-u", "-c", code, "--dev"],
                 env={**toolchain.env, "MLGW_STANDIN_PARENT_PID": str(os.getpid())},
                 stdout=stdout,
                 stderr=stderr,
@@ -239,6 +240,20 @@ class _Server:
                 self.process.wait()
 
 
+_PROVIDER_BLOCK = re.compile(r'^\s*provider\s+"aws"\s*\{', re.MULTILINE)
+
+
+def single_aws_configuration(root: Path) -> bool:
+    """Whether the root module at ``root`` configures the aws provider at most once.
+
+    Terraform sends every configuration of a provider to the one process it reattaches to, and
+    requests do not say which configuration they come from, so a root with several (aliases,
+    one per region) keeps a process per configuration: Terraform starts them itself. The
+    repository's modules configure no provider (``tests/terraform/test_harness_reattach.py``)."""
+    blocks = sum(len(_PROVIDER_BLOCK.findall(tf.read_text(encoding="utf-8"))) for tf in root.glob("*.tf"))
+    return blocks <= 1
+
+
 class ReattachedStandins:
     """Long-lived aws stand-in processes for one toolchain, started on first use.
 
@@ -251,6 +266,7 @@ class ReattachedStandins:
         self.logs = logs
         self._idle: list[_Server] = []
         self._all: list[_Server] = []
+        self._started = 0
         self._lock = threading.Lock()
         atexit.register(self.close)
 
@@ -265,7 +281,7 @@ class ReattachedStandins:
                 server = self._idle.pop() if self._idle else None
         if server is None:
             with self._lock:
-                index = len(self._all)
+                index, self._started = self._started, self._started + 1
             server = _Server(self.toolchain, self.logs, index)
             with self._lock:
                 self._all.append(server)
@@ -276,6 +292,7 @@ class ReattachedStandins:
                 self._idle.append(server)
 
     def close(self) -> None:
+        atexit.unregister(self.close)
         with self._lock:
             servers, self._all, self._idle = self._all, [], []
         for server in servers:

@@ -23,7 +23,13 @@ from typing import Any
 import tftest
 
 from tfharness import conformance
-from tfharness.toolchain import ReattachedStandins, Toolchain, served_types, spawn_requested
+from tfharness.toolchain import (
+    ReattachedStandins,
+    Toolchain,
+    served_types,
+    single_aws_configuration,
+    spawn_requested,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STAGED = ("modules", "examples", "lambda_src")
@@ -163,10 +169,11 @@ class Workspace:
         )
 
     @contextmanager
-    def terraform_env(self) -> Iterator[dict[str, str]]:
-        """The environment for one Terraform command: the toolchain's, with a stand-in
-        provider process of the command's own to reattach to (see ``ReattachedStandins``)."""
-        if self._standins is None:
+    def terraform_env(self, root: Path) -> Iterator[dict[str, str]]:
+        """The environment for one Terraform command in ``root``: the toolchain's, with a
+        stand-in provider process of the command's own to reattach to (``ReattachedStandins``)
+        unless the root configures the aws provider more than once."""
+        if self._standins is None or not single_aws_configuration(root):
             yield self.toolchain.env
         else:
             with self._standins.lease() as env:
@@ -213,7 +220,7 @@ class Workspace:
         """
         test = copy.copy(self._test(rel))
         try:
-            with self.terraform_env() as env:
+            with self.terraform_env(self.path(rel)) as env:
                 test.env = {**test.env, **env}
                 raw = test.plan(
                     output=True, tf_vars=_hcl_vars(tf_vars or {}), tf_var_file=var_file, refresh=False
@@ -252,7 +259,7 @@ class Workspace:
 
     def validate(self, rel: str) -> str:
         self._test(rel)
-        with self.terraform_env() as env:
+        with self.terraform_env(self.path(rel)) as env:
             result = self.toolchain.run(["validate", "-no-color"], cwd=self.path(rel), env=env)
         if result.returncode != 0:
             raise PlanFailed(normalise_diagnostics(result.stdout + result.stderr))

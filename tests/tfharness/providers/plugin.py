@@ -249,7 +249,8 @@ class StandinProvider(rpc.ProviderServicer):
         data = load_schema_file(self.schema_path)
         self.resources: dict[str, Json] = data.get("resource_schemas", {})
         self.data_sources: dict[str, Json] = data.get("data_source_schemas", {})
-        self.region = os.environ.get("STANDIN_REGION", "us-east-1")
+        self.default_region = os.environ.get("STANDIN_REGION", "us-east-1")
+        self.region = self.default_region
         self._schema_response: pb.GetProviderSchema.Response | None = None
 
     # -- schema and configuration
@@ -291,8 +292,10 @@ class StandinProvider(rpc.ProviderServicer):
 
     def ConfigureProvider(self, request: Any, context: Any) -> Any:
         config = decode(request.config) or {}
-        if isinstance(config.get("region"), str):
-            self.region = config["region"]
+        # Every configuration sets the region afresh: a process Terraform reattaches to serves
+        # many plans, and one without a region must not inherit the previous plan's.
+        region = config.get("region")
+        self.region = region if isinstance(region, str) and region else self.default_region
         return pb.ConfigureProvider.Response()
 
     # -- state
