@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tfharness import PlanFailed, Workspace
-from tfharness.toolchain import TESTS_DIR, ReattachedStandins, single_aws_configuration, toolchain
+from tfharness.toolchain import TESTS_DIR, ReattachedStandins, configurations, toolchain
 from tfharness.workspace import REPO_ROOT
 
 pytestmark = pytest.mark.terraform
@@ -84,7 +84,7 @@ def test_a_reattached_plan_equals_the_plan_of_a_provider_started_per_command(
         again = reattached.plan(reattached.inline(east))
         assert reattached._standins is not None
         # Every plan (each a plan and a show) went to the one process the workspace started.
-        assert len(reattached._standins._all) == 1
+        assert [server.name for server in reattached._standins._all] == ["aws"]
         assert spawned._standins is None
         expected = spawned.plan(spawned.inline(east))
         assert first.resources == again.resources == expected.resources
@@ -125,7 +125,15 @@ def test_terraform_talks_to_the_reattached_process_not_the_installed_provider(
         workspace.close()
 
 
+def _aws_root(tmp_path: Path) -> Path:
+    root = tmp_path / "root"
+    root.mkdir(exist_ok=True)
+    (root / "main.tf").write_text(_function("us-east-1"))
+    return root
+
+
 def test_commands_running_at_once_each_lease_their_own_process(tmp_path: Path) -> None:
+    root = _aws_root(tmp_path)
     chain = toolchain(tmp_path / "toolchain")
     # The SDK's debug mode does not flush its reattach line: it must be read all the same.
     chain.env.pop("PYTHONUNBUFFERED", None)
@@ -134,7 +142,7 @@ def test_commands_running_at_once_each_lease_their_own_process(tmp_path: Path) -
     both = threading.Barrier(2)
 
     def command(number: int) -> None:
-        with standins.lease() as env:
+        with standins.lease(root) as env:
             leased[number] = env["TF_REATTACH_PROVIDERS"]
             both.wait(timeout=60)  # both commands hold their lease at the same time
 
@@ -145,7 +153,7 @@ def test_commands_running_at_once_each_lease_their_own_process(tmp_path: Path) -
         for thread in threads:
             thread.join(timeout=120)
         assert leased[1] != leased[2]
-        with standins.lease() as again:
+        with standins.lease(root) as again:
             assert again["TF_REATTACH_PROVIDERS"] in set(leased.values())
         pids = [server.process.pid for server in standins._all]
         assert len(set(pids)) == 2
@@ -156,10 +164,69 @@ def test_commands_running_at_once_each_lease_their_own_process(tmp_path: Path) -
 
 
 def test_a_root_with_several_aws_configurations_is_not_reattached(tmp_path: Path) -> None:
-    (tmp_path / "main.tf").write_text(_function("us-east-1"))
-    assert single_aws_configuration(tmp_path)
-    (tmp_path / "west.tf").write_text('provider "aws" {\n  alias  = "west"\n  region = "us-west-2"\n}\n')
-    assert not single_aws_configuration(tmp_path)
+    root = _aws_root(tmp_path)
+    standins = ReattachedStandins(toolchain(tmp_path / "toolchain"), tmp_path / "logs")
+    try:
+        assert configurations(root, "aws") == 1
+        (root / "module").mkdir()
+        (root / "module" / "west.tf").write_text(
+            'provider "aws" {\n  alias  = "west"\n  region = "us-west-2"\n}\n'
+        )
+        (root / "call.tf").write_text('module "west" {\n  source = "./module"\n}\n')
+        # a configuration in a called module counts too
+        assert configurations(root, "aws") == 2
+        with standins.lease(root) as env:
+            assert "TF_REATTACH_PROVIDERS" not in env
+        assert standins._all == []
+    finally:
+        standins.close()
+
+
+def _archive_root(workspace: Workspace, content: str) -> str:
+    """A root zipping ./src (relative to Terraform's working directory) with ``content``."""
+    rel = workspace.inline(
+        f"""# {content}
+data "archive_file" "src" {{
+  type        = "zip"
+  source_dir  = "src"
+  output_path = "build/src.zip"
+}}
+
+output "hash" {{
+  value = data.archive_file.src.output_base64sha256
+}}
+"""
+    )
+    (workspace.path(rel) / "src").mkdir(exist_ok=True)
+    (workspace.path(rel) / "src" / "app.py").write_text(content)
+    return rel
+
+
+def test_the_archive_stand_in_serves_each_working_directory_from_its_own_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reattached = _workspace(tmp_path, monkeypatch, spawn=False)
+    spawned = _workspace(tmp_path, monkeypatch, spawn=True)
+    try:
+        one, two = _archive_root(reattached, "one = 1\n"), _archive_root(reattached, "two = 2\n")
+        hashes = [reattached.plan(rel).raw.outputs["hash"] for rel in (one, two, one)]
+        expected = {
+            rel: spawned.plan(_archive_root(spawned, content)).raw.outputs["hash"]
+            for rel, content in ((one, "one = 1\n"), (two, "two = 2\n"))
+        }
+        # Each root's zip is the one of its own src, as when Terraform starts the provider there.
+        assert hashes == [expected[one], expected[two], expected[one]]
+        assert expected[one] != expected[two]
+        assert reattached._standins is not None
+        archives = [s for s in reattached._standins._all if s.name == "archive"]
+        assert len(archives) == 2
+        assert {Path(f"/proc/{s.process.pid}/cwd").resolve() for s in archives} == {
+            reattached.path(one).resolve(),
+            reattached.path(two).resolve(),
+        }
+    finally:
+        reattached.close()
+        spawned.close()
 
 
 def test_the_modules_configure_no_provider() -> None:
@@ -173,14 +240,15 @@ def test_the_modules_configure_no_provider() -> None:
 
 
 def test_a_dead_process_is_replaced_on_the_next_lease(tmp_path: Path) -> None:
+    root = _aws_root(tmp_path)
     standins = ReattachedStandins(toolchain(tmp_path / "toolchain"), tmp_path / "logs")
     try:
-        with standins.lease() as first:
+        with standins.lease(root) as first:
             pass
         (server,) = standins._all
         server.process.kill()
         server.process.wait()
-        with standins.lease() as second:
+        with standins.lease(root) as second:
             assert second["TF_REATTACH_PROVIDERS"] != first["TF_REATTACH_PROVIDERS"]
         assert [s.alive() for s in standins._all] == [True]
     finally:
@@ -189,6 +257,7 @@ def test_a_dead_process_is_replaced_on_the_next_lease(tmp_path: Path) -> None:
 
 def test_a_stand_in_ends_when_the_process_that_started_it_is_killed(tmp_path: Path) -> None:
     # Given a harness process that starts a reattached stand-in and is then killed outright
+    _aws_root(tmp_path)
     script = (
         "import sys, time\n"
         f"sys.path.insert(0, {str(TESTS_DIR)!r})\n"
@@ -196,7 +265,7 @@ def test_a_stand_in_ends_when_the_process_that_started_it_is_killed(tmp_path: Pa
         "from tfharness.toolchain import ReattachedStandins, toolchain\n"
         f"home = Path({str(tmp_path)!r})\n"
         "standins = ReattachedStandins(toolchain(home / 'toolchain'), home / 'logs')\n"
-        "with standins.lease():\n"
+        "with standins.lease(home / 'root'):\n"
         "    print(standins._all[0].process.pid, flush=True)\n"
         "    time.sleep(600)\n"
     )

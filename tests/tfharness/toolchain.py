@@ -11,10 +11,9 @@ Terraform starts a provider process for each phase of a command (schemas, valida
 walk) and again for ``show``: eight starts per planned example, most of a plan's time. The aws
 stand-in is therefore served by long-lived processes that Terraform reattaches to through
 ``TF_REATTACH_PROVIDERS`` (https://developer.hashicorp.com/terraform/plugin/debugging#running-terraform-with-a-provider-in-debug-mode),
-one per command running at a time (:class:`ReattachedStandins`). The archive stand-in is
-still started per command, because it resolves ``source_dir`` against Terraform's working
-directory, which a long-lived process does not share. ``MLGW_TF_STANDIN_SPAWN=1`` starts
-every provider per command instead, as Terraform does on its own.
+one per command running at a time (:class:`ReattachedStandins`); the archive stand-in too, one
+process per working directory. ``MLGW_TF_STANDIN_SPAWN=1`` starts every provider per command
+instead, as Terraform does on its own.
 """
 
 from __future__ import annotations
@@ -184,7 +183,6 @@ def served_types() -> set[str]:
 
 # ------------------------------------------------------------------ reattached stand-in providers
 
-REATTACHED = "aws"
 _REATTACH_LINE = re.compile(r"TF_REATTACH_PROVIDERS='(?P<conf>\{.*\})'")
 _SERVE_REATTACHED = """import sys
 
@@ -193,26 +191,73 @@ from {module} import main
 
 main()
 """
+LOCAL_SOURCE = re.compile(r'^\s*source\s*=\s*"(\.{1,2}/[^"]*)"', re.MULTILINE)
+# Idle archive stand-ins kept for other working directories than the ones in use.
+IDLE_DIRECTORIES = 8
 
 
 def spawn_requested() -> bool:
     return os.environ.get("MLGW_TF_STANDIN_SPAWN", "").strip().lower() in {"1", "true", "yes"}
 
 
+def module_tree(root: Path, seen: set[Path] | None = None) -> list[Path]:
+    """``root`` and every local module it calls (``source = "./..."`` or ``"../..."``), once each."""
+    seen = seen if seen is not None else set()
+    root = root.resolve()
+    if root in seen or not root.is_dir():
+        return []
+    seen.add(root)
+    found = [root]
+    for path in sorted(root.glob("*.tf")):
+        for source in LOCAL_SOURCE.findall(path.read_text(encoding="utf-8")):
+            found += module_tree(root / source, seen)
+    return found
+
+
+def configurations(root: Path, provider: str) -> int:
+    """How many ``provider "<provider>"`` blocks the root and its local modules hold."""
+    block = re.compile(rf'^\s*provider\s+"{provider}"\s*\{{', re.MULTILINE)
+    return sum(
+        len(block.findall(tf.read_text(encoding="utf-8")))
+        for module in module_tree(root)
+        for tf in module.glob("*.tf")
+    )
+
+
+def uses_archive(root: Path) -> bool:
+    return any(
+        'data "archive_file"' in tf.read_text(encoding="utf-8")
+        for module in module_tree(root)
+        for tf in module.glob("*.tf")
+    )
+
+
 class _Server:
     """One stand-in process in the provider SDK's debug mode, which prints the reattach
-    configuration Terraform reads from ``TF_REATTACH_PROVIDERS``."""
+    configuration Terraform reads from ``TF_REATTACH_PROVIDERS``; ``cwd`` is the working
+    directory it resolves relative paths against (the archive stand-in reads and writes files)."""
 
-    def __init__(self, toolchain: Toolchain, logs: Path, index: int, timeout: float = 60.0) -> None:
-        module, _ = STANDINS[REATTACHED]
+    def __init__(
+        self,
+        name: str,
+        toolchain: Toolchain,
+        logs: Path,
+        index: int,
+        *,
+        cwd: Path | None,
+        timeout: float = 60.0,
+    ) -> None:
+        module, _ = STANDINS[name]
+        self.name = name
         logs.mkdir(parents=True, exist_ok=True)
-        out = logs / f"{REATTACHED}-{index}.out"
-        with out.open("w") as stdout, (logs / f"{REATTACHED}-{index}.err").open("w") as stderr:
+        out, err = logs / f"{name}-{index}.out", logs / f"{name}-{index}.err"
+        with out.open("w") as stdout, err.open("w") as stderr:
             code = _SERVE_REATTACHED.format(tests_dir=str(TESTS_DIR), module=module)
             self.process = subprocess.Popen(
                 # -u: the SDK prints the reattach line without flushing it
                 [sys.executable, "-u", "-c", code, "--dev"],
                 env={**toolchain.env, "MLGW_STANDIN_PARENT_PID": str(os.getpid())},
+                cwd=cwd,
                 stdout=stdout,
                 stderr=stderr,
                 stdin=subprocess.DEVNULL,
@@ -221,10 +266,11 @@ class _Server:
         while (match := _REATTACH_LINE.search(out.read_text(encoding="utf-8"))) is None:
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
-                err = (logs / f"{REATTACHED}-{index}.err").read_text(encoding="utf-8")
-                raise RuntimeError(f"the {REATTACHED} stand-in provider did not start: {err[-2000:]}")
+                raise RuntimeError(
+                    f"the {name} stand-in provider did not start: {err.read_text(encoding='utf-8')[-2000:]}"
+                )
             time.sleep(0.02)
-        self.reattach = json.dumps(json.loads(match["conf"]), separators=(",", ":"))
+        self.reattach: dict[str, object] = json.loads(match["conf"])
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -240,60 +286,87 @@ class _Server:
                 self.process.wait()
 
 
-_PROVIDER_BLOCK = re.compile(r'^\s*provider\s+"aws"\s*\{', re.MULTILINE)
+class ReattachedStandins:
+    """Long-lived stand-in processes for one toolchain, started on first use.
 
-
-def single_aws_configuration(root: Path) -> bool:
-    """Whether the root module at ``root`` configures the aws provider at most once.
+    A command leases its processes for its whole run, so commands running at the same time (two
+    plans from two threads) never share one: a stand-in keeps the region of the provider
+    configuration it was last configured with, as a provider process does. The aws stand-in
+    serves any working directory; the archive stand-in reads ``source_dir`` and writes
+    ``output_path`` relative to Terraform's working directory, so each of its processes serves one
+    root (the ``IDLE_DIRECTORIES`` most recently used are kept).
 
     Terraform sends every configuration of a provider to the one process it reattaches to, and
-    requests do not say which configuration they come from, so a root with several (aliases,
-    one per region) keeps a process per configuration: Terraform starts them itself. The
-    repository's modules configure no provider (``tests/terraform/test_harness_reattach.py``)."""
-    blocks = sum(len(_PROVIDER_BLOCK.findall(tf.read_text(encoding="utf-8"))) for tf in root.glob("*.tf"))
-    return blocks <= 1
-
-
-class ReattachedStandins:
-    """Long-lived aws stand-in processes for one toolchain, started on first use.
-
-    A command leases a process for its whole run, so commands running at the same time (two
-    plans from two threads) never share one: the stand-in keeps the region of the provider
-    configuration it was last configured with, as a provider process does."""
+    requests do not say which configuration they come from, so a provider configured more than
+    once in a root (aliases, one per region) is not reattached: Terraform starts its processes
+    itself. The repository's modules configure no provider (``tests/terraform/test_harness_reattach.py``)."""
 
     def __init__(self, toolchain: Toolchain, logs: Path) -> None:
         self.toolchain = toolchain
         self.logs = logs
-        self._idle: list[_Server] = []
+        self._idle: dict[tuple[str, str], list[_Server]] = {}
         self._all: list[_Server] = []
         self._started = 0
         self._lock = threading.Lock()
         atexit.register(self.close)
 
-    @contextmanager
-    def lease(self) -> Iterator[dict[str, str]]:
-        """The toolchain's environment with a stand-in process of its own to reattach to."""
+    def _take(self, name: str, cwd: Path | None) -> _Server:
+        key = (name, str(cwd or ""))
+        while True:
+            with self._lock:
+                idle = self._idle.get(key) or []
+                server = idle.pop() if idle else None
+                if server is None:
+                    index, self._started = self._started, self._started + 1
+                elif not server.alive():
+                    self._all.remove(server)
+                    continue
+            if server is None:
+                server = _Server(name, self.toolchain, self.logs, index, cwd=cwd)
+                with self._lock:
+                    self._all.append(server)
+            return server
+
+    def _give_back(self, servers: dict[tuple[str, str], _Server]) -> None:
+        retired: list[_Server] = []
         with self._lock:
-            server = self._idle.pop() if self._idle else None
-        while server is not None and not server.alive():
-            with self._lock:
+            for key, server in servers.items():
+                # a key returned last goes to the end: the first keys are the least recently used
+                self._idle[key] = [*self._idle.pop(key, []), server]
+            directories = [key for key in self._idle if key[0] == "archive"]
+            for key in directories[: max(0, len(directories) - IDLE_DIRECTORIES)]:
+                retired += self._idle.pop(key)
+            for server in retired:
                 self._all.remove(server)
-                server = self._idle.pop() if self._idle else None
-        if server is None:
-            with self._lock:
-                index, self._started = self._started, self._started + 1
-            server = _Server(self.toolchain, self.logs, index)
-            with self._lock:
-                self._all.append(server)
+        for server in retired:
+            server.stop()
+
+    @contextmanager
+    def lease(self, root: Path) -> Iterator[dict[str, str]]:
+        """The toolchain's environment for one command in ``root``, with stand-in processes of
+        its own to reattach to for each provider the root configures at most once."""
+        wanted: dict[str, Path | None] = {}
+        if configurations(root, "aws") <= 1:
+            wanted["aws"] = None
+        if uses_archive(root) and configurations(root, "archive") <= 1:
+            wanted["archive"] = root.resolve()
+        servers: dict[tuple[str, str], _Server] = {}
         try:
-            yield {**self.toolchain.env, "TF_REATTACH_PROVIDERS": server.reattach}
+            for name, cwd in wanted.items():
+                servers[(name, str(cwd or ""))] = self._take(name, cwd)
+            reattach: dict[str, object] = {}
+            for server in servers.values():
+                reattach.update(server.reattach)
+            env = dict(self.toolchain.env)
+            if reattach:
+                env["TF_REATTACH_PROVIDERS"] = json.dumps(reattach, separators=(",", ":"))
+            yield env
         finally:
-            with self._lock:
-                self._idle.append(server)
+            self._give_back(servers)
 
     def close(self) -> None:
         atexit.unregister(self.close)
         with self._lock:
-            servers, self._all, self._idle = self._all, [], []
+            servers, self._all, self._idle = self._all, [], {}
         for server in servers:
             server.stop()

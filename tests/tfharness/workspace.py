@@ -23,13 +23,7 @@ from typing import Any
 import tftest
 
 from tfharness import conformance
-from tfharness.toolchain import (
-    ReattachedStandins,
-    Toolchain,
-    served_types,
-    single_aws_configuration,
-    spawn_requested,
-)
+from tfharness.toolchain import LOCAL_SOURCE, ReattachedStandins, Toolchain, served_types, spawn_requested
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STAGED = ("modules", "examples", "lambda_src")
@@ -37,7 +31,6 @@ _IGNORED = shutil.ignore_patterns(
     ".terraform", ".terraform.lock.hcl", "*.tfstate*", "__pycache__", "*.pyc", ".build"
 )
 _BLOCK = re.compile(r'^\s*(resource|data)\s+"(aws_[a-z0-9_]+)"', re.MULTILINE)
-_LOCAL_SOURCE = re.compile(r'^\s*source\s*=\s*"(\.{1,2}/[^"]*)"', re.MULTILINE)
 _BOX = re.compile(r"[│╷╵─]")
 REFRESH_HINT = (
     "add it to tests/tfharness/schemas/types.txt and run `make schemas` "
@@ -61,7 +54,7 @@ def aws_types(tf_dir: Path, seen: set[Path] | None = None) -> dict[str, Path]:
         text = path.read_text(encoding="utf-8")
         for kind, type_name in _BLOCK.findall(text):
             found.setdefault(f"data.{type_name}" if kind == "data" else type_name, path)
-        for source in _LOCAL_SOURCE.findall(text):
+        for source in LOCAL_SOURCE.findall(text):
             found.update({k: v for k, v in aws_types(tf_dir / source, seen).items() if k not in found})
     return found
 
@@ -170,13 +163,12 @@ class Workspace:
 
     @contextmanager
     def terraform_env(self, root: Path) -> Iterator[dict[str, str]]:
-        """The environment for one Terraform command in ``root``: the toolchain's, with a
-        stand-in provider process of the command's own to reattach to (``ReattachedStandins``)
-        unless the root configures the aws provider more than once."""
-        if self._standins is None or not single_aws_configuration(root):
+        """The environment for one Terraform command in ``root``: the toolchain's, with stand-in
+        provider processes of the command's own to reattach to (``ReattachedStandins``)."""
+        if self._standins is None:
             yield self.toolchain.env
         else:
-            with self._standins.lease() as env:
+            with self._standins.lease(root) as env:
                 yield env
 
     def close(self) -> None:
