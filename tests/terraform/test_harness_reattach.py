@@ -5,6 +5,7 @@ process outlives the harness."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -101,23 +102,28 @@ def test_a_reattached_plan_equals_the_plan_of_a_provider_started_per_command(
         spawned.close()
 
 
-def test_terraform_talks_to_the_reattached_process_not_the_installed_provider(
+def test_terraform_talks_to_the_reattached_processes_not_the_installed_providers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     workspace = _workspace(tmp_path, monkeypatch, spawn=False)
     spawning = _workspace(tmp_path, monkeypatch, spawn=True)
     try:
-        root = workspace.inline(_function("us-east-1"))
-        workspace.plan(root)  # init installs the stand-in from the mirror
-        # Given the installed provider replaced by one that fails at once
-        providers = workspace.path(root) / ".terraform/providers/registry.terraform.io/hashicorp/aws"
-        (installed,) = providers.glob("*/*/terraform-provider-aws_*")  # the platform dir is a link
-        installed.unlink()
-        installed.write_text("#!/bin/sh\nexit 1\n")
-        installed.chmod(0o755)
-        # Then a reattached plan still succeeds: Terraform never started the installed one
-        assert workspace.plan(root).resources
-        # while a plan that starts its providers fails on it
+        root = _archive_root(workspace, "answer = 42\n")  # uses both stand-ins
+        planned = workspace.plan(root).raw.outputs["hash"]  # init installs them from the mirror
+        # Given both installed providers replaced by ones that fail at once
+        providers = workspace.path(root) / ".terraform/providers/registry.terraform.io/hashicorp"
+        installed = sorted(providers.glob("*/*/*/terraform-provider-*"))  # the platform dir is a link
+        assert [path.name.split("_")[0] for path in installed] == [
+            "terraform-provider-archive",
+            "terraform-provider-aws",
+        ]
+        for path in installed:
+            path.unlink()
+            path.write_text("#!/bin/sh\nexit 1\n")
+            path.chmod(0o755)
+        # Then a reattached plan still succeeds: Terraform started neither installed one
+        assert workspace.plan(root).raw.outputs["hash"] == planned
+        # while a plan that starts its providers fails on them
         spawning._tests[root] = workspace._test(root)
         with pytest.raises(PlanFailed):
             spawning.plan(root)
@@ -200,6 +206,63 @@ output "hash" {{
     (workspace.path(rel) / "src").mkdir(exist_ok=True)
     (workspace.path(rel) / "src" / "app.py").write_text(content)
     return rel
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        # an aliased configuration beside the default one, which needs no block
+        ({"main.tf": 'provider "aws" {\n  alias  = "west"\n  region = "us-west-2"\n}\n'}, 2),
+        # unquoted labels are valid HCL
+        ({"main.tf": 'provider aws {\n}\n\nprovider aws {\n  alias = "b"\n}\n'}, 2),
+        # JSON syntax
+        ({"main.tf.json": '{"provider": {"aws": [{"region": "us-east-1"}]}}'}, 2),
+        # a one-line module call is followed
+        (
+            {
+                "main.tf": 'provider "aws" {\n}\n\nmodule "m" { source = "./m" }\n',
+                "m/main.tf": 'provider "aws" {\n  region = "eu-west-1"\n}\n',
+            },
+            2,
+        ),
+        ({"main.tf": 'provider "aws" {\n  region = "us-east-1"\n}\n'}, 1),
+        ({"main.tf": 'resource "aws_s3_bucket" "b" {\n  bucket = "b"\n}\n'}, 0),
+    ],
+)
+def test_provider_configurations_are_counted_erring_high(
+    tmp_path: Path, files: dict[str, str], expected: int
+) -> None:
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert configurations(tmp_path, "aws") == expected
+
+
+def test_a_working_directory_made_again_at_the_same_path_gets_a_new_archive_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reattached = _workspace(tmp_path, monkeypatch, spawn=False)
+    spawned = _workspace(tmp_path, monkeypatch, spawn=True)
+    try:
+        rel = _archive_root(reattached, "first = 1\n")
+        first = reattached.plan(rel).raw.outputs["hash"]
+        # Given the root removed and made again at its path with other sources
+        root = reattached.path(rel)
+        saved = (root / "main.tf").read_text()
+        shutil.rmtree(root)
+        root.mkdir()
+        (root / "main.tf").write_text(saved)
+        (root / "src").mkdir()
+        (root / "src" / "app.py").write_text("second = 2\n")
+        reattached._tests.pop(rel)  # its init went with the directory
+        second = reattached.plan(rel).raw.outputs["hash"]
+        expected_rel = spawned.inline(saved)
+        (spawned.path(expected_rel) / "src").mkdir()
+        (spawned.path(expected_rel) / "src" / "app.py").write_text("second = 2\n")
+        assert second == spawned.plan(expected_rel).raw.outputs["hash"] != first
+    finally:
+        reattached.close()
+        spawned.close()
 
 
 def test_the_archive_stand_in_serves_each_working_directory_from_its_own_process(

@@ -191,7 +191,9 @@ from {module} import main
 
 main()
 """
-LOCAL_SOURCE = re.compile(r'^\s*source\s*=\s*"(\.{1,2}/[^"]*)"', re.MULTILINE)
+# A local module source in HCL (`source = "./m"`, also inside a one-line block) or JSON.
+LOCAL_SOURCE = re.compile(r'\bsource"?\s*[=:]\s*"(\.{1,2}/[^"]*)"')
+_ALIAS = re.compile(r'\balias"?\s*[=:]')
 # Idle archive stand-ins kept for other working directories than the ones in use.
 IDLE_DIRECTORIES = 8
 
@@ -208,28 +210,49 @@ def module_tree(root: Path, seen: set[Path] | None = None) -> list[Path]:
         return []
     seen.add(root)
     found = [root]
-    for path in sorted(root.glob("*.tf")):
+    for path in _configuration_files(root):
         for source in LOCAL_SOURCE.findall(path.read_text(encoding="utf-8")):
             found += module_tree(root / source, seen)
     return found
 
 
+def _configuration_files(module: Path) -> list[Path]:
+    return sorted([*module.glob("*.tf"), *module.glob("*.tf.json")])
+
+
+def _tree_texts(root: Path) -> Iterator[tuple[Path, str]]:
+    for module in module_tree(root):
+        for path in _configuration_files(module):
+            yield path, path.read_text(encoding="utf-8")
+
+
 def configurations(root: Path, provider: str) -> int:
-    """How many ``provider "<provider>"`` blocks the root and its local modules hold."""
-    block = re.compile(rf'^\s*provider\s+"{provider}"\s*\{{', re.MULTILINE)
-    return sum(
-        len(block.findall(tf.read_text(encoding="utf-8")))
-        for module in module_tree(root)
-        for tf in module.glob("*.tf")
-    )
+    """How many configurations of ``provider`` the root and its local modules may hold, erring
+    high: any ``alias`` anywhere, or any provider configuration in JSON syntax, counts as
+    several (an aliased configuration also leaves the default one, with or without a block)."""
+    block = re.compile(rf'\bprovider\s+"?{re.escape(provider)}"?\s*\{{')
+    count = 0
+    for path, text in _tree_texts(root):
+        if _ALIAS.search(text) or (path.name.endswith(".json") and '"provider"' in text):
+            return 2
+        count += len(block.findall(text))
+    return count
 
 
 def uses_archive(root: Path) -> bool:
-    return any(
-        'data "archive_file"' in tf.read_text(encoding="utf-8")
-        for module in module_tree(root)
-        for tf in module.glob("*.tf")
-    )
+    """Whether the tree reads ``data "archive_file"``, erring towards yes (a reattached provider
+    the configuration does not use costs one idle process)."""
+    return any("archive_file" in text for _, text in _tree_texts(root))
+
+
+def _identity(directory: Path | None) -> tuple[int, int] | None:
+    if directory is None:
+        return None
+    try:
+        found = directory.stat()
+    except FileNotFoundError:
+        return None
+    return found.st_dev, found.st_ino
 
 
 class _Server:
@@ -271,9 +294,15 @@ class _Server:
                 )
             time.sleep(0.02)
         self.reattach: dict[str, object] = json.loads(match["conf"])
+        self.directory = _identity(cwd)
 
     def alive(self) -> bool:
         return self.process.poll() is None
+
+    def serves(self, cwd: Path | None) -> bool:
+        """Alive, and (for a working directory) in that very directory: one removed and made
+        again at the same path is another directory, which an old process cannot see."""
+        return self.alive() and self.directory == _identity(cwd)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -318,14 +347,16 @@ class ReattachedStandins:
                 server = idle.pop() if idle else None
                 if server is None:
                     index, self._started = self._started, self._started + 1
-                elif not server.alive():
+                elif not server.serves(cwd) and server in self._all:
                     self._all.remove(server)
-                    continue
             if server is None:
                 server = _Server(name, self.toolchain, self.logs, index, cwd=cwd)
                 with self._lock:
                     self._all.append(server)
-            return server
+                return server
+            if server.serves(cwd):
+                return server
+            server.stop()  # dead, or its directory was replaced: try the next idle one
 
     def _give_back(self, servers: dict[tuple[str, str], _Server]) -> None:
         retired: list[_Server] = []
@@ -337,7 +368,8 @@ class ReattachedStandins:
             for key in directories[: max(0, len(directories) - IDLE_DIRECTORIES)]:
                 retired += self._idle.pop(key)
             for server in retired:
-                self._all.remove(server)
+                if server in self._all:
+                    self._all.remove(server)
         for server in retired:
             server.stop()
 
