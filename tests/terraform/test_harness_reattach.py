@@ -302,6 +302,27 @@ def test_the_modules_configure_no_provider() -> None:
     assert not configured
 
 
+def test_stand_ins_stop_at_once_even_when_started_with_sigint_ignored(tmp_path: Path) -> None:
+    # A shell without job control starts background jobs with SIGINT ignored (`make local &` in
+    # a script), and children inherit that.
+    root = _aws_root(tmp_path)
+    (root / "zip.tf").write_text('data "archive_file" "src" {\n  type = "zip"\n}\n')
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        standins = ReattachedStandins(toolchain(tmp_path / "toolchain"), tmp_path / "logs")
+        with standins.lease(root):
+            pass
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    sockets = [Path(str(s.reattach[next(iter(s.reattach))]["Addr"]["String"])) for s in standins._all]  # type: ignore[index]
+    assert sorted(s.name for s in standins._all) == ["archive", "aws"]
+    assert all(socket.exists() for socket in sockets)
+    started = time.monotonic()
+    standins.close()
+    assert time.monotonic() - started < 3, "a stand-in waited out the stop and was killed"
+    assert not any(socket.parent.exists() for socket in sockets), "a socket directory was left behind"
+
+
 def test_a_dead_process_is_replaced_on_the_next_lease(tmp_path: Path) -> None:
     root = _aws_root(tmp_path)
     standins = ReattachedStandins(toolchain(tmp_path / "toolchain"), tmp_path / "logs")

@@ -306,8 +306,8 @@ class _Server:
 
     def stop(self) -> None:
         if self.process.poll() is None:
-            # SIGINT lets the SDK's debug mode remove its socket directory on the way out.
-            self.process.send_signal(signal.SIGINT)
+            # the stand-in leaves through the SDK's debug mode, which removes its socket directory
+            self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout=5)
             except subprocess.TimeoutExpired:

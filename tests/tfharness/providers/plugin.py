@@ -362,9 +362,15 @@ def serve(servicer: type[StandinProvider], full_name: str, argv: Iterable[str] |
 
     tf.provider.ProviderServicer = servicer  # tf.runner instantiates ProviderServicer(provider)
     argv = list(argv) if argv is not None else sys.argv
-    parent = os.environ.get("MLGW_STANDIN_PARENT_PID")
-    if "--dev" in argv and parent:
-        threading.Thread(target=_exit_with_parent, args=(int(parent),), daemon=True).start()
+    if "--dev" in argv:
+        # A long-lived stand-in stops on SIGTERM or SIGINT through the SDK's own way out, which
+        # removes its socket directory; SIGINT may arrive ignored (a shell starts background
+        # jobs so), hence the handlers.
+        signal.signal(signal.SIGTERM, _interrupt)
+        signal.signal(signal.SIGINT, _interrupt)
+        parent = os.environ.get("MLGW_STANDIN_PARENT_PID")
+        if parent:
+            threading.Thread(target=_exit_with_parent, args=(int(parent),), daemon=True).start()
 
     class _Identity:
         def full_name(self) -> str:
@@ -378,4 +384,8 @@ def _exit_with_parent(parent: int) -> None:
     does, even if that one was killed without stopping it."""
     while os.getppid() == parent:
         time.sleep(0.5)
-    os.kill(os.getpid(), signal.SIGINT)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
