@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -72,63 +73,64 @@ def _workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spawn: bool) -> 
     return Workspace(toolchain(scratch / "toolchain"), scratch)
 
 
-def test_a_reattached_plan_equals_the_plan_of_a_provider_started_per_command(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def workspaces(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Workspace, Workspace]]:
+    """A workspace whose stand-ins are reattached, and one whose providers Terraform starts."""
     reattached = _workspace(tmp_path, monkeypatch, spawn=False)
     spawned = _workspace(tmp_path, monkeypatch, spawn=True)
-    try:
-        east, west = _function("us-east-1"), _function("eu-west-1")
-        first = reattached.plan(reattached.inline(east))
-        # The one process takes each plan's provider configuration: the region follows the plan.
-        other = reattached.plan(reattached.inline(west))
-        again = reattached.plan(reattached.inline(east))
-        assert reattached._standins is not None
-        # Every plan (each a plan and a show) went to the one process the workspace started.
-        assert [server.name for server in reattached._standins._all] == ["aws"]
-        assert spawned._standins is None
-        expected = spawned.plan(spawned.inline(east))
-        assert first.resources == again.resources == expected.resources
-        assert first.raw.outputs["region"] == "us-east-1"
-        assert other.raw.outputs["region"] == "eu-west-1"
-        # A configuration without a region gets the default, not the last plan's region.
-        unset = reattached.plan(reattached.inline(west.replace('region = "eu-west-1"', "")))
-        assert unset.raw.outputs["region"] == "us-east-1"
-        # The stand-in's own refusals reach Terraform through the reattached process too.
-        with pytest.raises(PlanFailed, match="above Lambda's 10240 MB"):
-            reattached.plan(reattached.inline(_function("us-east-1", memory=10241)))
-    finally:
-        reattached.close()
-        spawned.close()
+    yield reattached, spawned
+    reattached.close()
+    spawned.close()
+
+
+def test_a_reattached_plan_equals_the_plan_of_a_provider_started_per_command(
+    workspaces: tuple[Workspace, Workspace],
+) -> None:
+    reattached, spawned = workspaces
+    east, west = _function("us-east-1"), _function("eu-west-1")
+    first = reattached.plan(reattached.inline(east))
+    # The one process takes each plan's provider configuration: the region follows the plan.
+    other = reattached.plan(reattached.inline(west))
+    again = reattached.plan(reattached.inline(east))
+    assert reattached._standins is not None
+    # Every plan (each a plan and a show) went to the one process the workspace started.
+    assert [server.name for server in reattached._standins._all] == ["aws"]
+    assert spawned._standins is None
+    expected = spawned.plan(spawned.inline(east))
+    assert first.resources == again.resources == expected.resources
+    assert first.raw.outputs["region"] == "us-east-1"
+    assert other.raw.outputs["region"] == "eu-west-1"
+    # A configuration without a region gets the default, not the last plan's region.
+    unset = reattached.plan(reattached.inline(west.replace('region = "eu-west-1"', "")))
+    assert unset.raw.outputs["region"] == "us-east-1"
+    # The stand-in's own refusals reach Terraform through the reattached process too.
+    with pytest.raises(PlanFailed, match="above Lambda's 10240 MB"):
+        reattached.plan(reattached.inline(_function("us-east-1", memory=10241)))
 
 
 def test_terraform_talks_to_the_reattached_processes_not_the_installed_providers(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    workspaces: tuple[Workspace, Workspace],
 ) -> None:
-    workspace = _workspace(tmp_path, monkeypatch, spawn=False)
-    spawning = _workspace(tmp_path, monkeypatch, spawn=True)
-    try:
-        root = _archive_root(workspace, "answer = 42\n")  # uses both stand-ins
-        planned = workspace.plan(root).raw.outputs["hash"]  # init installs them from the mirror
-        # Given both installed providers replaced by ones that fail at once
-        providers = workspace.path(root) / ".terraform/providers/registry.terraform.io/hashicorp"
-        installed = sorted(providers.glob("*/*/*/terraform-provider-*"))  # the platform dir is a link
-        assert [path.name.split("_")[0] for path in installed] == [
-            "terraform-provider-archive",
-            "terraform-provider-aws",
-        ]
-        for path in installed:
-            path.unlink()
-            path.write_text("#!/bin/sh\nexit 1\n")
-            path.chmod(0o755)
-        # Then a reattached plan still succeeds: Terraform started neither installed one
-        assert workspace.plan(root).raw.outputs["hash"] == planned
-        # while a plan that starts its providers fails on them
-        spawning._tests[root] = workspace._test(root)
-        with pytest.raises(PlanFailed):
-            spawning.plan(root)
-    finally:
-        workspace.close()
+    workspace, spawning = workspaces
+    root = _archive_root(workspace, "answer = 42\n")  # uses both stand-ins
+    planned = workspace.plan(root).raw.outputs["hash"]  # init installs them from the mirror
+    # Given both installed providers replaced by ones that fail at once
+    providers = workspace.path(root) / ".terraform/providers/registry.terraform.io/hashicorp"
+    installed = sorted(providers.glob("*/*/*/terraform-provider-*"))  # the platform dir is a link
+    assert [path.name.split("_")[0] for path in installed] == [
+        "terraform-provider-archive",
+        "terraform-provider-aws",
+    ]
+    for path in installed:
+        path.unlink()
+        path.write_text("#!/bin/sh\nexit 1\n")
+        path.chmod(0o755)
+    # Then a reattached plan still succeeds: Terraform started neither installed one
+    assert workspace.plan(root).raw.outputs["hash"] == planned
+    # while a plan that starts its providers fails on them
+    spawning._tests[root] = workspace._test(root)
+    with pytest.raises(PlanFailed):
+        spawning.plan(root)
 
 
 def _aws_root(tmp_path: Path) -> Path:
@@ -239,57 +241,44 @@ def test_provider_configurations_are_counted_erring_high(
 
 
 def test_a_working_directory_made_again_at_the_same_path_gets_a_new_archive_process(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    workspaces: tuple[Workspace, Workspace],
 ) -> None:
-    reattached = _workspace(tmp_path, monkeypatch, spawn=False)
-    spawned = _workspace(tmp_path, monkeypatch, spawn=True)
-    try:
-        rel = _archive_root(reattached, "first = 1\n")
-        first = reattached.plan(rel).raw.outputs["hash"]
-        # Given the root removed and made again at its path with other sources
-        root = reattached.path(rel)
-        saved = (root / "main.tf").read_text()
-        shutil.rmtree(root)
-        root.mkdir()
-        (root / "main.tf").write_text(saved)
-        (root / "src").mkdir()
-        (root / "src" / "app.py").write_text("second = 2\n")
-        reattached._tests.pop(rel)  # its init went with the directory
-        second = reattached.plan(rel).raw.outputs["hash"]
-        expected_rel = spawned.inline(saved)
-        (spawned.path(expected_rel) / "src").mkdir()
-        (spawned.path(expected_rel) / "src" / "app.py").write_text("second = 2\n")
-        assert second == spawned.plan(expected_rel).raw.outputs["hash"] != first
-    finally:
-        reattached.close()
-        spawned.close()
+    reattached, spawned = workspaces
+    rel = _archive_root(reattached, "first = 1\n")
+    first = reattached.plan(rel).raw.outputs["hash"]
+    # Given the root removed and made again at its path with other sources
+    root = reattached.path(rel)
+    saved = (root / "main.tf").read_text()
+    shutil.rmtree(root)
+    root.mkdir()
+    (root / "main.tf").write_text(saved)
+    (root / "src").mkdir()
+    (root / "src" / "app.py").write_text("second = 2\n")
+    reattached._tests.pop(rel)  # its init went with the directory
+    second = reattached.plan(rel).raw.outputs["hash"]
+    assert second == spawned.plan(_archive_root(spawned, "second = 2\n")).raw.outputs["hash"] != first
 
 
 def test_the_archive_stand_in_serves_each_working_directory_from_its_own_process(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    workspaces: tuple[Workspace, Workspace],
 ) -> None:
-    reattached = _workspace(tmp_path, monkeypatch, spawn=False)
-    spawned = _workspace(tmp_path, monkeypatch, spawn=True)
-    try:
-        one, two = _archive_root(reattached, "one = 1\n"), _archive_root(reattached, "two = 2\n")
-        hashes = [reattached.plan(rel).raw.outputs["hash"] for rel in (one, two, one)]
-        expected = {
-            rel: spawned.plan(_archive_root(spawned, content)).raw.outputs["hash"]
-            for rel, content in ((one, "one = 1\n"), (two, "two = 2\n"))
-        }
-        # Each root's zip is the one of its own src, as when Terraform starts the provider there.
-        assert hashes == [expected[one], expected[two], expected[one]]
-        assert expected[one] != expected[two]
-        assert reattached._standins is not None
-        archives = [s for s in reattached._standins._all if s.name == "archive"]
-        assert len(archives) == 2
-        assert {Path(f"/proc/{s.process.pid}/cwd").resolve() for s in archives} == {
-            reattached.path(one).resolve(),
-            reattached.path(two).resolve(),
-        }
-    finally:
-        reattached.close()
-        spawned.close()
+    reattached, spawned = workspaces
+    one, two = _archive_root(reattached, "one = 1\n"), _archive_root(reattached, "two = 2\n")
+    hashes = [reattached.plan(rel).raw.outputs["hash"] for rel in (one, two, one)]
+    expected = {
+        rel: spawned.plan(_archive_root(spawned, content)).raw.outputs["hash"]
+        for rel, content in ((one, "one = 1\n"), (two, "two = 2\n"))
+    }
+    # Each root's zip is the one of its own src, as when Terraform starts the provider there.
+    assert hashes == [expected[one], expected[two], expected[one]]
+    assert expected[one] != expected[two]
+    assert reattached._standins is not None
+    archives = [s for s in reattached._standins._all if s.name == "archive"]
+    assert len(archives) == 2
+    assert {Path(f"/proc/{s.process.pid}/cwd").resolve() for s in archives} == {
+        reattached.path(one).resolve(),
+        reattached.path(two).resolve(),
+    }
 
 
 def test_the_modules_configure_no_provider() -> None:

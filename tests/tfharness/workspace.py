@@ -23,7 +23,7 @@ from typing import Any
 import tftest
 
 from tfharness import conformance
-from tfharness.toolchain import LOCAL_SOURCE, ReattachedStandins, Toolchain, served_types, spawn_requested
+from tfharness.toolchain import ReattachedStandins, Toolchain, module_tree, served_types, spawn_requested
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STAGED = ("modules", "examples", "lambda_src")
@@ -42,20 +42,13 @@ class MissingSchemaError(AssertionError):
     """A module uses an aws type whose schema is not committed: never pass silently."""
 
 
-def aws_types(tf_dir: Path, seen: set[Path] | None = None) -> dict[str, Path]:
+def aws_types(tf_dir: Path) -> dict[str, Path]:
     """Every aws type declared by ``tf_dir`` and the local modules it calls, with a file."""
-    seen = seen if seen is not None else set()
-    tf_dir = tf_dir.resolve()
-    if tf_dir in seen:
-        return {}
-    seen.add(tf_dir)
     found: dict[str, Path] = {}
-    for path in sorted(tf_dir.glob("*.tf")):
-        text = path.read_text(encoding="utf-8")
-        for kind, type_name in _BLOCK.findall(text):
-            found.setdefault(f"data.{type_name}" if kind == "data" else type_name, path)
-        for source in LOCAL_SOURCE.findall(text):
-            found.update({k: v for k, v in aws_types(tf_dir / source, seen).items() if k not in found})
+    for module in module_tree(tf_dir):
+        for path in sorted(module.glob("*.tf")):
+            for kind, type_name in _BLOCK.findall(path.read_text(encoding="utf-8")):
+                found.setdefault(f"data.{type_name}" if kind == "data" else type_name, path)
     return found
 
 
