@@ -4,6 +4,7 @@ process outlives the harness."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -17,7 +18,14 @@ from pathlib import Path
 import pytest
 
 from tfharness import PlanFailed, Workspace
-from tfharness.toolchain import TESTS_DIR, ReattachedStandins, configurations, toolchain
+from tfharness.toolchain import (
+    TESTS_DIR,
+    InProcessTerraform,
+    ReattachedStandins,
+    TerraformRunners,
+    configurations,
+    toolchain,
+)
 from tfharness.workspace import REPO_ROOT
 
 pytestmark = pytest.mark.terraform
@@ -93,8 +101,12 @@ def test_a_reattached_plan_equals_the_plan_of_a_provider_started_per_command(
     other = reattached.plan(reattached.inline(west))
     again = reattached.plan(reattached.inline(east))
     assert reattached._standins is not None
-    # Every plan (each a plan and a show) went to the one process the workspace started.
-    assert [server.name for server in reattached._standins._all] == ["aws"]
+    assert reattached._runners is not None
+    # Every plan (each a plan and a show) went to the one process of each stand-in the workspace
+    # started (the archive one unused here), through one in-process Terraform; a second one ran
+    # the inits, which reattach to nothing.
+    assert sorted(server.name for server in reattached._standins._all) == ["archive", "aws"]
+    assert len(reattached._runners._all) == 2
     assert spawned._standins is None
     expected = spawned.plan(spawned.inline(east))
     assert first.resources == again.resources == expected.resources
@@ -163,8 +175,10 @@ def test_commands_running_at_once_each_lease_their_own_process(tmp_path: Path) -
         assert leased[1] != leased[2]
         with standins.lease(root) as again:
             assert again["TF_REATTACH_PROVIDERS"] in set(leased.values())
+        # one process of each stand-in for each command
+        assert sorted(server.name for server in standins._all) == ["archive", "archive", "aws", "aws"]
         pids = [server.process.pid for server in standins._all]
-        assert len(set(pids)) == 2
+        assert len(set(pids)) == 4
         assert all(_alive(pid) for pid in pids)
     finally:
         standins.close()
@@ -183,6 +197,7 @@ def test_a_root_with_several_aws_configurations_is_not_reattached(tmp_path: Path
         (root / "call.tf").write_text('module "west" {\n  source = "./module"\n}\n')
         # a configuration in a called module counts too
         assert configurations(root, "aws") == 2
+        # (an alias anywhere counts as several configurations of every provider)
         with standins.lease(root) as env:
             assert "TF_REATTACH_PROVIDERS" not in env
         assert standins._all == []
@@ -240,7 +255,7 @@ def test_provider_configurations_are_counted_erring_high(
     assert configurations(tmp_path, "aws") == expected
 
 
-def test_a_working_directory_made_again_at_the_same_path_gets_a_new_archive_process(
+def test_a_working_directory_made_again_at_the_same_path_zips_its_new_sources(
     workspaces: tuple[Workspace, Workspace],
 ) -> None:
     reattached, spawned = workspaces
@@ -259,7 +274,7 @@ def test_a_working_directory_made_again_at_the_same_path_gets_a_new_archive_proc
     assert second == spawned.plan(_archive_root(spawned, "second = 2\n")).raw.outputs["hash"] != first
 
 
-def test_the_archive_stand_in_serves_each_working_directory_from_its_own_process(
+def test_one_archive_stand_in_resolves_the_paths_of_each_command_in_its_working_directory(
     workspaces: tuple[Workspace, Workspace],
 ) -> None:
     reattached, spawned = workspaces
@@ -274,11 +289,8 @@ def test_the_archive_stand_in_serves_each_working_directory_from_its_own_process
     assert expected[one] != expected[two]
     assert reattached._standins is not None
     archives = [s for s in reattached._standins._all if s.name == "archive"]
-    assert len(archives) == 2
-    assert {Path(f"/proc/{s.process.pid}/cwd").resolve() for s in archives} == {
-        reattached.path(one).resolve(),
-        reattached.path(two).resolve(),
-    }
+    assert len(archives) == 1  # one process served both roots
+    assert archives[0].workdir.read_text() == str(reattached.path(one).resolve())
 
 
 def test_the_modules_configure_no_provider() -> None:
@@ -318,12 +330,13 @@ def test_a_dead_process_is_replaced_on_the_next_lease(tmp_path: Path) -> None:
     try:
         with standins.lease(root) as first:
             pass
-        (server,) = standins._all
+        (server,) = [s for s in standins._all if s.name == "aws"]
         server.process.kill()
         server.process.wait()
         with standins.lease(root) as second:
             assert second["TF_REATTACH_PROVIDERS"] != first["TF_REATTACH_PROVIDERS"]
-        assert [s.alive() for s in standins._all] == [True]
+        assert sorted(s.name for s in standins._all) == ["archive", "aws"]
+        assert [s.alive() for s in standins._all] == [True, True]
     finally:
         standins.close()
 
@@ -351,6 +364,146 @@ def test_a_stand_in_ends_when_the_process_that_started_it_is_killed(tmp_path: Pa
         harness.wait()
         # Then the stand-in notices its parent is gone and stops
         assert _wait_gone(stand_in), "the stand-in outlived the process that started it"
+    finally:
+        if harness.poll() is None:
+            harness.kill()
+
+
+# In-process Terraform: the commands of a workspace run in long-lived processes holding Terraform
+# core (tfharness.toolchain.TerraformRunners), with the results of a process per command.
+
+
+def _subprocess_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+    monkeypatch.setenv("MLGW_TF_SUBPROCESS", "1")
+    scratch = tmp_path / "subprocess"
+    workspace = Workspace(toolchain(scratch / "toolchain"), scratch)
+    monkeypatch.delenv("MLGW_TF_SUBPROCESS")
+    return workspace
+
+
+def test_in_process_terraform_plans_and_fails_as_a_terraform_process_does(
+    workspaces: tuple[Workspace, Workspace], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    in_process, _ = workspaces
+    separate = _subprocess_workspace(tmp_path, monkeypatch)
+    try:
+        assert in_process._runners is not None
+        assert separate._runners is None
+        planned = [w.plan(w.inline(_function("eu-west-1"))) for w in (in_process, separate)]
+        assert planned[0].resources == planned[1].resources
+        assert planned[0].raw.outputs == planned[1].raw.outputs == {"region": "eu-west-1"}
+        bad = _function("us-east-1").replace('runtime       = "python3.13"', 'runtime       = "cobol"')
+        refused = [w.plan_error(w.inline(bad)) for w in (in_process, separate)]
+        assert "cobol" in refused[0]
+        assert refused[0] == refused[1]
+        # a command's own exit code and streams come back unchanged
+        results = [w.run(["validate", "-json"], w.path(w.inline(bad))) for w in (in_process, separate)]
+        assert [r.returncode for r in results] == [1, 1]
+        assert json.loads(results[0].stdout) == json.loads(results[1].stdout)
+        assert "cobol" in results[0].stdout
+    finally:
+        separate.close()
+
+
+def test_a_runner_that_dies_fails_its_command_clearly_and_is_replaced(
+    workspaces: tuple[Workspace, Workspace], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workspace, _ = workspaces
+    rel = workspace.inline(_function("us-east-1"))
+    workspace.plan(rel)
+    runners = workspace._runners
+    assert runners is not None
+    first = {runner.process.pid for runner in runners._all}
+    # An idle runner found dead is replaced before it gets a command.
+    for runner in runners._all:
+        runner.process.kill()
+        runner.process.wait()
+    assert workspace.plan(rel).raw.outputs == {"region": "us-east-1"}
+    assert len(runners._all) == 1  # the one running plans; the init one is gone
+    assert not first & {runner.process.pid for runner in runners._all}
+    # A runner that dies during its command fails that command with what it printed.
+    original = InProcessTerraform.run
+
+    def dying(self: InProcessTerraform, args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+        self.process.kill()
+        self.process.wait()
+        return original(self, args, cwd)
+
+    monkeypatch.setattr(InProcessTerraform, "run", dying)
+    with pytest.raises(RuntimeError, match=r"in-process Terraform \(exit -9\) ended during `terraform plan"):
+        workspace.plan(rel)
+    monkeypatch.setattr(InProcessTerraform, "run", original)
+    assert runners._all == []
+    assert workspace.plan(rel).raw.outputs == {"region": "us-east-1"}
+
+
+def test_a_runner_whose_memory_passed_the_limit_is_replaced(
+    workspaces: tuple[Workspace, Workspace], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workspace, _ = workspaces
+    runners = workspace._runners
+    assert runners is not None
+    monkeypatch.setattr(type(runners), "PEAK_LIMIT_KB", 1)
+    assert workspace.plan(workspace.inline(_function("us-east-1"))).raw.outputs == {"region": "us-east-1"}
+    # init, plan and show each started a runner, retired after its command
+    assert runners._started == 3
+    assert runners._all == []
+
+
+def test_commands_running_at_once_run_in_runners_of_their_own(tmp_path: Path) -> None:
+    chain = toolchain(tmp_path / "toolchain")
+    runners = TerraformRunners(chain, tmp_path / "runners")
+    root = _aws_root(tmp_path)
+    both = threading.Barrier(2)
+    pids: dict[int, int] = {}
+    original = InProcessTerraform.run
+
+    def meeting(self: InProcessTerraform, args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+        both.wait(timeout=60)  # both commands hold a runner at the same time
+        pids[threading.get_ident()] = self.process.pid
+        return original(self, args, cwd)
+
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(InProcessTerraform, "run", meeting)
+            threads = [
+                threading.Thread(target=runners.run, args=(["version"], root, chain.env)) for _ in range(2)
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=120)
+        assert len(set(pids.values())) == 2
+        # later commands of the same environment reuse them
+        assert runners.run(["version"], root, chain.env).stdout.startswith("Terraform v")
+        assert len(runners._all) == 2
+    finally:
+        runners.close()
+    assert all(_wait_gone(pid) for pid in pids.values()), "close() left a runner running"
+
+
+def test_a_runner_ends_when_the_process_that_started_it_is_killed(tmp_path: Path) -> None:
+    _aws_root(tmp_path)
+    script = (
+        "import sys, time\n"
+        f"sys.path.insert(0, {str(TESTS_DIR)!r})\n"
+        "from pathlib import Path\n"
+        "from tfharness.toolchain import TerraformRunners, toolchain\n"
+        f"home = Path({str(tmp_path)!r})\n"
+        "chain = toolchain(home / 'toolchain')\n"
+        "runners = TerraformRunners(chain, home / 'runners')\n"
+        "runners.run(['version'], home / 'root', chain.env)\n"
+        "print(runners._all[0].process.pid, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    harness = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert harness.stdout is not None
+        runner = int(harness.stdout.readline())
+        assert _alive(runner)
+        harness.send_signal(signal.SIGKILL)
+        harness.wait()
+        assert _wait_gone(runner), "the runner outlived the process that started it"
     finally:
         if harness.poll() is None:
             harness.kill()

@@ -63,45 +63,54 @@ def _plan_example(
     with tempfile.TemporaryDirectory() as scratch:
         workspace = Workspace(chain, Path(scratch))
         try:
-            rel = source.relative_to(REPO_ROOT).as_posix()
-        except ValueError:
-            # A copy of an example kept elsewhere plans as if it stood under examples/, so its
-            # module sources ("../..") resolve as they do in the repository.
-            rel = f"examples/{source.name}"
-            shutil.rmtree(workspace.path(rel), ignore_errors=True)
-            shutil.copytree(source, workspace.path(rel), ignore=shutil.ignore_patterns(".terraform*"))
-        target = workspace.path(rel)
-        check_schemas_cover(target, chain)
-        init = chain.run(["init", "-input=false", "-backend=false", "-no-color"], cwd=target)
-        if init.returncode != 0:
-            print(init.stdout + init.stderr, file=sys.stderr)
-            return init.returncode, rel, None
-        args = ["plan", "-input=false", "-refresh=false", "-lock=false", "-out=tfplan"]
-        if not (echo and sys.stdout.isatty()):
-            args.append("-no-color")
-        if var_file:
-            args.append(f"-var-file={(Path.cwd() / var_file).resolve()}")
-        elif example_var_file(source):
-            if echo:
-                print(f"(no VARS given: planning with {rel}/{EXAMPLE_VARS})", file=sys.stderr)
-            args.append(f"-var-file={example_var_file(source)}")
-        with workspace.terraform_env(target) as env:
-            plan = chain.run(args, cwd=target, env=env)
-        if plan.returncode != 0:
-            # Terraform writes its diagnostics to stderr; stdout then holds the partial plan
-            # ("Terraform planned the following actions, but then encountered a problem"),
-            # which buries them, so only the diagnostics are shown.
-            sys.stderr.write(plan.stderr)
-            return plan.returncode, rel, None
+            return _plan_staged(workspace, chain, source, rel, var_file, echo=echo)
+        finally:
+            workspace.close()
+
+
+def _plan_staged(
+    workspace: Workspace, chain: Toolchain, source: Path, rel: str, var_file: str | None, *, echo: bool
+) -> tuple[int, str, dict[str, Any] | None]:
+    try:
+        rel = source.relative_to(REPO_ROOT).as_posix()
+    except ValueError:
+        # A copy of an example kept elsewhere plans as if it stood under examples/, so its
+        # module sources ("../..") resolve as they do in the repository.
+        rel = f"examples/{source.name}"
+        shutil.rmtree(workspace.path(rel), ignore_errors=True)
+        shutil.copytree(source, workspace.path(rel), ignore=shutil.ignore_patterns(".terraform*"))
+    target = workspace.path(rel)
+    check_schemas_cover(target, chain)
+    init = workspace.run(["init", "-input=false", "-backend=false", "-no-color"], target)
+    if init.returncode != 0:
+        print(init.stdout + init.stderr, file=sys.stderr)
+        return init.returncode, rel, None
+    args = ["plan", "-input=false", "-refresh=false", "-lock=false", "-out=tfplan"]
+    if not (echo and sys.stdout.isatty()):
+        args.append("-no-color")
+    if var_file:
+        args.append(f"-var-file={(Path.cwd() / var_file).resolve()}")
+    elif example_var_file(source):
         if echo:
-            sys.stdout.write(plan.stdout)
-            sys.stderr.write(plan.stderr)
-        with workspace.terraform_env(target) as env:
-            shown = chain.run(["show", "-json", "tfplan"], cwd=target, env=env)
-        if shown.returncode != 0:
-            sys.stderr.write(shown.stderr)
-            return shown.returncode, rel, None
-        return 0, rel, json.loads(shown.stdout)
+            print(f"(no VARS given: planning with {rel}/{EXAMPLE_VARS})", file=sys.stderr)
+        args.append(f"-var-file={example_var_file(source)}")
+    with workspace.terraform_env(target) as env:
+        plan = workspace.run(args, target, env)
+    if plan.returncode != 0:
+        # Terraform writes its diagnostics to stderr; stdout then holds the partial plan
+        # ("Terraform planned the following actions, but then encountered a problem"),
+        # which buries them, so only the diagnostics are shown.
+        sys.stderr.write(plan.stderr)
+        return plan.returncode, rel, None
+    if echo:
+        sys.stdout.write(plan.stdout)
+        sys.stderr.write(plan.stderr)
+    with workspace.terraform_env(target) as env:
+        shown = workspace.run(["show", "-json", "tfplan"], target, env)
+    if shown.returncode != 0:
+        sys.stderr.write(shown.stderr)
+        return shown.returncode, rel, None
+    return 0, rel, json.loads(shown.stdout)
 
 
 def _plan(rel: str, var_file: str | None) -> int:

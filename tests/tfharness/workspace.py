@@ -13,6 +13,7 @@ import hashlib
 import os
 import re
 import shutil
+import subprocess
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -23,7 +24,15 @@ from typing import Any
 import tftest
 
 from tfharness import conformance
-from tfharness.toolchain import ReattachedStandins, Toolchain, module_tree, served_types, spawn_requested
+from tfharness.toolchain import (
+    ReattachedStandins,
+    TerraformRunners,
+    Toolchain,
+    in_process_requested,
+    module_tree,
+    served_types,
+    spawn_requested,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STAGED = ("modules", "examples", "lambda_src")
@@ -134,6 +143,21 @@ class PlanFailed(AssertionError):
     pass
 
 
+class _Test(tftest.TerraformTest):
+    """tftest's checks, with each Terraform command run by the workspace (``Workspace.run``)."""
+
+    def __init__(self, tfdir: str, workspace: Workspace) -> None:
+        super().__init__(tfdir, binary=workspace.toolchain.binary, env=workspace.toolchain.env)
+        self.workspace = workspace
+
+    def execute_command(self, cmd: str, *cmd_args: str) -> tftest.TerraformCommandOutput:
+        result = self.workspace.run([cmd, *cmd_args], Path(self.tfdir), self.env)
+        if result.returncode in (1, 11):  # what tftest's own execute_command raises on
+            message = f"Error running command {cmd}: {result.returncode} {result.stdout} {result.stderr}"
+            raise tftest.TerraformTestError(message, result.stderr)
+        return tftest.TerraformCommandOutput(result.returncode, result.stdout, result.stderr)
+
+
 class Workspace:
     """A scratch copy of the repository's Terraform, with one cached init per directory."""
 
@@ -153,6 +177,21 @@ class Workspace:
             if toolchain.offline and not spawn_requested()
             else None
         )
+        self._runners = (
+            TerraformRunners(toolchain, scratch / "runners")
+            if toolchain.offline and in_process_requested()
+            else None
+        )
+
+    def run(
+        self, args: list[str], root: Path, env: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """``terraform <args>`` in ``root``: offline, by Terraform core in a long-lived process
+        (``TerraformRunners``) unless ``MLGW_TF_SUBPROCESS=1`` asks for a process per command."""
+        env = dict(env or self.toolchain.env)
+        if self._runners is None:
+            return self.toolchain.run(args, cwd=root, env=env)
+        return self._runners.run(args, root, env)
 
     @contextmanager
     def terraform_env(self, root: Path) -> Iterator[dict[str, str]]:
@@ -165,7 +204,9 @@ class Workspace:
                 yield env
 
     def close(self) -> None:
-        """Stop the stand-in provider processes (also done when the process exits)."""
+        """Stop the Terraform runners and stand-in provider processes (also done at exit)."""
+        if self._runners is not None:
+            self._runners.close()
         if self._standins is not None:
             self._standins.close()
 
@@ -178,9 +219,7 @@ class Workspace:
                 check_schemas_cover(
                     self.path(rel) if rel.startswith("inline/") else REPO_ROOT / rel, self.toolchain
                 )
-                test = tftest.TerraformTest(
-                    str(self.path(rel)), binary=self.toolchain.binary, env=self.toolchain.env
-                )
+                test = _Test(str(self.path(rel)), self)
                 try:
                     test.setup(cleanup_on_exit=False)
                 except tftest.TerraformTestError as exc:
@@ -245,7 +284,7 @@ class Workspace:
     def validate(self, rel: str) -> str:
         self._test(rel)
         with self.terraform_env(self.path(rel)) as env:
-            result = self.toolchain.run(["validate", "-no-color"], cwd=self.path(rel), env=env)
+            result = self.run(["validate", "-no-color"], self.path(rel), env)
         if result.returncode != 0:
             raise PlanFailed(normalise_diagnostics(result.stdout + result.stderr))
         return result.stdout

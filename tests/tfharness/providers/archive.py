@@ -76,10 +76,19 @@ def build_archive(config: Json) -> Json:
     }
 
 
+# A long-lived (reattached) archive stand-in serves the commands of many working directories:
+# the harness names the one of the command it serves in this file, and relative paths resolve
+# against it, as they do in a process Terraform starts in its own working directory.
+WORKDIR_FILE = "MLGW_STANDIN_WORKDIR_FILE"
+
+
 class ArchiveStandin(StandinProvider):
     schema_path = SCHEMA_DIR / "archive.json"
 
     def read_data_source(self, type_name: str, config: Json) -> Json:
+        named = os.environ.get(WORKDIR_FILE)
+        if named:
+            os.chdir(Path(named).read_text(encoding="utf-8"))
         return {**config, **build_archive(config)}
 
 
