@@ -33,14 +33,18 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 # Locks install with uv, pinned in $(BOOTSTRAP) and installed into the venv by pip first: it
-# installs the dev lock in seconds where pip takes a minute. Where uv cannot be had or fails (an
-# index only pip is configured for), pip installs the lock, with a one-line progress count
-# instead of its page of output; errors show either way.
+# installs the dev lock in seconds where pip takes a minute. uv reads no pip configuration, so
+# where pip is given an index of its own (PIP_INDEX_URL, or index-url in pip's configuration),
+# and where uv cannot be had or fails, pip installs the lock, with a one-line progress count
+# instead of its page of output. uv compiles the bytecode, as pip does: where
+# PYTHONDONTWRITEBYTECODE is set, nothing would ever be compiled once for all processes.
 define pip_install
 	@echo "installing the $(shell grep -c '==' $(1)) packages pinned in $(1) into $(VENV)"
-	@test -x $(UV) || $(PY) -m pip install --quiet --requirement $(BOOTSTRAP) || echo "  uv is not available: installing with pip"
-	@if test -x $(UV) && $(UV) pip install --python $(PY) --requirement $(1); then echo "  done"; else \
-	  $(PY) -m pip install --no-compile --progress-bar off --requirement $(1) | awk -v total=$(shell grep -c '==' $(1)) \
+	@if test -z "$${PIP_INDEX_URL:-}" && ! $(PY) -m pip config get global.index-url >/dev/null 2>&1; then \
+	  $(PY) -m pip install --quiet --requirement $(BOOTSTRAP) || echo "  uv is not available: installing with pip"; fi
+	@if test -z "$${PIP_INDEX_URL:-}" && test -x $(UV) && $(UV) pip install --compile-bytecode --python $(PY) --requirement $(1); \
+	then echo "  done"; else \
+	  $(PY) -m pip install --progress-bar off --requirement $(1) | awk -v total=$(shell grep -c '==' $(1)) \
 	  '/^Collecting /{n++; printf "\r  %d/%d collected", n, total; fflush()} \
 	   /^Installing collected/{printf "\n  installing...\n"; fflush()} /^Successfully installed/{print "  done"}'; fi
 	$(PY) -m pip install --quiet --no-index --no-deps --no-build-isolation --editable ./client
@@ -75,9 +79,15 @@ local-invoke: $(LOCAL_STAMP) ## invoke FUNCTION of the running local mode with t
 	$(LOCAL) invoke $(FUNCTION) $(EVENT) $(if $(PORT),--port $(PORT))
 
 # pytest validates and plans every directory and checks the generated docs itself
-# (tests/terraform/test_harness.py, tests/test_repository.py); checkov runs beside it.
+# (tests/terraform/test_harness.py, tests/test_repository.py). checkov runs beside it, its report
+# printed when both are done, so pytest's output streams; either failing fails the target.
 test: lint ## everything CI runs: lint, then checkov and the test suites side by side
-	$(MAKE) --no-print-directory -j2 --output-sync=line security pytest
+	@$(MAKE) --no-print-directory security > $(VENV)/security.log 2>&1 & checkov=$$!; \
+	  tests=0; $(MAKE) --no-print-directory pytest || tests=$$?; \
+	  security=0; wait $$checkov || security=$$?; \
+	  cat $(VENV)/security.log; \
+	  if test $$security -ne 0; then echo "make security failed (exit $$security)" >&2; fi; \
+	  test $$tests -eq 0 && test $$security -eq 0
 
 lint: $(STAMP) ## ruff lint + format check, terraform fmt -check
 	$(VENV)/bin/ruff check .

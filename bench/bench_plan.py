@@ -1,40 +1,82 @@
-"""What an offline plan costs with the aws stand-in reattached, against one started per command.
+"""What an offline plan costs, in time and in CPU, with each of the harness's ways to run Terraform.
 
-Terraform starts a provider for each phase of a plan and again for ``show``; the harness
-instead lets it reattach to a long-lived stand-in (``tfharness.toolchain.ReattachedStandins``).
-The complete example and the local example are planned with both toolchains, alternating in
-the same run after one warm-up plan each (init, caches), so the ratio holds on a busy machine.
+- ``spawned``: a ``terraform`` process per command, which starts its providers itself for each
+  phase of a plan and again for ``show`` (``MLGW_TF_SUBPROCESS=1 MLGW_TF_STANDIN_SPAWN=1``).
+- ``reattached``: a ``terraform`` process per command, reattached to long-lived stand-ins
+  (``MLGW_TF_SUBPROCESS=1``; ``tfharness.toolchain.ReattachedStandins``).
+- ``in_process``: what the harness does by default, Terraform core in a long-lived process that
+  runs every command (``tfharness.toolchain.TerraformRunners``), reattached to the stand-ins.
+
+A trivial root (one queue) shows the fixed cost of a command; the complete and local examples
+the cost of real plans. The workspaces plan in turn in the same run, after one warm-up plan each
+(init, caches), so the ratios hold on a busy machine. CPU is the time of every process involved
+(the harness, Terraform, the providers): what limits a parallel test run on two cores.
 """
 
 from __future__ import annotations
 
 import os
+import resource
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 ROUNDS = 3
-EXAMPLES = ("examples/complete", "examples/local")
+TRIVIAL = 'resource "aws_sqs_queue" "q" {\n  name = "bench"\n}\n'
+ROOTS = ("trivial", "examples/complete", "examples/local")
+MODES = {
+    "spawned": {"MLGW_TF_SUBPROCESS": "1", "MLGW_TF_STANDIN_SPAWN": "1"},
+    "reattached": {"MLGW_TF_SUBPROCESS": "1", "MLGW_TF_STANDIN_SPAWN": "0"},
+    "in_process": {"MLGW_TF_SUBPROCESS": "0", "MLGW_TF_STANDIN_SPAWN": "0"},
+}
 
 
 def _row(metric: str, value: float, unit: str, target: str | None) -> dict[str, Any]:
     return {"benchmark": "plan", "metric": metric, "value": value, "unit": unit, "target": target}
 
 
-def _workspace(scratch: Path, spawn: bool) -> Any:
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _workspace(scratch: Path, mode: str) -> Any:
     from tfharness import Workspace, toolchain
 
-    previous = os.environ.get("MLGW_TF_STANDIN_SPAWN")
-    os.environ["MLGW_TF_STANDIN_SPAWN"] = "1" if spawn else "0"
-    try:
+    with _environment(MODES[mode]):
         return Workspace(toolchain(scratch / "toolchain"), scratch)
-    finally:
-        if previous is None:
-            os.environ.pop("MLGW_TF_STANDIN_SPAWN", None)
-        else:
-            os.environ["MLGW_TF_STANDIN_SPAWN"] = previous
+
+
+def _process_cpu(pid: int) -> float:
+    """User and system time of a running process (Linux /proc), 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu(workspace: Any) -> float:
+    """CPU so far of this process, its finished children (per-command Terraform and the providers
+    it started) and the workspace's long-lived processes (stand-ins, runners)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    pids = [s.process.pid for s in (workspace._standins._all if workspace._standins else [])]
+    pids += [r.process.pid for r in (workspace._runners._all if workspace._runners else [])]
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime + sum(map(_process_cpu, pids))
 
 
 def run() -> list[dict[str, Any]]:
@@ -42,32 +84,44 @@ def run() -> list[dict[str, Any]]:
 
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as scratch:
-        workspaces = {
-            "spawned": _workspace(Path(scratch) / "spawned", spawn=True),
-            "reattached": _workspace(Path(scratch) / "reattached", spawn=False),
-        }
+        workspaces = {mode: _workspace(Path(scratch) / mode, mode) for mode in MODES}
         try:
-            for example in EXAMPLES:
-                times: dict[str, list[float]] = {name: [] for name in workspaces}
+            for root in ROOTS:
+                wall: dict[str, list[float]] = {mode: [] for mode in MODES}
+                cpu: dict[str, list[float]] = {mode: [] for mode in MODES}
+
+                def plan(workspace: Any, root: str = root) -> None:
+                    if root == "trivial":
+                        workspace.plan(workspace.inline(TRIVIAL))
+                    else:
+                        var_file = example_var_file(workspace.path(root))
+                        workspace.plan(root, var_file=str(var_file) if var_file else None)
+
                 for workspace in workspaces.values():
-                    var_file = example_var_file(workspace.path(example))
-                    workspace.plan(example, var_file=str(var_file) if var_file else None)  # warm-up
+                    plan(workspace)  # warm-up: init, caches, processes started
                 for _ in range(ROUNDS):
-                    for name, workspace in workspaces.items():
-                        var_file = example_var_file(workspace.path(example))
-                        started = time.perf_counter()
-                        workspace.plan(example, var_file=str(var_file) if var_file else None)
-                        times[name].append(time.perf_counter() - started)
-                spawned, reattached = (statistics.median(times[n]) for n in ("spawned", "reattached"))
-                short = example.removeprefix("examples/")
-                rows += [
-                    _row(f"{short}_plan_spawned_s", spawned, "s", None),
-                    _row(f"{short}_plan_reattached_s", reattached, "s", None),
-                    {
-                        **_row(f"{short}_reattached_over_spawned", reattached / spawned, "x", "< 1"),
-                        "met": reattached < spawned,
-                    },
-                ]
+                    for mode, workspace in workspaces.items():
+                        cpu_before, started = _cpu(workspace), time.perf_counter()
+                        plan(workspace)
+                        wall[mode].append(time.perf_counter() - started)
+                        cpu[mode].append(_cpu(workspace) - cpu_before)
+                short = root.removeprefix("examples/")
+                medians = {
+                    mode: (statistics.median(wall[mode]), statistics.median(cpu[mode])) for mode in MODES
+                }
+                for mode, (seconds, cpu_seconds) in medians.items():
+                    rows += [
+                        _row(f"{short}_plan_{mode}_s", seconds, "s", None),
+                        _row(f"{short}_plan_{mode}_cpu_s", cpu_seconds, "s", None),
+                    ]
+                for baseline in ("spawned", "reattached"):
+                    ratio = medians["in_process"][1] / medians[baseline][1]
+                    rows.append(
+                        {
+                            **_row(f"{short}_cpu_in_process_over_{baseline}", ratio, "x", "< 1"),
+                            "met": ratio < 1,
+                        }
+                    )
         finally:
             for workspace in workspaces.values():
                 workspace.close()

@@ -421,7 +421,8 @@ def test_a_runner_that_dies_fails_its_command_clearly_and_is_replaced(
     assert workspace.plan(rel).raw.outputs == {"region": "us-east-1"}
     assert len(runners._all) == 1  # the one running plans; the init one is gone
     assert not first & {runner.process.pid for runner in runners._all}
-    # A runner that dies during its command fails that command with what it printed.
+    # A runner that dies during its command fails that command, as a Terraform process that
+    # crashed would, with what it printed.
     original = InProcessTerraform.run
 
     def dying(self: InProcessTerraform, args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -430,7 +431,7 @@ def test_a_runner_that_dies_fails_its_command_clearly_and_is_replaced(
         return original(self, args, cwd)
 
     monkeypatch.setattr(InProcessTerraform, "run", dying)
-    with pytest.raises(RuntimeError, match=r"in-process Terraform \(exit -9\) ended during `terraform plan"):
+    with pytest.raises(PlanFailed, match=r"in-process Terraform \(exit -9\) ended during `terraform plan"):
         workspace.plan(rel)
     monkeypatch.setattr(InProcessTerraform, "run", original)
     assert runners._all == []
@@ -450,12 +451,44 @@ def test_a_runner_whose_memory_passed_the_limit_is_replaced(
     assert runners._all == []
 
 
+def test_a_runner_holding_too_many_open_files_is_replaced(
+    workspaces: tuple[Workspace, Workspace], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Terraform keeps its connection to a reattached provider open after each command.
+    workspace, _ = workspaces
+    runners = workspace._runners
+    assert runners is not None
+    rel = workspace.inline(_function("us-east-1"))
+    workspace.plan(rel)
+    (reattached,) = [r for r in runners._all if "TF_REATTACH_PROVIDERS" in r.env]
+    held = reattached.open_fds
+    workspace.plan(rel)
+    assert reattached.open_fds > held  # one more connection per command
+    monkeypatch.setattr(type(runners), "FD_LIMIT", reattached.open_fds)
+    workspace.plan(rel)  # the plan leaves it above the limit: it ends after the command
+    assert reattached not in runners._all
+    assert _wait_gone(reattached.process.pid)
+
+
+def test_commands_of_different_tests_share_a_runner(tmp_path: Path) -> None:
+    chain = toolchain(tmp_path / "toolchain")
+    runners = TerraformRunners(chain, tmp_path / "runners")
+    root = _aws_root(tmp_path)
+    try:
+        for test in ("a.py::one (call)", "b.py::two (setup)"):
+            assert runners.run(["version"], root, {**chain.env, "PYTEST_CURRENT_TEST": test}).returncode == 0
+        assert runners._started == 1
+    finally:
+        runners.close()
+
+
 def test_commands_running_at_once_run_in_runners_of_their_own(tmp_path: Path) -> None:
     chain = toolchain(tmp_path / "toolchain")
     runners = TerraformRunners(chain, tmp_path / "runners")
     root = _aws_root(tmp_path)
     both = threading.Barrier(2)
     pids: dict[int, int] = {}
+    results: dict[int, subprocess.CompletedProcess[str]] = {}
     original = InProcessTerraform.run
 
     def meeting(self: InProcessTerraform, args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -463,17 +496,20 @@ def test_commands_running_at_once_run_in_runners_of_their_own(tmp_path: Path) ->
         pids[threading.get_ident()] = self.process.pid
         return original(self, args, cwd)
 
+    def command() -> None:
+        results[threading.get_ident()] = runners.run(["version"], root, chain.env)
+
     try:
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(InProcessTerraform, "run", meeting)
-            threads = [
-                threading.Thread(target=runners.run, args=(["version"], root, chain.env)) for _ in range(2)
-            ]
+            threads = [threading.Thread(target=command) for _ in range(2)]
             for thread in threads:
                 thread.start()
             for thread in threads:
                 thread.join(timeout=120)
         assert len(set(pids.values())) == 2
+        assert [r.returncode for r in results.values()] == [0, 0]
+        assert all(r.stdout.startswith("Terraform v") for r in results.values())
         # later commands of the same environment reuse them
         assert runners.run(["version"], root, chain.env).stdout.startswith("Terraform v")
         assert len(runners._all) == 2

