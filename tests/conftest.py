@@ -2,9 +2,29 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from botocore import loaders
 
 from tfharness import Workspace, toolchain
+
+# moto's mock_aws gives each test a new boto3 session, and each session's loader reads the
+# service models it needs from disk again: about 0.1 s for each client a handler creates at its
+# cold start, a third of many unit tests' time. Loaders with the same search paths and extras
+# share one cache here, as the clients of one session already share their loader's
+# (botocore.loaders.instance_cache): the models are botocore's files, the same for every test.
+_LOADER_CACHES: dict[tuple[Any, ...], dict[Any, Any]] = {}
+_loader_init = loaders.Loader.__init__
+
+
+def _shared_loader_cache(self: loaders.Loader, *args: Any, **kwargs: Any) -> None:
+    _loader_init(self, *args, **kwargs)
+    key = (type(self.file_loader), tuple(self.search_paths), tuple(self.extras_types))
+    self._cache = _LOADER_CACHES.setdefault(key, {})
+
+
+loaders.Loader.__init__ = _shared_loader_cache  # type: ignore[method-assign]
 
 
 @pytest.fixture(autouse=True)

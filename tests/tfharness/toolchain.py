@@ -442,10 +442,12 @@ class InProcessTerraform:
         logs.mkdir(parents=True, exist_ok=True)
         self.log = logs / f"terraform-{index}.log"
         self.env = env = dict(env)
-        # Measured in bench/bench_plan.py: a quarter less CPU for a plan of an example. Under
-        # pytest-xdist the workers already use every core, so Terraform's own threads only add
-        # switching.
-        env.setdefault("GOGC", "400")
+        # A runner lives for many commands: its heap may grow to GOMEMLIMIT before Go collects
+        # it, instead of collecting whenever it doubles (GOGC=100), about a sixth of a plan's CPU
+        # (bench/bench_plan.py). Under pytest-xdist the workers already use every core, so
+        # Terraform's own threads only add switching.
+        if "GOGC" not in env and "GOMEMLIMIT" not in env:
+            env.update(GOGC="off", GOMEMLIMIT="1GiB")
         if os.environ.get("PYTEST_XDIST_WORKER"):
             env.setdefault("GOMAXPROCS", "1")
         request_read, request_write = os.pipe()
