@@ -26,6 +26,12 @@ PYTEST_ARGS ?=
 
 export CHECKPOINT_DISABLE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# Python's bytecode cache lives in the venv for every target: each module is compiled once, by
+# the first process that imports it, even where PYTHONDONTWRITEBYTECODE is set (without it, each
+# of the many Python processes of a test run compiled everything it imported), and the source
+# tree stays clean.
+export PYTHONPYCACHEPREFIX := $(CURDIR)/$(VENV)/pycache
+export PYTHONDONTWRITEBYTECODE :=
 
 .PHONY: help venv local local-batch local-actuals local-smoke local-invoke test lint validate plan openapi security pytest smoke redrive bench docs docs-check schemas lock clean
 
@@ -36,15 +42,14 @@ help: ## list the targets
 # installs the dev lock in seconds where pip takes a minute. uv reads no pip configuration, so
 # where pip is given an index of its own (PIP_INDEX_URL, or index-url in pip's configuration),
 # and where uv cannot be had or fails, pip installs the lock, with a one-line progress count
-# instead of its page of output. uv compiles the bytecode, as pip does: where
-# PYTHONDONTWRITEBYTECODE is set, nothing would ever be compiled once for all processes.
+# instead of its page of output. Neither compiles bytecode: imports do, into PYTHONPYCACHEPREFIX.
 define pip_install
 	@echo "installing the $(shell grep -c '==' $(1)) packages pinned in $(1) into $(VENV)"
 	@if test -z "$${PIP_INDEX_URL:-}" && ! $(PY) -m pip config get global.index-url >/dev/null 2>&1; then \
 	  $(PY) -m pip install --quiet --requirement $(BOOTSTRAP) || echo "  uv is not available: installing with pip"; fi
-	@if test -z "$${PIP_INDEX_URL:-}" && test -x $(UV) && $(UV) pip install --compile-bytecode --python $(PY) --requirement $(1); \
+	@if test -z "$${PIP_INDEX_URL:-}" && test -x $(UV) && $(UV) pip install --python $(PY) --requirement $(1); \
 	then echo "  done"; else \
-	  $(PY) -m pip install --progress-bar off --requirement $(1) | awk -v total=$(shell grep -c '==' $(1)) \
+	  $(PY) -m pip install --no-compile --progress-bar off --requirement $(1) | awk -v total=$(shell grep -c '==' $(1)) \
 	  '/^Collecting /{n++; printf "\r  %d/%d collected", n, total; fflush()} \
 	   /^Installing collected/{printf "\n  installing...\n"; fflush()} /^Successfully installed/{print "  done"}'; fi
 	$(PY) -m pip install --quiet --no-index --no-deps --no-build-isolation --editable ./client

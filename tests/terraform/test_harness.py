@@ -22,7 +22,7 @@ def test_every_module_and_example_validates(tf: Workspace, rel: str) -> None:
 def test_fmt_check_passes_on_every_directory(tf: Workspace) -> None:
     unformatted = []
     for rel in terraform_dirs():
-        result = tf.toolchain.run(["fmt", "-check", "-no-color"], cwd=REPO_ROOT / rel)
+        result = tf.run(["fmt", "-check", "-no-color"], REPO_ROOT / rel)
         if result.returncode != 0:
             unformatted.append(f"{rel}: {result.stdout.strip()}")
     assert not unformatted, "terraform fmt needed:\n" + "\n".join(unformatted)

@@ -163,13 +163,18 @@ def _openapi(rel: str, var_file: str | None, out: str | None) -> int:
 
 
 def _fmt_check() -> int:
-    chain = toolchain(HOME)
     failed = False
-    for rel in terraform_dirs():
-        result = chain.run(["fmt", "-check", "-diff", "-no-color"], cwd=REPO_ROOT / rel)
-        if result.returncode != 0:
-            failed = True
-            print(f"terraform fmt: {rel} needs formatting\n{result.stdout}{result.stderr}", file=sys.stderr)
+    with tempfile.TemporaryDirectory() as scratch:
+        workspace = Workspace(toolchain(HOME), Path(scratch))
+        try:
+            for rel in terraform_dirs():
+                result = workspace.run(["fmt", "-check", "-diff", "-no-color"], REPO_ROOT / rel)
+                if result.returncode != 0:
+                    failed = True
+                    details = result.stdout + result.stderr
+                    print(f"terraform fmt: {rel} needs formatting\n{details}", file=sys.stderr)
+        finally:
+            workspace.close()
     return 1 if failed else 0
 
 
