@@ -45,10 +45,14 @@ help: ## list the targets
 # instead of its page of output. Neither compiles bytecode: imports do, into PYTHONPYCACHEPREFIX.
 define pip_install
 	@echo "installing the $(shell grep -c '==' $(1)) packages pinned in $(1) into $(VENV)"
-	@if test -z "$${PIP_INDEX_URL:-}" && ! $(PY) -m pip config get global.index-url >/dev/null 2>&1; then \
-	  $(PY) -m pip install --quiet --requirement $(BOOTSTRAP) || echo "  uv is not available: installing with pip"; fi
-	@if test -z "$${PIP_INDEX_URL:-}" && test -x $(UV) && $(UV) pip install --python $(PY) --requirement $(1); \
-	then echo "  done"; else \
+	@own_index=no; \
+	  if test -n "$${PIP_INDEX_URL:-}"; then own_index=yes; fi; \
+	  for key in global.index-url install.index-url; do \
+	    if $(PY) -m pip config get $$key >/dev/null 2>&1; then own_index=yes; fi; done; \
+	  if test $$own_index = no && $(PY) -m pip install --quiet --requirement $(BOOTSTRAP) \
+	    && $(UV) pip install --python $(PY) --requirement $(1); then echo "  done"; else \
+	  if test $$own_index = yes; then echo "  pip has an index of its own: installing with pip"; \
+	  else echo "  uv could not install the lock: installing with pip"; fi; \
 	  $(PY) -m pip install --no-compile --progress-bar off --requirement $(1) | awk -v total=$(shell grep -c '==' $(1)) \
 	  '/^Collecting /{n++; printf "\r  %d/%d collected", n, total; fflush()} \
 	   /^Installing collected/{printf "\n  installing...\n"; fflush()} /^Successfully installed/{print "  done"}'; fi
@@ -85,9 +89,11 @@ local-invoke: $(LOCAL_STAMP) ## invoke FUNCTION of the running local mode with t
 
 # pytest validates and plans every directory and checks the generated docs itself
 # (tests/terraform/test_harness.py, tests/test_repository.py). checkov runs beside it, its report
-# printed when both are done, so pytest's output streams; either failing fails the target.
+# printed when both are done, so pytest's output streams; either failing fails the target, and an
+# interrupt stops checkov too (a background job ignores SIGINT).
 test: lint ## everything CI runs: lint, then checkov and the test suites side by side
 	@$(MAKE) --no-print-directory security > $(VENV)/security.log 2>&1 & checkov=$$!; \
+	  trap 'kill $$checkov 2>/dev/null; cat $(VENV)/security.log; exit 130' INT TERM; \
 	  tests=0; $(MAKE) --no-print-directory pytest || tests=$$?; \
 	  security=0; wait $$checkov || security=$$?; \
 	  cat $(VENV)/security.log; \

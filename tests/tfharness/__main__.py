@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tfharness.toolchain import Toolchain, toolchain
+from tfharness.toolchain import TerraformRunners, Toolchain, in_process_requested, toolchain
 from tfharness.workspace import (
     EXAMPLE_VARS,
     REPO_ROOT,
@@ -163,18 +163,24 @@ def _openapi(rel: str, var_file: str | None, out: str | None) -> int:
 
 
 def _fmt_check() -> int:
+    chain = toolchain(HOME)
     failed = False
     with tempfile.TemporaryDirectory() as scratch:
-        workspace = Workspace(toolchain(HOME), Path(scratch))
+        runners = TerraformRunners(chain, Path(scratch)) if in_process_requested() else None
         try:
             for rel in terraform_dirs():
-                result = workspace.run(["fmt", "-check", "-diff", "-no-color"], REPO_ROOT / rel)
+                args = ["fmt", "-check", "-diff", "-no-color"]
+                directory = REPO_ROOT / rel
+                result = (
+                    runners.run(args, directory, chain.env) if runners else chain.run(args, cwd=directory)
+                )
                 if result.returncode != 0:
                     failed = True
                     details = result.stdout + result.stderr
                     print(f"terraform fmt: {rel} needs formatting\n{details}", file=sys.stderr)
         finally:
-            workspace.close()
+            if runners:
+                runners.close()
     return 1 if failed else 0
 
 
