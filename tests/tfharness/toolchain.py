@@ -233,9 +233,13 @@ def configurations(root: Path, provider: str) -> int:
     """How many configurations of ``provider`` the root and its local modules may hold, erring
     high: any ``alias`` anywhere, or any provider configuration in JSON syntax, counts as
     several (an aliased configuration also leaves the default one, with or without a block)."""
+    return _configurations(list(_tree_texts(root)), provider)
+
+
+def _configurations(texts: list[tuple[Path, str]], provider: str) -> int:
     block = re.compile(rf'\bprovider\s+"?{re.escape(provider)}"?\s*\{{')
     count = 0
-    for path, text in _tree_texts(root):
+    for path, text in texts:
         if _ALIAS.search(text) or (path.name.endswith(".json") and '"provider"' in text):
             return 2
         count += len(block.findall(text))
@@ -349,7 +353,8 @@ class ReattachedStandins:
     def lease(self, root: Path) -> Iterator[dict[str, str]]:
         """The toolchain's environment for one command in ``root``, with stand-in processes of
         its own to reattach to for each provider the root configures at most once."""
-        wanted = [name for name in sorted(STANDINS) if configurations(root, name) <= 1]
+        texts = list(_tree_texts(root))  # read once for every provider
+        wanted = [name for name in sorted(STANDINS) if _configurations(texts, name) <= 1]
         servers: list[_Server] = []
         try:
             for name in wanted:
