@@ -118,7 +118,7 @@ security: $(STAMP) ## checkov over every module and example (skips carry their r
 	$(VENV)/bin/checkov --config-file .checkov.yaml
 
 pytest: $(STAMP) ## the Python and Terraform test suites
-	$(PY) -m pytest -n auto $(PYTEST_ARGS)
+	$(PY) -m pytest -n auto --dist worksteal $(PYTEST_ARGS)
 
 smoke: $(LOCAL_STAMP) ## call every prediction route of a deployed root once: make smoke EXAMPLE=examples/<name> [SMOKE_ARGS=...]
 	terraform -chdir=$(EXAMPLE) output -json | $(MLGW) smoke $(SMOKE_ARGS)
