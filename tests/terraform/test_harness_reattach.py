@@ -341,32 +341,38 @@ def test_a_dead_process_is_replaced_on_the_next_lease(tmp_path: Path) -> None:
         standins.close()
 
 
-def test_a_stand_in_ends_when_the_process_that_started_it_is_killed(tmp_path: Path) -> None:
-    # Given a harness process that starts a reattached stand-in and is then killed outright
-    _aws_root(tmp_path)
+def _ends_with_its_killed_parent(tmp_path: Path, body: str) -> bool:
+    """Run ``body`` in a harness process (it starts a process, prints its pid and waits), kill the
+    harness outright, and say whether the process it started ended too."""
     script = (
         "import sys, time\n"
         f"sys.path.insert(0, {str(TESTS_DIR)!r})\n"
         "from pathlib import Path\n"
+        f"home = Path({str(tmp_path)!r})\n" + body + "time.sleep(600)\n"
+    )
+    harness = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert harness.stdout is not None
+        started = int(harness.stdout.readline())
+        assert _alive(started)
+        harness.send_signal(signal.SIGKILL)
+        harness.wait()
+        return _wait_gone(started)
+    finally:
+        if harness.poll() is None:
+            harness.kill()
+
+
+def test_a_stand_in_ends_when_the_process_that_started_it_is_killed(tmp_path: Path) -> None:
+    _aws_root(tmp_path)
+    body = (
         "from tfharness.toolchain import ReattachedStandins, toolchain\n"
-        f"home = Path({str(tmp_path)!r})\n"
         "standins = ReattachedStandins(toolchain(home / 'toolchain'), home / 'logs')\n"
         "with standins.lease(home / 'root'):\n"
         "    print(standins._all[0].process.pid, flush=True)\n"
         "    time.sleep(600)\n"
     )
-    harness = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-    try:
-        assert harness.stdout is not None
-        stand_in = int(harness.stdout.readline())
-        assert _alive(stand_in)
-        harness.send_signal(signal.SIGKILL)
-        harness.wait()
-        # Then the stand-in notices its parent is gone and stops
-        assert _wait_gone(stand_in), "the stand-in outlived the process that started it"
-    finally:
-        if harness.poll() is None:
-            harness.kill()
+    assert _ends_with_its_killed_parent(tmp_path, body), "the stand-in outlived the process that started it"
 
 
 # In-process Terraform: the commands of a workspace run in long-lived processes holding Terraform
@@ -520,26 +526,11 @@ def test_commands_running_at_once_run_in_runners_of_their_own(tmp_path: Path) ->
 
 def test_a_runner_ends_when_the_process_that_started_it_is_killed(tmp_path: Path) -> None:
     _aws_root(tmp_path)
-    script = (
-        "import sys, time\n"
-        f"sys.path.insert(0, {str(TESTS_DIR)!r})\n"
-        "from pathlib import Path\n"
+    body = (
         "from tfharness.toolchain import TerraformRunners, toolchain\n"
-        f"home = Path({str(tmp_path)!r})\n"
         "chain = toolchain(home / 'toolchain')\n"
         "runners = TerraformRunners(chain, home / 'runners')\n"
         "runners.run(['version'], home / 'root', chain.env)\n"
         "print(runners._all[0].process.pid, flush=True)\n"
-        "time.sleep(600)\n"
     )
-    harness = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-    try:
-        assert harness.stdout is not None
-        runner = int(harness.stdout.readline())
-        assert _alive(runner)
-        harness.send_signal(signal.SIGKILL)
-        harness.wait()
-        assert _wait_gone(runner), "the runner outlived the process that started it"
-    finally:
-        if harness.poll() is None:
-            harness.kill()
+    assert _ends_with_its_killed_parent(tmp_path, body), "the runner outlived the process that started it"
