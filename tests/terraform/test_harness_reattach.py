@@ -460,19 +460,29 @@ def test_a_runner_whose_memory_passed_the_limit_is_replaced(
 def test_a_runner_holding_too_many_open_files_is_replaced(
     workspaces: tuple[Workspace, Workspace], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Terraform keeps its connection to a reattached provider open after each command.
+    # Terraform keeps its connection to a reattached provider open after each command, and the
+    # handles its plugin client polls with pile up while a runner is idle too.
     workspace, _ = workspaces
     runners = workspace._runners
     assert runners is not None
     rel = workspace.inline(_function("us-east-1"))
     workspace.plan(rel)
     (reattached,) = [r for r in runners._all if "TF_REATTACH_PROVIDERS" in r.env]
-    held = reattached.open_fds
-    workspace.plan(rel)
-    assert reattached.open_fds > held  # one more connection per command
-    monkeypatch.setattr(type(runners), "FD_LIMIT", reattached.open_fds)
-    workspace.plan(rel)  # the plan leaves it above the limit: it ends after the command
-    assert reattached not in runners._all
+    assert reattached.files() > 0
+    used: list[InProcessTerraform] = []
+    original = InProcessTerraform.run
+
+    def recording(self: InProcessTerraform, args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+        used.append(self)
+        return original(self, args, cwd)
+
+    monkeypatch.setattr(InProcessTerraform, "run", recording)
+    monkeypatch.setattr(type(runners), "FD_LIMIT", 0)  # every runner holds more
+    assert workspace.plan(rel).raw.outputs == {"region": "us-east-1"}
+    # The idle runner was replaced before the plan, and the new ones after their commands.
+    assert used
+    assert reattached not in used
+    assert runners._all == []
     assert _wait_gone(reattached.process.pid)
 
 
