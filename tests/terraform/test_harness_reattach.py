@@ -379,6 +379,14 @@ def test_a_stand_in_ends_when_the_process_that_started_it_is_killed(tmp_path: Pa
 # core (tfharness.toolchain.TerraformRunners), with the results of a process per command.
 
 
+@pytest.fixture
+def in_process(workspaces: tuple[Workspace, Workspace]) -> tuple[Workspace, TerraformRunners]:
+    """The reattached workspace and the pool of in-process runners its commands run in."""
+    workspace, _ = workspaces
+    assert workspace._runners is not None
+    return workspace, workspace._runners
+
+
 def _subprocess_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
     monkeypatch.setenv("MLGW_TF_SUBPROCESS", "1")
     scratch = tmp_path / "subprocess"
@@ -412,13 +420,11 @@ def test_in_process_terraform_plans_and_fails_as_a_terraform_process_does(
 
 
 def test_a_runner_that_dies_fails_its_command_clearly_and_is_replaced(
-    workspaces: tuple[Workspace, Workspace], monkeypatch: pytest.MonkeyPatch
+    in_process: tuple[Workspace, TerraformRunners], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    workspace, _ = workspaces
+    workspace, runners = in_process
     rel = workspace.inline(_function("us-east-1"))
     workspace.plan(rel)
-    runners = workspace._runners
-    assert runners is not None
     first = {runner.process.pid for runner in runners._all}
     # An idle runner found dead is replaced before it gets a command.
     for runner in runners._all:
@@ -445,11 +451,9 @@ def test_a_runner_that_dies_fails_its_command_clearly_and_is_replaced(
 
 
 def test_a_runner_whose_memory_passed_the_limit_is_replaced(
-    workspaces: tuple[Workspace, Workspace], monkeypatch: pytest.MonkeyPatch
+    in_process: tuple[Workspace, TerraformRunners], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    workspace, _ = workspaces
-    runners = workspace._runners
-    assert runners is not None
+    workspace, runners = in_process
     monkeypatch.setattr(type(runners), "PEAK_LIMIT_KB", 1)
     assert workspace.plan(workspace.inline(_function("us-east-1"))).raw.outputs == {"region": "us-east-1"}
     # init, plan and show each started a runner, retired after its command
@@ -458,13 +462,11 @@ def test_a_runner_whose_memory_passed_the_limit_is_replaced(
 
 
 def test_a_runner_holding_too_many_open_files_is_replaced(
-    workspaces: tuple[Workspace, Workspace], monkeypatch: pytest.MonkeyPatch
+    in_process: tuple[Workspace, TerraformRunners], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Terraform keeps its connection to a reattached provider open after each command, and the
     # handles its plugin client polls with pile up while a runner is idle too.
-    workspace, _ = workspaces
-    runners = workspace._runners
-    assert runners is not None
+    workspace, runners = in_process
     rel = workspace.inline(_function("us-east-1"))
     workspace.plan(rel)
     (reattached,) = [r for r in runners._all if "TF_REATTACH_PROVIDERS" in r.env]
