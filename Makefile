@@ -23,6 +23,11 @@ LOCAL_EXAMPLE := $(if $(filter command line environment,$(origin EXAMPLE)),$(EXA
 LOCAL   := PYTHONPATH=local:tests $(PY) -m mlgw_local
 VARS    ?=
 PYTEST_ARGS ?=
+# pytest workers: one more than the machine has cores. A quarter of the suite's time is spent
+# waiting (local mode's processes, sockets, retry back-offs, child processes), and with one
+# worker per core those waits leave the cores idle; on 2 cores a third worker made `make test`
+# 20-40 s faster and a fourth slower.
+PYTEST_WORKERS ?= $(shell echo $$(( $$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1) + 1 )))
 
 export CHECKPOINT_DISABLE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
@@ -118,7 +123,7 @@ security: $(STAMP) ## checkov over every module and example (skips carry their r
 	$(VENV)/bin/checkov --config-file .checkov.yaml
 
 pytest: $(STAMP) ## the Python and Terraform test suites
-	$(PY) -m pytest -n auto --dist worksteal $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 smoke: $(LOCAL_STAMP) ## call every prediction route of a deployed root once: make smoke EXAMPLE=examples/<name> [SMOKE_ARGS=...]
 	terraform -chdir=$(EXAMPLE) output -json | $(MLGW) smoke $(SMOKE_ARGS)
