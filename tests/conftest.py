@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from typing import Any
 
 import pytest
@@ -25,6 +28,28 @@ def _shared_loader_cache(self: loaders.Loader, *args: Any, **kwargs: Any) -> Non
 
 
 loaders.Loader.__init__ = _shared_loader_cache  # type: ignore[method-assign]
+
+# Local mode keeps the plans of unchanged inputs (mlgw_local.plan.plan_json). The suite gives it
+# a cache of its own for each run, shared by the workers and every local-mode process they start
+# (they inherit the environment): each example a run serves is planned once in that run, never
+# read from an earlier run's plans.
+PLAN_CACHE_ENV = "MLGW_LOCAL_PLAN_CACHE"
+_PLAN_CACHE = pytest.StashKey[str]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if hasattr(config, "workerinput") or os.environ.get(PLAN_CACHE_ENV):
+        return  # a worker inherits the controller's; a cache set by the caller is used as given
+    directory = tempfile.mkdtemp(prefix="mlgw-local-plans-")
+    os.environ[PLAN_CACHE_ENV] = directory
+    config.stash[_PLAN_CACHE] = directory
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    directory = config.stash.get(_PLAN_CACHE, None)
+    if directory is not None:
+        shutil.rmtree(directory, ignore_errors=True)
+        os.environ.pop(PLAN_CACHE_ENV, None)
 
 
 @pytest.fixture(autouse=True)

