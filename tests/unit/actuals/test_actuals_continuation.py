@@ -342,9 +342,12 @@ def test_a_continuation_that_failed_every_attempt_completes_the_file_when_redriv
     ((_, event),) = invoker.queued
     invoker.queued.clear()
     harness.api.faults.extend([Fault(503)] * 2)
+    harness.api.latency = 0.5
     for _attempt in range(2):  # Lambda retries an event under the same request id
+        # With time to spare (FakeContext's 600 s), the 503 ends each attempt: with the chain's
+        # 1.5 s, a slow machine could run out of time first and hand off instead.
         with pytest.raises(ActualsReportingError):
-            harness.invoke(event, FakeContext(aws_request_id="req-1", remaining=ticking(1.5)))
+            harness.invoke(event, FakeContext(aws_request_id="req-1"))
 
     # When `mlgw redrive` invokes the same continuation event again, under a new request id
     results = [harness.invoke(event, FakeContext(aws_request_id="req-redrive", remaining=ticking(1.5)))]
