@@ -75,6 +75,16 @@ class Launch:
         state = json.loads(self.state_file.read_text(encoding="utf-8"))
         return LocalMode(self.process, state, ready, self.log, self.state_file)
 
+    def stop(self) -> None:
+        """Stop it whether or not it is ready yet."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
 
 def launch_local_mode(tmp: Path, *args: str) -> Launch:
     """Start ``python -m mlgw_local`` with every port chosen by the OS, without waiting."""

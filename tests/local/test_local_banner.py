@@ -1,8 +1,9 @@
 """Every example served locally, and every command its banner prints run as printed.
 
-One server per example (module-scoped through the parameter; the next example's server starts
-while one is tested, and examples/local reuses the session's). Each command must give the status
-the banner documents next to it: the HTTP status of a curl, the exit code of a make helper.
+One server per example (module-scoped through the parameter; examples/local reuses the session's,
+and in a run without pytest-xdist workers the next example's server starts while one is tested).
+Each command must give the status the banner documents next to it: the HTTP status of a curl, the
+exit code of a make helper.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from mlgw_client.__main__ import main as mlgw
 EXAMPLES = sorted(p.name for p in (REPO_ROOT / "examples").iterdir() if (p / "main.tf").is_file())
 STATUS_MARK = "\n@@status@@"
 _launched: dict[str, Launch] = {}
+# Workers share out the examples' tests, so the next example may well be served by another
+# worker: each worker starts only the servers its own tests use.
+PRELAUNCH = "PYTEST_XDIST_WORKER" not in os.environ
 
 
 def _launch(example: str, tmp_path_factory: pytest.TempPathFactory) -> Launch:
@@ -39,11 +43,19 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         return
     launch = _launch(example, tmp_path_factory)
     following = [e for e in EXAMPLES[EXAMPLES.index(example) + 1 :] if e != "local"]
-    if following:
+    if following and PRELAUNCH:
         _launch(following[0], tmp_path_factory)  # starts while this one is tested
     mode = launch.wait(timeout=240)
     yield mode
     mode.stop()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_server_outlives_the_module() -> Iterator[None]:
+    """A server started for a test that did not run (deselected, or the run stopped) ends too."""
+    yield
+    for launch in _launched.values():
+        launch.stop()
 
 
 def _run(mode: LocalMode, command: dict[str, Any]) -> tuple[int, str]:
