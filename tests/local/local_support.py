@@ -44,14 +44,7 @@ class LocalMode:
         )
 
     def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                return self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return int(self.process.returncode)
+        return stop_local_mode(self.process)
 
 
 @dataclass
@@ -77,13 +70,19 @@ class Launch:
 
     def stop(self) -> None:
         """Stop it whether or not it is ready yet."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_local_mode(self.process)
+
+
+def stop_local_mode(process: subprocess.Popen[bytes]) -> int:
+    """Ctrl-C, as a user stops it; killed if it is still running 15 s later. Its exit code."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            return process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return int(process.returncode)
 
 
 def launch_local_mode(tmp: Path, *args: str) -> Launch:
