@@ -32,6 +32,7 @@ sys.path.insert(0, str(REPO_ROOT / "tests"))
 
 from tfharness import Workspace, toolchain  # noqa: E402 - tests/ joins sys.path above
 from tfharness.conformance.openapi import parse, route_table  # noqa: E402
+from tfharness.plan_cache import plan_cache_from_env  # noqa: E402
 from tfharness.workspace import example_var_file, terraform_dirs  # noqa: E402
 
 BEGIN_ROUTES = "<!-- BEGIN_ROUTES -->"
@@ -84,7 +85,7 @@ def _rest_api_bodies(workspace: Workspace, example: str) -> dict[str, str]:
 
 def _plan_all(examples: list[str]) -> Documents:
     with tempfile.TemporaryDirectory() as scratch:
-        workspace = Workspace(toolchain(TOOLCHAIN_HOME), Path(scratch))
+        workspace = Workspace(toolchain(TOOLCHAIN_HOME), Path(scratch), plan_cache_from_env())
         # Two plans at a time: each is a Terraform process plus its provider processes.
         with ThreadPoolExecutor(max_workers=2) as pool:
             bodies = list(pool.map(lambda example: _rest_api_bodies(workspace, example), examples))

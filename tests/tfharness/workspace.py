@@ -24,6 +24,7 @@ from typing import Any
 import tftest
 
 from tfharness import conformance
+from tfharness.plan_cache import PlanCache
 from tfharness.toolchain import (
     ReattachedStandins,
     TerraformRunners,
@@ -162,10 +163,15 @@ class _Test(tftest.TerraformTest):
 
 
 class Workspace:
-    """A scratch copy of the repository's Terraform, with one cached init per directory."""
+    """A scratch copy of the repository's Terraform, with one cached init per directory.
 
-    def __init__(self, toolchain: Toolchain, scratch: Path) -> None:
+    With a ``plan_cache``, offline plans of inputs planned before are read back from it
+    (``tfharness.plan_cache``): a directory shared by several workspaces, which may be in other
+    processes."""
+
+    def __init__(self, toolchain: Toolchain, scratch: Path, plan_cache: PlanCache | None = None) -> None:
         self.toolchain = toolchain
+        self.plan_cache = plan_cache if toolchain.offline else None
         self.root = scratch / "repo"
         self.root.mkdir(parents=True, exist_ok=True)
         for name in STAGED:
@@ -245,6 +251,27 @@ class Workspace:
         which span resources, run here on the plan (and the resource checks too when the real
         toolchain planned). ``context`` says what the account already has set up.
         """
+        raw = self._planned(rel, tf_vars, var_file)
+        assert_conformant(raw._raw, rel, context or plan_context(), self.toolchain)
+        return PlanResult(raw=raw, resources=planned_resources(raw))
+
+    def _planned(
+        self, rel: str, tf_vars: Mapping[str, Any] | None, var_file: str | None
+    ) -> tftest.TerraformPlanOutput:
+        """The plan of ``rel``: read from the plan cache when it keeps one, else Terraform's."""
+        kept = None
+        if self.plan_cache is not None:
+            kept = self.plan_cache.place(
+                self.root,
+                rel,
+                STAGED,
+                tf_vars=tf_vars,
+                var_file=Path(var_file) if var_file else None,
+                env=self.toolchain.env,
+            )
+        plan = kept.read() if kept is not None else None
+        if plan is not None:
+            return tftest.TerraformPlanOutput(plan)
         test = copy.copy(self._test(rel))
         try:
             with self.terraform_env(self.path(rel)) as env:
@@ -254,8 +281,9 @@ class Workspace:
                 )
         except tftest.TerraformTestError as exc:
             raise PlanFailed(f"plan of {rel} failed: {error_text(exc)}") from exc
-        assert_conformant(raw._raw, rel, context or plan_context(), self.toolchain)
-        return PlanResult(raw=raw, resources=planned_resources(raw))
+        if kept is not None:
+            kept.keep(raw._raw)
+        return raw
 
     def plan_error(
         self,

