@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,26 +23,44 @@ from tfharness.workspace import STAGED
 
 MODULE = "modules/lambda-function"
 FUNCTION = {"name": "cache-check", "handler": "mlgw.handlers.predict.lambda_handler"}
-BUILT = f"{MODULE}/.build/cache-check.zip"
 
 # The real toolchain's plans read the account and are never kept.
 offline_only = pytest.mark.skipif(real_terraform_requested(), reason="plans are kept only offline")
 
 
-@pytest.fixture
-def pair(tmp_path: Path) -> Iterator[tuple[Workspace, Workspace, Path]]:
-    """Two workspaces (as two test workers have) sharing one cache directory."""
-    cache = tmp_path / "plans"
-    first = Workspace(toolchain(tmp_path / "a" / "toolchain"), tmp_path / "a", PlanCache(cache))
-    second = Workspace(toolchain(tmp_path / "b" / "toolchain"), tmp_path / "b", PlanCache(cache))
-    yield first, second, cache
+@pytest.fixture(scope="module")
+def _workspaces(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Workspace, Workspace]]:
+    scratch = tmp_path_factory.mktemp("plan-cache")
+    first = Workspace(toolchain(scratch / "a" / "toolchain"), scratch / "a")
+    second = Workspace(toolchain(scratch / "b" / "toolchain"), scratch / "b")
+    yield first, second
     first.close()
     second.close()
 
 
-def _planned_by_terraform(workspace: Workspace, rel: str) -> bool:
-    """Whether Terraform ran in ``rel`` (each directory is initialised before its first plan)."""
-    return rel in workspace._tests
+@pytest.fixture
+def pair(
+    _workspaces: tuple[Workspace, Workspace], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Workspace, Workspace, Path]:
+    """Two workspaces (as two test workers have) sharing a cache directory of this test's, each
+    recording the Terraform commands it runs in ``commands``."""
+    cache = tmp_path / "plans"
+    for workspace in _workspaces:
+        monkeypatch.setattr(workspace, "plan_cache", PlanCache(cache))
+        commands: list[list[str]] = []
+        run = workspace.run
+
+        def recorded(args: list[str], *rest: Any, _run: Any = run, _commands: Any = commands) -> Any:
+            _commands.append(args)
+            return _run(args, *rest)
+
+        monkeypatch.setattr(workspace, "run", recorded)
+        monkeypatch.setattr(workspace, "commands", commands, raising=False)
+    return (*_workspaces, cache)
+
+
+def _planned_by_terraform(workspace: Workspace) -> bool:
+    return any(args[0] == "plan" for args in workspace.commands)  # type: ignore[attr-defined]
 
 
 @offline_only
@@ -49,50 +68,55 @@ def test_a_plan_planned_elsewhere_is_read_back_with_the_zip_it_built(
     pair: tuple[Workspace, Workspace, Path],
 ) -> None:
     first, second, cache = pair
-    planned = first.plan(MODULE, FUNCTION)
-    assert _planned_by_terraform(first, MODULE)
+    function = {**FUNCTION, "name": "cache-read"}
+    built = f"{MODULE}/.build/cache-read.zip"
+    planned = first.plan(MODULE, function)
+    assert _planned_by_terraform(first)
     assert len(list(cache.glob("*.json"))) == 1
-    assert not second.path(BUILT).exists()
+    assert not second.path(built).exists()
 
-    read = second.plan(MODULE, FUNCTION)
+    read = second.plan(MODULE, function)
 
-    assert not _planned_by_terraform(second, MODULE)
+    assert not _planned_by_terraform(second)
     assert read.raw._raw == planned.raw._raw
     assert read.resources == planned.resources
     # The zip the plan built is written back, and it is the one the plan's hash names.
-    built = second.path(BUILT).read_bytes()
-    assert built == first.path(BUILT).read_bytes()
-    digest = base64.b64encode(hashlib.sha256(built).digest()).decode()
+    zipped = second.path(built).read_bytes()
+    assert zipped == first.path(built).read_bytes()
+    digest = base64.b64encode(hashlib.sha256(zipped).digest()).decode()
     assert read.resource("aws_lambda_function.this")["source_code_hash"] == digest
 
 
 @offline_only
 def test_a_changed_source_variables_or_environment_plans_again(
-    pair: tuple[Workspace, Workspace, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    pair: tuple[Workspace, Workspace, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first, second, cache = pair
-    planned = first.plan(MODULE, FUNCTION)
+    function = {**FUNCTION, "name": "cache-change"}
+    planned = first.plan(MODULE, function)
     hash_of = lambda plan: plan.resource("aws_lambda_function.this")["source_code_hash"]  # noqa: E731
 
-    handler = second.path("lambda_src/mlgw/env.py")
-    handler.write_text(handler.read_text(encoding="utf-8") + "\n# changed\n", encoding="utf-8")
-    changed = second.plan(MODULE, FUNCTION)
-    assert _planned_by_terraform(second, MODULE)
+    source = second.path("lambda_src/mlgw/env.py")
+    original = source.read_text(encoding="utf-8")
+    source.write_text(original + "\n# changed\n", encoding="utf-8")
+    try:
+        changed = second.plan(MODULE, function)
+    finally:
+        source.write_text(original, encoding="utf-8")
+    assert _planned_by_terraform(second)
     assert hash_of(changed) != hash_of(planned)
 
-    other = second.plan(MODULE, {**FUNCTION, "memory_size": 512})
+    second.commands.clear()  # type: ignore[attr-defined]
+    other = second.plan(MODULE, {**function, "memory_size": 512})
+    assert _planned_by_terraform(second)
     assert other.resource("aws_lambda_function.this")["memory_size"] == 512
     assert len(list(cache.glob("*.json"))) == 3
 
     # The toolchain's environment is what Terraform reads: a variable there is an input too.
-    monkeypatch.setenv("TF_VAR_memory_size", "1024")
-    scratch = tmp_path / "c"
-    third = Workspace(toolchain(scratch / "toolchain"), scratch, first.plan_cache)
-    try:
-        assert third.plan(MODULE, FUNCTION).resource("aws_lambda_function.this")["memory_size"] == 1024
-        assert _planned_by_terraform(third, MODULE)
-    finally:
-        third.close()
+    second.commands.clear()  # type: ignore[attr-defined]
+    monkeypatch.setitem(second.toolchain.env, "TF_VAR_memory_size", "1024")
+    assert second.plan(MODULE, function).resource("aws_lambda_function.this")["memory_size"] == 1024
+    assert _planned_by_terraform(second)
 
 
 @offline_only
