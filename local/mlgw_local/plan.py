@@ -43,9 +43,6 @@ OUTPUTS_FILE = "mlgw_local_outputs.tf"
 # Plans of unchanged inputs are kept here (``plan_json``); "off" turns the cache off.
 PLAN_CACHE_ENV = "MLGW_LOCAL_PLAN_CACHE"
 PLAN_CACHE_ENTRIES = 32
-# What a plan reads from the environment besides the staged files: input variables, the region.
-# The harness's own settings too: the stand-ins' account and region, the conformance context.
-_PLAN_ENV = re.compile(r"^(TF_VAR_.+|TF_CLI_ARGS.*|AWS_REGION|AWS_DEFAULT_REGION|STANDIN_.+|MLGW_.+)$")
 OUTPUT_PREFIX = "mlgw_local_"
 _MODULE_CALL = re.compile(r'^module\s+"([A-Za-z0-9_-]+)"\s*\{', re.MULTILINE)
 

@@ -86,6 +86,14 @@ def test_a_plan_planned_elsewhere_is_read_back_with_the_zip_it_built(
     digest = base64.b64encode(hashlib.sha256(zipped).digest()).decode()
     assert read.resource("aws_lambda_function.this")["source_code_hash"] == digest
 
+    # A file the plan wrote over (the zip was there already) is kept with it too.
+    resized = {**function, "memory_size": 256}
+    first.plan(MODULE, resized)
+    second.path(built).unlink()
+    second.plan(MODULE, resized)
+    assert not _planned_by_terraform(second)
+    assert second.path(built).read_bytes() == zipped
+
 
 @offline_only
 def test_a_changed_source_variables_or_environment_plans_again(
@@ -129,8 +137,9 @@ def test_a_failed_plan_is_not_kept(pair: tuple[Workspace, Workspace, Path]) -> N
 
 
 @offline_only
+@pytest.mark.parametrize("relative", [False, True], ids=["absolute", "relative"])
 def test_a_variable_naming_a_file_outside_the_staged_tree_is_never_kept(
-    pair: tuple[Workspace, Workspace, Path], tmp_path: Path
+    pair: tuple[Workspace, Workspace, Path], tmp_path: Path, relative: bool
 ) -> None:
     first, _, cache = pair
     outside = tmp_path / "outside.txt"
@@ -138,10 +147,35 @@ def test_a_variable_naming_a_file_outside_the_staged_tree_is_never_kept(
     rel = first.inline(
         'variable "path" {\n  type = string\n}\n\noutput "content" {\n  value = file(var.path)\n}\n'
     )
-    assert first.plan(rel, {"path": str(outside)}).outputs["content"] == "one"
+    path = os.path.relpath(outside, first.path(rel)) if relative else str(outside)
+    assert first.plan(rel, {"path": path}).outputs["content"] == "one"
     outside.write_text("two")
-    assert first.plan(rel, {"path": str(outside)}).outputs["content"] == "two"
+    assert first.plan(rel, {"path": path}).outputs["content"] == "two"
     assert not cache.exists() or not list(cache.glob("*.json"))
+
+
+def test_paths_outside_the_staged_tree_are_found_in_every_kind_of_variable(tmp_path: Path) -> None:
+    staged = _staged(tmp_path)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    var_file = tmp_path / "terraform.tfvars"
+    cache = PlanCache(tmp_path / "plans")
+
+    def place(tf_vars: dict[str, Any] | None = None, env: dict[str, str] | None = None) -> object:
+        return cache.place(staged, "examples/x", STAGED, tf_vars=tf_vars, var_file=var_file, env=env or {})
+
+    var_file.write_text('name = "a"\nroute = "/predicted-ratings/{user_id}"\ntype = "text/csv"\n')
+    # API paths and content types name nothing on this machine; a path inside the tree is an input.
+    assert place({"path": "/predict", "source": "../../lambda_src", "types": ["application/json"]})
+    for tf_vars, env in [
+        ({"source": str(outside)}, None),  # an existing folder
+        ({"nested": [{"output": str(outside / "out.zip")}]}, None),  # an output not written yet
+        ({"source": "../../../outside"}, None),  # a relative path that leaves the tree
+        (None, {"TF_VAR_source": str(outside)}),  # the environment's variables
+    ]:
+        assert place(tf_vars, env) is None, (tf_vars, env)
+    var_file.write_text(f'source = "{outside}"\n')
+    assert place() is None
 
 
 def _staged(tmp_path: Path) -> Path:
@@ -179,6 +213,11 @@ def test_the_key_follows_every_input_terraform_reads(tmp_path: Path, monkeypatch
     (staged / "modules" / "m" / ".build" / "m.zip").write_bytes(b"zip")
     (staged / "inline" / "other").mkdir(parents=True)
     (staged / "inline" / "other" / "main.tf").write_text("locals {}\n")
+    root_key = key(".")
+    (staged / ".terraform.lock.hcl").write_text("# lock\n")
+    (staged / "upgrade" / "root").mkdir(parents=True)
+    (staged / "upgrade" / "root" / "main.tf").write_text("locals {}\n")
+    assert key(".") == root_key
     monkeypatch.setenv("EDITOR", "vi")
     monkeypatch.setenv("MLGW_TF_PLAN_CACHE", str(tmp_path / "elsewhere"))
     monkeypatch.setenv("MLGW_LOCAL_PLAN_CACHE", str(tmp_path / "elsewhere"))

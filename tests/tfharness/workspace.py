@@ -181,6 +181,7 @@ class Workspace:
             shutil.copy2(tf_file, self.root / tf_file.name)
         self._tests: dict[str, tftest.TerraformTest] = {}
         self._lock = threading.Lock()
+        self._plan_lock = threading.Lock()
         self._standins = (
             ReattachedStandins(toolchain, scratch / "standins")
             if toolchain.offline and not spawn_requested()
@@ -259,8 +260,10 @@ class Workspace:
         self, rel: str, tf_vars: Mapping[str, Any] | None, var_file: str | None
     ) -> tftest.TerraformPlanOutput:
         """The plan of ``rel``: read from the plan cache when it keeps one, else Terraform's."""
-        kept = None
-        if self.plan_cache is not None:
+        if self.plan_cache is None:
+            return self._terraform_plan(rel, tf_vars, var_file)
+        # One plan at a time: the files a plan wrote are those that changed while it ran.
+        with self._plan_lock:
             kept = self.plan_cache.place(
                 self.root,
                 rel,
@@ -269,9 +272,17 @@ class Workspace:
                 var_file=Path(var_file) if var_file else None,
                 env=self.toolchain.env,
             )
-        plan = kept.read() if kept is not None else None
-        if plan is not None:
-            return tftest.TerraformPlanOutput(plan)
+            plan = kept.read() if kept is not None else None
+            if plan is not None:
+                return tftest.TerraformPlanOutput(plan)
+            raw = self._terraform_plan(rel, tf_vars, var_file)
+            if kept is not None:
+                kept.keep(raw._raw)
+            return raw
+
+    def _terraform_plan(
+        self, rel: str, tf_vars: Mapping[str, Any] | None, var_file: str | None
+    ) -> tftest.TerraformPlanOutput:
         test = copy.copy(self._test(rel))
         try:
             with self.terraform_env(self.path(rel)) as env:
@@ -281,8 +292,6 @@ class Workspace:
                 )
         except tftest.TerraformTestError as exc:
             raise PlanFailed(f"plan of {rel} failed: {error_text(exc)}") from exc
-        if kept is not None:
-            kept.keep(raw._raw)
         return raw
 
     def plan_error(
