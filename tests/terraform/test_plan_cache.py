@@ -19,7 +19,7 @@ import pytest
 from tfharness import PlanFailed, Workspace, toolchain
 from tfharness.plan_cache import PlanCache, plan_key
 from tfharness.toolchain import real_terraform_requested
-from tfharness.workspace import STAGED
+from tfharness.workspace import DATA
 
 MODULE = "modules/lambda-function"
 FUNCTION = {"name": "cache-check", "handler": "mlgw.handlers.predict.lambda_handler"}
@@ -162,7 +162,7 @@ def test_paths_outside_the_staged_tree_are_found_in_every_kind_of_variable(tmp_p
     cache = PlanCache(tmp_path / "plans")
 
     def place(tf_vars: dict[str, Any] | None = None, env: dict[str, str] | None = None) -> object:
-        return cache.place(staged, "examples/x", STAGED, tf_vars=tf_vars, var_file=var_file, env=env or {})
+        return cache.place(staged, "examples/x", DATA, tf_vars=tf_vars, var_file=var_file, env=env or {})
 
     var_file.write_text('name = "a"\nroute = "/predicted-ratings/{user_id}"\ntype = "text/csv"\n')
     # API paths and content types name nothing on this machine; a path inside the tree is an input.
@@ -179,14 +179,16 @@ def test_paths_outside_the_staged_tree_are_found_in_every_kind_of_variable(tmp_p
 
 
 def _staged(tmp_path: Path) -> Path:
+    """An example calling the root module, which calls a module and zips the Lambda sources."""
     staged = tmp_path / "repo"
     (staged / "examples" / "x").mkdir(parents=True)
-    (staged / "examples" / "x" / "main.tf").write_text('module "m" {\n  source = "../../modules/m"\n}\n')
-    (staged / "modules" / "m").mkdir(parents=True)
+    (staged / "examples" / "x" / "main.tf").write_text('module "root" {\n  source = "../.."\n}\n')
+    (staged / "modules" / "m" / "templates").mkdir(parents=True)
     (staged / "modules" / "m" / "main.tf").write_text("locals {}\n")
+    (staged / "modules" / "m" / "templates" / "request.vtl").write_text("$input.body\n")
     (staged / "lambda_src").mkdir()
     (staged / "lambda_src" / "handler.py").write_text("VALUE = 1\n")
-    (staged / "main.tf").write_text("locals {}\n")
+    (staged / "main.tf").write_text('module "m" {\n  source = "./modules/m"\n}\n')
     return staged
 
 
@@ -199,7 +201,7 @@ def test_the_key_follows_every_input_terraform_reads(tmp_path: Path, monkeypatch
     var_file.write_text('name = "a"\n')
 
     def key(rel: str = "examples/x", **given: object) -> str:
-        return plan_key(staged, rel, STAGED, **{"var_file": var_file, **given})  # type: ignore[arg-type]
+        return plan_key(staged, rel, DATA, **{"var_file": var_file, **given})  # type: ignore[arg-type]
 
     first = key()
     assert key() == first
@@ -213,10 +215,13 @@ def test_the_key_follows_every_input_terraform_reads(tmp_path: Path, monkeypatch
     (staged / "modules" / "m" / ".build" / "m.zip").write_bytes(b"zip")
     (staged / "inline" / "other").mkdir(parents=True)
     (staged / "inline" / "other" / "main.tf").write_text("locals {}\n")
+    (staged / "modules" / "unused").mkdir()
+    (staged / "modules" / "unused" / "main.tf").write_text("locals {}\n")
     root_key = key(".")
     (staged / ".terraform.lock.hcl").write_text("# lock\n")
     (staged / "upgrade" / "root").mkdir(parents=True)
     (staged / "upgrade" / "root" / "main.tf").write_text("locals {}\n")
+    (staged / "modules" / "unused" / "main.tf").write_text("locals {\n  unused = 1\n}\n")
     assert key(".") == root_key
     monkeypatch.setenv("EDITOR", "vi")
     monkeypatch.setenv("MLGW_TF_PLAN_CACHE", str(tmp_path / "elsewhere"))
@@ -228,12 +233,13 @@ def test_the_key_follows_every_input_terraform_reads(tmp_path: Path, monkeypatch
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     assert key() == first
 
+    template = staged / "modules" / "m" / "templates" / "request.vtl"
     changes = {
         "a Lambda source the archives hash": lambda: (staged / "lambda_src" / "handler.py").write_text(
             "VALUE = 2\n"
         ),
         "a module": lambda: (staged / "modules" / "m" / "main.tf").write_text("locals {\n  a = 1\n}\n"),
-        "the root module": lambda: (staged / "main.tf").write_text("locals {\n  b = 1\n}\n"),
+        "a template beside a module": lambda: template.write_text("$input.json('$')\n"),
         "a new file": lambda: (staged / "examples" / "x" / "extra.tf").write_text("locals {}\n"),
         "a state file": lambda: (staged / "examples" / "x" / "terraform.tfstate").write_text("{}"),
         "the variables file": lambda: var_file.write_text('name = "b"\n'),

@@ -3,9 +3,11 @@ instead of planned again.
 
 A kept plan is keyed (``plan_key``) on everything an offline plan reads:
 
-- the staged tree: the root module's files, the staged folders (modules, examples, Lambda
-  sources) and the planned directory, every file but Terraform's own init (``.terraform``, the
-  lock file) and what plans write (``.build``, see below);
+- the files the plan reads: every folder of the planned directory's module tree (``module_tree``:
+  its configuration and the files beside it, such as templates, but not the folders of other
+  modules or roots inside it) and the data folders (the Lambda sources the archives zip), every
+  file but Terraform's own init (``.terraform``, the lock file) and what plans write (``.build``,
+  see below);
 - the variables given, and the variables file's content;
 - the environment Terraform reads variables and the region from, and the harness's settings
   (``TF_VAR_*``, ``TF_CLI_ARGS*``, the region, ``STANDIN_*``, ``MLGW_*``);
@@ -19,7 +21,8 @@ is read, so a plan read from the cache leaves the staged tree as planning it wou
 Failed plans are never kept (their diagnostics name the paths of the workspace that planned
 them), nor plans of the real toolchain (they read the account), nor plans whose variables (given,
 in the variables file or as ``TF_VAR_*``) name a path outside the staged tree (its content is not
-in the key). The staged configurations themselves must read only files inside the staged tree.
+in the key). Configurations must read files only from their module tree's folders and the data
+folders.
 Entries are written atomically, so processes may share a cache directory; a cache may keep only
 its newest entries. A workspace with a cache plans one directory at a time, so that the files a
 plan wrote are told apart from another plan's.
@@ -42,6 +45,8 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from tfharness.toolchain import module_tree
 
 # The directory the test suite's workspaces (and `make docs` run by a test) share for one run.
 PLAN_CACHE_ENV = "MLGW_TF_PLAN_CACHE"
@@ -99,21 +104,28 @@ def _add(digest: hashlib._Hash, label: str, data: bytes) -> None:
     digest.update(data)
 
 
-def _keyed_files(root: Path, staged: Iterable[str], rel: str) -> list[Path]:
-    """The files of the root module, the staged folders and the planned directory. Other folders
-    beside them (other scratch roots of a test workspace) are no input of this plan."""
-    staged = tuple(staged)
-    files = {path for path in root.iterdir() if path.is_file() and path.name not in _INIT_NAMES}
-    tops = set(staged)
-    if rel not in {"", "."} and Path(rel).parts[0] not in staged:
-        tops.add(rel)
-    for top in tops:
-        directory = root / top
-        if directory.is_dir():
-            for folder, dirs, names in os.walk(directory):
-                dirs[:] = [d for d in dirs if d not in _INIT_PARTS]
-                files.update(Path(folder, name) for name in names if name not in _INIT_NAMES)
+def _keyed_files(root: Path, data: Iterable[str], rel: str) -> list[Path]:
+    """What a plan of ``rel`` reads from the staged tree: each folder of its module tree, with
+    the files beside its configuration (templates) but without the folders of other modules or
+    roots inside it, and the ``data`` folders (the Lambda sources the archives zip) whole."""
+    files: set[Path] = set()
+
+    def walk(top: Path, modules: bool) -> None:
+        for folder, dirs, names in os.walk(top):
+            dirs[:] = [
+                d for d in dirs if d not in _INIT_PARTS and not (modules and _is_module(Path(folder, d)))
+            ]
+            files.update(Path(folder, name) for name in names if name not in _INIT_NAMES)
+
+    for module in module_tree(root / rel):
+        walk(module, modules=True)
+    for top in data:
+        walk(root / top, modules=False)
     return sorted(files)
+
+
+def _is_module(folder: Path) -> bool:
+    return any(folder.glob("*.tf")) or any(folder.glob("*.tf.json"))
 
 
 def plan_env(env: Mapping[str, str]) -> dict[str, str]:
@@ -131,7 +143,7 @@ def plan_env(env: Mapping[str, str]) -> dict[str, str]:
 def plan_key(
     root: Path,
     rel: str,
-    staged: Iterable[str],
+    data: Iterable[str],
     *,
     tf_vars: Mapping[str, Any] | None = None,
     var_file: Path | None = None,
@@ -140,7 +152,8 @@ def plan_key(
     """A digest of everything an offline plan of ``rel`` in ``root`` reads (module docstring)."""
     digest = hashlib.sha256()
     _add(digest, "rel", rel.encode())
-    for path in _keyed_files(root, staged, rel):
+    root = root.resolve()
+    for path in _keyed_files(root, data, rel):
         relative = path.relative_to(root)
         if not _WRITTEN_PARTS & set(relative.parts) and path.suffix != ".pyc":
             _add(digest, f"staged:{relative.as_posix()}", path.read_bytes())
@@ -200,7 +213,7 @@ class KeptPlan:
     cache: PlanCache
     path: Path
     root: Path
-    staged: tuple[str, ...]
+    data: tuple[str, ...]
     rel: str
     before: dict[Path, tuple[int, int]]
 
@@ -227,7 +240,7 @@ class KeptPlan:
 
     def keep(self, plan: Mapping[str, Any]) -> None:
         """Keep a plan that just succeeded, with the files it created or changed."""
-        after = _snapshot(_keyed_files(self.root, self.staged, self.rel))
+        after = _snapshot(_keyed_files(self.root, self.data, self.rel))
         written = {}
         for path, stamp in after.items():
             if self.before.get(path) != stamp:
@@ -265,7 +278,7 @@ class PlanCache:
         self,
         root: Path,
         rel: str,
-        staged: Iterable[str],
+        data: Iterable[str],
         *,
         tf_vars: Mapping[str, Any] | None,
         var_file: Path | None,
@@ -273,7 +286,7 @@ class PlanCache:
     ) -> KeptPlan | None:
         """Where the plan of these inputs is kept, or None when it cannot be kept (see the module
         docstring)."""
-        staged = tuple(staged)
+        root, data = root.resolve(), tuple(data)
         var_text = ""
         if var_file is not None:
             if not var_file.is_file():
@@ -286,9 +299,9 @@ class PlanCache:
         ]
         if _names_outside(root / rel, root, strings):
             return None
-        key = plan_key(root, rel, staged, tf_vars=tf_vars, var_file=var_file, env=env)
-        before = _snapshot(_keyed_files(root, staged, rel))
-        return KeptPlan(self, self.directory / f"{key}.json", root, staged, rel, before)
+        key = plan_key(root, rel, data, tf_vars=tf_vars, var_file=var_file, env=env)
+        before = _snapshot(_keyed_files(root, data, rel))
+        return KeptPlan(self, self.directory / f"{key}.json", root, data, rel, before)
 
     def prune(self) -> None:
         """Remove all but the newest ``entries`` entries (a cache without a limit keeps all)."""

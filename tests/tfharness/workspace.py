@@ -37,6 +37,8 @@ from tfharness.toolchain import (
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STAGED = ("modules", "examples", "lambda_src")
+# The staged folders that hold no Terraform: what configurations read as files.
+DATA = ("lambda_src",)
 _IGNORED = shutil.ignore_patterns(
     ".terraform", ".terraform.lock.hcl", "*.tfstate*", "__pycache__", "*.pyc", ".build"
 )
@@ -267,7 +269,7 @@ class Workspace:
             kept = self.plan_cache.place(
                 self.root,
                 rel,
-                STAGED,
+                DATA,
                 tf_vars=tf_vars,
                 var_file=Path(var_file) if var_file else None,
                 env=self.toolchain.env,
