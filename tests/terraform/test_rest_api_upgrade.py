@@ -134,7 +134,16 @@ def test_upgrading_a_stack_of_the_former_module_destroys_none_of_its_resources(t
         + "}\n",
         encoding="utf-8",
     )
-    run = tf.toolchain.run
+
+    def run(args: list[str], cwd: Path, check: bool = False) -> subprocess.CompletedProcess[str]:
+        """``terraform <args>`` in ``cwd`` as the workspace runs its plans: in a long-lived
+        Terraform process, with stand-in providers it reattaches to."""
+        with tf.terraform_env(cwd) as env:
+            result = tf.run(args, cwd, env)
+        if check:
+            assert result.returncode == 0, result.stdout + result.stderr
+        return result
+
     for args in (["init", "-no-color"], ["apply", "-auto-approve", "-no-color", "-refresh=false"]):
         result = run(args, cwd=root)
         assert result.returncode == 0, result.stdout + result.stderr
