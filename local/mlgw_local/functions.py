@@ -24,10 +24,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlgw_local.metrics import EmfCapture, emf
-from mlgw_local.plan import Function
+
+if TYPE_CHECKING:
+    from mlgw_local.plan import Function
 
 LAMBDA_SRC = Path(__file__).resolve().parents[2] / "lambda_src"
 ACCOUNT_ID = "123456789012"
@@ -81,7 +83,19 @@ def _loaded_files(source: Path) -> list[str]:
     return sorted(found)
 
 
-def _worker(connection: Connection, function: Function, environment: dict[str, str], source: Path) -> None:
+@dataclass(frozen=True)
+class _Runtime:
+    """What a worker needs of its function. The worker process is given this rather than the
+    planned ``Function``, whose module (the plan reader and the offline harness) it would
+    otherwise import at every cold start."""
+
+    name: str
+    handler: str
+    timeout: int
+    memory_size: int
+
+
+def _worker(connection: Connection, function: _Runtime, environment: dict[str, str], source: Path) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops workers on Ctrl-C
     os.environ.clear()
     os.environ.update(environment)
@@ -139,7 +153,12 @@ class FunctionWorker:
         self._connection, child = spawn.Pipe()
         self._process = spawn.Process(
             target=_worker,
-            args=(child, function, self.environment, self.source),
+            args=(
+                child,
+                _Runtime(function.name, function.handler, function.timeout, function.memory_size),
+                self.environment,
+                self.source,
+            ),
             name=function.name,
             daemon=True,
         )
