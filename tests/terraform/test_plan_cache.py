@@ -154,10 +154,12 @@ def test_a_variable_naming_a_file_outside_the_staged_tree_is_never_kept(
     assert not cache.exists() or not list(cache.glob("*.json"))
 
 
-def test_paths_outside_the_staged_tree_are_found_in_every_kind_of_variable(tmp_path: Path) -> None:
+def test_paths_the_key_does_not_cover_are_found_in_every_kind_of_variable(tmp_path: Path) -> None:
     staged = _staged(tmp_path)
     outside = tmp_path / "outside"
     outside.mkdir()
+    (staged / "modules" / "unused" / "files").mkdir(parents=True)
+    (staged / "modules" / "unused" / "main.tf").write_text("locals {}\n")
     var_file = tmp_path / "terraform.tfvars"
     cache = PlanCache(tmp_path / "plans")
 
@@ -165,16 +167,35 @@ def test_paths_outside_the_staged_tree_are_found_in_every_kind_of_variable(tmp_p
         return cache.place(staged, "examples/x", DATA, tf_vars=tf_vars, var_file=var_file, env=env or {})
 
     var_file.write_text('name = "a"\nroute = "/predicted-ratings/{user_id}"\ntype = "text/csv"\n')
-    # API paths and content types name nothing on this machine; a path inside the tree is an input.
-    assert place({"path": "/predict", "source": "../../lambda_src", "types": ["application/json"]})
+    # API paths and content types name nothing on this machine; the Lambda sources and the files
+    # beside a module of the tree are in the key.
+    assert place(
+        {
+            "path": "/predict",
+            "source": "../../lambda_src",
+            "template": str(staged / "modules" / "m" / "templates" / "request.vtl"),
+            "types": ["application/json"],
+        }
+    )
     for tf_vars, env in [
         ({"source": str(outside)}, None),  # an existing folder
         ({"nested": [{"output": str(outside / "out.zip")}]}, None),  # an output not written yet
         ({"source": "../../../outside"}, None),  # a relative path that leaves the tree
         (None, {"TF_VAR_source": str(outside)}),  # the environment's variables
+        # in the staged tree, but in a module this plan does not call: not in the key
+        ({"source": "../../modules/unused/files"}, None),
+        ({"source": str(staged / "modules" / "unused" / "main.tf")}, None),
     ]:
         assert place(tf_vars, env) is None, (tf_vars, env)
     var_file.write_text(f'source = "{outside}"\n')
+    assert place() is None
+
+    # A module tree that leaves the staged tree: those files are not in the key either.
+    var_file.write_text('name = "a"\n')
+    (staged / "examples" / "x" / "outer.tf").write_text(
+        'module "outer" {\n  source = "../../../outside"\n}\n'
+    )
+    (outside / "main.tf").write_text("locals {}\n")
     assert place() is None
 
 
@@ -223,6 +244,9 @@ def test_the_key_follows_every_input_terraform_reads(tmp_path: Path, monkeypatch
     (staged / "upgrade" / "root" / "main.tf").write_text("locals {}\n")
     (staged / "modules" / "unused" / "main.tf").write_text("locals {\n  unused = 1\n}\n")
     assert key(".") == root_key
+    (staged / "main.tf").write_text('module "m" {\n  source = "./modules/m"\n}\n\nlocals {}\n')
+    assert key(".") != root_key
+    (staged / "main.tf").write_text('module "m" {\n  source = "./modules/m"\n}\n')
     monkeypatch.setenv("EDITOR", "vi")
     monkeypatch.setenv("MLGW_TF_PLAN_CACHE", str(tmp_path / "elsewhere"))
     monkeypatch.setenv("MLGW_LOCAL_PLAN_CACHE", str(tmp_path / "elsewhere"))

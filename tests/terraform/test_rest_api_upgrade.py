@@ -136,10 +136,14 @@ def test_upgrading_a_stack_of_the_former_module_destroys_none_of_its_resources(t
     )
 
     def run(args: list[str], cwd: Path, check: bool = False) -> subprocess.CompletedProcess[str]:
-        """``terraform <args>`` in ``cwd`` as the workspace runs its plans: in a long-lived
-        Terraform process, with stand-in providers it reattaches to."""
-        with tf.terraform_env(cwd) as env:
-            result = tf.run(args, cwd, env)
+        """``terraform <args>`` in ``cwd`` as the workspace runs its commands: in a long-lived
+        Terraform process, with stand-in providers it reattaches to, except for ``init``, which
+        installs the providers (checking the modules' version constraints) as it does for plans."""
+        if args[0] == "init":
+            result = tf.run(args, cwd)
+        else:
+            with tf.terraform_env(cwd) as env:
+                result = tf.run(args, cwd, env)
         if check:
             assert result.returncode == 0, result.stdout + result.stderr
         return result

@@ -20,8 +20,9 @@ is read, so a plan read from the cache leaves the staged tree as planning it wou
 
 Failed plans are never kept (their diagnostics name the paths of the workspace that planned
 them), nor plans of the real toolchain (they read the account), nor plans whose variables (given,
-in the variables file or as ``TF_VAR_*``) name a path outside the staged tree (its content is not
-in the key). Configurations must read files only from their module tree's folders and the data
+in the variables file or as ``TF_VAR_*``) name a path the key does not cover (outside the module
+tree's folders and the data folders), nor plans of a module tree that leaves the staged tree.
+Configurations themselves must read files only from their module tree's folders and the data
 folders.
 Entries are written atomically, so processes may share a cache directory; a cache may keep only
 its newest entries. A workspace with a cache plans one directory at a time, so that the files a
@@ -164,12 +165,26 @@ def plan_key(
     return digest.hexdigest()
 
 
-def _names_outside(base: Path, root: Path, values: Iterable[str]) -> bool:
-    """Whether any value names a path outside ``root``: a relative one that leaves it (resolved
-    from ``base``, the planned directory), or an absolute one that exists or whose folder does
-    (an output not written yet). Other absolute strings (API paths such as ``/predict``) name
-    nothing on this machine."""
-    root = root.resolve()
+def _covered(path: Path, modules: list[Path], data: list[Path]) -> bool:
+    """Whether ``path`` lies where the key reads: in a data folder, or in a folder of the module
+    tree but not in a module or root folder nested inside it."""
+    if any(path.is_relative_to(folder) for folder in data):
+        return True
+    for module in modules:
+        if path.is_relative_to(module):
+            inner = path.relative_to(module).parts
+            # The folders between the module folder and the path (the path too, if a folder).
+            between = [module.joinpath(*inner[: depth + 1]) for depth in range(len(inner))]
+            if not any(folder.is_dir() and _is_module(folder) for folder in between):
+                return True
+    return False
+
+
+def _names_unkeyed(base: Path, modules: list[Path], data: list[Path], values: Iterable[str]) -> bool:
+    """Whether any value names a path whose content the key does not cover (``_covered``): a
+    relative one (resolved from ``base``, the planned directory), or an absolute one that exists
+    or whose folder does (an output not written yet). Other absolute strings (API paths such as
+    ``/predict``) name nothing on this machine."""
     for value in values:
         if "/" not in value and os.sep not in value:
             continue
@@ -179,9 +194,7 @@ def _names_outside(base: Path, root: Path, values: Iterable[str]) -> bool:
                 continue
         else:
             path = base / value
-        try:
-            path.resolve().relative_to(root)
-        except ValueError:
+        if not _covered(path.resolve(), modules, data):
             return True
     return False
 
@@ -297,7 +310,10 @@ class PlanCache:
             *(m.group(1) for m in _STRING.finditer(var_text)),
             *(value for name, value in env.items() if name.startswith("TF_VAR_")),
         ]
-        if _names_outside(root / rel, root, strings):
+        modules = module_tree(root / rel)
+        if any(not module.is_relative_to(root) for module in modules):
+            return None  # a module outside the staged tree: its files are not in the key
+        if _names_unkeyed(root / rel, modules, [root / top for top in data], strings):
             return None
         key = plan_key(root, rel, data, tf_vars=tf_vars, var_file=var_file, env=env)
         before = _snapshot(_keyed_files(root, data, rel))
