@@ -49,6 +49,8 @@ help: ## list the targets
 # where pip is given an index of its own (PIP_INDEX_URL, or index-url in pip's configuration),
 # and where uv cannot be had or fails, pip installs the lock, with a one-line progress count
 # instead of its page of output. Neither compiles bytecode: imports do, into PYTHONPYCACHEPREFIX.
+# The mlgw client is installed editable from ./client alone (its build backend, flit_core, is
+# pinned in both locks), by uv where the venv has it.
 define pip_install
 	@echo "installing the $(shell grep -c '==' $(1)) packages pinned in $(1) into $(VENV)"
 	@own_index=no; \
@@ -62,7 +64,8 @@ define pip_install
 	  $(PY) -m pip install --no-compile --progress-bar off --requirement $(1) | awk -v total=$(shell grep -c '==' $(1)) \
 	  '/^Collecting /{n++; printf "\r  %d/%d collected", n, total; fflush()} \
 	   /^Installing collected/{printf "\n  installing...\n"; fflush()} /^Successfully installed/{print "  done"}'; fi
-	$(PY) -m pip install --quiet --no-index --no-deps --no-build-isolation --editable ./client
+	@if test -x $(UV) && $(UV) pip install --quiet --python $(PY) --no-deps --no-build-isolation --editable ./client; \
+	  then :; else $(PY) -m pip install --quiet --no-index --no-deps --no-build-isolation --editable ./client; fi
 endef
 
 $(LOCAL_STAMP): $(LOCAL_LOCK) $(CLIENT) $(BOOTSTRAP)
