@@ -105,10 +105,11 @@ def _add(digest: hashlib._Hash, label: str, data: bytes) -> None:
     digest.update(data)
 
 
-def _keyed_files(root: Path, data: Iterable[str], rel: str) -> list[Path]:
+def _keyed_files(root: Path, data: Iterable[str], modules: Iterable[Path]) -> list[Path]:
     """What a plan of ``rel`` reads from the staged tree: each folder of its module tree, with
     the files beside its configuration (templates) but without the folders of other modules or
-    roots inside it, and the ``data`` folders (the Lambda sources the archives zip) whole."""
+    roots inside it, and the ``data`` folders (the Lambda sources the archives zip) whole.
+    ``modules`` is the tree, ``module_tree(root / rel)``."""
     files: set[Path] = set()
 
     def walk(top: Path, modules: bool) -> None:
@@ -118,7 +119,7 @@ def _keyed_files(root: Path, data: Iterable[str], rel: str) -> list[Path]:
             ]
             files.update(Path(folder, name) for name in names if name not in _INIT_NAMES)
 
-    for module in module_tree(root / rel):
+    for module in modules:
         walk(module, modules=True)
     for top in data:
         walk(root / top, modules=False)
@@ -151,10 +152,23 @@ def plan_key(
     env: Mapping[str, str] | None = None,
 ) -> str:
     """A digest of everything an offline plan of ``rel`` in ``root`` reads (module docstring)."""
+    root = root.resolve()
+    files = _keyed_files(root, data, module_tree(root / rel))
+    return _digest(root, rel, files, tf_vars=tf_vars, var_file=var_file, env=env)
+
+
+def _digest(
+    root: Path,
+    rel: str,
+    files: Iterable[Path],
+    *,
+    tf_vars: Mapping[str, Any] | None,
+    var_file: Path | None,
+    env: Mapping[str, str] | None,
+) -> str:
     digest = hashlib.sha256()
     _add(digest, "rel", rel.encode())
-    root = root.resolve()
-    for path in _keyed_files(root, data, rel):
+    for path in files:
         relative = path.relative_to(root)
         if not _WRITTEN_PARTS & set(relative.parts) and path.suffix != ".pyc":
             _add(digest, f"staged:{relative.as_posix()}", path.read_bytes())
@@ -227,7 +241,7 @@ class KeptPlan:
     path: Path
     root: Path
     data: tuple[str, ...]
-    rel: str
+    modules: tuple[Path, ...]
     before: dict[Path, tuple[int, int]]
 
     def read(self) -> dict[str, Any] | None:
@@ -253,7 +267,7 @@ class KeptPlan:
 
     def keep(self, plan: Mapping[str, Any]) -> None:
         """Keep a plan that just succeeded, with the files it created or changed."""
-        after = _snapshot(_keyed_files(self.root, self.data, self.rel))
+        after = _snapshot(_keyed_files(self.root, self.data, self.modules))
         written = {}
         for path, stamp in after.items():
             if self.before.get(path) != stamp:
@@ -315,9 +329,10 @@ class PlanCache:
             return None  # a module outside the staged tree: its files are not in the key
         if _names_unkeyed(root / rel, modules, [root / top for top in data], strings):
             return None
-        key = plan_key(root, rel, data, tf_vars=tf_vars, var_file=var_file, env=env)
-        before = _snapshot(_keyed_files(root, data, rel))
-        return KeptPlan(self, self.directory / f"{key}.json", root, data, rel, before)
+        files = _keyed_files(root, data, modules)
+        key = _digest(root, rel, files, tf_vars=tf_vars, var_file=var_file, env=env)
+        path = self.directory / f"{key}.json"
+        return KeptPlan(self, path, root, data, tuple(modules), _snapshot(files))
 
     def prune(self) -> None:
         """Remove all but the newest ``entries`` entries (a cache without a limit keeps all)."""
