@@ -8,7 +8,9 @@
   runs every command (``tfharness.toolchain.TerraformRunners``), reattached to the stand-ins.
 
 A trivial root (one queue) shows the fixed cost of a command; the complete and local examples
-the cost of real plans. The workspaces plan in turn in the same run, after one warm-up plan each
+the cost of real plans. A root input that its validation rule rejects shows what
+``Workspace.plan_error`` saves by planning the root's declarations alone (``input_error``) instead
+of the root. The workspaces plan in turn in the same run, after one warm-up plan each
 (init, caches), so the ratios hold on a busy machine. CPU is the time of every process involved
 (the harness, Terraform, the providers): what limits a parallel test run on two cores.
 """
@@ -122,7 +124,48 @@ def run() -> list[dict[str, Any]]:
                             "met": ratio < 1,
                         }
                     )
+            rows += _rejected_input(workspaces["in_process"])
         finally:
             for workspace in workspaces.values():
                 workspace.close()
+    return rows
+
+
+REJECTED = {"name": "Not A Name"}
+
+
+def _rejected_input(workspace: Any) -> list[dict[str, Any]]:
+    """The root module given a name its rule rejects: planned whole, and its declarations alone."""
+    from tfharness import PlanFailed
+
+    def whole() -> None:
+        try:
+            workspace.plan(".", REJECTED)
+        except PlanFailed:
+            return
+        raise AssertionError("the rejected name was planned")
+
+    def declarations() -> None:
+        if workspace.input_error(".", REJECTED) is None:
+            raise AssertionError("the declarations accepted the rejected name")
+
+    ways = {"root": whole, "declarations": declarations}
+    wall: dict[str, list[float]] = {way: [] for way in ways}
+    cpu: dict[str, list[float]] = {way: [] for way in ways}
+    for check in ways.values():
+        check()  # warm-up: init, caches
+    for _ in range(ROUNDS):
+        for way, check in ways.items():
+            cpu_before, started = _cpu(workspace), time.perf_counter()
+            check()
+            wall[way].append(time.perf_counter() - started)
+            cpu[way].append(_cpu(workspace) - cpu_before)
+    rows = []
+    for way in ways:
+        rows += [
+            _row(f"rejected_input_{way}_s", statistics.median(wall[way]), "s", None),
+            _row(f"rejected_input_{way}_cpu_s", statistics.median(cpu[way]), "s", None),
+        ]
+    ratio = statistics.median(cpu["declarations"]) / statistics.median(cpu["root"])
+    rows.append({**_row("rejected_input_cpu_declarations_over_root", ratio, "x", "< 1"), "met": ratio < 1})
     return rows

@@ -44,6 +44,19 @@ _IGNORED = shutil.ignore_patterns(
 )
 _BLOCK = re.compile(r'^\s*(resource|data)\s+"(aws_[a-z0-9_]+)"', re.MULTILINE)
 _BOX = re.compile(r"[│╷╵─]")
+# Scratch roots the workspace writes beside the staged tree: minimal configurations
+# (``Workspace.inline``) and a directory's variable declarations alone (``input_error``).
+_SCRATCH_ROOTS = ("inline/", "inputs/")
+_INVALID_VALUE = "Error: Invalid value for variable"
+_OTHER_ERROR = re.compile(r"Error: (?!Invalid value for variable\b)")
+# Expressions whose value depends on the directory they are evaluated in: path.module, path.cwd,
+# file(), fileexists(), templatefile(), abspath() and the other file functions. Whole-line
+# comments are left out; a match in prose elsewhere only costs a plan of the directory.
+_LINE_COMMENT = re.compile(r"^\s*(?:#|//).*$", re.MULTILINE)
+_READS_FILES = re.compile(
+    r"\bpath\.(?:module|root|cwd)\b"
+    r"|\b(?:file(?:exists|set|md5|sha1|sha256|sha512|base64(?:sha256|sha512)?)?|templatefile|abspath)\s*\("
+)
 REFRESH_HINT = (
     "add it to tests/tfharness/schemas/types.txt and run `make schemas` "
     "(python -m tfharness.refresh_schemas --from-terraform on a machine with the real provider)"
@@ -229,7 +242,7 @@ class Workspace:
         with self._lock:
             if rel not in self._tests:
                 check_schemas_cover(
-                    self.path(rel) if rel.startswith("inline/") else REPO_ROOT / rel, self.toolchain
+                    self.path(rel) if rel.startswith(_SCRATCH_ROOTS) else REPO_ROOT / rel, self.toolchain
                 )
                 test = _Test(str(self.path(rel)), self)
                 try:
@@ -303,12 +316,58 @@ class Workspace:
         var_file: str | None = None,
         context: conformance.Context | None = None,
     ) -> str:
-        """Plan that must fail; returns Terraform's diagnostics, whitespace-normalised."""
+        """Plan that must fail; returns Terraform's diagnostics, whitespace-normalised.
+
+        Inputs that ``rel``'s own variable declarations reject are found by planning those
+        declarations alone (``input_error``); any other failure by planning ``rel`` itself."""
+        rejected = self.input_error(rel, tf_vars, var_file)
+        if rejected is not None:
+            return rejected
         try:
             self.plan(rel, tf_vars, var_file, context)
         except PlanFailed as exc:
             return str(exc)
         raise AssertionError(f"plan of {rel} succeeded, but a failure was expected")
+
+    def input_error(
+        self, rel: str, tf_vars: Mapping[str, Any] | None = None, var_file: str | None = None
+    ) -> str | None:
+        """The diagnostics of a plan of ``rel`` that fails on its input variables' validation
+        rules, from a plan of ``rel``'s ``variables.tf`` alone; None when that plan does not fail
+        on those rules only (the inputs pass them, or a rule needs more than the declarations),
+        so that ``rel`` itself must be planned.
+
+        Terraform checks every input variable of the root module it plans against the rules of
+        its declaration and reports each one that breaks a rule, whatever else the configuration
+        holds. Since Terraform 1.9 a rule may also refer to other objects of its module (local
+        values, data sources): such a rule fails to evaluate without them, with an error other
+        than "Invalid value for variable", and ``rel`` is planned instead. Declarations that
+        read files, or the paths they are evaluated in, are never planned alone. So the
+        diagnostics returned are those a plan of ``rel`` reports, the same rule, message and
+        location (``variables.tf`` line N), at under a tenth of the CPU for the root module
+        (``bench/bench_plan.py``): the plan skips the modules, the providers and every other
+        object.
+        https://developer.hashicorp.com/terraform/language/values/variables#custom-validation-rules
+        https://github.com/hashicorp/terraform/pull/34955 (rules that refer to other objects)
+        """
+        source = self.path(rel) / "variables.tf"
+        if not source.is_file():
+            return None
+        declarations = source.read_text(encoding="utf-8")
+        if _READS_FILES.search(_LINE_COMMENT.sub("", declarations)):
+            return None  # a rule reading files would read others, or none, beside the copy
+        inputs = f"inputs/{hashlib.sha256(declarations.encode()).hexdigest()[:16]}"
+        with self._lock:
+            if not self.path(inputs).exists():
+                self.path(inputs).mkdir(parents=True)
+                (self.path(inputs) / "variables.tf").write_text(declarations, encoding="utf-8")
+        try:
+            self._terraform_plan(inputs, tf_vars, var_file)
+        except PlanFailed as exc:
+            text = str(exc).removeprefix(f"plan of {inputs} failed: ")
+            if _INVALID_VALUE in text and not _OTHER_ERROR.search(text):
+                return f"plan of {rel} failed: {text}"
+        return None
 
     def inline(self, hcl: str) -> str:
         """A scratch root holding ``hcl`` (plus an aws provider block unless it has one), for
