@@ -64,6 +64,20 @@ variable "limits_file" {
 """
 
 
+# Its default breaks its rule: only a value from a variables file passes.
+MODE = """
+variable "mode" {
+  type    = string
+  default = "bad"
+
+  validation {
+    condition     = var.mode == "good"
+    error_message = "mode must be good."
+  }
+}
+"""
+
+
 def _root(tf: Workspace, name: str, main: str, variables: str) -> str:
     """A scratch root of its own (``name`` keeps it apart from other tests' roots)."""
     rel = tf.inline(f"# {name}\n{main}")
@@ -177,3 +191,48 @@ def test_a_directory_without_declarations_is_planned_itself(tf: Workspace) -> No
 
     assert tf.input_error(rel, {"size": 11}) is None
     assert "Reference to undeclared input variable" in tf.plan_error(rel)
+
+
+def test_a_directory_that_does_not_validate_is_planned_itself(tf: Workspace) -> None:
+    # Terraform stops a plan of a configuration that does not validate before any rule runs.
+    main = 'output "size" {\n  value = aws_sqs_queue.missing.arn\n}\n'
+    rel = _root(tf, "broken", main, SIZE)
+
+    assert tf.input_error(rel, {"size": 11}) is None
+    error = tf.plan_error(rel, {"size": 11})
+    assert "Reference to undeclared resource" in error
+    assert "size must be at most 10." not in error
+
+
+def test_a_directory_declaring_variables_elsewhere_is_planned_itself(tf: Workspace) -> None:
+    # Its plan stops on the variable left without a value before any rule runs.
+    main = 'variable "region" {\n  type = string\n}\n\noutput "size" {\n  value = var.size\n}\n'
+    rel = _root(tf, "declared-elsewhere", main, SIZE)
+
+    assert tf.input_error(rel, {"size": 11}) is None
+    assert "No value for required variable" in tf.plan_error(rel, {"size": 11})
+
+
+def test_the_variables_files_terraform_loads_itself_are_read_with_the_declarations(
+    tf: Workspace, planned: list[Path]
+) -> None:
+    rel = _root(tf, "auto-vars", 'output "size" {\n  value = var.size\n}\n', SIZE + MODE)
+    (tf.path(rel) / "terraform.tfvars").write_text('mode = "good"\n', encoding="utf-8")
+    (tf.path(rel) / "sizes.tfvars").write_text("size = 11\n", encoding="utf-8")
+
+    # The directory's terraform.tfvars sets mode, and a relative var file is read from it.
+    error = tf.plan_error(rel, var_file="sizes.tfvars")
+
+    assert "size must be at most 10." in error
+    assert "mode must be" not in error
+    assert tf.path(rel) not in planned
+
+
+def test_prose_in_whole_line_comments_does_not_count_as_reading_files(
+    tf: Workspace, planned: list[Path]
+) -> None:
+    commented = "# Sizes once came from a file (limits.json); see path.module in older releases.\n" + SIZE
+    rel = _root(tf, "commented", 'output "size" {\n  value = var.size\n}\n', commented)
+
+    assert "size must be at most 10." in tf.plan_error(rel, {"size": 11})
+    assert tf.path(rel) not in planned

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -52,6 +53,9 @@ _OTHER_ERROR = re.compile(r"Error: (?!Invalid value for variable\b)")
 # Expressions whose value depends on the directory they are evaluated in: path.module, path.cwd,
 # file(), fileexists(), templatefile(), abspath() and the other file functions. Whole-line
 # comments are left out; a match in prose elsewhere only costs a plan of the directory.
+_DECLARES_VARIABLE = re.compile(r'^\s*variable\s+"?[\w-]+"?\s*\{', re.MULTILINE)
+# https://developer.hashicorp.com/terraform/language/values/variables#variable-definitions-tfvars-files
+_AUTO_VAR_FILES = ("terraform.tfvars", "terraform.tfvars.json", "*.auto.tfvars", "*.auto.tfvars.json")
 _LINE_COMMENT = re.compile(r"^\s*(?:#|//).*$", re.MULTILINE)
 _READS_FILES = re.compile(
     r"\bpath\.(?:module|root|cwd)\b"
@@ -195,6 +199,7 @@ class Workspace:
         for tf_file in REPO_ROOT.glob("*.tf"):
             shutil.copy2(tf_file, self.root / tf_file.name)
         self._tests: dict[str, tftest.TerraformTest] = {}
+        self._valid: dict[tuple[str, str], bool] = {}
         self._lock = threading.Lock()
         self._plan_lock = threading.Lock()
         self._standins = (
@@ -333,34 +338,35 @@ class Workspace:
         self, rel: str, tf_vars: Mapping[str, Any] | None = None, var_file: str | None = None
     ) -> str | None:
         """The diagnostics of a plan of ``rel`` that fails on its input variables' validation
-        rules, from a plan of ``rel``'s ``variables.tf`` alone; None when that plan does not fail
-        on those rules only (the inputs pass them, or a rule needs more than the declarations),
-        so that ``rel`` itself must be planned.
+        rules, from a plan of ``rel``'s ``variables.tf`` alone; None when ``rel`` itself must be
+        planned: the inputs pass the rules, a rule needs more than the declarations, or ``rel``
+        is not a directory whose declarations can stand alone (``_declarations``).
 
-        Terraform checks every input variable of the root module it plans against the rules of
-        its declaration and reports each one that breaks a rule, whatever else the configuration
-        holds. Since Terraform 1.9 a rule may also refer to other objects of its module (local
-        values, data sources): such a rule fails to evaluate without them, with an error other
-        than "Invalid value for variable", and ``rel`` is planned instead. Declarations that
-        read files, or the paths they are evaluated in, are never planned alone. So the
-        diagnostics returned are those a plan of ``rel`` reports, the same rule, message and
-        location (``variables.tf`` line N), at under a tenth of the CPU for the root module
+        Terraform plans a configuration that loads and validates, with a value for every
+        variable that needs one, in one walk, which checks each input variable of the root
+        module against the rules of its declaration and reports every variable that breaks one.
+        Since Terraform 1.9 a rule may also refer to other objects of its module (local values,
+        data sources): such a rule fails to evaluate without them, with an error other than
+        "Invalid value for variable", and ``rel`` is planned instead. So the diagnostics
+        returned are those a plan of ``rel`` reports, the same rule, message and location
+        (``variables.tf`` line N), at under a tenth of the CPU for the root module
         (``bench/bench_plan.py``): the plan skips the modules, the providers and every other
-        object.
+        object. A failure of another kind costs this plan on top of the plan of ``rel``.
         https://developer.hashicorp.com/terraform/language/values/variables#custom-validation-rules
         https://github.com/hashicorp/terraform/pull/34955 (rules that refer to other objects)
         """
-        source = self.path(rel) / "variables.tf"
-        if not source.is_file():
+        files = self._declarations(rel)
+        if files is None:
             return None
-        declarations = source.read_text(encoding="utf-8")
-        if _READS_FILES.search(_LINE_COMMENT.sub("", declarations)):
-            return None  # a rule reading files would read others, or none, beside the copy
-        inputs = f"inputs/{hashlib.sha256(declarations.encode()).hexdigest()[:16]}"
+        digest = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16]
+        inputs = f"inputs/{digest}"
         with self._lock:
             if not self.path(inputs).exists():
                 self.path(inputs).mkdir(parents=True)
-                (self.path(inputs) / "variables.tf").write_text(declarations, encoding="utf-8")
+                for name, text in files.items():
+                    (self.path(inputs) / name).write_text(text, encoding="utf-8")
+        if var_file is not None:  # read from where a plan of rel reads it
+            var_file = str(self.path(rel) / var_file)
         try:
             self._terraform_plan(inputs, tf_vars, var_file)
         except PlanFailed as exc:
@@ -368,6 +374,53 @@ class Workspace:
             if _INVALID_VALUE in text and not _OTHER_ERROR.search(text):
                 return f"plan of {rel} failed: {text}"
         return None
+
+    def _declarations(self, rel: str) -> dict[str, str] | None:
+        """What a plan of ``rel``'s declarations alone reads, by file name: its ``variables.tf``
+        and the variables files Terraform loads by itself (``terraform.tfvars``,
+        ``*.auto.tfvars``). None unless that plan decides as a plan of ``rel`` would: ``rel``
+        validates (Terraform stops a plan of a configuration that does not before it checks a
+        rule), declares every variable in ``variables.tf`` (no ``variable`` block, override or
+        JSON configuration elsewhere), and no rule reads files or the paths it is evaluated in.
+        https://developer.hashicorp.com/terraform/language/values/variables#variable-definitions-tfvars-files
+        """
+        directory = self.path(rel)
+        source = directory / "variables.tf"
+        if not source.is_file():
+            return None
+        declarations = source.read_text(encoding="utf-8")
+        if _READS_FILES.search(_LINE_COMMENT.sub("", declarations)):
+            return None  # a rule reading files would read others, or none, beside the copy
+        others = [path for path in directory.glob("*.tf") if path.name != "variables.tf"]
+        if any(directory.glob("*.tf.json")) or any(
+            _DECLARES_VARIABLE.search(path.read_text(encoding="utf-8")) for path in others
+        ):
+            return None
+        if not self._validates(rel):
+            return None
+        files = {"variables.tf": declarations}
+        for pattern in _AUTO_VAR_FILES:
+            for path in sorted(directory.glob(pattern)):
+                files[path.name] = path.read_text(encoding="utf-8")
+        return files
+
+    def _validates(self, rel: str) -> bool:
+        """Whether ``rel`` inits and validates, found once per workspace and content of the
+        configuration files of ``rel`` and the modules it calls."""
+        content = hashlib.sha256()
+        for module in module_tree(self.path(rel)):
+            for path in sorted([*module.glob("*.tf"), *module.glob("*.tf.json")]):
+                content.update(f"{path}\0{path.read_text(encoding='utf-8')}\0".encode())
+        key = (rel, content.hexdigest())
+        if key not in self._valid:
+            try:
+                self.validate(rel)
+                valid = True
+            except PlanFailed:
+                valid = False
+            with self._lock:
+                self._valid[key] = valid
+        return self._valid[key]
 
     def inline(self, hcl: str) -> str:
         """A scratch root holding ``hcl`` (plus an aws provider block unless it has one), for

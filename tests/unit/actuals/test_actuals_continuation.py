@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 
 from mlgw.actuals import sinks as sinks_module
 from mlgw.actuals import state as state_module
+from mlgw.handlers import report_actuals
 from mlgw.handlers.report_actuals import ActualsReportingError
 from mlgw.pipeline.continuation import Continuation
 
@@ -285,14 +286,23 @@ def test_a_chunk_costs_rows_times_classes_and_the_budget_paces_it_across_invocat
     harness.api.model_package = {"id": "pkg-1", "target": {"classNames": ["a", "b", "c"]}}
     invoker = use(harness, max_in_flight=1, pacing={"actuals_per_hour": 3600, "window_seconds": 60})
     harness.put(KEY, csv_text(50))
+    # The wait for the window is recorded instead of slept: the invocation has 4 s of real time
+    # (5 s left, less the 1 s margin), so a slow machine still sends both chunks in time.
+    sink = next(
+        s for s in report_actuals.runtime().reporter._sinks if isinstance(s, sinks_module.DataRobotSink)
+    )
+    waits: list[float] = []
+    sink._budget._sleep = waits.append
 
     # When the first invocation runs
-    first = harness.invoke(s3_event(KEY), FakeContext(aws_request_id="req-0", remaining=ticking(1.5)))
+    first = harness.invoke(s3_event(KEY), FakeContext(aws_request_id="req-0", remaining=ticking(5.0)))
 
     # Then it sent the two chunks (2 x 10 rows x 3 classes) the minute allows, waited within its
     # time and handed off; waiting for the budget is progress, not idleness
     assert first["results"][0]["status"] == "handed-off"
     assert len(harness.api.submissions) == 2
+    assert len(waits) == 1
+    assert 0 < waits[0] <= 4.0
     progress = state_module.ProgressState.from_json(harness.get(STATE))
     assert progress.idle_handoffs == 0
     budget = json.loads(harness.get(BUDGET))
