@@ -1,6 +1,7 @@
 """``Workspace.plan_error`` finds inputs a directory's own validation rules reject by planning
-its ``variables.tf`` alone (``Workspace.input_error``), and plans the directory itself for
-every other failure: the diagnostics a test sees are those of a plan of the directory."""
+its ``variables.tf`` alone (``Workspace.input_error``), where those rules decide alone as they
+do in a plan of the directory, and plans the directory itself for every other failure, or when
+asked for the whole plan's diagnostics."""
 
 from __future__ import annotations
 
@@ -126,7 +127,7 @@ def test_the_root_modules_rejected_name_reads_as_a_plan_of_the_root_reports_it(t
     rejected = tf.input_error(".", {"name": "Not A Name"})
 
     assert rejected is not None
-    assert rejected.startswith("plan of . failed: ")
+    assert rejected.startswith("plan of . failed on its own input rules")
     assert re.search(
         r"Error: Invalid value for variable on variables\.tf line \d+: \d+: variable \"name\"", rejected
     )
@@ -236,3 +237,54 @@ def test_prose_in_whole_line_comments_does_not_count_as_reading_files(
 
     assert "size must be at most 10." in tf.plan_error(rel, {"size": 11})
     assert tf.path(rel) not in planned
+
+
+def test_the_other_diagnostics_of_the_same_plan_need_a_whole_plan(tf: Workspace) -> None:
+    # The root's rule rejects size, and a module it calls rejects the limit it is given.
+    module = tf.inline('# limited module\noutput "limit" {\n  value = var.limit\n}\n')
+    limit = SIZE.replace("size", "limit").replace("<= 10", "<= 5").replace("at most 10", "at most 5")
+    (tf.path(module) / "variables.tf").write_text(limit, encoding="utf-8")
+    main = f'module "limited" {{\n  source = "../{module.split("/")[1]}"\n  limit  = var.limit\n}}\n'
+    rel = _root(tf, "calls-limited", main, SIZE + SIZE.replace("size", "limit").replace("<= 10", "<= 100"))
+
+    inputs = {"size": 11, "limit": 6}
+    assert "limit must be at most 5." not in tf.plan_error(rel, inputs)
+    whole = tf.plan_error(rel, inputs, whole=True)
+    assert "size must be at most 10." in whole
+    assert "limit must be at most 5." in whole
+
+
+def test_declarations_beside_other_blocks_are_not_planned_alone(tf: Workspace) -> None:
+    rel = _root(
+        tf,
+        "with-locals",
+        'output "size" {\n  value = var.size\n}\n',
+        SIZE + "\nlocals {\n  ceiling = 10\n}\n",
+    )
+
+    assert tf.input_error(rel, {"size": 11}) is None
+    assert "size must be at most 10." in tf.plan_error(rel, {"size": 11})
+
+
+def test_declarations_with_constants_are_not_planned_alone(tf: Workspace) -> None:
+    constant = '\nvariable "release" {\n  type    = string\n  default = "v1"\n  const   = true\n}\n'
+    rel = _root(tf, "with-const", 'output "size" {\n  value = var.size\n}\n', SIZE + constant)
+
+    assert tf.input_error(rel, {"size": 11}) is None
+    assert "size must be at most 10." in tf.plan_error(rel, {"size": 11})
+
+
+def test_a_directory_broken_after_it_validated_is_validated_again(tf: Workspace) -> None:
+    main = (
+        'locals {\n  limits = jsondecode(file("${path.module}/limits.json"))\n}\n\n'
+        'output "size" {\n  value = var.size\n}\n'
+    )
+    rel = _root(tf, "reads-limits", main, SIZE)
+    limits = tf.path(rel) / "limits.json"
+    limits.write_text("{}", encoding="utf-8")
+    assert tf.input_error(rel, {"size": 11}) is not None
+
+    limits.write_text("{", encoding="utf-8")
+
+    assert tf.input_error(rel, {"size": 11}) is None
+    assert "Error in function call" in tf.plan_error(rel, {"size": 11})

@@ -25,7 +25,7 @@ from typing import Any
 import tftest
 
 from tfharness import conformance
-from tfharness.plan_cache import PlanCache
+from tfharness.plan_cache import PlanCache, plan_key
 from tfharness.toolchain import (
     ReattachedStandins,
     TerraformRunners,
@@ -53,7 +53,12 @@ _OTHER_ERROR = re.compile(r"Error: (?!Invalid value for variable\b)")
 # Expressions whose value depends on the directory they are evaluated in: path.module, path.cwd,
 # file(), fileexists(), templatefile(), abspath() and the other file functions. Whole-line
 # comments are left out; a match in prose elsewhere only costs a plan of the directory.
-_DECLARES_VARIABLE = re.compile(r'^\s*variable\s+"?[\w-]+"?\s*\{', re.MULTILINE)
+# Blocks found by their type and label as Terraform reads them, formatted or not: a match in
+# prose only costs a plan of the directory.
+_DECLARES_VARIABLE = re.compile(r'\bvariable\s*"?[\w-]+"?\s*\{')
+_CONST = re.compile(r"^\s*const\s*=", re.MULTILINE)
+# Whatever starts a line at its first column: block types, when the file is formatted.
+_TOP_LEVEL = re.compile(r"^([A-Za-z_][\w-]*)", re.MULTILINE)
 # https://developer.hashicorp.com/terraform/language/values/variables#variable-definitions-tfvars-files
 _AUTO_VAR_FILES = ("terraform.tfvars", "terraform.tfvars.json", "*.auto.tfvars", "*.auto.tfvars.json")
 _LINE_COMMENT = re.compile(r"^\s*(?:#|//).*$", re.MULTILINE)
@@ -199,7 +204,7 @@ class Workspace:
         for tf_file in REPO_ROOT.glob("*.tf"):
             shutil.copy2(tf_file, self.root / tf_file.name)
         self._tests: dict[str, tftest.TerraformTest] = {}
-        self._valid: dict[tuple[str, str], bool] = {}
+        self._valid: dict[str, bool] = {}
         self._lock = threading.Lock()
         self._plan_lock = threading.Lock()
         self._standins = (
@@ -320,12 +325,17 @@ class Workspace:
         tf_vars: Mapping[str, Any] | None = None,
         var_file: str | None = None,
         context: conformance.Context | None = None,
+        *,
+        whole: bool = False,
     ) -> str:
         """Plan that must fail; returns Terraform's diagnostics, whitespace-normalised.
 
         Inputs that ``rel``'s own variable declarations reject are found by planning those
-        declarations alone (``input_error``); any other failure by planning ``rel`` itself."""
-        rejected = self.input_error(rel, tf_vars, var_file)
+        declarations alone (``input_error``), and the text holds those rules' diagnostics only;
+        any other failure is found by planning ``rel``. ``whole`` plans ``rel`` in every case:
+        for a test that needs the other diagnostics of the same plan, or asserts that one is
+        absent."""
+        rejected = None if whole else self.input_error(rel, tf_vars, var_file)
         if rejected is not None:
             return rejected
         try:
@@ -337,8 +347,8 @@ class Workspace:
     def input_error(
         self, rel: str, tf_vars: Mapping[str, Any] | None = None, var_file: str | None = None
     ) -> str | None:
-        """The diagnostics of a plan of ``rel`` that fails on its input variables' validation
-        rules, from a plan of ``rel``'s ``variables.tf`` alone; None when ``rel`` itself must be
+        """The diagnostics with which ``rel``'s own input variable declarations reject these
+        inputs, from a plan of its ``variables.tf`` alone; None when ``rel`` itself must be
         planned: the inputs pass the rules, a rule needs more than the declarations, or ``rel``
         is not a directory whose declarations can stand alone (``_declarations``).
 
@@ -347,11 +357,12 @@ class Workspace:
         module against the rules of its declaration and reports every variable that breaks one.
         Since Terraform 1.9 a rule may also refer to other objects of its module (local values,
         data sources): such a rule fails to evaluate without them, with an error other than
-        "Invalid value for variable", and ``rel`` is planned instead. So the diagnostics
-        returned are those a plan of ``rel`` reports, the same rule, message and location
-        (``variables.tf`` line N), at under a tenth of the CPU for the root module
-        (``bench/bench_plan.py``): the plan skips the modules, the providers and every other
-        object. A failure of another kind costs this plan on top of the plan of ``rel``.
+        "Invalid value for variable", and ``rel`` is planned instead. So when this returns, a
+        plan of ``rel`` fails too and reports the same rules' diagnostics (rule, message and
+        location, ``variables.tf`` line N), at under a tenth of the CPU for the root module
+        (``bench/bench_plan.py``). What else that plan would report in the same walk (a called
+        module's rules, preconditions) is not here. An input the rules accept costs this plan
+        on top of the plan of ``rel``.
         https://developer.hashicorp.com/terraform/language/values/variables#custom-validation-rules
         https://github.com/hashicorp/terraform/pull/34955 (rules that refer to other objects)
         """
@@ -362,9 +373,12 @@ class Workspace:
         inputs = f"inputs/{digest}"
         with self._lock:
             if not self.path(inputs).exists():
-                self.path(inputs).mkdir(parents=True)
+                staging = self.path(f"{inputs}.staging")
+                shutil.rmtree(staging, ignore_errors=True)
+                staging.mkdir(parents=True)
                 for name, text in files.items():
-                    (self.path(inputs) / name).write_text(text, encoding="utf-8")
+                    (staging / name).write_text(text, encoding="utf-8")
+                staging.rename(self.path(inputs))
         if var_file is not None:  # read from where a plan of rel reads it
             var_file = str(self.path(rel) / var_file)
         try:
@@ -372,16 +386,30 @@ class Workspace:
         except PlanFailed as exc:
             text = str(exc).removeprefix(f"plan of {inputs} failed: ")
             if _INVALID_VALUE in text and not _OTHER_ERROR.search(text):
-                return f"plan of {rel} failed: {text}"
+                return (
+                    f"plan of {rel} failed on its own input rules (planned from variables.tf alone): {text}"
+                )
         return None
 
     def _declarations(self, rel: str) -> dict[str, str] | None:
         """What a plan of ``rel``'s declarations alone reads, by file name: its ``variables.tf``
         and the variables files Terraform loads by itself (``terraform.tfvars``,
-        ``*.auto.tfvars``). None unless that plan decides as a plan of ``rel`` would: ``rel``
-        validates (Terraform stops a plan of a configuration that does not before it checks a
-        rule), declares every variable in ``variables.tf`` (no ``variable`` block, override or
-        JSON configuration elsewhere), and no rule reads files or the paths it is evaluated in.
+        ``*.auto.tfvars``). None unless the rules decide alone as they do in a plan of ``rel``:
+
+        - ``variables.tf`` holds only ``variable`` blocks, none of them ``const`` (Terraform
+          1.15's constants, which module sources may read, so a plan resolves them before the
+          walk), and no rule reads files or the paths it is evaluated in;
+        - no other configuration file of ``rel`` declares a variable (nor overrides one), and
+          ``rel`` has no JSON configuration;
+        - ``rel`` inits and validates: Terraform stops a plan of a configuration that does not
+          before it checks a rule.
+
+        One case is left: ``moved`` blocks that are invalid for the inputs (an object moved
+        from is still declared, moves that form a cycle). ``validate`` does not check them, and
+        a plan that finds them reports those errors only (internal/terraform/context_plan.go:
+        "those errors take precedence over any other errors"). It still fails, as every plan of
+        ``rel`` with such moves does, which the tests that plan ``rel`` whole report.
+
         https://developer.hashicorp.com/terraform/language/values/variables#variable-definitions-tfvars-files
         """
         directory = self.path(rel)
@@ -389,13 +417,14 @@ class Workspace:
         if not source.is_file():
             return None
         declarations = source.read_text(encoding="utf-8")
-        if _READS_FILES.search(_LINE_COMMENT.sub("", declarations)):
-            return None  # a rule reading files would read others, or none, beside the copy
-        others = [path for path in directory.glob("*.tf") if path.name != "variables.tf"]
-        if any(directory.glob("*.tf.json")) or any(
-            _DECLARES_VARIABLE.search(path.read_text(encoding="utf-8")) for path in others
-        ):
+        code = _LINE_COMMENT.sub("", declarations)
+        if set(_TOP_LEVEL.findall(code)) != {"variable"} or _CONST.search(code) or _READS_FILES.search(code):
             return None
+        if any(directory.glob("*.tf.json")):
+            return None
+        for path in directory.glob("*.tf"):
+            if path.name != "variables.tf" and _DECLARES_VARIABLE.search(path.read_text(encoding="utf-8")):
+                return None
         if not self._validates(rel):
             return None
         files = {"variables.tf": declarations}
@@ -405,13 +434,9 @@ class Workspace:
         return files
 
     def _validates(self, rel: str) -> bool:
-        """Whether ``rel`` inits and validates, found once per workspace and content of the
-        configuration files of ``rel`` and the modules it calls."""
-        content = hashlib.sha256()
-        for module in module_tree(self.path(rel)):
-            for path in sorted([*module.glob("*.tf"), *module.glob("*.tf.json")]):
-                content.update(f"{path}\0{path.read_text(encoding='utf-8')}\0".encode())
-        key = (rel, content.hexdigest())
+        """Whether ``rel`` inits and validates, found once per workspace and content of every
+        file of its module tree (the configuration, and the files it reads: ``plan_key``)."""
+        key = plan_key(self.root, rel, ())
         if key not in self._valid:
             try:
                 self.validate(rel)
