@@ -184,8 +184,11 @@ def test_resumes_after_a_crash_without_resending_accepted_chunks(
 def test_running_out_of_time_saves_progress_and_a_later_invocation_continues(harness: Harness) -> None:
     harness.use(max_in_flight=1)
     harness.put(KEY, csv_text(45))
-    harness.api.latency = 0.05  # a chunk takes 150 ms: the 0.3 s left cannot cover five
-    budget = {"left": 1.5}
+    # Each request to the service takes 0.5 s, and the invocation has about 2.4 s of real time
+    # (3.4 s left at its start, less the 1 s margin): that covers three chunks here, never five,
+    # and still one on a machine slow enough to spend 1.5 s on the rest.
+    harness.api.latency = 0.5
+    budget = {"left": 3.5}
 
     def remaining() -> float:
         budget["left"] -= 0.1
@@ -199,6 +202,7 @@ def test_running_out_of_time_saves_progress_and_a_later_invocation_continues(har
     assert progress.lease_expires == 0.0
     assert KEY in harness.object_keys()
 
+    harness.api.latency = 0
     harness.invoke(s3_event(KEY), FakeContext(aws_request_id="req-2"))
 
     assert_each_delivered_once(harness.api.delivered_ids(), [f"id-{index:06d}" for index in range(45)])
