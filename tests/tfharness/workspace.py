@@ -50,9 +50,6 @@ _BOX = re.compile(r"[│╷╵─]")
 _SCRATCH_ROOTS = ("inline/", "inputs/")
 _INVALID_VALUE = "Error: Invalid value for variable"
 _OTHER_ERROR = re.compile(r"Error: (?!Invalid value for variable\b)")
-# Expressions whose value depends on the directory they are evaluated in: path.module, path.cwd,
-# file(), fileexists(), templatefile(), abspath() and the other file functions. Whole-line
-# comments are left out; a match in prose elsewhere only costs a plan of the directory.
 # Blocks found by their type and label as Terraform reads them, formatted or not: a match in
 # prose only costs a plan of the directory.
 _DECLARES_VARIABLE = re.compile(r'\bvariable\s*"?[\w-]+"?\s*\{')
@@ -62,6 +59,9 @@ _TOP_LEVEL = re.compile(r"^([A-Za-z_][\w-]*)", re.MULTILINE)
 # https://developer.hashicorp.com/terraform/language/values/variables#variable-definitions-tfvars-files
 _AUTO_VAR_FILES = ("terraform.tfvars", "terraform.tfvars.json", "*.auto.tfvars", "*.auto.tfvars.json")
 _LINE_COMMENT = re.compile(r"^\s*(?:#|//).*$", re.MULTILINE)
+# Expressions whose value depends on the directory they are evaluated in: path.module, path.cwd,
+# file(), fileexists(), templatefile(), abspath() and the other file functions. Whole-line
+# comments are left out; a match in prose elsewhere only costs a plan of the directory.
 _READS_FILES = re.compile(
     r"\bpath\.(?:module|root|cwd)\b"
     r"|\b(?:file(?:exists|set|md5|sha1|sha256|sha512|base64(?:sha256|sha512)?)?|templatefile|abspath)\s*\("
@@ -331,8 +331,9 @@ class Workspace:
         """Plan that must fail; returns Terraform's diagnostics, whitespace-normalised.
 
         Inputs that ``rel``'s own variable declarations reject are found by planning those
-        declarations alone (``input_error``), and the text holds those rules' diagnostics only;
-        any other failure is found by planning ``rel``. ``whole`` plans ``rel`` in every case:
+        declarations alone where they decide alone as in a plan of ``rel`` (``input_error``),
+        and the text holds those rules' diagnostics only; any other failure is found by
+        planning ``rel``. ``whole`` plans ``rel`` in every case:
         for a test that needs the other diagnostics of the same plan, or asserts that one is
         absent."""
         rejected = None if whole else self.input_error(rel, tf_vars, var_file)
@@ -357,12 +358,14 @@ class Workspace:
         module against the rules of its declaration and reports every variable that breaks one.
         Since Terraform 1.9 a rule may also refer to other objects of its module (local values,
         data sources): such a rule fails to evaluate without them, with an error other than
-        "Invalid value for variable", and ``rel`` is planned instead. So when this returns, a
+        "Invalid value for variable", and ``rel`` is planned instead; so is any other error of
+        the declarations' plan (a type error, a variable not declared). So when this returns, a
         plan of ``rel`` fails too and reports the same rules' diagnostics (rule, message and
-        location, ``variables.tf`` line N), at under a tenth of the CPU for the root module
+        location, ``variables.tf`` line N), unless ``moved`` blocks invalid for the inputs take
+        precedence (``_declarations``), at about an eighth of the CPU for the root module
         (``bench/bench_plan.py``). What else that plan would report in the same walk (a called
-        module's rules, preconditions) is not here. An input the rules accept costs this plan
-        on top of the plan of ``rel``.
+        module's rules, preconditions) is not here. An input the rules accept costs this plan,
+        and the checks of ``_declarations``, on top of the plan of ``rel``.
         https://developer.hashicorp.com/terraform/language/values/variables#custom-validation-rules
         https://github.com/hashicorp/terraform/pull/34955 (rules that refer to other objects)
         """
@@ -435,7 +438,7 @@ class Workspace:
 
     def _validates(self, rel: str) -> bool:
         """Whether ``rel`` inits and validates, found once per workspace and content of every
-        file of its module tree (the configuration, and the files it reads: ``plan_key``)."""
+        file of its module tree (the configuration and the files beside it: ``plan_key``)."""
         key = plan_key(self.root, rel, ())
         if key not in self._valid:
             try:
