@@ -167,5 +167,7 @@ def _rejected_input(workspace: Any) -> list[dict[str, Any]]:
             _row(f"rejected_input_{way}_cpu_s", statistics.median(cpu[way]), "s", None),
         ]
     ratio = statistics.median(cpu["declarations"]) / statistics.median(cpu["root"])
-    rows.append({**_row("rejected_input_cpu_declarations_over_root", ratio, "x", "< 0.25"), "met": ratio < 0.25})
+    rows.append(
+        {**_row("rejected_input_cpu_declarations_over_root", ratio, "x", "< 0.25"), "met": ratio < 0.25}
+    )
     return rows
