@@ -373,15 +373,7 @@ class Workspace:
         if files is None:
             return None
         digest = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16]
-        inputs = f"inputs/{digest}"
-        with self._lock:
-            if not self.path(inputs).exists():
-                staging = self.path(f"{inputs}.staging")
-                shutil.rmtree(staging, ignore_errors=True)
-                staging.mkdir(parents=True)
-                for name, text in files.items():
-                    (staging / name).write_text(text, encoding="utf-8")
-                staging.rename(self.path(inputs))
+        inputs = self._scratch_root(f"inputs/{digest}", files)
         if var_file is not None:  # read from where a plan of rel reads it
             var_file = str(self.path(rel) / var_file)
         try:
@@ -455,12 +447,16 @@ class Workspace:
         plans of minimal configurations; returns its path for ``plan`` and ``plan_error``."""
         if 'provider "aws"' not in hcl:
             hcl = 'provider "aws" {\n  region = "us-east-1"\n}\n\n' + hcl
-        rel = f"inline/{hashlib.sha256(hcl.encode()).hexdigest()[:16]}"
+        return self._scratch_root(f"inline/{hashlib.sha256(hcl.encode()).hexdigest()[:16]}", {"main.tf": hcl})
+
+    def _scratch_root(self, rel: str, files: Mapping[str, str]) -> str:
+        """``rel``, a scratch root named by a digest of ``files``, written once per workspace."""
         directory = self.path(rel)
         with self._lock:
             if not directory.exists():
                 directory.mkdir(parents=True)
-                (directory / "main.tf").write_text(hcl, encoding="utf-8")
+                for name, text in files.items():
+                    (directory / name).write_text(text, encoding="utf-8")
         return rel
 
     def validate(self, rel: str) -> str:
